@@ -1,0 +1,190 @@
+package specgen
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+)
+
+// addedInKey is the Matrix spec's extension naming the version that added an
+// operation, parameter or property.
+const addedInKey = "x-addedInMatrixVersion"
+
+// matrixVersion is a Matrix spec version such as 1.18.
+type matrixVersion struct{ major, minor int }
+
+func parseMatrixVersion(s string) (matrixVersion, error) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	majorText, minorText, ok := strings.Cut(s, ".")
+	major, err1 := strconv.Atoi(majorText)
+	minor, err2 := strconv.Atoi(minorText)
+	if !ok || err1 != nil || err2 != nil || major < 0 || minor < 0 {
+		return matrixVersion{}, fmt.Errorf("matrix version %q: want MAJOR.MINOR, such as 1.18", s)
+	}
+	return matrixVersion{major, minor}, nil
+}
+
+func (v matrixVersion) after(o matrixVersion) bool {
+	return v.major > o.major || (v.major == o.major && v.minor > o.minor)
+}
+
+// addedIn returns the version in an element's x-addedInMatrixVersion.
+func addedIn(extensions map[string]any) (string, bool) {
+	switch v := extensions[addedInKey].(type) {
+	case string:
+		return v, true
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64), true
+	}
+	return "", false
+}
+
+// tooNew reports whether an element was added after target. An element with
+// no version mark, or an unreadable one, stays.
+func tooNew(extensions map[string]any, target matrixVersion) bool {
+	text, ok := addedIn(extensions)
+	if !ok {
+		return false
+	}
+	v, err := parseMatrixVersion(text)
+	return err == nil && v.after(target)
+}
+
+// filterVersion removes the operations, parameters and schema properties that
+// x-addedInMatrixVersion says were added after target.
+func filterVersion(doc *openapi3.T, target matrixVersion) {
+	for _, p := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(p)
+		for method, op := range item.Operations() {
+			if tooNew(op.Extensions, target) {
+				item.SetOperation(method, nil)
+				continue
+			}
+			op.Parameters = slices.DeleteFunc(op.Parameters, func(p *openapi3.ParameterRef) bool {
+				return p.Value != nil && tooNew(p.Value.Extensions, target)
+			})
+		}
+		if len(item.Operations()) == 0 {
+			doc.Paths.Delete(p)
+		}
+	}
+	eachSchemaRef(doc, func(sr *openapi3.SchemaRef) {
+		s := sr.Value
+		if s == nil {
+			return
+		}
+		for name, prop := range s.Properties {
+			if prop.Value != nil && tooNew(prop.Value.Extensions, target) {
+				delete(s.Properties, name)
+				s.Required = slices.DeleteFunc(s.Required, func(r string) bool { return r == name })
+			}
+		}
+	})
+}
+
+// Selection picks operations by operationId or tag. Empty lists select all.
+type Selection struct {
+	IncludeOperations []string
+	ExcludeOperations []string
+	IncludeTags       []string
+}
+
+// filterOperations keeps the operations the selection asks for. An
+// operationId that matches nothing is an error that lists the nearest
+// existing ones.
+func filterOperations(doc *openapi3.T, sel Selection) error {
+	known := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			known[op.OperationID] = true
+		}
+	}
+	var errs []error
+	for _, id := range append(slices.Clone(sel.IncludeOperations), sel.ExcludeOperations...) {
+		if !known[id] {
+			errs = append(errs, unknownOperation(id, sortedKeys(known)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	keep := func(op *openapi3.Operation) bool {
+		if slices.Contains(sel.ExcludeOperations, op.OperationID) {
+			return false
+		}
+		if len(sel.IncludeOperations) > 0 && !slices.Contains(sel.IncludeOperations, op.OperationID) {
+			return false
+		}
+		if len(sel.IncludeTags) > 0 && !slices.ContainsFunc(op.Tags, func(t string) bool { return slices.Contains(sel.IncludeTags, t) }) {
+			return false
+		}
+		return true
+	}
+	for _, p := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(p)
+		for method, op := range item.Operations() {
+			if !keep(op) {
+				item.SetOperation(method, nil)
+			}
+		}
+		if len(item.Operations()) == 0 {
+			doc.Paths.Delete(p)
+		}
+	}
+	if doc.Paths.Len() == 0 {
+		return errors.New("the selection leaves no operations to generate")
+	}
+	return nil
+}
+
+// unknownOperation names an operationId that is not in the spec and
+// suggests the closest ones.
+func unknownOperation(id string, known []string) error {
+	type scored struct {
+		id   string
+		dist int
+	}
+	var near []scored
+	lower := strings.ToLower(id)
+	for _, k := range known {
+		d := editDistance(lower, strings.ToLower(k))
+		if d <= max(2, len(id)/3) || strings.Contains(strings.ToLower(k), lower) {
+			near = append(near, scored{k, d})
+		}
+	}
+	sort.SliceStable(near, func(i, j int) bool { return near[i].dist < near[j].dist })
+	if len(near) == 0 {
+		return fmt.Errorf("unknown operationId %q", id)
+	}
+	names := make([]string, 0, 3)
+	for i := 0; i < len(near) && i < 3; i++ {
+		names = append(names, near[i].id)
+	}
+	return fmt.Errorf("unknown operationId %q (did you mean %s?)", id, strings.Join(names, ", "))
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

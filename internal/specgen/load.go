@@ -1,0 +1,310 @@
+package specgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"gopkg.in/yaml.v3"
+)
+
+// Source is a set of spec files in a file system: a folder (every top-level
+// OpenAPI file in it) or a single file.
+type Source struct {
+	// FS holds the files. Paths inside it are slash-separated and unrooted.
+	FS fs.FS
+	// Path is a folder or a file inside FS.
+	Path string
+	// Display turns a path inside FS into the name shown to people (in
+	// errors and in the generated header). Nil shows the path as it is.
+	Display func(p string) string
+}
+
+// DirSource returns the Source for a folder or file on disk, shown relative
+// to the folder relativeTo (the output file's folder, so that the header of
+// generated code does not depend on where the generator ran).
+func DirSource(osPath, relativeTo string) (Source, error) {
+	abs, err := filepath.Abs(osPath)
+	if err != nil {
+		return Source{}, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return Source{}, err
+	}
+	wd, err := filepath.Abs(relativeTo)
+	if err != nil {
+		return Source{}, err
+	}
+	return Source{
+		FS:   os.DirFS("/"),
+		Path: strings.TrimPrefix(filepath.ToSlash(abs), "/"),
+		Display: func(p string) string {
+			full := filepath.FromSlash("/" + p)
+			if rel, err := filepath.Rel(wd, full); err == nil {
+				return filepath.ToSlash(rel)
+			}
+			return full
+		},
+	}, nil
+}
+
+// specFile is one loaded top-level OpenAPI document.
+type specFile struct {
+	path    string // inside the source's FS
+	display string
+	doc     *openapi3.T
+}
+
+// load reads every OpenAPI document of the sources. It first checks each file
+// and everything it references for YAML errors and dangling $refs, so that
+// such problems are reported with file:line:col; then it loads the documents
+// with kin-openapi.
+func load(ctx context.Context, sources []Source) ([]*specFile, error) {
+	var files []*specFile
+	for _, src := range sources {
+		display := src.Display
+		if display == nil {
+			display = func(p string) string { return p }
+		}
+		paths, err := listSpecFiles(src.FS, src.Path, display)
+		if err != nil {
+			return nil, err
+		}
+		check := refChecker{fsys: src.FS, display: display, nodes: map[string]*yaml.Node{}}
+		for _, p := range paths {
+			check.file(p)
+		}
+		if err := errors.Join(check.errs...); err != nil {
+			return nil, err
+		}
+		for _, p := range paths {
+			doc, err := loadDoc(ctx, src.FS, p)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", display(p), err)
+			}
+			files = append(files, &specFile{path: p, display: display(p), doc: doc})
+		}
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no OpenAPI files to generate from")
+	}
+	return files, nil
+}
+
+// listSpecFiles returns p itself when it is a file, or the top-level YAML and
+// JSON files of the folder p that are OpenAPI documents (they have an
+// "openapi" or "swagger" key), sorted. Subfolders such as definitions/ hold
+// referenced schemas and are read only through $ref.
+func listSpecFiles(fsys fs.FS, p string, display func(string) string) ([]string, error) {
+	info, err := fs.Stat(fsys, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(p), errors.Unwrap(err))
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	entries, err := fs.ReadDir(fsys, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(p), err)
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !isSpecName(name) {
+			continue
+		}
+		full := path.Join(p, name)
+		data, err := fs.ReadFile(fsys, full)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", display(full), err)
+		}
+		if isOpenAPIDocument(data) {
+			out = append(out, full)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no OpenAPI files in this folder", display(p))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func isSpecName(name string) bool {
+	switch path.Ext(name) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+var openAPIKey = regexp.MustCompile(`(?m)^("?)(openapi|swagger)("?)\s*:`)
+
+func isOpenAPIDocument(data []byte) bool { return openAPIKey.Match(data) }
+
+func loadDoc(ctx context.Context, fsys fs.FS, p string) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	loader.Context = ctx
+	loader.IsExternalRefsAllowed = true
+	loader.IncludeOrigin = true
+	loader.ReadFromURIFunc = func(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
+		if u.Scheme != "" || u.Host != "" {
+			return nil, fmt.Errorf("remote reference %s: only relative file references are allowed", u)
+		}
+		return fs.ReadFile(fsys, strings.TrimPrefix(path.Clean(u.Path), "/"))
+	}
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, err
+	}
+	if isSwagger2(data) {
+		return nil, errors.New("a Swagger 2.0 document: only OpenAPI 3.0 and 3.1 (Matrix v1.8 and later) are supported")
+	}
+	return loader.LoadFromDataWithPath(data, &url.URL{Path: p})
+}
+
+var swaggerKey = regexp.MustCompile(`(?m)^("?)swagger("?)\s*:`)
+
+func isSwagger2(data []byte) bool { return swaggerKey.Match(data) }
+
+// refChecker parses files with yaml.v3 and checks that every $ref names a
+// readable file and, with a fragment, a node inside it. It reports each
+// problem at the $ref's own line and column.
+type refChecker struct {
+	fsys    fs.FS
+	display func(string) string
+	nodes   map[string]*yaml.Node // parsed files; nil for one that failed
+	errs    []error
+}
+
+// file parses p (once) and checks the references in it, following them into
+// other files. It returns the parsed document node, or nil.
+func (c *refChecker) file(p string) *yaml.Node {
+	if n, seen := c.nodes[p]; seen {
+		return n
+	}
+	c.nodes[p] = nil
+	data, err := fs.ReadFile(c.fsys, p)
+	if err != nil {
+		c.errs = append(c.errs, fmt.Errorf("%s: %w", c.display(p), err))
+		return nil
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		c.errs = append(c.errs, yamlError(c.display(p), err))
+		return nil
+	}
+	c.nodes[p] = &doc
+	c.walk(p, &doc)
+	return &doc
+}
+
+// walk visits n, checking each $ref. Example values are skipped: the Matrix
+// spec puts $refs in them that only its site tooling expands.
+func (c *refChecker) walk(p string, n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, child := range n.Content {
+			c.walk(p, child)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, value := n.Content[i], n.Content[i+1]
+			switch {
+			case key.Value == "$ref" && value.Kind == yaml.ScalarNode:
+				c.ref(p, value)
+			case key.Value == "example" || key.Value == "examples" || strings.HasPrefix(key.Value, "x-"):
+			default:
+				c.walk(p, value)
+			}
+		}
+	}
+}
+
+func (c *refChecker) ref(p string, ref *yaml.Node) {
+	where := fmt.Sprintf("%s:%d:%d", c.display(p), ref.Line, ref.Column)
+	target, fragment, _ := strings.Cut(ref.Value, "#")
+	if strings.Contains(target, "://") {
+		c.errs = append(c.errs, fmt.Errorf("%s: $ref %q: only relative file references are allowed", where, ref.Value))
+		return
+	}
+	targetPath := p
+	if target != "" {
+		targetPath = path.Join(path.Dir(p), target)
+		if _, err := fs.Stat(c.fsys, targetPath); err != nil {
+			c.errs = append(c.errs, fmt.Errorf("%s: $ref %q: no such file %s", where, ref.Value, c.display(targetPath)))
+			return
+		}
+	}
+	doc := c.file(targetPath)
+	if doc == nil || fragment == "" {
+		return
+	}
+	if !resolvePointer(doc, fragment) {
+		c.errs = append(c.errs, fmt.Errorf("%s: $ref %q: %s has nothing at #%s", where, ref.Value, c.display(targetPath), fragment))
+	}
+}
+
+// resolvePointer reports whether the JSON pointer (RFC 6901) names a node in doc.
+func resolvePointer(doc *yaml.Node, pointer string) bool {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if pointer == "" || pointer == "/" {
+		return true
+	}
+	for _, token := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
+		token = strings.NewReplacer("~1", "/", "~0", "~").Replace(token)
+		if unescaped, err := url.PathUnescape(token); err == nil {
+			token = unescaped
+		}
+		next := (*yaml.Node)(nil)
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == token {
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(token); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+			}
+		}
+		if next == nil {
+			return false
+		}
+		n = next
+	}
+	return true
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError turns a yaml.v3 error into "file:line:col: message". yaml.v3
+// reports only the line of a syntax error, so the column is 1.
+func yamlError(file string, err error) error {
+	var typeErr *yaml.TypeError
+	if errors.As(err, &typeErr) {
+		msgs := make([]string, len(typeErr.Errors))
+		for i, m := range typeErr.Errors {
+			msgs[i] = file + ":" + strings.TrimPrefix(m, "line ")
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}

@@ -1,0 +1,94 @@
+package operation
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gorilla/mux"
+)
+
+// ErrMissingToken is passed to [Guard.Fail] when an operation that requires
+// authentication is called without an access token.
+var ErrMissingToken = errors.New("operation: missing access token")
+
+// Guard enforces each operation's [Auth] in front of a generated gorilla/mux
+// server: operations with AuthNone pass untouched; AuthRequired ones need a
+// token that Verify accepts; AuthOptional ones are checked only when a token
+// is sent.
+//
+// Install it with the generated HandlerWithOptions, as one of
+// GorillaServerOptions.Middlewares, or with mux.Router.Use: it needs the
+// matched route.
+type Guard struct {
+	// Table describes the operations behind the router.
+	Table *Table
+	// Verify checks a token for an operation. It returns the request to hand
+	// on, typically with the caller stored in its context, or an error.
+	Verify func(r *http.Request, op *Info, token string) (*http.Request, error)
+	// Fail answers a request that is refused: err is ErrMissingToken or
+	// what Verify returned.
+	Fail func(w http.ResponseWriter, r *http.Request, op *Info, err error)
+}
+
+// Middleware returns next behind the guard.
+func (g Guard) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op := g.Route(r)
+		if op == nil || op.Auth == AuthNone {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := AccessToken(r, op.QueryToken)
+		if !ok {
+			if op.Auth == AuthRequired {
+				g.Fail(w, r, op, ErrMissingToken)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		r, err := g.Verify(r, op, token)
+		if err != nil {
+			g.Fail(w, r, op, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Route returns the operation of the route gorilla/mux matched for r, or nil
+// outside a matched route.
+func (g Guard) Route(r *http.Request) *Info {
+	route := mux.CurrentRoute(r)
+	if route == nil {
+		return nil
+	}
+	tpl, err := route.GetPathTemplate()
+	if err != nil {
+		return nil
+	}
+	op, _ := g.Table.ByRoute(r.Method, tpl)
+	return op
+}
+
+// BearerToken returns a request editor for a generated client (pass it to
+// WithRequestEditorFn) that sends "Authorization: Bearer <token>" on the
+// requests of operations that take an access token, and nothing on the
+// others. token is asked for the current token on each such request.
+func (t *Table) BearerToken(token func(ctx context.Context) (string, error)) func(ctx context.Context, req *http.Request) error {
+	return func(ctx context.Context, req *http.Request) error {
+		op, ok := t.Match(req.Method, req.URL.Path)
+		if !ok || op.Auth == AuthNone {
+			return nil
+		}
+		tok, err := token(ctx)
+		if err != nil {
+			return err
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,101 @@
+package operation
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gorilla/mux"
+)
+
+type callerKey struct{}
+
+// guardedRouter serves every operation of table behind a Guard that accepts
+// the token "good", as a generated router with the guard installed would.
+func guardedRouter() http.Handler {
+	g := Guard{
+		Table: table,
+		Verify: func(r *http.Request, op *Info, token string) (*http.Request, error) {
+			if token != "good" {
+				return r, errors.New("bad token")
+			}
+			return r.WithContext(context.WithValue(r.Context(), callerKey{}, "@alice:example.org")), nil
+		},
+		Fail: func(w http.ResponseWriter, r *http.Request, op *Info, err error) {
+			status := http.StatusUnauthorized
+			if errors.Is(err, ErrMissingToken) {
+				status = http.StatusForbidden // distinct, so the test can tell the cases apart
+			}
+			http.Error(w, err.Error(), status)
+		},
+	}
+	router := mux.NewRouter()
+	for _, op := range table.All() {
+		router.HandleFunc(op.Path, func(w http.ResponseWriter, r *http.Request) {
+			caller, _ := r.Context().Value(callerKey{}).(string)
+			w.Write([]byte(op.ID + " " + caller))
+		}).Methods(op.Method)
+	}
+	router.Use(g.Middleware)
+	return router
+}
+
+func TestGuard(t *testing.T) {
+	h := guardedRouter()
+	for _, tc := range []struct {
+		name, method, target, token string
+		status                      int
+		body                        string
+	}{
+		{"required, good token", "GET", "/_matrix/client/v3/devices", "good", 200, "getDevices @alice:example.org"},
+		{"required, missing", "GET", "/_matrix/client/v3/devices", "", 403, ""},
+		{"required, bad token", "GET", "/_matrix/client/v3/devices", "bad", 401, ""},
+		{"required, query token", "GET", "/_matrix/client/v3/devices/D1?access_token=good", "", 200, "getDevice @alice:example.org"},
+		{"query token not allowed", "GET", "/_matrix/client/v3/devices?access_token=good", "", 403, ""},
+		{"optional, none", "GET", "/_matrix/client/versions", "", 200, "getVersions "},
+		{"optional, good", "GET", "/_matrix/client/versions", "good", 200, "getVersions @alice:example.org"},
+		{"optional, bad", "GET", "/_matrix/client/versions", "bad", 401, ""},
+		{"none, token ignored", "POST", "/_matrix/client/v1/login/sso", "bad", 200, "loginVia "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, tc.target, nil)
+			if tc.token != "" {
+				r.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Fatalf("status = %d, want %d (%s)", w.Code, tc.status, w.Body)
+			}
+			if tc.body != "" && w.Body.String() != tc.body {
+				t.Errorf("body = %q, want %q", w.Body, tc.body)
+			}
+		})
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	edit := table.BearerToken(func(context.Context) (string, error) { return "tok", nil })
+	for _, tc := range []struct {
+		method, path, want string
+	}{
+		{"GET", "/_matrix/client/v3/devices", "Bearer tok"},
+		{"GET", "/_matrix/client/versions", "Bearer tok"},
+		{"POST", "/_matrix/client/v1/login/sso", ""},
+		{"GET", "/not/an/operation", ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		if err := edit(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		if got := req.Header.Get("Authorization"); got != tc.want {
+			t.Errorf("%s %s: Authorization = %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+	failing := table.BearerToken(func(context.Context) (string, error) { return "", errors.New("no session") })
+	if err := failing(context.Background(), httptest.NewRequest("GET", "/_matrix/client/v3/devices", nil)); err == nil {
+		t.Error("the token source's error was not returned")
+	}
+}
