@@ -2972,9 +2972,9 @@ func (sh *strictHandler) RequestOAuthToken(w http.ResponseWriter, r *http.Reques
 // path and how it authenticates. Servers use it to enforce authentication and
 // to name requests; clients use it to decide when to send the access token.
 var Operations = operation.NewTable(
-	operation.Info{ID: "AuthorizeOAuthClient", Method: "GET", Path: "/oauth2/authorize", Auth: operation.AuthNone},
-	operation.Info{ID: "RegisterOAuthClient", Method: "POST", Path: "/oauth2/registration", Auth: operation.AuthNone},
-	operation.Info{ID: "RequestDeviceAuthorization", Method: "POST", Path: "/oauth2/device_authorization", Auth: operation.AuthNone},
-	operation.Info{ID: "RequestOAuthToken", Method: "POST", Path: "/oauth2/token", Auth: operation.AuthNone},
-	operation.Info{ID: "RevokeOAuthToken", Method: "POST", Path: "/oauth2/revoke", Auth: operation.AuthNone},
+	operation.Info{ID: "authorizeOAuthClient", Method: "GET", Path: "/oauth2/authorize", Auth: operation.AuthNone},
+	operation.Info{ID: "registerOAuthClient", Method: "POST", Path: "/oauth2/registration", Auth: operation.AuthNone},
+	operation.Info{ID: "requestDeviceAuthorization", Method: "POST", Path: "/oauth2/device_authorization", Auth: operation.AuthNone},
+	operation.Info{ID: "requestOAuthToken", Method: "POST", Path: "/oauth2/token", Auth: operation.AuthNone},
+	operation.Info{ID: "revokeOAuthToken", Method: "POST", Path: "/oauth2/revoke", Auth: operation.AuthNone},
 )

@@ -44,16 +44,18 @@ type operationData struct {
 // emit writes the Go source for doc: oapi-codegen's output, the operation
 // table, and our header naming the inputs; gofmt'd.
 func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, error) {
+	// Describe the operations first: oapi-codegen rewrites operationIds in
+	// the document into Go names while it generates.
+	var table bytes.Buffer
+	if err := operationsTemplate.Execute(&table, describeOperations(doc)); err != nil {
+		return nil, err
+	}
+
 	codegenMu.Lock()
 	code, err := codegen.Generate(doc, codegenConfig(pkg, parts))
 	codegenMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("generating Go: %w", err)
-	}
-
-	var table bytes.Buffer
-	if err := operationsTemplate.Execute(&table, describeOperations(doc)); err != nil {
-		return nil, err
 	}
 
 	fset := token.NewFileSet()

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the command in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestGenerateCheckAndDrift(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cs", "cs.go")
+	spec := filepath.Join("..", "..", "specs", "client-server")
+
+	if code, _, stderr := runCLI(t, "-spec", spec, "-o", out, "-check"); code != exitOutdated || !strings.Contains(stderr, "missing") {
+		t.Fatalf("-check on a missing file: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "-spec", spec, "-o", out, "-include-operations", "login,refresh"); code != exitOK {
+		t.Fatalf("generate: exit %d, %s", code, stderr)
+	}
+	written, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(written, []byte("package cs\n")) || !bytes.Contains(written, []byte(`ID: "refresh"`)) || bytes.Contains(written, []byte(`ID: "getDevices"`)) {
+		t.Errorf("output has the wrong package or operations:\n%.600s", written)
+	}
+	if code, stdout, _ := runCLI(t, "-spec", spec, "-o", out, "-include-operations", "login,refresh", "-check"); code != exitOK || !strings.Contains(stdout, "up to date") {
+		t.Errorf("-check on a fresh file: exit %d, %s", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "-spec", spec, "-o", out, "-include-operations", "login", "-check"); code != exitOutdated || !strings.Contains(stderr, "first difference at line") {
+		t.Errorf("-check on a stale file: exit %d, %s", code, stderr)
+	}
+	after, _ := os.ReadFile(out)
+	if !bytes.Equal(after, written) {
+		t.Error("-check changed the file")
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	spec, err := filepath.Abs(filepath.Join("..", "..", "specs", "client-server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "mxauth.yaml")
+	os.WriteFile(config, []byte("spec: ["+spec+"]\no: out/matrix.go\npackage: matrix\ninclude-operations: [getTokenOwner]\n"), 0o644)
+	if code, _, stderr := runCLI(t, "-config", config); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	code, err := os.ReadFile(filepath.Join(dir, "out", "matrix.go"))
+	if err != nil {
+		t.Fatal("output not written beside the config file:", err)
+	}
+	if !bytes.Contains(code, []byte("package matrix")) || !bytes.Contains(code, []byte(`ID: "getTokenOwner"`)) {
+		t.Error("config settings not applied")
+	}
+
+	// A flag on the command line wins over the file.
+	if code, stdout, stderr := runCLI(t, "-config", config, "-o", "", "-package", "other"); code != exitOK || !strings.Contains(stdout, "package other") {
+		t.Errorf("flag over config: exit %d, %s %.200s", code, stderr, stdout)
+	}
+
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("spec: [x]\noutput: y.go\n"), 0o644)
+	if code, _, stderr := runCLI(t, "-config", bad); code != exitUsage || !strings.Contains(stderr, "bad.yaml:2: field output not found") {
+		t.Errorf("unknown config key: exit %d, %s", code, stderr)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	spec := filepath.Join("..", "..", "specs", "client-server")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown operation", []string{"-spec", spec, "-include-operations", "refrsh"}, exitSpec, `unknown operationId "refrsh" (did you mean refresh`},
+		{"bad part", []string{"-generate", "types,docs"}, exitUsage, `unknown part "docs"`},
+		{"bad package", []string{"-package", "my-pkg"}, exitUsage, `not a Go identifier`},
+		{"bad version", []string{"-matrix-version", "one"}, exitSpec, `want MAJOR.MINOR`},
+		{"missing spec", []string{"-spec", "does/not/exist"}, exitUsage, "does/not/exist"},
+		{"check without output", []string{"-check"}, exitUsage, "-check needs -o"},
+		{"stray argument", []string{"specs"}, exitUsage, "unexpected argument"},
+		{"bad spec file", []string{"-spec", filepath.Join("..", "..", "internal", "specgen", "testdata", "badref")}, exitSpec, "api.yaml:13:23"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestDefaultIsBundledSpecs(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "-generate", "types")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"package matrix", "mxauth/specs/client-server/login.yaml", "mxauth/specs/oauth2/token.yaml", "type TokenResponse struct", "type Device struct"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
