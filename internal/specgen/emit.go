@@ -3,10 +3,6 @@ package specgen
 import (
 	"bytes"
 	"fmt"
-	"go/ast"
-	"go/format"
-	"go/parser"
-	"go/token"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +10,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oapi-codegen/oapi-codegen/v2/pkg/codegen"
-	"golang.org/x/tools/go/ast/astutil"
+	"golang.org/x/tools/imports"
 
 	"github.com/mxauth/mxauth/templates"
 )
@@ -51,28 +47,29 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 		return nil, err
 	}
 
+	cfg := codegenConfig(pkg, parts)
+	// One formatting pass for the whole file: oapi-codegen's is skipped, and
+	// imports.Process below drops the imports that end up unused.
+	cfg.OutputOptions.SkipFmt = true
+	cfg.AdditionalImports = []codegen.AdditionalImport{{Package: runtimeImport}}
 	codegenMu.Lock()
-	code, err := codegen.Generate(doc, codegenConfig(pkg, parts))
+	code, err := codegen.Generate(doc, cfg)
 	codegenMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("generating Go: %w", err)
 	}
 
-	fset := token.NewFileSet()
-	file, err := parser.ParseFile(fset, "", code+"\n"+table.String(), parser.ParseComments)
+	// oapi-codegen starts with comments of its own; ours replace them.
+	body := code
+	if i := strings.Index(code, "\npackage "); i >= 0 {
+		body = code[i+1:]
+	}
+	src := header(pkg, inputs) + body + "\n" + table.String()
+	out, err := imports.Process(pkg+".go", []byte(src), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
 		return nil, fmt.Errorf("generated code does not parse (a generator bug): %w", err)
 	}
-	astutil.AddImport(fset, file, runtimeImport)
-	file.Doc = nil // oapi-codegen's package comment; ours is the header below
-	dropLeadingComments(file)
-
-	var out bytes.Buffer
-	out.WriteString(header(pkg, inputs))
-	if err := format.Node(&out, fset, file); err != nil {
-		return nil, err
-	}
-	return format.Source(out.Bytes())
+	return out, nil
 }
 
 // codegenConfig is the oapi-codegen configuration for a package and parts.
@@ -89,14 +86,6 @@ func codegenConfig(pkg string, parts Parts) codegen.Configuration {
 			NameNormalizer: string(codegen.NameNormalizerFunctionToCamelCaseWithInitialisms),
 		},
 	}
-}
-
-// dropLeadingComments removes the comments that come before the package
-// clause (oapi-codegen's own "Code generated" line).
-func dropLeadingComments(file *ast.File) {
-	file.Comments = slices.DeleteFunc(file.Comments, func(c *ast.CommentGroup) bool {
-		return c.End() < file.Package
-	})
 }
 
 func header(pkg string, inputs []string) string {
