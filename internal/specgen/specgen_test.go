@@ -256,12 +256,44 @@ func vetPackage(t *testing.T, name string, code []byte) {
 	}
 }
 
+// anonymousError matches a struct literal type whose fields include
+// Errcode, with or without doc comments before it.
+var anonymousError = regexp.MustCompile(`struct \{(\s*(//[^\n]*|\w+\s+\*?\w+( ` + "`[^`]*`" + `)?))*\s*Errcode `)
+
+// anonymousErrors counts the matches of anonymousError that are not named
+// type declarations.
+func anonymousErrors(code []byte) int {
+	n := 0
+	for _, m := range anonymousError.FindAllIndex(code, -1) {
+		lineStart := bytes.LastIndexByte(code[:m[0]], '\n') + 1
+		if !bytes.HasPrefix(bytes.TrimSpace(code[lineStart:m[0]]), []byte("type ")) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestAnonymousErrorDetector(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		want bool
+	}{
+		{"JSON401 *struct {\n\t// Errcode the code\n\tErrcode string `json:\"errcode\"`\n}", true},
+		{"x struct {\n\tError *string `json:\"error\"`\n\tErrcode string\n}", true},
+		{"type Error struct {\n\tErrcode string\n}", false},
+		{"JSON401 *Error", false},
+	} {
+		if got := anonymousErrors([]byte(tc.code)) > 0; got != tc.want {
+			t.Errorf("%q: matched %v, want %v", tc.code, got, tc.want)
+		}
+	}
+}
+
 // noAnonymousErrors fails when an error shape (errcode + error fields) is
 // declared anywhere but in the one Error type.
 func noAnonymousErrors(t *testing.T, code []byte) {
 	t.Helper()
-	anon := regexp.MustCompile(`(?s)struct \{\s*Errcode `)
-	if n := len(anon.FindAllIndex(code, -1)); n > 0 {
+	if n := anonymousErrors(code); n > 0 {
 		t.Errorf("%d anonymous structs with an Errcode field; want every error to use the Error type", n)
 	}
 }

@@ -224,3 +224,15 @@ func diffShapes(ours, upstream map[string]string) []string {
 	}
 	return out
 }
+
+// TestGenNoAnonymousErrors checks the committed gen/ packages: every error
+// answer uses the one Error type (or RateLimitedError), never an anonymous copy.
+func TestGenNoAnonymousErrors(t *testing.T) {
+	for _, name := range []string{"clientserver/clientserver.gen.go", "oauth2/oauth2.gen.go"} {
+		code, err := os.ReadFile(filepath.Join("..", "..", "gen", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		noAnonymousErrors(t, code)
+	}
+}
