@@ -60,7 +60,6 @@ func DirSource(osPath, relativeTo string) (Source, error) {
 
 // specFile is one loaded top-level OpenAPI document.
 type specFile struct {
-	path    string // inside the source's FS
 	display string
 	doc     *openapi3.T
 }
@@ -92,7 +91,7 @@ func load(ctx context.Context, sources []Source) ([]*specFile, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", display(p), err)
 			}
-			files = append(files, &specFile{path: p, display: display(p), doc: doc})
+			files = append(files, &specFile{display: display(p), doc: doc})
 		}
 	}
 	if len(files) == 0 {

@@ -11,12 +11,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// opSite is where an operation came from, for error messages.
-type opSite struct {
-	id, method, path string
-	where            string // file:line:col
-}
-
 // merge combines the files into one document, the normalisation every
 // Matrix-style folder needs before a single-document generator can use it:
 //
@@ -45,8 +39,9 @@ func merge(files []*specFile) (*openapi3.T, error) {
 		},
 	}
 	schemeSites := map[string]string{}
-	byRoute := map[string]opSite{}
-	byID := map[string]opSite{}
+	// Where each route and operationId was first defined (file:line:col).
+	byRoute := map[string]string{}
+	byID := map[string]string{}
 	var errs []error
 
 	for _, f := range files {
@@ -78,21 +73,21 @@ func merge(files []*specFile) (*openapi3.T, error) {
 			}
 			for _, method := range sortedKeys(item.Operations()) {
 				op := item.Operations()[method]
-				site := opSite{id: op.OperationID, method: method, path: full, where: position(f.display, op.Origin)}
+				where := position(f.display, op.Origin)
 				if op.OperationID == "" {
-					errs = append(errs, fmt.Errorf("%s: %s %s has no operationId", site.where, method, p))
+					errs = append(errs, fmt.Errorf("%s: %s %s has no operationId", where, method, p))
 					continue
 				}
 				route := method + " " + full
 				if prev, dup := byRoute[route]; dup {
-					errs = append(errs, fmt.Errorf("%s: %s is defined again (first at %s)", site.where, route, prev.where))
+					errs = append(errs, fmt.Errorf("%s: %s is defined again (first at %s)", where, route, prev))
 					continue
 				}
 				if prev, dup := byID[op.OperationID]; dup {
-					errs = append(errs, fmt.Errorf("%s: operationId %q is used again (first at %s)", site.where, op.OperationID, prev.where))
+					errs = append(errs, fmt.Errorf("%s: operationId %q is used again (first at %s)", where, op.OperationID, prev))
 					continue
 				}
-				byRoute[route], byID[op.OperationID] = site, site
+				byRoute[route], byID[op.OperationID] = where, where
 
 				op.Parameters = mergeParameters(item.Parameters, op.Parameters)
 				if op.Security == nil && f.doc.Security != nil {
