@@ -1,0 +1,151 @@
+// Package journal records the requests the mock homeserver answered, in a
+// bounded ring, so tests can assert on what a client did and wait for it.
+package journal
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// DefaultCapacity is the number of entries a journal keeps when New is given
+// no positive capacity.
+const DefaultCapacity = 10000
+
+// Entry is one answered request.
+type Entry struct {
+	Time      time.Time // when the request arrived
+	Method    string    // HTTP method
+	Path      string    // URL path, without the query
+	Operation string    // operationId, e.g. "refresh"; empty when no operation matched
+	UserID    string    // the authenticated user, if any
+	DeviceID  string    // the authenticated device, if any
+	Status    int       // HTTP status of the answer
+	Errcode   string    // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
+}
+
+// Filter selects entries. A zero field matches every entry; the others must
+// all match (Since matches entries at or after it).
+type Filter struct {
+	Operation, Method, Path, UserID, DeviceID, Errcode string
+	Status                                             int
+	Since                                              time.Time
+}
+
+// Match reports whether e passes the filter.
+func (f Filter) Match(e Entry) bool {
+	return (f.Operation == "" || f.Operation == e.Operation) &&
+		(f.Method == "" || f.Method == e.Method) &&
+		(f.Path == "" || f.Path == e.Path) &&
+		(f.UserID == "" || f.UserID == e.UserID) &&
+		(f.DeviceID == "" || f.DeviceID == e.DeviceID) &&
+		(f.Errcode == "" || f.Errcode == e.Errcode) &&
+		(f.Status == 0 || f.Status == e.Status) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since))
+}
+
+// Journal is a bounded, concurrency-safe request log: when full, each Add
+// drops the oldest entry.
+type Journal struct {
+	mu       sync.Mutex
+	capacity int
+	ring     []Entry // grows to capacity, then wraps
+	start    int     // index of the oldest entry once the ring is full
+	dropped  int
+	added    chan struct{} // closed by the next Add; nil while nobody waits
+}
+
+// New returns an empty journal that keeps the latest capacity entries
+// (DefaultCapacity when capacity <= 0).
+func New(capacity int) *Journal {
+	if capacity <= 0 {
+		capacity = DefaultCapacity
+	}
+	return &Journal{capacity: capacity}
+}
+
+// Add records e, dropping the oldest entry when the journal is full, and wakes
+// every Wait.
+func (j *Journal) Add(e Entry) {
+	j.mu.Lock()
+	if len(j.ring) < j.capacity {
+		j.ring = append(j.ring, e)
+	} else {
+		j.ring[j.start] = e
+		j.start = (j.start + 1) % j.capacity
+		j.dropped++
+	}
+	if j.added != nil {
+		close(j.added)
+		j.added = nil
+	}
+	j.mu.Unlock()
+}
+
+// Entries returns the entries that match f, oldest first.
+func (j *Journal) Entries(f Filter) []Entry {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.matching(f)
+}
+
+// Count returns the number of entries that match f.
+func (j *Journal) Count(f Filter) int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	n := 0
+	for i := range j.ring {
+		if f.Match(j.ring[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// Wait blocks until at least n entries match f, then returns them all, oldest
+// first. It returns ctx.Err() if ctx ends first.
+func (j *Journal) Wait(ctx context.Context, f Filter, n int) ([]Entry, error) {
+	for {
+		j.mu.Lock()
+		if got := j.matching(f); len(got) >= n {
+			j.mu.Unlock()
+			return got, nil
+		}
+		if j.added == nil {
+			j.added = make(chan struct{})
+		}
+		added := j.added
+		j.mu.Unlock()
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Dropped returns how many entries were dropped to make room since the
+// journal was created or last reset.
+func (j *Journal) Dropped() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.dropped
+}
+
+// Reset empties the journal and zeroes the Dropped count.
+func (j *Journal) Reset() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.ring, j.start, j.dropped = nil, 0, 0
+}
+
+// matching returns the entries that match f, oldest first. j.mu must be held.
+func (j *Journal) matching(f Filter) []Entry {
+	var out []Entry
+	for i := range j.ring {
+		if e := j.ring[(j.start+i)%len(j.ring)]; f.Match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
