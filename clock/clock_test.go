@@ -9,58 +9,77 @@ import (
 var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func TestReal(t *testing.T) {
+	c := Real()
 	before := time.Now()
-	got := Real().Now()
+	got := c.Now()
 	if got.Before(before) || got.After(time.Now()) {
 		t.Fatalf("Real().Now() = %v, not between the surrounding time.Now calls", got)
+	}
+	if c.IsVirtual() {
+		t.Fatal("Real().IsVirtual() = true")
+	}
+}
+
+func TestRealMoves(t *testing.T) {
+	c := Real()
+	c.Advance(time.Hour)
+	if d := time.Until(c.Now()); d < 59*time.Minute || d > 61*time.Minute {
+		t.Fatalf("after Advance(1h) the clock is %v ahead, want about 1h", d)
+	}
+	c.Set(epoch)
+	if d := c.Now().Sub(epoch); d < 0 || d > time.Minute {
+		t.Fatalf("after Set(epoch) the clock is %v past epoch, want a little", d)
 	}
 }
 
 func TestVirtual(t *testing.T) {
 	tests := []struct {
 		name string
-		move func(*Virtual)
+		move func(*Clock)
 		want time.Time
 	}{
-		{"still", func(*Virtual) {}, epoch},
-		{"advance", func(v *Virtual) { v.Advance(6 * time.Minute) }, epoch.Add(6 * time.Minute)},
-		{"advance twice", func(v *Virtual) { v.Advance(time.Second); v.Advance(2 * time.Second) }, epoch.Add(3 * time.Second)},
-		{"backwards", func(v *Virtual) { v.Advance(-time.Hour) }, epoch.Add(-time.Hour)},
-		{"set", func(v *Virtual) { v.Set(epoch.AddDate(1, 0, 0)) }, epoch.AddDate(1, 0, 0)},
-		{"set then advance", func(v *Virtual) { v.Set(epoch.Add(time.Hour)); v.Advance(time.Minute) }, epoch.Add(61 * time.Minute)},
+		{"still", func(*Clock) {}, epoch},
+		{"advance", func(c *Clock) { c.Advance(6 * time.Minute) }, epoch.Add(6 * time.Minute)},
+		{"advance twice", func(c *Clock) { c.Advance(time.Second); c.Advance(2 * time.Second) }, epoch.Add(3 * time.Second)},
+		{"backwards", func(c *Clock) { c.Advance(-time.Hour) }, epoch.Add(-time.Hour)},
+		{"set", func(c *Clock) { c.Set(epoch.AddDate(1, 0, 0)) }, epoch.AddDate(1, 0, 0)},
+		{"set then advance", func(c *Clock) { c.Set(epoch.Add(time.Hour)); c.Advance(time.Minute) }, epoch.Add(61 * time.Minute)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := NewVirtual(epoch)
-			tt.move(v)
-			if got := v.Now(); !got.Equal(tt.want) {
+			c := Virtual(epoch)
+			tt.move(c)
+			if got := c.Now(); !got.Equal(tt.want) {
 				t.Fatalf("Now() = %v, want %v", got, tt.want)
+			}
+			if !c.IsVirtual() {
+				t.Fatal("IsVirtual() = false")
 			}
 		})
 	}
 }
 
 func TestVirtualDoesNotMoveByItself(t *testing.T) {
-	v := NewVirtual(epoch)
+	c := Virtual(epoch)
 	time.Sleep(5 * time.Millisecond)
-	if got := v.Now(); !got.Equal(epoch) {
+	if got := c.Now(); !got.Equal(epoch) {
 		t.Fatalf("Now() = %v after sleeping, want %v", got, epoch)
 	}
 }
 
 func TestVirtualConcurrent(t *testing.T) {
-	v := NewVirtual(epoch)
+	c := Virtual(epoch)
 	var wg sync.WaitGroup
 	for range 32 {
 		wg.Go(func() {
 			for range 100 {
-				v.Advance(time.Millisecond)
-				_ = v.Now()
+				c.Advance(time.Millisecond)
+				_ = c.Now()
 			}
 		})
 	}
 	wg.Wait()
-	if got, want := v.Now(), epoch.Add(3200*time.Millisecond); !got.Equal(want) {
+	if got, want := c.Now(), epoch.Add(3200*time.Millisecond); !got.Equal(want) {
 		t.Fatalf("Now() = %v, want %v", got, want)
 	}
 }

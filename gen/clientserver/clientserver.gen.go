@@ -117,6 +117,13 @@ type AuthenticationResponse struct {
 	// Completed The stages already completed in this session.
 	Completed *[]string `json:"completed,omitempty"`
 
+	// Errcode Set when the stage just attempted failed, such as `M_FORBIDDEN` for a
+	// wrong password. The spec describes this field only in prose.
+	Errcode *string `json:"errcode,omitempty"`
+
+	// Error A message for people, sent with `errcode`.
+	Error *string `json:"error,omitempty"`
+
 	// Flows Each flow is one sequence of stages that finishes the authentication.
 	Flows []struct {
 		// Stages The stage types, in the order they must be completed.

@@ -14,7 +14,7 @@ const liveSessions = 100_000
 // user, and their sessions.
 func populate(tb testing.TB, n, perUser int) (*Store, []Session) {
 	tb.Helper()
-	s := New(Config{Deterministic: true}, clock.NewVirtual(epoch))
+	s := New(Config{Deterministic: true}, clock.Virtual(epoch))
 	sessions := make([]Session, 0, n)
 	for i := range n {
 		if i%perUser == 0 {

@@ -12,9 +12,9 @@ var epoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newStore returns a store on a virtual clock with user alice (password
 // "wonderland").
-func newStore(t testing.TB, cfg Config) (*Store, *clock.Virtual) {
+func newStore(t testing.TB, cfg Config) (*Store, *clock.Clock) {
 	t.Helper()
-	clk := clock.NewVirtual(epoch)
+	clk := clock.Virtual(epoch)
 	s := New(cfg, clk)
 	if _, err := s.AddUser("alice", "wonderland"); err != nil {
 		t.Fatal(err)

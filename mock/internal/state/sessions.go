@@ -195,6 +195,20 @@ func (s *Store) Authenticate(accessToken, ip string) (Principal, error) {
 	return d.principal(), nil
 }
 
+// Owner returns who accessToken belongs to, whether or not it has expired
+// and whether or not its device is soft-logged-out: logout accepts such
+// tokens, as Synapse does. A *TokenError (CauseUnknown) for a token that is
+// not issued, or no longer.
+func (s *Store) Owner(accessToken string) (Principal, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.access[accessToken]
+	if p == nil {
+		return Principal{}, accessError(CauseUnknown)
+	}
+	return p.dev.principal(), nil
+}
+
 // Refresh exchanges refreshToken for a new pair on the same device (the
 // access token lives for AccessTokenLifetime).
 //

@@ -89,7 +89,7 @@ type Config struct {
 // Store is the homeserver's authentication state. Create it with New.
 type Store struct {
 	cfg                             Config
-	clk                             clock.Clock
+	clk                             *clock.Clock
 	accessTTL, refreshTTL, loginTTL time.Duration // resolved lifetimes; 0: never expires
 
 	mu          sync.Mutex
@@ -105,7 +105,7 @@ type Store struct {
 }
 
 // New returns an empty store with the given policy, reading time from clk.
-func New(cfg Config, clk clock.Clock) *Store {
+func New(cfg Config, clk *clock.Clock) *Store {
 	if cfg.ServerName == "" {
 		cfg.ServerName = DefaultServerName
 	}

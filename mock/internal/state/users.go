@@ -152,3 +152,26 @@ func (s *Store) Users() []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// ServerName returns the server name, the part of user IDs after the colon.
+func (s *Store) ServerName() string { return s.cfg.ServerName }
+
+// NewLocalpart returns a localpart that no user has, for a registration
+// that does not choose one: "u" and eleven random lower-case letters or
+// digits.
+func (s *Store) NewLocalpart() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		var b [11]byte
+		s.read(b[:])
+		name := []byte{'u'}
+		for _, c := range b {
+			name = append(name, alphabet[int(c)%len(alphabet)])
+		}
+		if s.users[s.UserID(string(name))] == nil {
+			return string(name)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package mock
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/state"
+)
+
+// handlers implements the generated strict server interface on a Server.
+// Successful answers are the generated response types; errors are returned
+// as errors and sent by the server's error handler as Matrix JSON.
+type handlers struct{ s *Server }
+
+var _ clientserver.StrictServerInterface = handlers{}
+
+// Login types and stages.
+const (
+	loginPassword = "m.login.password"
+	loginToken    = "m.login.token"
+	loginDummy    = "m.login.dummy"
+	idUser        = "m.id.user"
+)
+
+// refreshTokenFeature is the unstable feature flag of refresh tokens (MSC2918).
+const refreshTokenFeature = "org.matrix.msc2918.refresh_token"
+
+func ptr[T any](v T) *T { return &v }
+
+// millis returns d in whole milliseconds, or nil for 0 (never expires).
+func millis(d time.Duration) *int {
+	if d <= 0 {
+		return nil
+	}
+	return ptr(int(d / time.Millisecond))
+}
+
+// optional returns nil for the zero value, else a pointer to v.
+func optional[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var zero T
+		return zero
+	}
+	return *p
+}
+
+func (h handlers) GetVersions(context.Context, clientserver.GetVersionsRequestObject) (clientserver.GetVersionsResponseObject, error) {
+	return clientserver.GetVersions200JSONResponse{
+		Versions:         h.s.cfg.versions,
+		UnstableFeatures: &map[string]bool{refreshTokenFeature: true},
+	}, nil
+}
+
+func (h handlers) GetWellknown(ctx context.Context, _ clientserver.GetWellknownRequestObject) (clientserver.GetWellknownResponseObject, error) {
+	return clientserver.GetWellknown200JSONResponse(discovery(ctx)), nil
+}
+
+// discovery tells clients where the server is.
+func discovery(ctx context.Context) clientserver.DiscoveryInformation {
+	return clientserver.DiscoveryInformation{MHomeserver: clientserver.HomeserverInformation{BaseURL: exchangeOf(ctx).baseURL}}
+}
+
+func (h handlers) GetAuthMetadata(context.Context, clientserver.GetAuthMetadataRequestObject) (clientserver.GetAuthMetadataResponseObject, error) {
+	return nil, errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server does not delegate authentication to OAuth 2.0")
+}
+
+func (h handlers) GetCapabilities(context.Context, clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
+	caps := clientserver.GetCapabilities200JSONResponseBody_Capabilities{
+		MChangePassword: &clientserver.BooleanCapability{Enabled: false},
+		MGetLoginToken:  &clientserver.BooleanCapability{Enabled: true},
+	}
+	return clientserver.GetCapabilities200JSONResponse{Capabilities: caps}, nil
+}
+
+func (h handlers) GetLoginFlows(context.Context, clientserver.GetLoginFlowsRequestObject) (clientserver.GetLoginFlowsResponseObject, error) {
+	var resp clientserver.GetLoginFlows200JSONResponse
+	flows := make([]struct {
+		GetLoginToken *bool  `json:"get_login_token,omitempty"`
+		Type          string `json:"type"`
+	}, 2)
+	flows[0].Type = loginPassword
+	flows[1].Type, flows[1].GetLoginToken = loginToken, ptr(true)
+	resp.Flows = &flows
+	return resp, nil
+}
+
+func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) (clientserver.LoginResponseObject, error) {
+	b := req.Body
+	var userID string
+	switch b.Type {
+	case "":
+		return nil, missingParam("type")
+	case loginPassword:
+		who, err := loginUser(b)
+		if err != nil {
+			return nil, err
+		}
+		if b.Password == nil {
+			return nil, missingParam("password")
+		}
+		if err := h.s.store.CheckPassword(who, *b.Password); err != nil {
+			return nil, err
+		}
+		userID = h.s.store.UserID(who)
+	case loginToken:
+		if deref(b.Token) == "" {
+			return nil, missingParam("token")
+		}
+		var err error
+		if userID, err = h.s.store.RedeemLoginToken(*b.Token); err != nil {
+			return nil, errorf(http.StatusForbidden, "M_FORBIDDEN", "Invalid login token")
+		}
+	default:
+		return nil, errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown login type "+b.Type)
+	}
+	sess, err := h.s.store.Login(state.LoginRequest{
+		UserID:             userID,
+		DeviceID:           deref(b.DeviceID),
+		InitialDisplayName: deref(b.InitialDeviceDisplayName),
+		WithRefresh:        deref(b.RefreshToken),
+	})
+	if err != nil {
+		return nil, err
+	}
+	wk := discovery(ctx)
+	return clientserver.Login200JSONResponse{
+		UserID: sess.UserID, DeviceID: sess.DeviceID, AccessToken: sess.AccessToken,
+		RefreshToken: optional(sess.RefreshToken), ExpiresInMs: millis(sess.ExpiresIn),
+		HomeServer: ptr(h.s.ServerName()), WellKnown: &wk,
+	}, nil
+}
+
+// loginUser returns who a password login names: the m.id.user identifier,
+// or the deprecated top-level user field.
+func loginUser(b *clientserver.LoginJSONRequestBody) (string, error) {
+	if b.Identifier == nil {
+		if deref(b.User) == "" {
+			return "", missingParam("identifier")
+		}
+		return *b.User, nil
+	}
+	switch b.Identifier.Type {
+	case idUser:
+		user, _ := b.Identifier.AdditionalProperties["user"].(string)
+		if user == "" {
+			return "", missingParam("identifier.user")
+		}
+		return user, nil
+	case "m.id.thirdparty", "m.id.phone":
+		return "", errorf(http.StatusForbidden, "M_FORBIDDEN", "No account has this third-party identifier")
+	case "":
+		return "", missingParam("identifier.type")
+	}
+	return "", errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown identifier type "+b.Identifier.Type)
+}
+
+func (h handlers) GenerateLoginToken(ctx context.Context, _ clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
+	token, lifetime := h.s.store.NewLoginToken(exchangeOf(ctx).principal.UserID)
+	return clientserver.GenerateLoginToken200JSONResponse{LoginToken: token, ExpiresInMs: int(lifetime / time.Millisecond)}, nil
+}
+
+func (h handlers) GetTokenOwner(ctx context.Context, _ clientserver.GetTokenOwnerRequestObject) (clientserver.GetTokenOwnerResponseObject, error) {
+	p := exchangeOf(ctx).principal
+	return clientserver.GetTokenOwner200JSONResponse{UserID: p.UserID, DeviceID: ptr(p.DeviceID), IsGuest: ptr(p.IsGuest)}, nil
+}
+
+func (h handlers) Refresh(_ context.Context, req clientserver.RefreshRequestObject) (clientserver.RefreshResponseObject, error) {
+	if req.Body.RefreshToken == "" {
+		return nil, missingParam("refresh_token")
+	}
+	sess, err := h.s.store.Refresh(req.Body.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	return clientserver.Refresh200JSONResponse{
+		AccessToken: sess.AccessToken, RefreshToken: optional(sess.RefreshToken), ExpiresInMs: millis(sess.ExpiresIn),
+	}, nil
+}
+
+func (h handlers) Logout(ctx context.Context, _ clientserver.LogoutRequestObject) (clientserver.LogoutResponseObject, error) {
+	if _, err := h.s.store.Logout(exchangeOf(ctx).token); err != nil {
+		return nil, err
+	}
+	return clientserver.Logout200JSONResponse{}, nil
+}
+
+func (h handlers) LogoutAll(ctx context.Context, _ clientserver.LogoutAllRequestObject) (clientserver.LogoutAllResponseObject, error) {
+	if err := h.s.store.LogoutAll(exchangeOf(ctx).principal.UserID); err != nil {
+		return nil, err
+	}
+	return clientserver.LogoutAll200JSONResponse{}, nil
+}
+
+func (h handlers) GetDevices(ctx context.Context, _ clientserver.GetDevicesRequestObject) (clientserver.GetDevicesResponseObject, error) {
+	devices := h.s.store.Devices(exchangeOf(ctx).principal.UserID)
+	out := make([]clientserver.Device, len(devices))
+	for i, d := range devices {
+		out[i] = apiDevice(d)
+	}
+	return clientserver.GetDevices200JSONResponse{Devices: &out}, nil
+}
+
+// apiDevice is d as the device endpoints show it.
+func apiDevice(d state.Device) clientserver.Device {
+	out := clientserver.Device{DeviceID: d.ID, DisplayName: optional(d.DisplayName), LastSeenIP: optional(d.LastSeenIP)}
+	if !d.LastSeenTS.IsZero() {
+		out.LastSeenTS = ptr(d.LastSeenTS.UnixMilli())
+	}
+	return out
+}
+
+func (h handlers) GetDevice(ctx context.Context, req clientserver.GetDeviceRequestObject) (clientserver.GetDeviceResponseObject, error) {
+	d, err := h.s.store.Device(exchangeOf(ctx).principal.UserID, req.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	return clientserver.GetDevice200JSONResponse(apiDevice(d)), nil
+}
+
+func (h handlers) UpdateDevice(ctx context.Context, req clientserver.UpdateDeviceRequestObject) (clientserver.UpdateDeviceResponseObject, error) {
+	user := exchangeOf(ctx).principal.UserID
+	d, err := h.s.store.Device(user, req.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body.DisplayName != nil && *req.Body.DisplayName != d.DisplayName {
+		if err := h.s.store.UpdateDevice(user, req.DeviceID, *req.Body.DisplayName); err != nil {
+			return nil, err
+		}
+	}
+	return clientserver.UpdateDevice200JSONResponse{}, nil
+}
+
+func (h handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDeviceRequestObject) (clientserver.DeleteDeviceResponseObject, error) {
+	user := exchangeOf(ctx).principal.UserID
+	if _, err := h.s.store.Device(user, req.DeviceID); err != nil {
+		return nil, err
+	}
+	challenge, err := h.s.passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	if err != nil || challenge != nil {
+		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
+	}
+	if err := h.s.store.DeleteDevice(user, req.DeviceID); err != nil {
+		return nil, err
+	}
+	return clientserver.DeleteDevice200JSONResponse{}, nil
+}
+
+func (h handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevicesRequestObject) (clientserver.DeleteDevicesResponseObject, error) {
+	if req.Body.Devices == nil {
+		return nil, missingParam("devices")
+	}
+	challenge, err := h.s.passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	if err != nil || challenge != nil {
+		return clientserver.DeleteDevices401JSONResponse(deref(challenge)), err
+	}
+	user := exchangeOf(ctx).principal.UserID
+	for _, id := range req.Body.Devices {
+		// Devices that do not exist are skipped, as the spec allows.
+		_ = h.s.store.DeleteDevice(user, id)
+	}
+	return clientserver.DeleteDevices200JSONResponse{}, nil
+}
+
+func (h handlers) CheckUsernameAvailability(_ context.Context, req clientserver.CheckUsernameAvailabilityRequestObject) (clientserver.CheckUsernameAvailabilityResponseObject, error) {
+	if err := h.s.store.UsernameAvailable(req.Params.Username); err != nil {
+		return nil, err
+	}
+	return clientserver.CheckUsernameAvailability200JSONResponse{Available: ptr(true)}, nil
+}
+
+func (h handlers) RequestTokenToRegisterEmail(context.Context, clientserver.RequestTokenToRegisterEmailRequestObject) (clientserver.RequestTokenToRegisterEmailResponseObject, error) {
+	return nil, errThreepidDenied
+}
+
+func (h handlers) RequestTokenToRegisterMSISDN(context.Context, clientserver.RequestTokenToRegisterMSISDNRequestObject) (clientserver.RequestTokenToRegisterMSISDNResponseObject, error) {
+	return nil, errThreepidDenied
+}
+
+// errThreepidDenied answers requests to validate an email address or phone
+// number: the mock sends neither mail nor text messages.
+var errThreepidDenied = errorf(http.StatusForbidden, "M_THREEPID_DENIED", "This server does not validate email addresses or phone numbers")
