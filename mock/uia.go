@@ -16,7 +16,9 @@ import (
 // session, with what it has completed and, after a failed attempt, why.
 func (s *Server) challenge(session, stage string, failure *matrixError) *clientserver.AuthenticationResponse {
 	resp := &clientserver.AuthenticationResponse{
-		Flows:   []struct{ Stages []string `json:"stages"` }{{Stages: []string{stage}}},
+		Flows: []struct {
+			Stages []string `json:"stages"`
+		}{{Stages: []string{stage}}},
 		Params:  &map[string]map[string]any{},
 		Session: &session,
 	}
@@ -174,4 +176,3 @@ func (h handlers) registered(user string, b *clientserver.RegisterJSONRequestBod
 	resp.RefreshToken, resp.ExpiresInMs = optional(sess.RefreshToken), millis(sess.ExpiresIn)
 	return resp, nil
 }
-
