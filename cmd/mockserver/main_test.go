@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServer runs the command with args on a free loopback port and
+// returns its URL, its log, and a stop function that ends it and returns
+// the exit code.
+func startServer(t *testing.T, args ...string) (url string, log *lockedBuffer, stop func() int) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out, outW := io.Pipe()
+	log = &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), outW, log)
+		outW.Close()
+	}()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cancel()
+		t.Fatalf("no URL printed: %v; log: %s", err, log)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	stopped := false
+	stop = func() int {
+		if stopped {
+			return -1
+		}
+		stopped = true
+		cancel()
+		return <-code
+	}
+	t.Cleanup(func() { stop() })
+	return strings.TrimSpace(line), log, stop
+}
+
+// post sends a JSON body and decodes the JSON answer.
+func post(t *testing.T, url, token string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		r = bytes.NewReader(j)
+	}
+	method := http.MethodPost
+	if body == nil {
+		method = http.MethodGet
+	}
+	req, _ := http.NewRequest(method, url, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+func loginBody(user, password string) map[string]any {
+	return map[string]any{
+		"type":          "m.login.password",
+		"identifier":    map[string]any{"type": "m.id.user", "user": user},
+		"password":      password,
+		"refresh_token": true,
+	}
+}
+
+func TestServesDefaultUsersAndStopsCleanly(t *testing.T) {
+	url, log, stop := startServer(t, "-log-format", "json")
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("printed URL %q, want http://127.0.0.1:PORT", url)
+	}
+	for _, u := range defaultUsers {
+		name, password, _ := strings.Cut(u, ":")
+		status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody(name, password))
+		if status != 200 || body["user_id"] != "@"+name+":localhost" {
+			t.Fatalf("login %s: %d %v", name, status, body)
+		}
+		token := body["access_token"].(string)
+		if status, body := post(t, url+"/_matrix/client/v3/account/whoami", token, nil); status != 200 || body["user_id"] != "@"+name+":localhost" {
+			t.Fatalf("whoami %s: %d %v", name, status, body)
+		}
+		if strings.Contains(log.String(), token) || strings.Contains(log.String(), password) {
+			t.Fatalf("the log holds a token or password:\n%s", log)
+		}
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d after cancel, want 0; log: %s", code, log)
+	}
+	// One JSON object per line, each request logged with its operation.
+	var logins int
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["operation"] == "login" && rec["status"] == 200.0 {
+			logins++
+		}
+	}
+	if logins != len(defaultUsers) {
+		t.Errorf("log has %d successful logins, want %d:\n%s", logins, len(defaultUsers), log)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	url, _, _ := startServer(t, "-server-name", "example.org", "-user", "carol:secret:with:colons")
+	status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("carol", "secret:with:colons"))
+	if status != 200 || body["user_id"] != "@carol:example.org" {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	if status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland")); status != 403 || body["errcode"] != "M_FORBIDDEN" {
+		t.Fatalf("default user exists although -user was given: %d %v", status, body)
+	}
+}
+
+// TestRealClockExpiry runs the server on the real clock with a short
+// access-token lifetime: once it has passed, the token is refused with
+// soft_logout true, and the refresh token gets a working one.
+func TestRealClockExpiry(t *testing.T) {
+	const lifetime = 300 * time.Millisecond
+	url, _, _ := startServer(t, "-access-token-lifetime", lifetime.String())
+	status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland"))
+	if status != 200 || body["expires_in_ms"] != float64(lifetime.Milliseconds()) {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	token, refresh := body["access_token"].(string), body["refresh_token"].(string)
+	time.Sleep(lifetime + 50*time.Millisecond) // the real clock is what this test is about
+	status, body = post(t, url+"/_matrix/client/v3/account/whoami", token, nil)
+	if status != 401 || body["errcode"] != "M_UNKNOWN_TOKEN" || body["soft_logout"] != true {
+		t.Fatalf("whoami after expiry: %d %v, want 401 M_UNKNOWN_TOKEN soft_logout true", status, body)
+	}
+	status, body = post(t, url+"/_matrix/client/v3/refresh", "", map[string]any{"refresh_token": refresh})
+	if status != 200 {
+		t.Fatalf("refresh: %d %v", status, body)
+	}
+	if status, body := post(t, url+"/_matrix/client/v3/account/whoami", body["access_token"].(string), nil); status != 200 {
+		t.Fatalf("whoami after refresh: %d %v", status, body)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-log-format", "xml"},
+		{"-user", "nopassword"},
+		{"-user", ":x"},
+		{"-access-token-lifetime", "soon"},
+		{"-user", "Bad Name:x"},
+		{"extra"},
+	} {
+		var stderr lockedBuffer
+		if code := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, args...), io.Discard, &stderr); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d; stderr: %s", args, code, exitUsage, stderr.String())
+		}
+		if stderr.String() == "" {
+			t.Errorf("%v: nothing on stderr", args)
+		}
+	}
+}
+
+func TestAddressInUse(t *testing.T) {
+	url, _, _ := startServer(t)
+	var stderr lockedBuffer
+	addr := strings.TrimPrefix(url, "http://")
+	if code := run(context.Background(), []string{"-addr", addr}, io.Discard, &stderr); code != exitFailed {
+		t.Fatalf("exit %d on a busy port, want %d", code, exitFailed)
+	}
+	if !strings.Contains(stderr.String(), "address already in use") {
+		t.Errorf("stderr %q does not say the address is in use", stderr.String())
+	}
+}
