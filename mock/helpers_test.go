@@ -3,6 +3,7 @@ package mock_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -27,6 +28,15 @@ type answer struct {
 // empty, goes in the Authorization header.
 func call(t *testing.T, hs *mock.Server, method, path, token string, body any) answer {
 	t.Helper()
+	a, err := send(hs, method, path, token, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// send is call for goroutines other than the test's: it returns errors.
+func send(hs *mock.Server, method, path, token string, body any) (answer, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -35,13 +45,13 @@ func call(t *testing.T, hs *mock.Server, method, path, token string, body any) a
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return answer{}, err
 		}
 		r = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, hs.URL+path, r)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -51,20 +61,20 @@ func call(t *testing.T, hs *mock.Server, method, path, token string, body any) a
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, err
 	}
 	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &a.body); err != nil {
-			t.Fatalf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
+			return a, fmt.Errorf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
 		}
 	}
-	return a
+	return a, nil
 }
 
 // wantError checks that a is a Matrix error with this status and errcode,
@@ -100,9 +110,16 @@ func (a answer) str(t *testing.T, key string) string {
 	return s
 }
 
-// login logs in with a password and returns the answer's body.
+// login logs in with a password and returns the answer.
 func login(t *testing.T, hs *mock.Server, user, password string, extra map[string]any) answer {
 	t.Helper()
+	a := call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody(user, password, extra))
+	a.wantStatus(t, http.StatusOK)
+	return a
+}
+
+// loginBody is a password login request.
+func loginBody(user, password string, extra map[string]any) map[string]any {
 	body := map[string]any{
 		"type":       "m.login.password",
 		"identifier": map[string]any{"type": "m.id.user", "user": user},
@@ -111,7 +128,5 @@ func login(t *testing.T, hs *mock.Server, user, password string, extra map[strin
 	for k, v := range extra {
 		body[k] = v
 	}
-	a := call(t, hs, "POST", "/_matrix/client/v3/login", "", body)
-	a.wantStatus(t, http.StatusOK)
-	return a
+	return body
 }
