@@ -23,6 +23,7 @@ package mock
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -78,7 +79,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	for _, u := range cfg.users {
 		if _, err := s.store.AddUser(u.localpart, u.password); err != nil {
-			return nil, errors.Join(errors.New("mock: user "+u.localpart), err)
+			return nil, fmt.Errorf("mock: user %q: %w", u.localpart, err)
 		}
 	}
 	s.handler = s.routes()
