@@ -96,8 +96,10 @@ func (k EffectKind) targeted() bool {
 type Effect struct {
 	Kind EffectKind
 	// User and Device are the target of ExpireAccessToken, SoftLogout,
-	// HardLogout, DeleteDevice and RevokeRefreshToken, as written. In a
-	// Fired effect an empty Device means every device of User.
+	// HardLogout, DeleteDevice and RevokeRefreshToken. In a rule they are
+	// as written, empty when left out. In a Fired effect, User is as
+	// written or the request's full user ID, and an empty Device means
+	// every device of User.
 	User, Device string
 	// Delay is the wait of a Delay effect.
 	Delay time.Duration

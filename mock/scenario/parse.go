@@ -1,0 +1,460 @@
+package scenario
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Keys allowed in each section, in the order the documentation lists them.
+var (
+	topKeys    = []string{"description", "server", "clock", "tokens", "users", "rules"}
+	serverKeys = []string{"name", "versions", "auth", "guest_access", "unknown_endpoint", "refresh_errors"}
+	clockKeys  = []string{"mode", "start"}
+	tokenKeys  = []string{
+		"access_lifetime", "refresh_lifetime", "login_token_lifetime", "expire_non_refreshable",
+		"old_access_token_after_refresh", "soft_logout_on_failed_refresh", "deterministic",
+	}
+	userKeys   = []string{"id", "password", "devices"}
+	deviceKeys = []string{"id", "display_name", "access_token", "refresh_token", "expires_in"}
+)
+
+// allVersions are the spec versions a server may advertise, and does by
+// default.
+var allVersions = []string{
+	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9",
+	"v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18",
+}
+
+// defaultStart is the virtual clock's default start.
+var defaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Syntax of names; scenario.schema.json uses the same patterns.
+var (
+	serverNameRE = regexp.MustCompile(`^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$`)
+	localpartRE  = regexp.MustCompile(`^[a-z0-9._=/+-]+$`)
+	tokenRE      = regexp.MustCompile(`^[!-~]+$`) // visible ASCII
+)
+
+// Parse reads a scenario from data. filename is used only in error
+// messages. known lists the operationIds that rules may name; nil accepts
+// any. When the scenario has problems, the error is an *Error listing all
+// of them.
+func Parse(filename string, data []byte, known []string) (*Scenario, error) {
+	p := &parser{file: filename, users: map[string]bool{}}
+	if known != nil {
+		p.known = make(map[string]bool, len(known))
+		for _, id := range known {
+			p.known[id] = true
+		}
+	}
+	s := &Scenario{
+		Server: Server{
+			Name:            "localhost",
+			Versions:        append([]string(nil), allVersions...),
+			Auth:            []string{Legacy},
+			UnknownEndpoint: Spec,
+			RefreshErrors:   Spec,
+		},
+		Clock: Clock{Virtual: true, Start: defaultStart},
+		Tokens: Tokens{
+			AccessLifetime:     5 * time.Minute,
+			RefreshLifetime:    24 * time.Hour,
+			LoginTokenLifetime: 2 * time.Minute,
+		},
+	}
+	if root := p.document(data); root != nil {
+		p.scenario(root, s)
+	}
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Load reads the scenario file at path; see Parse. An error reading the
+// file is returned as it is.
+func Load(path string, known []string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data, known)
+}
+
+// document parses the YAML and returns its top-level node, or nil when the
+// file is empty or not YAML.
+func (p *parser) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc, next yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if !errors.Is(err, io.EOF) {
+			p.syntax(err, data)
+		}
+		return nil
+	}
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		p.errorf(&next, "a scenario file holds one YAML document; this is a second one")
+		return nil
+	case !errors.Is(err, io.EOF):
+		p.syntax(err, data)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return nil
+	}
+	if expanded(root, map[*yaml.Node]int{}) > maxValues {
+		p.errorf(root, "the document is too large: over %d values once aliases are expanded", maxValues)
+		return nil
+	}
+	return root
+}
+
+// maxValues bounds the values of a document once aliases are expanded, so
+// that a small file cannot make the parser do unbounded work.
+const maxValues = 1_000_000
+
+// expanded returns how many values n stands for once aliases are expanded,
+// or a number above maxValues. sizes holds the nodes counted so far; an
+// alias to a value that contains it counts as one.
+func expanded(n *yaml.Node, sizes map[*yaml.Node]int) int {
+	if size, ok := sizes[n]; ok {
+		return size
+	}
+	sizes[n] = 1
+	size := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		size += expanded(n.Alias, sizes)
+	}
+	for _, c := range n.Content {
+		size = min(size+expanded(c, sizes), maxValues+1)
+	}
+	sizes[n] = size
+	return size
+}
+
+// yamlLineRE matches yaml.v3's syntax errors that say where they are.
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parserErrors start the messages of yaml.v3's parser (as opposed to its
+// scanner), whose line numbers count from 0.
+var parserErrors = []string{
+	"did not find expected", "found duplicate %", "found incompatible YAML document", "found undefined tag handle",
+}
+
+// syntax records a YAML syntax error. yaml.v3 gives a line, where the
+// problem or the construct around it starts (none means the first), but
+// no column: the column given is that of the line's first character other
+// than a space, except for an unknown alias, which is found exactly.
+func (p *parser) syntax(err error, data []byte) {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line, col := 1, 0
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if slices.ContainsFunc(parserErrors, func(prefix string) bool { return strings.HasPrefix(msg, prefix) }) {
+			line++
+		}
+	} else if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+		name = strings.TrimSuffix(name, "' referenced")
+		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
+			line = bytes.Count(data[:i], []byte("\n")) + 1
+			col = len([]rune(string(data[bytes.LastIndexByte(data[:i], '\n')+1:i]))) + 1
+		}
+	}
+	if col == 0 {
+		col = firstColumn(data, line)
+	}
+	p.probs = append(p.probs, Problem{File: p.file, Line: line, Col: col, Msg: "YAML syntax error: " + msg})
+}
+
+// firstColumn returns the column of the first character other than a
+// space on the given line of data, or 1.
+func firstColumn(data []byte, line int) int {
+	lines := bytes.Split(data, []byte("\n"))
+	if line < 1 || line > len(lines) {
+		return 1
+	}
+	text := lines[line-1]
+	trimmed := bytes.TrimLeft(text, " ")
+	if len(trimmed) == 0 {
+		return 1
+	}
+	return len(text) - len(trimmed) + 1
+}
+
+// scenario reads the top-level mapping into s. Sections are read in an
+// order where each needs only those before it: users need the server name,
+// rules need the users.
+func (p *parser) scenario(root *yaml.Node, s *Scenario) {
+	if root = deref(root); root.Kind != yaml.MappingNode {
+		p.errorf(root, "a scenario is a mapping with the keys %s; got %s", strings.Join(topKeys, ", "), describe(root))
+		return
+	}
+	f, _ := p.mapping(root, "", topKeys)
+	if v := f.val("description"); v != nil {
+		s.Description, _ = p.str(v, "description")
+	}
+	if v := f.val("server"); v != nil {
+		p.serverSection(v, &s.Server)
+	}
+	p.server = s.Server.Name
+	if v := f.val("clock"); v != nil {
+		p.clockSection(v, &s.Clock)
+	}
+	if v := f.val("tokens"); v != nil {
+		p.tokensSection(v, &s.Tokens)
+	}
+	if v := f.val("users"); v != nil {
+		s.Users = p.usersSection(v)
+	}
+	if v := f.val("rules"); v != nil {
+		s.Rules = p.rulesSection(v)
+	}
+}
+
+func (p *parser) serverSection(n *yaml.Node, s *Server) {
+	f, ok := p.mapping(n, "server", serverKeys)
+	if !ok {
+		return
+	}
+	if v := f.val("name"); v != nil {
+		if name, ok := p.str(v, "server.name"); ok {
+			if serverNameRE.MatchString(name) {
+				s.Name = name
+			} else {
+				p.errorf(v, "server.name: bad server name %q; use a host name or IP address with an optional port, such as example.org or localhost:8008", name)
+			}
+		}
+	}
+	if v := f.val("versions"); v != nil {
+		s.Versions, _ = p.set(v, "server.versions", allVersions)
+	}
+	if v := f.val("auth"); v != nil {
+		s.Auth, _ = p.set(v, "server.auth", []string{Legacy, OAuth})
+	}
+	if v := f.val("guest_access"); v != nil {
+		s.GuestAccess, _ = p.boolean(v, "server.guest_access")
+	}
+	if v := f.val("unknown_endpoint"); v != nil {
+		s.UnknownEndpoint, _ = p.enum(v, "server.unknown_endpoint", []string{Spec, Synapse})
+	}
+	if v := f.val("refresh_errors"); v != nil {
+		s.RefreshErrors, _ = p.enum(v, "server.refresh_errors", []string{Spec, Synapse})
+	}
+}
+
+func (p *parser) clockSection(n *yaml.Node, c *Clock) {
+	f, ok := p.mapping(n, "clock", clockKeys)
+	if !ok {
+		return
+	}
+	if v := f.val("mode"); v != nil {
+		mode, _ := p.enum(v, "clock.mode", []string{"virtual", "real"})
+		c.Virtual = mode != "real"
+	}
+	e, ok := f["start"]
+	switch {
+	case !ok:
+	case !c.Virtual:
+		p.errorf(e.key, "clock.start: only a virtual clock has a start; remove start or set mode: virtual")
+	default:
+		c.Start, _ = p.timestamp(e.val, "clock.start")
+	}
+	if !c.Virtual {
+		c.Start = time.Time{}
+	}
+}
+
+// timestamp reads an RFC 3339 time, quoted or not.
+func (p *parser) timestamp(n *yaml.Node, path string) (time.Time, bool) {
+	n = deref(n)
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!str" || n.ShortTag() == "!!timestamp") {
+		if t, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
+			return t.UTC(), true
+		}
+	}
+	p.errorf(n, "%s: bad time %s; use RFC 3339, such as 2026-01-01T00:00:00Z", path, strconv.Quote(n.Value))
+	return time.Time{}, false
+}
+
+func (p *parser) tokensSection(n *yaml.Node, t *Tokens) {
+	f, ok := p.mapping(n, "tokens", tokenKeys)
+	if !ok {
+		return
+	}
+	if v := f.val("access_lifetime"); v != nil {
+		t.AccessLifetime, _ = p.lifetime(v, "tokens.access_lifetime", true)
+	}
+	if v := f.val("refresh_lifetime"); v != nil {
+		t.RefreshLifetime, _ = p.lifetime(v, "tokens.refresh_lifetime", true)
+	}
+	if v := f.val("login_token_lifetime"); v != nil {
+		t.LoginTokenLifetime, _ = p.lifetime(v, "tokens.login_token_lifetime", true)
+	}
+	if v := f.val("expire_non_refreshable"); v != nil {
+		t.ExpireNonRefreshable, _ = p.boolean(v, "tokens.expire_non_refreshable")
+	}
+	if v := f.val("old_access_token_after_refresh"); v != nil {
+		old, _ := p.enum(v, "tokens.old_access_token_after_refresh", []string{"keep", "revoke"})
+		t.RevokeOldAccessOnRefresh = old == "revoke"
+	}
+	if v := f.val("soft_logout_on_failed_refresh"); v != nil {
+		t.SoftLogoutOnFailedRefresh, _ = p.boolean(v, "tokens.soft_logout_on_failed_refresh")
+	}
+	if v := f.val("deterministic"); v != nil {
+		if s, ok := p.scalar(v, "tokens.deterministic", "!!int", "a seed (an integer of 0 or more)"); ok {
+			if err := s.Decode(&t.Seed); err != nil {
+				p.errorf(s, "tokens.deterministic: the seed must be an integer from 0 to %d, got %s", uint64(math.MaxUint64), s.Value)
+			}
+			t.Deterministic = true
+		}
+	}
+}
+
+// usersSection reads the users, checking that user IDs, device IDs (per
+// user) and fixed tokens are unique.
+func (p *parser) usersSection(n *yaml.Node) []User {
+	items, ok := p.list(n, "users")
+	if !ok {
+		return nil
+	}
+	users := make([]User, 0, len(items))
+	first := map[string]*yaml.Node{} // full user ID → its id node
+	tokens := map[string]*yaml.Node{}
+	for i, item := range items {
+		path := fmt.Sprintf("users[%d]", i)
+		f, ok := p.mapping(item, path, userKeys)
+		if !ok {
+			continue
+		}
+		var u User
+		if v := f.val("id"); v == nil {
+			p.errorf(deref(item), "%s: missing id", path)
+		} else if id, ok := p.str(v, path+".id"); ok {
+			if full, ok := p.userID(v, path+".id", id); ok {
+				if prev := first[full]; prev != nil {
+					p.errorf(v, "%s.id: duplicate user %s (first at line %d)", path, full, prev.Line)
+				} else {
+					first[full] = v
+					p.users[full] = true
+				}
+			}
+			u.ID = id
+		}
+		if v := f.val("password"); v != nil {
+			u.Password, _ = p.str(v, path+".password")
+		}
+		if v := f.val("devices"); v != nil {
+			u.Devices = p.devices(v, path+".devices", tokens)
+		}
+		users = append(users, u)
+	}
+	return users
+}
+
+// devices reads one user's devices. tokens maps the fixed tokens seen so
+// far, in any user, to where they were first given.
+func (p *parser) devices(n *yaml.Node, path string, tokens map[string]*yaml.Node) []Device {
+	items, ok := p.list(n, path)
+	if !ok {
+		return nil
+	}
+	devices := make([]Device, 0, len(items))
+	first := map[string]*yaml.Node{}
+	for i, item := range items {
+		dpath := fmt.Sprintf("%s[%d]", path, i)
+		f, ok := p.mapping(item, dpath, deviceKeys)
+		if !ok {
+			continue
+		}
+		var d Device
+		if v := f.val("id"); v == nil {
+			p.errorf(deref(item), "%s: missing id", dpath)
+		} else if id, ok := p.visible(v, dpath+".id"); ok {
+			if prev := first[id]; prev != nil {
+				p.errorf(v, "%s.id: duplicate device %s (first at line %d)", dpath, id, prev.Line)
+			} else {
+				first[id] = v
+			}
+			d.ID = id
+		}
+		if v := f.val("display_name"); v != nil {
+			d.DisplayName, _ = p.str(v, dpath+".display_name")
+		}
+		// Check the tokens in file order, so a repeated one is reported
+		// where it is repeated.
+		keys := []string{"access_token", "refresh_token"}
+		slices.SortFunc(keys, f.compare)
+		for _, key := range keys {
+			v := f.val(key)
+			if v == nil {
+				continue
+			}
+			if tok, ok := p.visible(v, dpath+"."+key); ok {
+				if prev := tokens[tok]; prev != nil {
+					p.errorf(v, "%s.%s: token %q is already used (at line %d); fixed tokens must be unique", dpath, key, tok, prev.Line)
+				} else {
+					tokens[tok] = v
+				}
+				if key == "access_token" {
+					d.AccessToken = tok
+				} else {
+					d.RefreshToken = tok
+				}
+			}
+		}
+		if v := f.val("expires_in"); v != nil {
+			d.ExpiresIn, _ = p.lifetime(v, dpath+".expires_in", true)
+		}
+		devices = append(devices, d)
+	}
+	return devices
+}
+
+// visible reads a non-empty string of visible ASCII characters, as device
+// IDs and tokens must be.
+func (p *parser) visible(n *yaml.Node, path string) (string, bool) {
+	s, ok := p.str(n, path)
+	if ok && !tokenRE.MatchString(s) {
+		p.errorf(n, "%s: %q must be visible ASCII without spaces", path, s)
+		return "", false
+	}
+	return s, ok
+}
+
+// userID checks a user as written, a localpart or a full user ID on this
+// server, and returns the full ID.
+func (p *parser) userID(n *yaml.Node, path, id string) (string, bool) {
+	local, ok := strings.CutPrefix(id, "@")
+	if ok {
+		var server string
+		if local, server, ok = strings.Cut(local, ":"); !ok || !localpartRE.MatchString(local) {
+			p.errorf(n, "%s: bad user ID %q; write a localpart such as alice or a full ID such as @alice:%s", path, id, p.server)
+			return "", false
+		}
+		if server != p.server {
+			p.errorf(n, "%s: user %s is not on this server (%s)", path, id, p.server)
+			return "", false
+		}
+	} else if !localpartRE.MatchString(local) {
+		p.errorf(n, "%s: bad localpart %q; use only a-z, 0-9 and . _ = - / +", path, id)
+		return "", false
+	}
+	return "@" + local + ":" + p.server, true
+}
