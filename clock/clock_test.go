@@ -83,3 +83,19 @@ func TestVirtualConcurrent(t *testing.T) {
 		t.Fatalf("Now() = %v, want %v", got, want)
 	}
 }
+
+func TestReset(t *testing.T) {
+	c := Real()
+	c.Reset(true, epoch)
+	if !c.IsVirtual() || !c.Now().Equal(epoch) {
+		t.Fatalf("after Reset(true, epoch): virtual %v, now %v", c.IsVirtual(), c.Now())
+	}
+	c.Advance(time.Hour)
+	c.Reset(false, epoch)
+	if c.IsVirtual() {
+		t.Fatal("after Reset(false): still virtual")
+	}
+	if d := time.Since(c.Now()); d < -time.Second || d > time.Second {
+		t.Fatalf("after Reset(false) the clock is off the system clock by %v", d)
+	}
+}

@@ -19,22 +19,22 @@ type SessionInfo = state.SessionInfo
 // ID on this server. It returns the user ID. Errors: ErrUserInUse,
 // ErrInvalidUsername.
 func (s *Server) AddUser(localpart, password string) (string, error) {
-	return s.store.AddUser(localpart, password)
+	return s.store().AddUser(localpart, password)
 }
 
 // Users returns every user ID, sorted.
-func (s *Server) Users() []string { return s.store.Users() }
+func (s *Server) Users() []string { return s.store().Users() }
 
 // UserID returns the full user ID of a localpart on this server; a user ID
 // is returned as it is.
-func (s *Server) UserID(localpartOrID string) string { return s.store.UserID(localpartOrID) }
+func (s *Server) UserID(localpartOrID string) string { return s.store().UserID(localpartOrID) }
 
 // Login logs the user in on deviceID (created if needed; empty: a new
 // device), as POST /login would, and returns the session. withRefresh asks
 // for an expiring access token and a refresh token. Logging in on an
 // existing device ends its previous tokens. ErrNotFound for an unknown user.
 func (s *Server) Login(user, deviceID string, withRefresh bool) (Session, error) {
-	return s.store.Login(state.LoginRequest{UserID: user, DeviceID: deviceID, WithRefresh: withRefresh})
+	return s.store().Login(state.LoginRequest{UserID: user, DeviceID: deviceID, WithRefresh: withRefresh})
 }
 
 // AddSession logs the user in on deviceID with fixed tokens, for
@@ -42,34 +42,34 @@ func (s *Server) Login(user, deviceID string, withRefresh bool) (Session, error)
 // expiresIn (<= 0: never); refreshToken may be empty for none. Errors:
 // ErrNotFound for an unknown user, ErrTokenInUse for a token already issued.
 func (s *Server) AddSession(user, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
-	return s.store.AddSession(user, deviceID, accessToken, refreshToken, expiresIn)
+	return s.store().AddSession(user, deviceID, accessToken, refreshToken, expiresIn)
 }
 
 // Devices returns the user's devices, sorted by ID.
-func (s *Server) Devices(user string) []Device { return s.store.Devices(user) }
+func (s *Server) Devices(user string) []Device { return s.store().Devices(user) }
 
 // Sessions describes the current tokens of each of the user's devices.
-func (s *Server) Sessions(user string) []SessionInfo { return s.store.Sessions(user) }
+func (s *Server) Sessions(user string) []SessionInfo { return s.store().Sessions(user) }
 
 // ExpireAccessToken makes the device's access tokens expire now: the client
 // gets 401 M_UNKNOWN_TOKEN with soft_logout true, and its refresh token
 // still works. ErrNotFound for an unknown device.
 func (s *Server) ExpireAccessToken(user, deviceID string) error {
-	return s.store.ExpireAccessToken(user, deviceID)
+	return s.store().ExpireAccessToken(user, deviceID)
 }
 
 // SoftLogout ends the device's tokens with soft_logout true and keeps the
 // device: logging in again with its device ID restores it. ErrNotFound for
 // an unknown device.
-func (s *Server) SoftLogout(user, deviceID string) error { return s.store.SoftLogout(user, deviceID) }
+func (s *Server) SoftLogout(user, deviceID string) error { return s.store().SoftLogout(user, deviceID) }
 
 // HardLogout deletes the device with its tokens, as a logout elsewhere
 // would: the client gets 401 M_UNKNOWN_TOKEN with soft_logout false.
 // ErrNotFound for an unknown device.
-func (s *Server) HardLogout(user, deviceID string) error { return s.store.HardLogout(user, deviceID) }
+func (s *Server) HardLogout(user, deviceID string) error { return s.store().HardLogout(user, deviceID) }
 
 // RevokeRefreshToken ends the device's refresh tokens; its access token
 // works until it expires. ErrNotFound for an unknown device.
 func (s *Server) RevokeRefreshToken(user, deviceID string) error {
-	return s.store.RevokeRefreshToken(user, deviceID)
+	return s.store().RevokeRefreshToken(user, deviceID)
 }

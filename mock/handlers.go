@@ -2,6 +2,7 @@ package mock
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -9,10 +10,11 @@ import (
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
-// handlers implements the generated strict server interface on a Server.
-// Successful answers are the generated response types; errors are returned
-// as errors and sent by the server's error handler as Matrix JSON.
-type handlers struct{ s *Server }
+// handlers implements the generated strict server interface. Each request
+// works on the world its exchange holds (see storeOf). Successful answers
+// are the generated response types; errors are returned as errors and sent
+// by the server's error handler as Matrix JSON.
+type handlers struct{}
 
 var _ clientserver.StrictServerInterface = handlers{}
 
@@ -54,9 +56,9 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func (h handlers) GetVersions(context.Context, clientserver.GetVersionsRequestObject) (clientserver.GetVersionsResponseObject, error) {
+func (h handlers) GetVersions(ctx context.Context, _ clientserver.GetVersionsRequestObject) (clientserver.GetVersionsResponseObject, error) {
 	return clientserver.GetVersions200JSONResponse{
-		Versions:         h.s.cfg.versions,
+		Versions:         exchangeOf(ctx).world.versions,
 		UnstableFeatures: &map[string]bool{refreshTokenFeature: true},
 	}, nil
 }
@@ -108,22 +110,22 @@ func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject
 		if b.Password == nil {
 			return nil, missingParam("password")
 		}
-		if err := h.s.store.CheckPassword(who, *b.Password); err != nil {
+		if err := storeOf(ctx).CheckPassword(who, *b.Password); err != nil {
 			return nil, err
 		}
-		userID = h.s.store.UserID(who)
+		userID = storeOf(ctx).UserID(who)
 	case loginToken:
 		if deref(b.Token) == "" {
 			return nil, missingParam("token")
 		}
 		var err error
-		if userID, err = h.s.store.RedeemLoginToken(*b.Token); err != nil {
+		if userID, err = storeOf(ctx).RedeemLoginToken(*b.Token); err != nil {
 			return nil, errorf(http.StatusForbidden, "M_FORBIDDEN", "Invalid login token")
 		}
 	default:
 		return nil, errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown login type "+b.Type)
 	}
-	sess, err := h.s.store.Login(state.LoginRequest{
+	sess, err := storeOf(ctx).Login(state.LoginRequest{
 		UserID:             userID,
 		DeviceID:           deref(b.DeviceID),
 		InitialDisplayName: deref(b.InitialDeviceDisplayName),
@@ -136,7 +138,7 @@ func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject
 	return clientserver.Login200JSONResponse{
 		UserID: sess.UserID, DeviceID: sess.DeviceID, AccessToken: sess.AccessToken,
 		RefreshToken: optional(sess.RefreshToken), ExpiresInMs: millis(sess.ExpiresIn),
-		HomeServer: ptr(h.s.ServerName()), WellKnown: &wk,
+		HomeServer: ptr(storeOf(ctx).ServerName()), WellKnown: &wk,
 	}, nil
 }
 
@@ -165,7 +167,7 @@ func loginUser(b *clientserver.LoginJSONRequestBody) (string, error) {
 }
 
 func (h handlers) GenerateLoginToken(ctx context.Context, _ clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
-	token, lifetime := h.s.store.NewLoginToken(exchangeOf(ctx).principal.UserID)
+	token, lifetime := storeOf(ctx).NewLoginToken(exchangeOf(ctx).principal.UserID)
 	return clientserver.GenerateLoginToken200JSONResponse{LoginToken: token, ExpiresInMs: int(lifetime / time.Millisecond)}, nil
 }
 
@@ -174,11 +176,15 @@ func (h handlers) GetTokenOwner(ctx context.Context, _ clientserver.GetTokenOwne
 	return clientserver.GetTokenOwner200JSONResponse{UserID: p.UserID, DeviceID: ptr(p.DeviceID), IsGuest: ptr(p.IsGuest)}, nil
 }
 
-func (h handlers) Refresh(_ context.Context, req clientserver.RefreshRequestObject) (clientserver.RefreshResponseObject, error) {
+func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObject) (clientserver.RefreshResponseObject, error) {
 	if req.Body.RefreshToken == "" {
 		return nil, missingParam("refresh_token")
 	}
-	sess, err := h.s.store.Refresh(req.Body.RefreshToken)
+	sess, err := storeOf(ctx).Refresh(req.Body.RefreshToken)
+	var te *state.TokenError
+	if errors.As(err, &te) && exchangeOf(ctx).world.synapseRefresh && (te.Cause == state.CauseExpired || te.Cause == state.CauseRevoked) {
+		return nil, errorf(http.StatusForbidden, "M_FORBIDDEN", te.Reason) // as Synapse answers
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -188,21 +194,21 @@ func (h handlers) Refresh(_ context.Context, req clientserver.RefreshRequestObje
 }
 
 func (h handlers) Logout(ctx context.Context, _ clientserver.LogoutRequestObject) (clientserver.LogoutResponseObject, error) {
-	if _, err := h.s.store.Logout(exchangeOf(ctx).token); err != nil {
+	if _, err := storeOf(ctx).Logout(exchangeOf(ctx).token); err != nil {
 		return nil, err
 	}
 	return clientserver.Logout200JSONResponse{}, nil
 }
 
 func (h handlers) LogoutAll(ctx context.Context, _ clientserver.LogoutAllRequestObject) (clientserver.LogoutAllResponseObject, error) {
-	if err := h.s.store.LogoutAll(exchangeOf(ctx).principal.UserID); err != nil {
+	if err := storeOf(ctx).LogoutAll(exchangeOf(ctx).principal.UserID); err != nil {
 		return nil, err
 	}
 	return clientserver.LogoutAll200JSONResponse{}, nil
 }
 
 func (h handlers) GetDevices(ctx context.Context, _ clientserver.GetDevicesRequestObject) (clientserver.GetDevicesResponseObject, error) {
-	devices := h.s.store.Devices(exchangeOf(ctx).principal.UserID)
+	devices := storeOf(ctx).Devices(exchangeOf(ctx).principal.UserID)
 	out := make([]clientserver.Device, len(devices))
 	for i, d := range devices {
 		out[i] = apiDevice(d)
@@ -220,7 +226,7 @@ func apiDevice(d state.Device) clientserver.Device {
 }
 
 func (h handlers) GetDevice(ctx context.Context, req clientserver.GetDeviceRequestObject) (clientserver.GetDeviceResponseObject, error) {
-	d, err := h.s.store.Device(exchangeOf(ctx).principal.UserID, req.DeviceID)
+	d, err := storeOf(ctx).Device(exchangeOf(ctx).principal.UserID, req.DeviceID)
 	if err != nil {
 		return nil, err
 	}
@@ -229,12 +235,12 @@ func (h handlers) GetDevice(ctx context.Context, req clientserver.GetDeviceReque
 
 func (h handlers) UpdateDevice(ctx context.Context, req clientserver.UpdateDeviceRequestObject) (clientserver.UpdateDeviceResponseObject, error) {
 	user := exchangeOf(ctx).principal.UserID
-	d, err := h.s.store.Device(user, req.DeviceID)
+	d, err := storeOf(ctx).Device(user, req.DeviceID)
 	if err != nil {
 		return nil, err
 	}
 	if req.Body.DisplayName != nil && *req.Body.DisplayName != d.DisplayName {
-		if err := h.s.store.UpdateDevice(user, req.DeviceID, *req.Body.DisplayName); err != nil {
+		if err := storeOf(ctx).UpdateDevice(user, req.DeviceID, *req.Body.DisplayName); err != nil {
 			return nil, err
 		}
 	}
@@ -243,14 +249,14 @@ func (h handlers) UpdateDevice(ctx context.Context, req clientserver.UpdateDevic
 
 func (h handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDeviceRequestObject) (clientserver.DeleteDeviceResponseObject, error) {
 	user := exchangeOf(ctx).principal.UserID
-	if _, err := h.s.store.Device(user, req.DeviceID); err != nil {
+	if _, err := storeOf(ctx).Device(user, req.DeviceID); err != nil {
 		return nil, err
 	}
-	challenge, err := h.s.passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
 	}
-	if err := h.s.store.DeleteDevice(user, req.DeviceID); err != nil {
+	if err := storeOf(ctx).DeleteDevice(user, req.DeviceID); err != nil {
 		return nil, err
 	}
 	return clientserver.DeleteDevice200JSONResponse{}, nil
@@ -260,20 +266,20 @@ func (h handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevi
 	if req.Body.Devices == nil {
 		return nil, missingParam("devices")
 	}
-	challenge, err := h.s.passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevices401JSONResponse(deref(challenge)), err
 	}
 	user := exchangeOf(ctx).principal.UserID
 	for _, id := range req.Body.Devices {
 		// Devices that do not exist are skipped, as the spec allows.
-		_ = h.s.store.DeleteDevice(user, id)
+		_ = storeOf(ctx).DeleteDevice(user, id)
 	}
 	return clientserver.DeleteDevices200JSONResponse{}, nil
 }
 
-func (h handlers) CheckUsernameAvailability(_ context.Context, req clientserver.CheckUsernameAvailabilityRequestObject) (clientserver.CheckUsernameAvailabilityResponseObject, error) {
-	if err := h.s.store.UsernameAvailable(req.Params.Username); err != nil {
+func (h handlers) CheckUsernameAvailability(ctx context.Context, req clientserver.CheckUsernameAvailabilityRequestObject) (clientserver.CheckUsernameAvailabilityResponseObject, error) {
+	if err := storeOf(ctx).UsernameAvailable(req.Params.Username); err != nil {
 		return nil, err
 	}
 	return clientserver.CheckUsernameAvailability200JSONResponse{Available: ptr(true)}, nil

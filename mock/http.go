@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -23,25 +24,26 @@ import (
 // exchange is what the server learns about one request while answering it,
 // for the handlers, the journal and the log.
 type exchange struct {
+	world     *world
+	path      string // as sent, before any rewriting
 	op        string
 	principal state.Principal // the caller, when an access token authenticated it
 	token     string          // that access token
 	baseURL   string
-	status    int
 	errcode   string
+	dropped   bool // a scenario dropped the connection
 }
 
 type exchangeKey struct{}
 
-// exchangeOf returns the request's exchange; every request that reaches a
-// handler has one.
+// exchangeOf returns the request's exchange, which the outer middleware
+// puts in every request's context.
 func exchangeOf(ctx context.Context) *exchange {
-	ex, _ := ctx.Value(exchangeKey{}).(*exchange)
-	if ex == nil {
-		ex = &exchange{}
-	}
-	return ex
+	return ctx.Value(exchangeKey{}).(*exchange)
 }
+
+// storeOf returns the state the request works on.
+func storeOf(ctx context.Context) *state.Store { return exchangeOf(ctx).world.store }
 
 // refreshV1 is where Synapse before 1.72 served /refresh, and where clients
 // such as matrix-js-sdk fall back to; it is answered as /v3/refresh.
@@ -55,8 +57,8 @@ const (
 // the operation naming and the access-token guard.
 func (s *Server) routes() http.Handler {
 	router := mux.NewRouter()
-	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errUnrecognized) })
-	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, errBadMethod) })
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, unrecognized(r, errUnrecognized)) })
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, unrecognized(r, errBadMethod)) })
 	guard := operation.Guard{
 		Table:  clientserver.Operations,
 		Verify: s.verify,
@@ -75,8 +77,14 @@ func (s *Server) routes() http.Handler {
 			}
 			next.ServeHTTP(w, r)
 		})
-	}, guard.Middleware)
-	strict := clientserver.NewStrictHandlerWithOptions(handlers{s}, nil, clientserver.StrictHTTPServerOptions{
+	}, guard.Middleware, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !s.applyRules(w, r, exchangeOf(r.Context())) {
+				next.ServeHTTP(w, r)
+			}
+		})
+	})
+	strict := clientserver.NewStrictHandlerWithOptions(handlers{}, nil, clientserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, decodeError(err)) },
 		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, toMatrixError(err)) },
 	})
@@ -85,6 +93,15 @@ func (s *Server) routes() http.Handler {
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, paramError(err)) },
 	})
 	return s.outer(router)
+}
+
+// unrecognized answers a request for no endpoint: as the spec says (404 or
+// 405), or as Synapse does (400) when the scenario asks for it.
+func unrecognized(r *http.Request, e *matrixError) *matrixError {
+	if exchangeOf(r.Context()).world.synapseUnknown {
+		return errorf(http.StatusBadRequest, e.Errcode, "Unrecognized request")
+	}
+	return e
 }
 
 // paramError answers a request whose path or query parameters could not be
@@ -101,15 +118,15 @@ func paramError(err error) *matrixError {
 // the request's exchange. Like Synapse, logout also accepts an expired
 // token, and a soft-logged-out device's.
 func (s *Server) verify(r *http.Request, op *operation.Info, token string) (*http.Request, error) {
-	p, err := s.store.Authenticate(token, clientIP(r))
+	ex := exchangeOf(r.Context())
+	p, err := ex.world.store.Authenticate(token, clientIP(r))
 	var te *state.TokenError
 	if errors.As(err, &te) && te.Cause != state.CauseUnknown && (op.ID == "logout" || op.ID == "logout_all") {
-		p, err = s.store.Owner(token)
+		p, err = ex.world.store.Owner(token)
 	}
 	if err != nil {
 		return r, err
 	}
-	ex := exchangeOf(r.Context())
 	ex.principal, ex.token = p, token
 	return r, nil
 }
@@ -131,30 +148,35 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *matrixError) {
 // outer wraps the router with what every request gets, matched or not.
 func (s *Server) outer(router http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.control != nil && strings.HasPrefix(r.URL.Path, ControlPrefix) {
+			s.control.ServeHTTP(w, r)
+			return
+		}
 		began := time.Now()
-		ex := &exchange{baseURL: s.baseURL(r)}
+		ex := &exchange{world: s.world.Load(), path: r.URL.Path, baseURL: s.baseURL(r)}
 		rec := &statusRecorder{ResponseWriter: w}
-		path := r.URL.Path
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				s.cfg.logger.Error("panic while answering a request", "method", r.Method, "path", path, "panic", p)
+			p := recover()
+			if p != nil && !ex.dropped {
+				s.cfg.logger.Error("panic while answering a request", "method", r.Method, "path", ex.path, "panic", p)
 				if rec.status == 0 {
 					s.fail(rec, r, errInternal)
 				}
 			}
-			s.record(r, path, ex, rec.status, began)
+			s.record(r, ex, rec.status, began)
+			if ex.dropped {
+				panic(http.ErrAbortHandler) // net/http closes the connection
+			}
 		}()
+		s.applyDue(ex.world)
 
 		setCORS(w.Header())
 		if r.Method == http.MethodOptions {
 			writeJSON(rec, http.StatusOK, struct{}{})
 			return
 		}
-		if path == refreshV1 {
+		if ex.path == refreshV1 {
 			r.URL.Path, r.URL.RawPath = refreshV3, ""
 		}
 		if e := readBody(w, r); e != nil {
@@ -208,10 +230,14 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 }
 
 // record adds the answered request to the journal and the log.
-func (s *Server) record(r *http.Request, path string, ex *exchange, status int, began time.Time) {
-	if status == 0 {
+func (s *Server) record(r *http.Request, ex *exchange, status int, began time.Time) {
+	switch {
+	case ex.dropped:
+		status = 0
+	case status == 0:
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
+	path := ex.path
 	s.Journal.Add(journal.Entry{
 		Time: s.Clock.Now(), Method: r.Method, Path: path, Operation: ex.op,
 		UserID: ex.principal.UserID, DeviceID: ex.principal.DeviceID,
@@ -234,6 +260,9 @@ func (s *Server) record(r *http.Request, path string, ex *exchange, status int, 
 func (s *Server) baseURL(r *http.Request) string {
 	if s.cfg.publicURL != "" {
 		return s.cfg.publicURL
+	}
+	if r.TLS != nil {
+		return "https://" + r.Host
 	}
 	return "http://" + r.Host
 }

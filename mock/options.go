@@ -2,18 +2,24 @@ package mock
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
+	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// DefaultVersions are the spec versions /versions advertises unless
-// WithVersions says otherwise: v1.1 to v1.18.
+// DefaultVersions are the spec versions /versions advertises unless a
+// scenario or WithVersions says otherwise: v1.1 to v1.18.
 var DefaultVersions = []string{
 	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9",
 	"v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18",
 }
+
+// DefaultStart is where a virtual clock starts unless told otherwise.
+var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
@@ -21,69 +27,160 @@ const MaxBodyBytes = 1 << 20
 
 // config is everything the options set.
 type config struct {
-	store           state.Config
-	clock           *clock.Clock
-	users           []fixtureUser
-	versions        []string
+	world           settings
+	clock           *clock.Clock // set by WithClock
 	publicURL       string
 	journalCapacity int
 	logger          *slog.Logger
+	controlToken    string
+	err             error // from WithScenario
 }
 
-type fixtureUser struct{ localpart, password string }
+// settings is what a scenario decides: what Reset goes back to.
+type settings struct {
+	store          state.Config
+	virtual        bool
+	start          time.Time // of a virtual clock
+	versions       []string
+	users          []scenario.User
+	rules          []scenario.Rule
+	synapseUnknown bool // unknown endpoints: 400 M_UNRECOGNIZED, as Synapse
+	synapseRefresh bool // expired or revoked refresh tokens: 403 M_FORBIDDEN, as Synapse
+	description    string
+	scenarioSource string // the file the settings came from, if any
+}
 
-// Option configures a Server.
+// defaultSettings is a server with no scenario: legacy auth, the real
+// clock, no users.
+func defaultSettings() settings {
+	return settings{versions: DefaultVersions, start: DefaultStart}
+}
+
+// fromScenario turns a parsed scenario into settings.
+func fromScenario(sc *scenario.Scenario, source string) settings {
+	t := sc.Tokens
+	return settings{
+		store: state.Config{
+			ServerName:                sc.Server.Name,
+			AccessTokenLifetime:       t.AccessLifetime,
+			RefreshTokenLifetime:      t.RefreshLifetime,
+			LoginTokenLifetime:        t.LoginTokenLifetime,
+			ExpireNonRefreshable:      t.ExpireNonRefreshable,
+			RevokeOldAccessOnRefresh:  t.RevokeOldAccessOnRefresh,
+			SoftLogoutOnFailedRefresh: t.SoftLogoutOnFailedRefresh,
+			Deterministic:             t.Deterministic,
+			Seed:                      t.Seed,
+			GuestAccess:               sc.Server.GuestAccess,
+		},
+		virtual:        sc.Clock.Virtual,
+		start:          cmpOr(sc.Clock.Start, DefaultStart),
+		versions:       sc.Server.Versions,
+		users:          sc.Users,
+		rules:          sc.Rules,
+		synapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
+		synapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
+		description:    sc.Description,
+		scenarioSource: source,
+	}
+}
+
+func cmpOr(t, def time.Time) time.Time {
+	if t.IsZero() {
+		return def
+	}
+	return t
+}
+
+// operationIDs are the operations a scenario rule may name.
+func operationIDs() []string {
+	var ids []string
+	for _, op := range clientserver.Operations.All() {
+		ids = append(ids, op.ID)
+	}
+	return ids
+}
+
+// Option configures a Server. Options apply in order: one given after
+// WithScenario overrides what the scenario says.
 type Option func(*config)
+
+// WithScenario sets the server up as the scenario file at path says:
+// server name, versions, clock, token lifetimes, users and devices, and the
+// rules that script expiry, logouts and faults. New fails, naming the
+// file, line and column, when the file is not a valid scenario.
+func WithScenario(path string) Option {
+	return func(c *config) {
+		sc, err := scenario.Load(path, operationIDs())
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.world = fromScenario(sc, path)
+	}
+}
+
+// WithScenarioData is WithScenario for a scenario held in memory, such as
+// one of package scenarios' files; name stands for it in error messages.
+func WithScenarioData(name string, data []byte) Option {
+	return func(c *config) {
+		sc, err := scenario.Parse(name, data, operationIDs())
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.world = fromScenario(sc, name)
+	}
+}
 
 // WithServerName sets the server name, the part of user IDs after the colon
 // (default "localhost").
 func WithServerName(name string) Option {
-	return func(c *config) { c.store.ServerName = name }
+	return func(c *config) { c.world.store.ServerName = name }
 }
 
 // WithAccessTokenLifetime sets how long access tokens that come with a
 // refresh token live (default 5m; negative: they never expire).
 func WithAccessTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.store.AccessTokenLifetime = d }
+	return func(c *config) { c.world.store.AccessTokenLifetime = d }
 }
 
 // WithRefreshTokenLifetime sets how long each refresh token lives (default
 // 24h; negative: never expires).
 func WithRefreshTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.store.RefreshTokenLifetime = d }
+	return func(c *config) { c.world.store.RefreshTokenLifetime = d }
 }
 
 // WithLoginTokenLifetime sets how long m.login.token tokens from
 // POST /login/get_token live (default 2m).
 func WithLoginTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.store.LoginTokenLifetime = d }
+	return func(c *config) { c.world.store.LoginTokenLifetime = d }
 }
 
 // WithExpiringTokensForAll makes access tokens of clients that did not ask
 // for a refresh token expire too, after the access token lifetime. By
 // default they never expire, as on Synapse.
 func WithExpiringTokensForAll() Option {
-	return func(c *config) { c.store.ExpireNonRefreshable = true }
+	return func(c *config) { c.world.store.ExpireNonRefreshable = true }
 }
 
 // WithOldAccessTokenRevokedOnRefresh ends an access token as soon as its
 // refresh token is used. By default it keeps working until it expires, as on
 // Synapse.
 func WithOldAccessTokenRevokedOnRefresh() Option {
-	return func(c *config) { c.store.RevokeOldAccessOnRefresh = true }
+	return func(c *config) { c.world.store.RevokeOldAccessOnRefresh = true }
 }
 
 // WithSoftLogoutOnFailedRefresh answers an unknown, revoked or expired
 // refresh token with "soft_logout": true. By default it is false, as on
 // Synapse.
 func WithSoftLogoutOnFailedRefresh() Option {
-	return func(c *config) { c.store.SoftLogoutOnFailedRefresh = true }
+	return func(c *config) { c.world.store.SoftLogoutOnFailedRefresh = true }
 }
 
 // WithGuestAccess lets POST /register?kind=guest create guest accounts; by
 // default it is refused with M_GUEST_ACCESS_FORBIDDEN.
 func WithGuestAccess() Option {
-	return func(c *config) { c.store.GuestAccess = true }
+	return func(c *config) { c.world.store.GuestAccess = true }
 }
 
 // WithDeterministic makes tokens, device IDs and UIA session IDs come from a
@@ -91,35 +188,44 @@ func WithGuestAccess() Option {
 // requests always get the same values (for golden tests). Never use it
 // where the tokens protect anything.
 func WithDeterministic(seed uint64) Option {
-	return func(c *config) { c.store.Deterministic, c.store.Seed = true, seed }
+	return func(c *config) { c.world.store.Deterministic, c.world.store.Seed = true, seed }
 }
 
-// WithClock makes the server read time from clk; see clock.Virtual. The
-// default is the system clock.
+// WithClock makes the server read time from clk, which the caller may keep
+// and move. The default is a clock of the kind the scenario asks for: the
+// system clock unless it says virtual.
 func WithClock(clk *clock.Clock) Option {
-	return func(c *config) { c.clock = clk }
+	return func(c *config) {
+		c.clock = clk
+		c.world.virtual = clk.IsVirtual()
+		if c.world.virtual {
+			c.world.start = clk.Now()
+		}
+	}
 }
 
 // WithVirtualClock makes the server's clock stand still at start until the
 // test moves it with Server.Clock.Advance or Set.
 func WithVirtualClock(start time.Time) Option {
-	return WithClock(clock.Virtual(start))
+	return func(c *config) { c.world.virtual, c.world.start = true, start }
 }
 
 // WithUser creates a user at start: localpart (or a full user ID on this
 // server) with the given password. Repeatable.
 func WithUser(localpart, password string) Option {
-	return func(c *config) { c.users = append(c.users, fixtureUser{localpart, password}) }
+	return func(c *config) {
+		c.world.users = append(slices.Clip(c.world.users), scenario.User{ID: localpart, Password: password})
+	}
 }
 
 // WithVersions sets the spec versions GET /_matrix/client/versions
 // advertises (default DefaultVersions).
 func WithVersions(versions ...string) Option {
-	return func(c *config) { c.versions = versions }
+	return func(c *config) { c.world.versions = slices.Clone(versions) }
 }
 
 // WithPublicURL sets the base URL the server gives clients in well_known
-// answers. By default it is http:// and the Host the request was sent to.
+// answers. By default it is the scheme and Host the request was sent to.
 func WithPublicURL(url string) Option {
 	return func(c *config) { c.publicURL = url }
 }
@@ -135,4 +241,11 @@ func WithJournalCapacity(n int) Option {
 // Error level. By default nothing is logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithControl turns on the control API under /_mock/ (see Server.Handler)
+// for requests that carry "Authorization: Bearer token". It is off by
+// default; an empty token leaves it off.
+func WithControl(token string) Option {
+	return func(c *config) { c.controlToken = token }
 }

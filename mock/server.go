@@ -27,8 +27,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
@@ -49,20 +49,25 @@ type Server struct {
 	Journal *journal.Journal
 
 	cfg     config
-	store   *state.Store
+	world   atomic.Pointer[world]
 	handler http.Handler
+	control http.Handler // nil unless WithControl
 
-	mu   sync.Mutex
-	http *http.Server // set by Serve
+	mu     sync.Mutex
+	http   *http.Server // set by Serve
+	closed bool         // set by Shutdown and Close
 }
 
-// New returns a server configured by opts, with its users created. It
-// serves nothing until Handler, Serve or ListenAndServe is used. It fails
-// only on a bad WithUser.
+// New returns a server configured by opts, with its users and devices
+// created. It serves nothing until Handler, Serve or ListenAndServe is
+// used. It fails on a bad scenario file or a bad WithUser.
 func New(opts ...Option) (*Server, error) {
-	cfg := config{versions: DefaultVersions}
+	cfg := config{world: defaultSettings()}
 	for _, opt := range opts {
 		opt(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
 	}
 	if cfg.clock == nil {
 		cfg.clock = clock.Real()
@@ -70,33 +75,41 @@ func New(opts ...Option) (*Server, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	cfg.versions = slices.Clone(cfg.versions)
 	s := &Server{
 		Clock:   cfg.clock,
 		Journal: journal.New(cfg.journalCapacity),
 		cfg:     cfg,
-		store:   state.New(cfg.store, cfg.clock),
 	}
-	for _, u := range cfg.users {
-		if _, err := s.store.AddUser(u.localpart, u.password); err != nil {
-			return nil, fmt.Errorf("mock: user %q: %w", u.localpart, err)
-		}
+	w, err := s.newWorld(cfg.world)
+	if err != nil {
+		return nil, fmt.Errorf("mock: %w", err)
+	}
+	s.world.Store(w)
+	if cfg.controlToken != "" {
+		s.control = s.controlAPI()
 	}
 	s.handler = s.routes()
 	return s, nil
 }
 
+// store returns the current state.
+func (s *Server) store() *state.Store { return s.world.Load().store }
+
 // Handler returns the server's HTTP handler, for use in a server of your own.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // ServerName returns the server name, the part of user IDs after the colon.
-func (s *Server) ServerName() string { return s.store.ServerName() }
+func (s *Server) ServerName() string { return s.store().ServerName() }
 
 // Serve answers requests on l until Shutdown or Close. It returns
 // http.ErrServerClosed after Shutdown or Close. A server serves once.
 func (s *Server) Serve(l net.Listener) error {
 	s.mu.Lock()
-	if s.http != nil {
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	case s.http != nil:
 		s.mu.Unlock()
 		return errors.New("mock: Serve called twice")
 	}
@@ -121,7 +134,8 @@ func (s *Server) ListenAndServe(addr string) error {
 }
 
 // Shutdown stops a server started by Serve or ListenAndServe gracefully:
-// it stops accepting and waits, until ctx ends, for requests in flight.
+// it stops accepting and waits, until ctx ends, for requests in flight. A
+// Serve that has not started yet returns http.ErrServerClosed at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if srv := s.httpServer(); srv != nil {
 		return srv.Shutdown(ctx)
@@ -137,8 +151,11 @@ func (s *Server) Close() error {
 	return nil
 }
 
+// httpServer returns the server Serve runs, if any, and makes later calls
+// of Serve return at once.
 func (s *Server) httpServer() *http.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closed = true
 	return s.http
 }

@@ -14,7 +14,7 @@ import (
 
 // challenge is the 401 answer that asks for stage (the only flow) in the
 // session, with what it has completed and, after a failed attempt, why.
-func (s *Server) challenge(session, stage string, failure *matrixError) *clientserver.AuthenticationResponse {
+func challenge(st *state.Store, session, stage string, failure *matrixError) *clientserver.AuthenticationResponse {
 	resp := &clientserver.AuthenticationResponse{
 		Flows: []struct {
 			Stages []string `json:"stages"`
@@ -22,7 +22,7 @@ func (s *Server) challenge(session, stage string, failure *matrixError) *clients
 		Params:  &map[string]map[string]any{},
 		Session: &session,
 	}
-	if done := s.store.CompletedStages(session); len(done) > 0 {
+	if done := st.CompletedStages(session); len(done) > 0 {
 		resp.Completed = &done
 	}
 	if failure != nil {
@@ -34,12 +34,12 @@ func (s *Server) challenge(session, stage string, failure *matrixError) *clients
 // uiaSession returns the session auth refers to, started for purpose and
 // user: a new one when auth names none. An unknown or expired session, or
 // one started for something else, is an error.
-func (s *Server) uiaSession(auth *clientserver.AuthenticationData, purpose, user string) (string, error) {
+func uiaSession(st *state.Store, auth *clientserver.AuthenticationData, purpose, user string) (string, error) {
 	id := deref(auth.Session)
 	if id == "" {
-		return s.store.NewUIASession(purpose, user), nil
+		return st.NewUIASession(purpose, user), nil
 	}
-	sess, err := s.store.UIASession(id)
+	sess, err := st.UIASession(id)
 	if err != nil {
 		return "", err
 	}
@@ -57,33 +57,33 @@ func errUnknownStage(stage string) *matrixError {
 // passwordUIA runs user-interactive auth with the m.login.password stage
 // for the logged-in caller. It returns a challenge to send while the stage
 // is not done, nil once it is (the session is then over), or an error.
-func (s *Server) passwordUIA(ctx context.Context, auth *clientserver.AuthenticationData, purpose string) (*clientserver.AuthenticationResponse, error) {
-	user := exchangeOf(ctx).principal.UserID
+func passwordUIA(ctx context.Context, auth *clientserver.AuthenticationData, purpose string) (*clientserver.AuthenticationResponse, error) {
+	st, user := storeOf(ctx), exchangeOf(ctx).principal.UserID
 	if auth == nil {
-		return s.challenge(s.store.NewUIASession(purpose, user), loginPassword, nil), nil
+		return challenge(st, st.NewUIASession(purpose, user), loginPassword, nil), nil
 	}
-	session, err := s.uiaSession(auth, purpose, user)
+	session, err := uiaSession(st, auth, purpose, user)
 	if err != nil {
 		return nil, err
 	}
 	switch deref(auth.Type) {
 	case "":
-		return s.challenge(session, loginPassword, nil), nil
+		return challenge(st, session, loginPassword, nil), nil
 	case loginPassword:
 	default:
 		return nil, errUnknownStage(*auth.Type)
 	}
-	if failure := s.checkUIAPassword(auth, user); failure != nil {
-		return s.challenge(session, loginPassword, failure), nil
+	if failure := checkUIAPassword(st, auth, user); failure != nil {
+		return challenge(st, session, loginPassword, failure), nil
 	}
-	s.store.EndUIASession(session)
+	st.EndUIASession(session)
 	return nil, nil
 }
 
 // checkUIAPassword checks an m.login.password stage for user: the
 // identifier (or legacy user field), when given, must name user, and the
 // password must be theirs.
-func (s *Server) checkUIAPassword(auth *clientserver.AuthenticationData, user string) *matrixError {
+func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, user string) *matrixError {
 	password, _ := auth.AdditionalProperties["password"].(string)
 	named := user
 	if id, ok := auth.AdditionalProperties["identifier"].(map[string]any); ok {
@@ -91,10 +91,10 @@ func (s *Server) checkUIAPassword(auth *clientserver.AuthenticationData, user st
 	} else if u, ok := auth.AdditionalProperties["user"].(string); ok {
 		named = u
 	}
-	if password == "" || s.store.UserID(named) != user {
+	if password == "" || st.UserID(named) != user {
 		return errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
 	}
-	if err := s.store.CheckPassword(user, password); err != nil {
+	if err := st.CheckPassword(user, password); err != nil {
 		return errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
 	}
 	return nil
@@ -104,20 +104,20 @@ func (s *Server) checkUIAPassword(auth *clientserver.AuthenticationData, user st
 // users after the m.login.dummy stage, as on Synapse with open registration.
 // The username is checked before any UIA, so a taken name fails at once.
 func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequestObject) (clientserver.RegisterResponseObject, error) {
-	s, b := h.s, req.Body
+	st, b := storeOf(ctx), req.Body
 	if req.Params.Kind != nil && *req.Params.Kind == clientserver.Guest {
-		user, err := s.store.Register("", "", true)
+		user, err := st.Register("", "", true)
 		if err != nil {
 			return nil, err
 		}
-		return h.registered(user, b)
+		return registered(st, user, b)
 	}
 	if req.Params.Kind != nil && !req.Params.Kind.Valid() {
 		return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "kind must be user or guest")
 	}
 	localpart := deref(b.Username)
 	if localpart != "" {
-		if err := s.store.UsernameAvailable(localpart); err != nil {
+		if err := st.UsernameAvailable(localpart); err != nil {
 			return nil, err
 		}
 	}
@@ -125,26 +125,26 @@ func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequest
 		return nil, missingParam("password")
 	}
 	if b.Auth == nil {
-		return clientserver.Register401JSONResponse(*s.challenge(s.store.NewUIASession("register", ""), loginDummy, nil)), nil
+		return clientserver.Register401JSONResponse(*challenge(st, st.NewUIASession("register", ""), loginDummy, nil)), nil
 	}
-	session, err := s.uiaSession(b.Auth, "register", "")
+	session, err := uiaSession(st, b.Auth, "register", "")
 	if err != nil {
 		return nil, err
 	}
 	switch deref(b.Auth.Type) {
 	case "":
-		return clientserver.Register401JSONResponse(*s.challenge(session, loginDummy, nil)), nil
+		return clientserver.Register401JSONResponse(*challenge(st, session, loginDummy, nil)), nil
 	case loginDummy:
 	default:
 		return nil, errUnknownStage(*b.Auth.Type)
 	}
-	s.store.EndUIASession(session)
+	st.EndUIASession(session)
 	var user string
 	for {
 		if localpart == "" {
-			localpart = s.store.NewLocalpart()
+			localpart = st.NewLocalpart()
 		}
-		user, err = s.store.Register(localpart, *b.Password, false)
+		user, err = st.Register(localpart, *b.Password, false)
 		if !errors.Is(err, state.ErrUserInUse) || b.Username != nil {
 			break
 		}
@@ -153,17 +153,17 @@ func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequest
 	if err != nil {
 		return nil, err
 	}
-	return h.registered(user, b)
+	return registered(st, user, b)
 }
 
 // registered answers a successful registration: the user ID, and a login on
 // a new device unless inhibit_login.
-func (h handlers) registered(user string, b *clientserver.RegisterJSONRequestBody) (clientserver.RegisterResponseObject, error) {
-	resp := clientserver.Register200JSONResponse{UserID: user, HomeServer: ptr(h.s.ServerName())}
+func registered(st *state.Store, user string, b *clientserver.RegisterJSONRequestBody) (clientserver.RegisterResponseObject, error) {
+	resp := clientserver.Register200JSONResponse{UserID: user, HomeServer: ptr(st.ServerName())}
 	if deref(b.InhibitLogin) {
 		return resp, nil
 	}
-	sess, err := h.s.store.Login(state.LoginRequest{
+	sess, err := st.Login(state.LoginRequest{
 		UserID:             user,
 		DeviceID:           deref(b.DeviceID),
 		InitialDisplayName: deref(b.InitialDeviceDisplayName),

@@ -14,14 +14,14 @@ const DefaultCapacity = 10000
 
 // Entry is one answered request.
 type Entry struct {
-	Time      time.Time // when the request arrived
-	Method    string    // HTTP method
-	Path      string    // URL path, without the query
-	Operation string    // operationId, e.g. "refresh"; empty when no operation matched
-	UserID    string    // the authenticated user, if any
-	DeviceID  string    // the authenticated device, if any
-	Status    int       // HTTP status of the answer
-	Errcode   string    // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
+	Time      time.Time `json:"time"`                // when the request was answered, on the server's clock
+	Method    string    `json:"method"`              // HTTP method
+	Path      string    `json:"path"`                // URL path, without the query
+	Operation string    `json:"operation,omitempty"` // operationId, e.g. "refresh"; empty when no operation matched
+	UserID    string    `json:"user_id,omitempty"`   // the authenticated user, if any
+	DeviceID  string    `json:"device_id,omitempty"` // the authenticated device, if any
+	Status    int       `json:"status"`              // HTTP status of the answer; 0 when a scenario dropped the connection
+	Errcode   string    `json:"errcode,omitempty"`   // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
 }
 
 // Filter selects entries. A zero field matches every entry; the others must

@@ -309,3 +309,7 @@ func (s *Store) Sessions(userID string) []SessionInfo {
 	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 	return out
 }
+
+// AccessTokenLifetime returns the lifetime of refreshable access tokens; 0
+// means they never expire.
+func (s *Store) AccessTokenLifetime() time.Duration { return s.accessTTL }

@@ -1,0 +1,309 @@
+package mock
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mxauth/mxauth/mock/journal"
+)
+
+// ControlPrefix is where the control API lives when WithControl turns it on.
+const ControlPrefix = "/_mock/"
+
+// maxWait bounds the timeout of GET /_mock/journal/wait.
+const maxWait = 5 * time.Minute
+
+// controlAPI returns the handler of the control API: the Go API's
+// operations over HTTP, for tests written in any language. Requests must
+// carry the control token; they are not journaled and no rule sees them.
+func (s *Server) controlAPI() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, h func(r *http.Request) (any, *matrixError)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			out, e := h(r)
+			if e != nil {
+				writeJSON(w, e.status, e)
+				return
+			}
+			writeJSON(w, http.StatusOK, out)
+		})
+	}
+	handle("GET /_mock/scenario", s.controlScenario)
+	handle("PUT /_mock/scenario", s.controlLoad)
+	handle("POST /_mock/reset", func(*http.Request) (any, *matrixError) {
+		if err := s.Reset(); err != nil {
+			return nil, errorf(http.StatusInternalServerError, "M_UNKNOWN", err.Error())
+		}
+		return struct{}{}, nil
+	})
+	handle("GET /_mock/clock", func(*http.Request) (any, *matrixError) { return s.clockReading(), nil })
+	handle("POST /_mock/clock/advance", s.controlAdvance)
+	handle("POST /_mock/clock/set", s.controlSet)
+	handle("GET /_mock/users", func(*http.Request) (any, *matrixError) {
+		return map[string][]string{"users": s.Users()}, nil
+	})
+	handle("GET /_mock/users/{user}/devices", s.controlDevices)
+	for action, do := range map[string]func(user, device string) error{
+		"expire":               s.ExpireAccessToken,
+		"soft_logout":          s.SoftLogout,
+		"hard_logout":          s.HardLogout,
+		"revoke_refresh_token": s.RevokeRefreshToken,
+	} {
+		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *matrixError) {
+			s.applyDue(s.world.Load())
+			if err := do(r.PathValue("user"), r.PathValue("device")); err != nil {
+				return nil, errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
+			}
+			return struct{}{}, nil
+		})
+	}
+	handle("GET /_mock/journal", s.controlJournal)
+	handle("GET /_mock/journal/wait", s.controlWait)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		switch {
+		case !ok || got == "":
+			writeJSON(w, http.StatusUnauthorized, errMissingToken)
+		case subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.controlToken)) != 1:
+			writeJSON(w, http.StatusForbidden, errorf(http.StatusForbidden, "M_FORBIDDEN", "Wrong control token"))
+		default:
+			h, pattern := mux.Handler(r)
+			if pattern != "" {
+				mux.ServeHTTP(w, r) // sets the path values
+				return
+			}
+			// No endpoint: ServeMux knows whether it is 404 or 405.
+			var status statusOnly
+			h.ServeHTTP(&status, r)
+			writeJSON(w, status.code, errorf(status.code, "M_UNRECOGNIZED", "No such control endpoint"))
+		}
+	})
+}
+
+// scenarioState describes the loaded scenario and its rules.
+type scenarioState struct {
+	Description string      `json:"description,omitempty"`
+	Source      string      `json:"source,omitempty"`
+	Rules       []ruleState `json:"rules"`
+}
+
+type ruleState struct {
+	Name  string `json:"name,omitempty"`
+	Fired int    `json:"fired"`
+}
+
+func (s *Server) controlScenario(*http.Request) (any, *matrixError) {
+	w := s.world.Load()
+	out := scenarioState{Description: w.description, Source: w.scenarioSource, Rules: []ruleState{}}
+	if w.engine != nil {
+		for i, n := range w.engine.Fired() {
+			out.Rules = append(out.Rules, ruleState{Name: w.rules[i].Name, Fired: n})
+		}
+	}
+	return out, nil
+}
+
+// controlLoad loads the scenario in the body (YAML); ?name= names it in
+// error messages (default "scenario.yaml").
+func (s *Server) controlLoad(r *http.Request) (any, *matrixError) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, errTooLarge
+	}
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		name = "scenario.yaml"
+	}
+	if err := s.LoadScenario(name, body); err != nil {
+		return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
+	}
+	return s.controlScenario(r)
+}
+
+type clockReading struct {
+	Now     time.Time `json:"now"`
+	NowMs   int64     `json:"now_ms"`
+	Virtual bool      `json:"virtual"`
+}
+
+func (s *Server) clockReading() clockReading {
+	now := s.Clock.Now()
+	return clockReading{Now: now, NowMs: now.UnixMilli(), Virtual: s.Clock.IsVirtual()}
+}
+
+// decodeControl reads a small JSON body into v.
+func decodeControl(r *http.Request, v any) *matrixError {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errorf(http.StatusBadRequest, "M_BAD_JSON", "Bad control request: "+err.Error())
+	}
+	return nil
+}
+
+func (s *Server) controlAdvance(r *http.Request) (any, *matrixError) {
+	var req struct {
+		By string `json:"by"`
+	}
+	if e := decodeControl(r, &req); e != nil {
+		return nil, e
+	}
+	d, err := time.ParseDuration(req.By)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m": `+err.Error())
+	}
+	s.Clock.Advance(d)
+	s.applyDue(s.world.Load())
+	return s.clockReading(), nil
+}
+
+func (s *Server) controlSet(r *http.Request) (any, *matrixError) {
+	var req struct {
+		Time time.Time `json:"time"`
+	}
+	if e := decodeControl(r, &req); e != nil {
+		return nil, e
+	}
+	if req.Time.IsZero() {
+		return nil, missingParam("time")
+	}
+	s.Clock.Set(req.Time)
+	s.applyDue(s.world.Load())
+	return s.clockReading(), nil
+}
+
+// deviceState is a device and its session, as the control API lists them.
+type deviceState struct {
+	DeviceID        string `json:"device_id"`
+	DisplayName     string `json:"display_name,omitempty"`
+	LastSeenTS      int64  `json:"last_seen_ts,omitempty"`
+	LastSeenIP      string `json:"last_seen_ip,omitempty"`
+	AccessExpiresTS int64  `json:"access_expires_ts,omitempty"`
+	AccessExpired   bool   `json:"access_expired"`
+	HasRefreshToken bool   `json:"has_refresh_token"`
+	SoftLoggedOut   bool   `json:"soft_logged_out"`
+}
+
+func (s *Server) controlDevices(r *http.Request) (any, *matrixError) {
+	s.applyDue(s.world.Load())
+	user := s.UserID(r.PathValue("user"))
+	if !slices.Contains(s.Users(), user) {
+		return nil, errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user")
+	}
+	sessions := map[string]SessionInfo{}
+	for _, si := range s.Sessions(user) {
+		sessions[si.DeviceID] = si
+	}
+	out := []deviceState{}
+	for _, d := range s.Devices(user) {
+		si := sessions[d.ID]
+		ds := deviceState{
+			DeviceID: d.ID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP,
+			AccessExpired: si.AccessExpired, HasRefreshToken: si.HasRefreshToken, SoftLoggedOut: si.SoftLoggedOut,
+		}
+		if !d.LastSeenTS.IsZero() {
+			ds.LastSeenTS = d.LastSeenTS.UnixMilli()
+		}
+		if !si.AccessExpires.IsZero() {
+			ds.AccessExpiresTS = si.AccessExpires.UnixMilli()
+		}
+		out = append(out, ds)
+	}
+	return map[string]any{"user_id": user, "devices": out}, nil
+}
+
+// journalFilter reads a journal filter from the query: operation, method,
+// path, user (localpart or ID), device, status, errcode, since (RFC 3339).
+func (s *Server) journalFilter(r *http.Request) (journal.Filter, *matrixError) {
+	q := r.URL.Query()
+	f := journal.Filter{
+		Operation: q.Get("operation"), Method: q.Get("method"), Path: q.Get("path"),
+		DeviceID: q.Get("device"), Errcode: q.Get("errcode"),
+	}
+	if u := q.Get("user"); u != "" {
+		f.UserID = s.UserID(u)
+	}
+	if v := q.Get("status"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return f, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "status must be a number")
+		}
+		f.Status = n
+	}
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return f, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "since must be an RFC 3339 time")
+		}
+		f.Since = t
+	}
+	return f, nil
+}
+
+type journalPage struct {
+	Entries []journal.Entry `json:"entries"`
+	Dropped int             `json:"dropped"`
+}
+
+func (s *Server) controlJournal(r *http.Request) (any, *matrixError) {
+	f, e := s.journalFilter(r)
+	if e != nil {
+		return nil, e
+	}
+	return journalPage{Entries: orEmpty(s.Journal.Entries(f)), Dropped: s.Journal.Dropped()}, nil
+}
+
+// controlWait answers once count requests (default 1) match the filter, or
+// 408 after timeout (default 10s, at most 5m).
+func (s *Server) controlWait(r *http.Request) (any, *matrixError) {
+	f, e := s.journalFilter(r)
+	if e != nil {
+		return nil, e
+	}
+	q := r.URL.Query()
+	count, timeout := 1, 10*time.Second
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "count must be a positive number")
+		}
+		count = n
+	}
+	if v := q.Get("timeout"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > maxWait {
+			return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "timeout must be a duration up to 5m, such as 10s")
+		}
+		timeout = d
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	entries, err := s.Journal.Wait(ctx, f, count)
+	if err != nil {
+		got := s.Journal.Count(f)
+		return nil, errorf(http.StatusRequestTimeout, "M_UNKNOWN", fmt.Sprintf("Timed out after %v with %d of %d matching requests", timeout, got, count))
+	}
+	return journalPage{Entries: entries, Dropped: s.Journal.Dropped()}, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// statusOnly is a ResponseWriter that keeps only the status.
+type statusOnly struct{ code int }
+
+func (s *statusOnly) Header() http.Header         { return http.Header{} }
+func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (s *statusOnly) WriteHeader(code int)        { s.code = code }
