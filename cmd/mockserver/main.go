@@ -8,23 +8,35 @@
 //
 // Flags:
 //
+//	-scenario FILE                  set the server up as this scenario file says (default: scenarios/default.yaml)
 //	-addr HOST:PORT                 listen here (default 127.0.0.1:8008; port 0 picks a free one)
-//	-server-name NAME               the server name in user IDs (default localhost)
-//	-access-token-lifetime D        lifetime of access tokens that come with a refresh token (default 5m)
-//	-refresh-token-lifetime D       lifetime of refresh tokens (default 24h)
-//	-user NAME:PASSWORD             create this user; repeatable (default: alice:wonderland and bob:builder)
+//	-server-name NAME               the server name in user IDs
+//	-access-token-lifetime D        lifetime of access tokens that come with a refresh token
+//	-refresh-token-lifetime D       lifetime of refresh tokens
+//	-user NAME:PASSWORD             create this user too; repeatable
+//	-control                        serve the control API under /_mock/ (off by default)
+//	-control-token TOKEN            the control API's token (default: a random one, printed at start)
 //	-log-format text|json           request log format on standard error (default text)
 //
+// Flags given on the command line override what the scenario file says.
+// The default scenario runs on the real clock with the users alice
+// (password wonderland) and bob (password builder); see package scenarios
+// for the library of scenarios.
+//
 // When it is ready it prints its base URL, alone on a line, to standard
-// output. SIGINT or SIGTERM stop it gracefully. It binds to loopback by
-// default and warns when told to bind elsewhere. The log never holds
-// tokens, passwords or query strings.
+// output; with -control, a second line "control-token TOKEN" follows. SIGINT
+// or SIGTERM stop it gracefully. It binds to loopback by default and warns
+// when told to bind elsewhere. The log never holds tokens, passwords or
+// query strings.
 //
 // Exit codes: 0 stopped by a signal; 1 the server failed; 2 bad flags.
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,6 +51,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/mock"
+	"github.com/mxauth/mxauth/scenarios"
 )
 
 // Exit codes.
@@ -47,10 +60,6 @@ const (
 	exitFailed = 1
 	exitUsage  = 2
 )
-
-// defaultUsers are created when no -user is given, so that a client can log
-// in straight away.
-var defaultUsers = []string{"alice:wonderland", "bob:builder"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,13 +71,16 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("mockserver", flag.ContinueOnError)
 	flags.SetOutput(stderr)
+	scenarioFile := flags.String("scenario", "", "set the server up as this scenario `file` says")
+	control := flags.Bool("control", false, "serve the control API under /_mock/")
+	controlToken := flags.String("control-token", "", "the control API's `token` (default: a random one, printed at start)")
 	addr := flags.String("addr", "127.0.0.1:8008", "listen on this `host:port` (port 0 picks a free one)")
-	serverName := flags.String("server-name", "localhost", "the server `name` in user IDs")
-	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token")
-	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens")
+	serverName := flags.String("server-name", "localhost", "the server `name` in user IDs (default: the scenario's)")
+	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
+	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens (default: the scenario's)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
 	var users []string
-	flags.Func("user", "create the user `name:password`; repeatable (default: "+strings.Join(defaultUsers, " and ")+")", func(s string) error {
+	flags.Func("user", "create the user `name:password` besides the scenario's; repeatable", func(s string) error {
 		if name, password, ok := strings.Cut(s, ":"); !ok || name == "" || password == "" {
 			return errors.New("want name:password")
 		}
@@ -93,16 +105,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	logger := slog.New(handler)
-	if len(users) == 0 {
-		users = defaultUsers
+	if *controlToken != "" && !*control {
+		fmt.Fprintln(stderr, "mockserver: -control-token needs -control")
+		return exitUsage
+	}
+	if *control && *controlToken == "" {
+		*controlToken = randomToken()
 	}
 
-	opts := []mock.Option{
-		mock.WithServerName(*serverName),
-		mock.WithAccessTokenLifetime(*accessLifetime),
-		mock.WithRefreshTokenLifetime(*refreshLifetime),
-		mock.WithLogger(logger),
+	// The scenario first, then the flags given on the command line.
+	opts := []mock.Option{mock.WithScenarioData("scenarios/default.yaml", scenarios.Default)}
+	if *scenarioFile != "" {
+		opts[0] = mock.WithScenario(*scenarioFile)
 	}
+	flags.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "server-name":
+			opts = append(opts, mock.WithServerName(*serverName))
+		case "access-token-lifetime":
+			opts = append(opts, mock.WithAccessTokenLifetime(*accessLifetime))
+		case "refresh-token-lifetime":
+			opts = append(opts, mock.WithRefreshTokenLifetime(*refreshLifetime))
+		}
+	})
+	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))
 	for _, u := range users {
 		name, password, _ := strings.Cut(u, ":")
 		opts = append(opts, mock.WithUser(name, password))
@@ -123,8 +149,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("mock homeserver ready", "url", "http://"+l.Addr().String(), "server_name", srv.ServerName(), "users", strings.Join(srv.Users(), ","))
+	logger.Info("mock homeserver ready", "url", "http://"+l.Addr().String(), "server_name", srv.ServerName(),
+		"users", strings.Join(srv.Users(), ","), "scenario", cmp.Or(*scenarioFile, "default"))
 	fmt.Fprintln(stdout, "http://"+l.Addr().String())
+	if *control {
+		fmt.Fprintln(stdout, "control-token", *controlToken)
+	}
 
 	select {
 	case err := <-served:
@@ -144,6 +174,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// randomToken returns 256 random bits in base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // isLoopback reports whether a is a loopback address.

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -105,6 +108,7 @@ func TestServesDefaultUsersAndStopsCleanly(t *testing.T) {
 	if !strings.HasPrefix(url, "http://127.0.0.1:") {
 		t.Fatalf("printed URL %q, want http://127.0.0.1:PORT", url)
 	}
+	defaultUsers := []string{"alice:wonderland", "bob:builder"} // scenarios/default.yaml
 	for _, u := range defaultUsers {
 		name, password, _ := strings.Cut(u, ":")
 		status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody(name, password))
@@ -144,8 +148,9 @@ func TestFlags(t *testing.T) {
 	if status != 200 || body["user_id"] != "@carol:example.org" {
 		t.Fatalf("login: %d %v", status, body)
 	}
-	if status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland")); status != 403 || body["errcode"] != "M_FORBIDDEN" {
-		t.Fatalf("default user exists although -user was given: %d %v", status, body)
+	// The default scenario's users are there too, on the new server name.
+	if status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland")); status != 200 || body["user_id"] != "@alice:example.org" {
+		t.Fatalf("default user: %d %v", status, body)
 	}
 }
 
@@ -202,5 +207,81 @@ func TestAddressInUse(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "address already in use") {
 		t.Errorf("stderr %q does not say the address is in use", stderr.String())
+	}
+}
+
+func TestScenarioAndControl(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sc.yaml")
+	const sc = "server: {name: example.org}\nusers: [{id: carol, password: pw, devices: [{id: PHONE, access_token: carol-phone}]}]\n"
+	if err := os.WriteFile(path, []byte(sc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, outW := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-addr", "127.0.0.1:0", "-scenario", path, "-server-name", "override.org", "-control", "-control-token", "sesame"}, outW, io.Discard)
+		outW.Close()
+	}()
+	lines := bufio.NewReader(out)
+	url, _ := lines.ReadString('\n')
+	tokenLine, _ := lines.ReadString('\n')
+	url = strings.TrimSpace(url)
+	if strings.TrimSpace(tokenLine) != "control-token sesame" {
+		t.Fatalf("second line %q, want the control token", tokenLine)
+	}
+	// The scenario's device works; -server-name overrode the scenario's name;
+	// the default users are not there.
+	if status, body := post(t, url+"/_matrix/client/v3/account/whoami", "carol-phone", nil); status != 200 || body["user_id"] != "@carol:override.org" {
+		t.Fatalf("whoami: %d %v", status, body)
+	}
+	if status, _ := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland")); status != 403 {
+		t.Fatalf("alice exists with a scenario: %d", status)
+	}
+	if status, body := post(t, url+"/_mock/users", "sesame", nil); status != 200 || fmt.Sprint(body["users"]) != "[@carol:override.org]" {
+		t.Fatalf("control users: %d %v", status, body)
+	}
+	if status, _ := post(t, url+"/_mock/users", "wrong", nil); status != 403 {
+		t.Fatalf("control with a wrong token: %d", status)
+	}
+	cancel()
+	if c := <-code; c != exitOK {
+		t.Fatalf("exit %d", c)
+	}
+}
+
+func TestRandomControlToken(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out, outW := io.Pipe()
+	go func() { run(ctx, []string{"-addr", "127.0.0.1:0", "-control"}, outW, io.Discard); outW.Close() }()
+	lines := bufio.NewReader(out)
+	url, _ := lines.ReadString('\n')
+	tokenLine, _ := lines.ReadString('\n')
+	token, ok := strings.CutPrefix(strings.TrimSpace(tokenLine), "control-token ")
+	if !ok || len(token) != 43 {
+		t.Fatalf("token line %q, want a 256-bit token", tokenLine)
+	}
+	if status, _ := post(t, strings.TrimSpace(url)+"/_mock/clock", token, nil); status != 200 {
+		t.Fatalf("control with the printed token: %d", status)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+}
+
+func TestBadScenarioFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte("clock: {mode: sideways}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr lockedBuffer
+	if code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-scenario", path}, io.Discard, &stderr); code != exitUsage {
+		t.Fatalf("exit %d, want %d", code, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), path+":1:15: ") {
+		t.Fatalf("stderr %q does not name the place", stderr.String())
+	}
+	if code := run(context.Background(), []string{"-control-token", "x"}, io.Discard, &stderr); code != exitUsage {
+		t.Fatalf("-control-token without -control: exit %d", code)
 	}
 }

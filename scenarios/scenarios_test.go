@@ -1,0 +1,435 @@
+// The tests of the scenario library: each scenario runs twice, in-process
+// with mock.Start and as the mockserver binary with -scenario, and a real
+// client (mautrix-go) goes through it while the test asserts what the
+// client saw. Time moves only through the mock's virtual clock: hs.Clock in
+// process, the control API for the binary.
+package scenarios_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/mxauth/mxauth/mock"
+	"github.com/mxauth/mxauth/mock/scenario"
+	"github.com/mxauth/mxauth/scenarios"
+)
+
+// mockserverBin is the mockserver binary, built once by TestMain.
+var mockserverBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mxauth-scenarios")
+	if err != nil {
+		panic(err)
+	}
+	mockserverBin = filepath.Join(dir, "mockserver")
+	build := exec.Command("go", "build", "-o", mockserverBin, "../cmd/mockserver")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		os.RemoveAll(dir)
+		panic("building mockserver: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// server is a running mock homeserver, whichever way it was started.
+type server struct {
+	url     string
+	advance func(t *testing.T, d time.Duration) // moves the virtual clock
+}
+
+// eachWay runs test against the scenario file, once in process and once
+// as the mockserver binary.
+func eachWay(t *testing.T, file string, test func(t *testing.T, srv server)) {
+	t.Run("mock.Start", func(t *testing.T) {
+		hs := mock.Start(t, mock.WithScenario(file))
+		test(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock.Advance(d) }})
+	})
+	t.Run("mockserver", func(t *testing.T) {
+		test(t, startBinary(t, file))
+	})
+}
+
+// startBinary runs mockserver with the scenario and the control API, and
+// stops it with SIGTERM when the test ends, checking that it exits 0.
+func startBinary(t *testing.T, file string) server {
+	t.Helper()
+	const token = "scenario-test-token"
+	cmd := exec.Command(mockserverBin, "-scenario", file, "-addr", "127.0.0.1:0", "-control", "-control-token", token)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("mockserver printed no URL: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("mockserver did not stop cleanly: %v\n%s", err, stderr.String())
+		}
+	})
+	url = strings.TrimSpace(url)
+	return server{url: url, advance: func(t *testing.T, d time.Duration) {
+		t.Helper()
+		body := strings.NewReader(`{"by":"` + d.String() + `"}`)
+		req, _ := http.NewRequest("POST", url+"/_mock/clock/advance", body)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("advancing the clock: %d", resp.StatusCode)
+		}
+	}}
+}
+
+// client returns a mautrix client for srv that never retries and opens a
+// connection per request, so that a dropped connection is seen as one.
+func client(t *testing.T, srv server, userID id.UserID, accessToken string) *mautrix.Client {
+	t.Helper()
+	cli, err := mautrix.NewClient(srv.url, userID, accessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli.Client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	cli.DefaultHTTPRetries = 0
+	return cli
+}
+
+// passwordLogin logs the client in as user on deviceID (empty: a new one).
+func passwordLogin(t *testing.T, cli *mautrix.Client, user, password string, deviceID id.DeviceID, withRefresh bool) *mautrix.RespLogin {
+	t.Helper()
+	resp, err := tryLogin(t, cli, user, password, deviceID, withRefresh)
+	if err != nil {
+		t.Fatalf("login as %s: %v", user, err)
+	}
+	return resp
+}
+
+func tryLogin(t *testing.T, cli *mautrix.Client, user, password string, deviceID id.DeviceID, withRefresh bool) (*mautrix.RespLogin, error) {
+	t.Helper()
+	return cli.Login(t.Context(), &mautrix.ReqLogin{
+		Type:             mautrix.AuthTypePassword,
+		Identifier:       mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: user},
+		Password:         password,
+		DeviceID:         deviceID,
+		RefreshToken:     withRefresh,
+		StoreCredentials: true,
+	})
+}
+
+// refreshed is the answer of POST /refresh (mautrix has no type for it).
+type refreshed struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresInMS  int64  `json:"expires_in_ms"`
+}
+
+// refresh sends POST /refresh through the client's generic request method.
+func refresh(t *testing.T, cli *mautrix.Client, refreshToken string) (*refreshed, error) {
+	t.Helper()
+	var resp *refreshed
+	_, err := cli.MakeRequest(t.Context(), http.MethodPost, cli.BuildClientURL("v3", "refresh"),
+		map[string]string{"refresh_token": refreshToken}, &resp)
+	return resp, err
+}
+
+// wantMatrixError checks that err is a Matrix error answer with this status
+// and errcode, as mautrix reports it, and returns the parsed error.
+func wantMatrixError(t *testing.T, err error, status int, errcode string) *mautrix.RespError {
+	t.Helper()
+	var httpErr mautrix.HTTPError
+	if !errors.As(err, &httpErr) || httpErr.RespError == nil {
+		t.Fatalf("got %v, want a Matrix error %d %s", err, status, errcode)
+	}
+	if httpErr.RespError.ErrCode != errcode || httpErr.RespError.StatusCode != status {
+		t.Fatalf("got %d %s (%v), want %d %s", httpErr.RespError.StatusCode, httpErr.RespError.ErrCode, err, status, errcode)
+	}
+	return httpErr.RespError
+}
+
+// wantUnknownToken checks a 401 M_UNKNOWN_TOKEN with this soft_logout.
+func wantUnknownToken(t *testing.T, err error, soft bool) {
+	t.Helper()
+	if !errors.Is(err, mautrix.MUnknownToken) {
+		t.Fatalf("got %v, want M_UNKNOWN_TOKEN", err)
+	}
+	re := wantMatrixError(t, err, 401, "M_UNKNOWN_TOKEN")
+	if got, _ := re.ExtraData["soft_logout"].(bool); got != soft {
+		t.Fatalf("soft_logout = %v (%v), want %v", re.ExtraData["soft_logout"], err, soft)
+	}
+}
+
+func whoami(t *testing.T, cli *mautrix.Client) (*mautrix.RespWhoami, error) {
+	t.Helper()
+	return cli.Whoami(t.Context())
+}
+
+func mustWhoami(t *testing.T, cli *mautrix.Client, user id.UserID, device id.DeviceID) {
+	t.Helper()
+	resp, err := whoami(t, cli)
+	if err != nil {
+		t.Fatalf("whoami: %v", err)
+	}
+	if resp.UserID != user || resp.DeviceID != device {
+		t.Fatalf("whoami: %s on %s, want %s on %s", resp.UserID, resp.DeviceID, user, device)
+	}
+}
+
+// deviceIDs lists the user's devices as the client sees them.
+func deviceIDs(t *testing.T, cli *mautrix.Client) []string {
+	t.Helper()
+	resp, err := cli.GetDevicesInfo(t.Context())
+	if err != nil {
+		t.Fatalf("devices: %v", err)
+	}
+	var ids []string
+	for _, d := range resp.Devices {
+		ids = append(ids, string(d.DeviceID)+"="+d.DisplayName)
+	}
+	return ids
+}
+
+const (
+	alice   = id.UserID("@alice:localhost")
+	bob     = id.UserID("@bob:localhost")
+	phone   = id.DeviceID("PHONE")
+	laptop  = id.DeviceID("LAPTOP")
+	alicePW = "wonderland"
+)
+
+func TestDefault(t *testing.T) {
+	eachWay(t, "default.yaml", func(t *testing.T, srv server) {
+		for user, password := range map[id.UserID]string{alice: alicePW, bob: "builder"} {
+			cli := client(t, srv, "", "")
+			resp := passwordLogin(t, cli, user.Localpart(), password, "", true)
+			if resp.ExpiresInMS != 300000 || resp.RefreshToken == "" {
+				t.Fatalf("login %s: expires_in_ms %d, refresh token %q", user, resp.ExpiresInMS, resp.RefreshToken)
+			}
+			mustWhoami(t, cli, user, resp.DeviceID)
+		}
+	})
+}
+
+func TestShortExpiry(t *testing.T) {
+	eachWay(t, "short-expiry.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, "", "")
+		resp := passwordLogin(t, cli, "alice", alicePW, "", true)
+		if resp.ExpiresInMS != 60000 {
+			t.Fatalf("expires_in_ms %d, want 60000", resp.ExpiresInMS)
+		}
+		mustWhoami(t, cli, alice, resp.DeviceID)
+		srv.advance(t, time.Minute)
+		_, err := whoami(t, cli)
+		wantUnknownToken(t, err, true)
+		r, err := refresh(t, cli, resp.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		cli.AccessToken = r.AccessToken
+		mustWhoami(t, cli, alice, resp.DeviceID)
+	})
+}
+
+func TestSoftLogout(t *testing.T) {
+	eachWay(t, "soft-logout.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, alice, "alice-phone")
+		mustWhoami(t, cli, alice, phone)
+		srv.advance(t, 10*time.Minute)
+		_, err := whoami(t, cli)
+		wantUnknownToken(t, err, true)
+		_, err = refresh(t, cli, "alice-phone-refresh")
+		wantUnknownToken(t, err, true)
+
+		// Log in again on the same device: it comes back, with its name.
+		resp := passwordLogin(t, cli, "alice", alicePW, phone, false)
+		if resp.DeviceID != phone {
+			t.Fatalf("re-login answered device %s", resp.DeviceID)
+		}
+		mustWhoami(t, cli, alice, phone)
+		if got := strings.Join(deviceIDs(t, cli), ","); got != "PHONE=Alice's phone" {
+			t.Fatalf("devices %s", got)
+		}
+	})
+}
+
+func TestHardLogout(t *testing.T) {
+	eachWay(t, "hard-logout.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, alice, "alice-phone")
+		for range 3 {
+			mustWhoami(t, cli, alice, phone)
+		}
+		_, err := whoami(t, cli)
+		wantUnknownToken(t, err, false)
+
+		resp := passwordLogin(t, cli, "alice", alicePW, "", false)
+		if resp.DeviceID == phone {
+			t.Fatal("a fresh login got the deleted device back")
+		}
+		if got := deviceIDs(t, cli); len(got) != 1 || strings.HasPrefix(got[0], "PHONE=") {
+			t.Fatalf("devices %v, want only the new one", got)
+		}
+	})
+}
+
+func TestDeviceDeletedElsewhere(t *testing.T) {
+	eachWay(t, "device-deleted-elsewhere.yaml", func(t *testing.T, srv server) {
+		onPhone := client(t, srv, alice, "alice-phone")
+		onLaptop := client(t, srv, alice, "alice-laptop")
+		mustWhoami(t, onLaptop, alice, laptop)
+		if got := strings.Join(deviceIDs(t, onPhone), ","); got != "LAPTOP=Laptop,PHONE=Phone" {
+			t.Fatalf("first listing %s", got)
+		}
+		if got := strings.Join(deviceIDs(t, onPhone), ","); got != "PHONE=Phone" {
+			t.Fatalf("second listing %s, want the laptop gone", got)
+		}
+		_, err := whoami(t, onLaptop)
+		wantUnknownToken(t, err, false)
+		_, err = refresh(t, onLaptop, "alice-laptop-refresh")
+		wantUnknownToken(t, err, false)
+		mustWhoami(t, onPhone, alice, phone)
+	})
+}
+
+func TestRefreshTokenReuse(t *testing.T) {
+	eachWay(t, "refresh-token-reuse.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, alice, "alice-phone")
+		r, err := refresh(t, cli, "alice-phone-refresh")
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		_, err = whoami(t, cli) // the old access token ended with the refresh
+		wantUnknownToken(t, err, false)
+		cli.AccessToken = r.AccessToken
+		mustWhoami(t, cli, alice, phone)
+
+		_, err = refresh(t, cli, "alice-phone-refresh") // reused after the new pair was used
+		wantUnknownToken(t, err, true)
+		r2, err := refresh(t, cli, r.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh with the current token: %v", err)
+		}
+		cli.AccessToken = r2.AccessToken
+		mustWhoami(t, cli, alice, phone)
+	})
+}
+
+func TestRateLimitedRefresh(t *testing.T) {
+	eachWay(t, "rate-limited-refresh.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, alice, "alice-phone")
+		_, err := refresh(t, cli, "alice-phone-refresh")
+		if !errors.Is(err, mautrix.MLimitExceeded) {
+			t.Fatalf("first refresh: %v, want M_LIMIT_EXCEEDED", err)
+		}
+		re := wantMatrixError(t, err, 429, "M_LIMIT_EXCEEDED")
+		if re.ExtraData["retry_after_ms"] != 500.0 {
+			t.Fatalf("retry_after_ms %v", re.ExtraData["retry_after_ms"])
+		}
+		var httpErr mautrix.HTTPError
+		errors.As(err, &httpErr)
+		if got := httpErr.Response.Header.Get("Retry-After"); got != "1" {
+			t.Fatalf("Retry-After %q", got)
+		}
+		r, err := refresh(t, cli, "alice-phone-refresh")
+		if err != nil {
+			t.Fatalf("second refresh: %v", err)
+		}
+		cli.AccessToken = r.AccessToken
+		mustWhoami(t, cli, alice, phone)
+	})
+}
+
+func TestFlakyServer(t *testing.T) {
+	eachWay(t, "flaky-server.yaml", func(t *testing.T, srv server) {
+		cli := client(t, srv, "", "")
+		first := passwordLogin(t, cli, "alice", alicePW, "", false)
+
+		_, err := tryLogin(t, client(t, srv, "", ""), "alice", alicePW, "", false)
+		var httpErr mautrix.HTTPError
+		if !errors.As(err, &httpErr) || httpErr.Response == nil || httpErr.Response.StatusCode != 502 || httpErr.RespError != nil {
+			t.Fatalf("second login: %v, want a 502 that is no Matrix error", err)
+		}
+		if ct := httpErr.Response.Header.Get("Content-Type"); ct != "text/html" {
+			t.Fatalf("502 Content-Type %q, want the proxy's text/html", ct)
+		}
+
+		for i := 1; i <= 6; i++ {
+			_, err := whoami(t, cli)
+			switch i {
+			case 3, 6:
+				wantMatrixError(t, err, 500, "M_UNKNOWN")
+			case 5:
+				var matrixErr mautrix.HTTPError
+				if err == nil || errors.As(err, &matrixErr) && matrixErr.Response != nil {
+					t.Fatalf("whoami %d: %v, want a dropped connection", i, err)
+				}
+			default:
+				if err != nil {
+					t.Fatalf("whoami %d: %v", i, err)
+				}
+			}
+		}
+		mustWhoami(t, cli, alice, first.DeviceID)
+	})
+}
+
+// TestLibraryIsTested: every scenario file has a test above, parses, and
+// says what it is for.
+func TestLibraryIsTested(t *testing.T) {
+	tested := map[string]bool{
+		"default.yaml": true, "short-expiry.yaml": true, "soft-logout.yaml": true, "hard-logout.yaml": true,
+		"device-deleted-elsewhere.yaml": true, "refresh-token-reuse.yaml": true,
+		"rate-limited-refresh.yaml": true, "flaky-server.yaml": true,
+	}
+	files, err := fs.Glob(scenarios.Files, "*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !tested[f] {
+			t.Errorf("%s has no test", f)
+		}
+		data, _ := fs.ReadFile(scenarios.Files, f)
+		sc, err := scenario.Parse(f, data, nil)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if sc.Description == "" || !bytes.HasPrefix(data, []byte("# ")) {
+			t.Errorf("%s: give it a description and a comment at the top", f)
+		}
+		delete(tested, f)
+	}
+	for f := range tested {
+		t.Errorf("%s is tested but not in the library", f)
+	}
+	if _, err := scenario.Parse("default.yaml", scenarios.Default, nil); err != nil {
+		t.Fatal(err)
+	}
+}
