@@ -1,12 +1,10 @@
 package mock
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
 	"testing"
-	"time"
 )
 
 // Start runs a server configured by opts on a free loopback port and
@@ -26,11 +24,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			_ = s.Close()
-		}
+		// Close, not Shutdown: the test is over, and Shutdown would wait up
+		// to five seconds for connections a client opened but never used.
+		_ = s.Close()
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("mock: serve: %v", err)
 		}

@@ -1,0 +1,459 @@
+// Package session keeps a Matrix client's session alive: it owns the access
+// and refresh tokens, attaches the access token to the requests that need
+// it, refreshes ahead of expiry and when the server says the token has
+// expired, runs the soft-logout chain (refresh, then the app's re-login on
+// the same device, then logged out), waits out rate limits, and tells the
+// app about every change so that it never loses a rotated refresh token.
+//
+// A Session is an http.RoundTripper: give its HTTPClient to the generated
+// client and every call goes through it.
+//
+//	cfg := session.Config{HomeserverURL: url, OnChange: save}
+//	creds, err := session.PasswordLogin(ctx, cfg, "alice", password, "")
+//	cfg.Credentials = creds
+//	cfg.Relogin = func(ctx context.Context, deviceID string) (session.Credentials, error) {
+//		return session.PasswordLogin(ctx, cfg, "alice", askPassword(), deviceID)
+//	}
+//	s, err := session.New(cfg)
+//	api, err := clientserver.NewClientWithResponses(url, clientserver.WithHTTPClient(s.HTTPClient()))
+//	who, err := api.GetTokenOwnerWithResponse(ctx) // refreshed as needed
+package session
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/operation"
+)
+
+// Credentials are what a client must keep to go on with a session: persist
+// them whenever OnChange reports new ones.
+type Credentials struct {
+	UserID       string    `json:"user_id"`
+	DeviceID     string    `json:"device_id"`
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"` // empty: none
+	ExpiresAt    time.Time `json:"expires_at,omitzero"`     // when the access token expires; zero: never
+}
+
+// EventKind says what changed in a session.
+type EventKind int
+
+// The kinds of Event.
+const (
+	// Refreshed: a refresh gave new tokens.
+	Refreshed EventKind = iota + 1
+	// Relogged: the re-login callback gave new tokens on the same device,
+	// after the server ended the old ones with soft_logout.
+	Relogged
+	// LoggedOut: the session is over.
+	LoggedOut
+)
+
+// String names the kind.
+func (k EventKind) String() string {
+	switch k {
+	case Refreshed:
+		return "refreshed"
+	case Relogged:
+		return "relogged"
+	case LoggedOut:
+		return "logged out"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is a change of a session, reported to Config.OnChange.
+type Event struct {
+	Kind EventKind
+	// Credentials are the new credentials (Refreshed, Relogged), or the
+	// last ones (LoggedOut).
+	Credentials Credentials
+	// Err is, for LoggedOut, the *LoggedOutError: whether the logout was
+	// soft and what caused it.
+	Err error
+}
+
+// Config sets a Session up.
+type Config struct {
+	// HomeserverURL is the homeserver's base URL, such as
+	// "https://matrix.example.org". Tokens go only to this origin.
+	HomeserverURL string
+	// Credentials are the session to keep: from PasswordLogin, or as
+	// persisted from an earlier OnChange.
+	Credentials Credentials
+	// HTTPClient sends the requests (default http.DefaultClient). Its
+	// Transport, Timeout and Jar are kept.
+	HTTPClient *http.Client
+	// Operations says which requests carry the access token (default the
+	// client-server operations of gen/clientserver).
+	Operations *operation.Table
+	// RefreshSkew is how long before the access token expires it is
+	// refreshed (default 30s; negative: only after the server refuses it).
+	RefreshSkew time.Duration
+	// Relogin logs in again on deviceID when the server has ended the
+	// tokens with soft_logout and no refresh brings them back: typically it
+	// asks the user for their password and calls PasswordLogin with
+	// deviceID, which keeps the device and its encryption keys. Without it,
+	// such a session is logged out.
+	Relogin func(ctx context.Context, deviceID string) (Credentials, error)
+	// OnChange is told every change, in order, before any request uses the
+	// new tokens. It must not call the Session's methods that send
+	// requests.
+	OnChange func(Event)
+	// MaxRetryAfter is the longest wait a 429 answer is honoured with
+	// (default 30s); a longer one is returned to the caller.
+	MaxRetryAfter time.Duration
+	// MaxRateLimitRetries is how often one request is retried after 429
+	// answers (default 3).
+	MaxRateLimitRetries int
+	// Now tells the time for expiry decisions (default time.Now). Tests
+	// pass the mock's virtual clock.
+	Now func() time.Time
+}
+
+// withDefaults fills in Config's defaults.
+func (c Config) withDefaults() Config {
+	if c.HTTPClient == nil {
+		c.HTTPClient = http.DefaultClient
+	}
+	if c.Operations == nil {
+		c.Operations = clientserver.Operations
+	}
+	if c.RefreshSkew == 0 {
+		c.RefreshSkew = 30 * time.Second
+	}
+	if c.MaxRetryAfter == 0 {
+		c.MaxRetryAfter = 30 * time.Second
+	}
+	if c.MaxRateLimitRetries == 0 {
+		c.MaxRateLimitRetries = 3
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// plainClient is an HTTP client on cfg's transport with rate limits
+// waited out, and no tokens attached.
+func (c Config) plainClient() *http.Client {
+	next := c.HTTPClient.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return &http.Client{
+		Transport: rateLimited{next: next, maxWait: c.MaxRetryAfter, maxRetries: c.MaxRateLimitRetries},
+		Timeout:   c.HTTPClient.Timeout, Jar: c.HTTPClient.Jar, CheckRedirect: c.HTTPClient.CheckRedirect,
+	}
+}
+
+// Session keeps one Matrix session alive. It is safe for concurrent use.
+type Session struct {
+	cfg    Config
+	origin *url.URL
+	prefix string // the homeserver URL's path, without the trailing slash
+	plain  *http.Client
+	api    *clientserver.ClientWithResponses // for refresh and logout
+
+	mu       sync.Mutex
+	creds    Credentials
+	ended    *LoggedOutError
+	renewing *renewal // the refresh or re-login in flight, if any
+}
+
+// renewal is a refresh or re-login in flight; done closes when it is over,
+// err is then its outcome.
+type renewal struct {
+	done chan struct{}
+	err  error
+}
+
+// New returns a session that keeps cfg.Credentials alive.
+func New(cfg Config) (*Session, error) {
+	cfg = cfg.withDefaults()
+	origin, err := url.Parse(cfg.HomeserverURL)
+	if err != nil || origin.Scheme == "" || origin.Host == "" {
+		return nil, fmt.Errorf("session: homeserver URL %q is not an absolute URL", cfg.HomeserverURL)
+	}
+	if cfg.Credentials.AccessToken == "" {
+		return nil, errors.New("session: no access token in the credentials")
+	}
+	s := &Session{cfg: cfg, origin: origin, prefix: strings.TrimSuffix(origin.Path, "/"), plain: cfg.plainClient(), creds: cfg.Credentials}
+	s.api, err = clientserver.NewClientWithResponses(cfg.HomeserverURL, clientserver.WithHTTPClient(s.plain))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// Credentials returns the current credentials.
+func (s *Session) Credentials() Credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creds
+}
+
+// HTTPClient returns a client whose requests go through the session: give
+// it to the generated client with clientserver.WithHTTPClient.
+func (s *Session) HTTPClient() *http.Client {
+	return &http.Client{Transport: s, Timeout: s.cfg.HTTPClient.Timeout, Jar: s.cfg.HTTPClient.Jar, CheckRedirect: s.cfg.HTTPClient.CheckRedirect}
+}
+
+// RoundTrip sends req. Requests to the homeserver for operations that take
+// an access token get the current one; when the server refuses it as
+// expired or soft-logged-out, the session renews its tokens (one renewal
+// for any number of requests) and sends the request once more. When the
+// session ends, RoundTrip returns a *LoggedOutError. Answers 429 are
+// retried as Config says. Other answers are returned as they are.
+func (s *Session) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !s.takesToken(req) {
+		return s.plain.Transport.RoundTrip(req)
+	}
+	req, err := replayable(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx := req.Context()
+	for attempt := 0; ; attempt++ {
+		creds, err := s.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r, _ := rewind(req)
+		r.Header.Set("Authorization", "Bearer "+creds.AccessToken)
+		resp, err := s.plain.Transport.RoundTrip(r)
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt == 2 {
+			return resp, err
+		}
+		refused := ParseError(resp)
+		if refused == nil || !errors.Is(refused, ErrUnknownToken) {
+			return resp, nil
+		}
+		discard(resp)
+		if err := s.recover(ctx, creds.AccessToken, refused); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// takesToken reports whether req goes to the homeserver for an operation
+// that takes an access token.
+func (s *Session) takesToken(req *http.Request) bool {
+	if req.URL.Scheme != s.origin.Scheme || req.URL.Host != s.origin.Host || !strings.HasPrefix(req.URL.Path, s.prefix+"/") {
+		return false
+	}
+	op, ok := s.cfg.Operations.Match(req.Method, strings.TrimPrefix(req.URL.Path, s.prefix))
+	return ok && op.Auth != operation.AuthNone
+}
+
+// replayable returns req with a body that can be sent again (each send
+// takes a fresh copy from GetBody), and closes req's own body.
+func replayable(req *http.Request) (*http.Request, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, nil
+	}
+	if req.GetBody != nil {
+		req.Body.Close()
+		return req, nil
+	}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("session: reading the request body: %w", err)
+	}
+	r := req.Clone(req.Context())
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	return r, nil
+}
+
+// current returns the credentials to send a request with, refreshing first
+// when the access token is about to expire. A refresh ahead of time that
+// fails for a passing reason (network, server error) is not fatal: the
+// current token may still work.
+func (s *Session) current(ctx context.Context) (Credentials, error) {
+	s.mu.Lock()
+	creds, ended := s.creds, s.ended
+	s.mu.Unlock()
+	if ended != nil {
+		return creds, ended
+	}
+	due := creds.RefreshToken != "" && !creds.ExpiresAt.IsZero() && s.cfg.RefreshSkew >= 0 &&
+		!s.cfg.Now().Add(s.cfg.RefreshSkew).Before(creds.ExpiresAt)
+	if !due {
+		return creds, nil
+	}
+	err := s.recover(ctx, creds.AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "access token about to expire", SoftLogout: true})
+	var loggedOut *LoggedOutError
+	if errors.As(err, &loggedOut) || ctx.Err() != nil {
+		return creds, err
+	}
+	return s.Credentials(), nil
+}
+
+// recover renews the tokens after the server refused failedToken with
+// refused, unless that has happened already: then the caller just sends
+// again. Only one renewal runs at a time; the others wait for it, each
+// until its own context ends.
+func (s *Session) recover(ctx context.Context, failedToken string, refused *Error) error {
+	s.mu.Lock()
+	switch {
+	case s.ended != nil:
+		defer s.mu.Unlock()
+		return s.ended
+	case s.creds.AccessToken != failedToken && s.renewing == nil:
+		s.mu.Unlock()
+		return nil // renewed since that token was sent
+	}
+	r := s.renewing
+	if r == nil {
+		r = &renewal{done: make(chan struct{})}
+		s.renewing = r
+		// The renewal outlives the request that started it: its new tokens
+		// must be kept even if that request gives up.
+		go s.renew(context.WithoutCancel(ctx), r, s.creds, refused)
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// renew runs the soft-logout chain for creds, refused by the server with
+// refused: a hard logout ends the session at once; otherwise the refresh
+// token is tried, then the re-login callback, and if neither brings new
+// tokens the session ends as soft-logged-out. A refresh that fails for a
+// passing reason leaves the session as it is and reports the error.
+func (s *Session) renew(ctx context.Context, r *renewal, creds Credentials, refused *Error) {
+	var ev Event
+	defer func() {
+		// The app hears of the change before any request may use it: until
+		// done closes, requests that see the old tokens refused wait here.
+		if ev.Kind != 0 && s.cfg.OnChange != nil {
+			s.cfg.OnChange(ev)
+		}
+		s.mu.Lock()
+		switch ev.Kind {
+		case Refreshed, Relogged:
+			s.creds = ev.Credentials
+		case LoggedOut:
+			s.ended = ev.Err.(*LoggedOutError)
+			r.err = s.ended
+		}
+		s.renewing = nil
+		s.mu.Unlock()
+		close(r.done)
+	}()
+
+	if !refused.SoftLogout {
+		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: false, Cause: refused}}
+		return
+	}
+	cause := error(refused)
+	if creds.RefreshToken != "" {
+		next, err := s.refresh(ctx, creds)
+		if err == nil {
+			ev = Event{Kind: Refreshed, Credentials: next}
+			return
+		}
+		if !errors.Is(err, ErrUnknownToken) && !errors.Is(err, ErrForbidden) {
+			r.err = err // a network or server error: the tokens may still be good
+			return
+		}
+		cause = err
+	}
+	if s.cfg.Relogin == nil {
+		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: cause}}
+		return
+	}
+	next, err := s.cfg.Relogin(ctx, creds.DeviceID)
+	if err != nil {
+		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: err}}
+		return
+	}
+	ev = Event{Kind: Relogged, Credentials: next}
+}
+
+// refresh exchanges creds' refresh token for new tokens.
+func (s *Session) refresh(ctx context.Context, creds Credentials) (Credentials, error) {
+	resp, err := s.api.RefreshWithResponse(ctx, clientserver.RefreshJSONRequestBody{RefreshToken: creds.RefreshToken})
+	if err != nil {
+		return creds, fmt.Errorf("session: refresh: %w", err)
+	}
+	if resp.JSON200 == nil {
+		return creds, answerError(resp.HTTPResponse, resp.Body)
+	}
+	next := creds
+	next.AccessToken = resp.JSON200.AccessToken
+	if resp.JSON200.RefreshToken != nil {
+		next.RefreshToken = *resp.JSON200.RefreshToken
+	}
+	next.ExpiresAt = expiry(s.cfg.Now(), resp.JSON200.ExpiresInMs)
+	return next, nil
+}
+
+// Refresh renews the tokens now, as when the access token has expired.
+func (s *Session) Refresh(ctx context.Context) error {
+	return s.recover(ctx, s.Credentials().AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "refresh asked for", SoftLogout: true})
+}
+
+// Logout ends the session on the server (POST /logout) and here; OnChange
+// hears LoggedOut. A session the server has ended already is ended here
+// without error.
+func (s *Session) Logout(ctx context.Context) error {
+	creds := s.Credentials()
+	resp, err := s.api.LogoutWithResponse(ctx, func(_ context.Context, req *http.Request) error {
+		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("session: logout: %w", err)
+	}
+	var cause error = errors.New("logged out by the client")
+	if resp.JSON200 == nil {
+		e := answerError(resp.HTTPResponse, resp.Body)
+		if !errors.Is(e, ErrUnknownToken) {
+			return e
+		}
+		cause = e
+	}
+	ev := Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Cause: cause}}
+	s.mu.Lock()
+	s.ended = ev.Err.(*LoggedOutError)
+	s.mu.Unlock()
+	if s.cfg.OnChange != nil {
+		s.cfg.OnChange(ev)
+	}
+	return nil
+}
+
+// answerError is the error for an unexpected answer: its Matrix error, or
+// a plain description when it carries none.
+func answerError(resp *http.Response, body []byte) error {
+	if e := errorFromBody(resp.StatusCode, resp.Header, body); e != nil {
+		return e
+	}
+	return fmt.Errorf("session: unexpected answer %s from %s", resp.Status, resp.Request.URL.Path)
+}
+
+// expiry returns when a token that lives expiresInMs from now expires;
+// zero when it does not say (never).
+func expiry(now time.Time, expiresInMs *int) time.Time {
+	if expiresInMs == nil || *expiresInMs <= 0 {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(*expiresInMs) * time.Millisecond)
+}
