@@ -98,10 +98,10 @@ func TestTokenOnlyWhereItBelongs(t *testing.T) {
 	}
 	host := strings.TrimPrefix(hs.URL, "http://")
 	want := map[string]string{
-		host + "/_matrix/client/v3/account/whoami": "Bearer secret",
-		host + "/_matrix/client/versions":          "Bearer secret", // optional auth: sent
-		host + "/_matrix/client/v3/login":          "",
-		host + "/.well-known/matrix/client":        "",
+		host + "/_matrix/client/v3/account/whoami":                                     "Bearer secret",
+		host + "/_matrix/client/versions":                                              "Bearer secret", // optional auth: sent
+		host + "/_matrix/client/v3/login":                                              "",
+		host + "/.well-known/matrix/client":                                            "",
 		strings.TrimPrefix(other.URL, "http://") + "/_matrix/client/v3/account/whoami": "",
 	}
 	for k, v := range want {
