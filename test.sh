@@ -13,8 +13,8 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== generated code is up to date (gen/)"
-for config in gen/*/mxauth.yaml; do
+echo "== generated code is up to date (gen/, examples/)"
+for config in gen/*/mxauth.yaml examples/*/*/mxauth.yaml; do
   go run ./cmd/generate -config "$config" -check
 done
 
