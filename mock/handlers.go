@@ -72,8 +72,34 @@ func discovery(ctx context.Context) clientserver.DiscoveryInformation {
 	return clientserver.DiscoveryInformation{MHomeserver: clientserver.HomeserverInformation{BaseURL: exchangeOf(ctx).baseURL}}
 }
 
-func (h handlers) GetAuthMetadata(context.Context, clientserver.GetAuthMetadataRequestObject) (clientserver.GetAuthMetadataResponseObject, error) {
-	return nil, errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server does not delegate authentication to OAuth 2.0")
+func (h handlers) GetAuthMetadata(ctx context.Context, _ clientserver.GetAuthMetadataRequestObject) (clientserver.GetAuthMetadataResponseObject, error) {
+	o := oauthOf(ctx)
+	if o == nil {
+		return nil, errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server does not offer the OAuth 2.0 API")
+	}
+	return o.metadata(exchangeOf(ctx).baseURL), nil
+}
+
+// errLegacyOff answers the legacy login API on a server that has turned it
+// off in favour of OAuth 2.0.
+var errLegacyOff = errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server logs clients in through OAuth 2.0 only: see GET "+authMetadataStable)
+
+// legacyOff reports whether the legacy login API is off for the request.
+func legacyOff(ctx context.Context) bool { return exchangeOf(ctx).world.legacyOff }
+
+// refuseOAuthSession refuses the UIA device endpoints to a session made
+// through OAuth 2.0, which has no password stage to offer: the spec sends
+// such clients to the account management page.
+func refuseOAuthSession(ctx context.Context) error {
+	ex := exchangeOf(ctx)
+	if !ex.principal.ViaOAuth {
+		return nil
+	}
+	msg := "Sessions made through OAuth 2.0 cannot delete devices with user-interactive auth"
+	if ex.world.oauth != nil {
+		msg += ": use the account management page " + ex.baseURL + accountPath
+	}
+	return errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
 }
 
 func (h handlers) GetCapabilities(context.Context, clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
@@ -84,7 +110,7 @@ func (h handlers) GetCapabilities(context.Context, clientserver.GetCapabilitiesR
 	return clientserver.GetCapabilities200JSONResponse{Capabilities: caps}, nil
 }
 
-func (h handlers) GetLoginFlows(context.Context, clientserver.GetLoginFlowsRequestObject) (clientserver.GetLoginFlowsResponseObject, error) {
+func (h handlers) GetLoginFlows(ctx context.Context, _ clientserver.GetLoginFlowsRequestObject) (clientserver.GetLoginFlowsResponseObject, error) {
 	var resp clientserver.GetLoginFlows200JSONResponse
 	flows := make([]struct {
 		GetLoginToken *bool  `json:"get_login_token,omitempty"`
@@ -92,12 +118,18 @@ func (h handlers) GetLoginFlows(context.Context, clientserver.GetLoginFlowsReque
 	}, 2)
 	flows[0].Type = loginPassword
 	flows[1].Type, flows[1].GetLoginToken = loginToken, ptr(true)
+	if legacyOff(ctx) {
+		flows = flows[:0]
+	}
 	resp.Flows = &flows
 	return resp, nil
 }
 
 func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) (clientserver.LoginResponseObject, error) {
 	b := req.Body
+	if legacyOff(ctx) {
+		return nil, errLegacyOff
+	}
 	var userID string
 	switch b.Type {
 	case "":
@@ -177,6 +209,9 @@ func (h handlers) GetTokenOwner(ctx context.Context, _ clientserver.GetTokenOwne
 }
 
 func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObject) (clientserver.RefreshResponseObject, error) {
+	if legacyOff(ctx) {
+		return nil, errLegacyOff
+	}
 	if req.Body.RefreshToken == "" {
 		return nil, missingParam("refresh_token")
 	}
@@ -252,6 +287,9 @@ func (h handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDevic
 	if _, err := storeOf(ctx).Device(user, req.DeviceID); err != nil {
 		return nil, err
 	}
+	if err := refuseOAuthSession(ctx); err != nil {
+		return nil, err
+	}
 	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
@@ -265,6 +303,9 @@ func (h handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDevic
 func (h handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevicesRequestObject) (clientserver.DeleteDevicesResponseObject, error) {
 	if req.Body.Devices == nil {
 		return nil, missingParam("devices")
+	}
+	if err := refuseOAuthSession(ctx); err != nil {
+		return nil, err
 	}
 	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
 	if err != nil || challenge != nil {

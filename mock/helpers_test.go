@@ -64,6 +64,11 @@ func send(hs *mock.Server, method, path, token string, body any) (answer, error)
 		return answer{}, err
 	}
 	defer resp.Body.Close()
+	return decodeAnswer(resp)
+}
+
+// decodeAnswer reads an answer, decoding a JSON body.
+func decodeAnswer(resp *http.Response) (answer, error) {
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return answer{}, err
@@ -71,7 +76,7 @@ func send(hs *mock.Server, method, path, token string, body any) (answer, error)
 	a := answer{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		if err := json.Unmarshal(raw, &a.body); err != nil {
-			return a, fmt.Errorf("%s %s: answer is not a JSON object: %v: %s", method, path, err, raw)
+			return a, fmt.Errorf("%s %s: answer is not a JSON object: %v: %s", resp.Request.Method, resp.Request.URL.Path, err, raw)
 		}
 	}
 	return a, nil

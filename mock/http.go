@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/operation"
@@ -72,9 +74,7 @@ func (s *Server) routes() http.Handler {
 	}
 	router.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if op := guard.Route(r); op != nil {
-				exchangeOf(r.Context()).op = op.ID
-			}
+			exchangeOf(r.Context()).op = operationOf(r)
 			next.ServeHTTP(w, r)
 		})
 	}, guard.Middleware, func(next http.Handler) http.Handler {
@@ -92,7 +92,40 @@ func (s *Server) routes() http.Handler {
 		BaseRouter:       router,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, paramError(err)) },
 	})
+	oauthStrict := oauth2.NewStrictHandlerWithOptions(oauthHandlers{s}, nil, oauth2.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { oauthRequestError(w, err) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, toMatrixError(err)) },
+	})
+	oauth2.HandlerWithOptions(oauthStrict, oauth2.GorillaServerOptions{
+		BaseRouter: router,
+		// The authorization endpoint's parameters are checked by s.authorize,
+		// which knows when an error may go back to the client.
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
+			s.authorize(r.Context(), r.URL.Query()).write(w)
+		},
+	})
+	router.HandleFunc(oauthAuthorizePath, s.authorizeForm).Methods(http.MethodPost)
+	router.HandleFunc(oauthVerifyPath, s.verifyPage).Methods(http.MethodGet, http.MethodPost)
 	return s.outer(router)
+}
+
+// operationOf returns the operationId of the route gorilla/mux matched for
+// r, from the client-server or the OAuth 2.0 table; "" when none.
+func operationOf(r *http.Request) string {
+	route := mux.CurrentRoute(r)
+	if route == nil {
+		return ""
+	}
+	tpl, err := route.GetPathTemplate()
+	if err != nil {
+		return ""
+	}
+	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		if op, ok := t.ByRoute(r.Method, tpl); ok {
+			return op.ID
+		}
+	}
+	return ""
 }
 
 // unrecognized answers a request for no endpoint: as the spec says (404 or
@@ -176,8 +209,16 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			writeJSON(rec, http.StatusOK, struct{}{})
 			return
 		}
-		if ex.path == refreshV1 {
+		switch {
+		case ex.path == refreshV1:
 			r.URL.Path, r.URL.RawPath = refreshV3, ""
+		case ex.path == authMetadataUnstable:
+			r.URL.Path, r.URL.RawPath = authMetadataStable, ""
+		case ex.world.oauth == nil && (strings.HasPrefix(ex.path, "/oauth2/") || strings.HasPrefix(ex.path, accountPath)):
+			s.fail(rec, r, unrecognized(r, errUnrecognized))
+			return
+		case strings.HasPrefix(ex.path, "/oauth2/"):
+			w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
 		}
 		if e := readBody(w, r); e != nil {
 			s.fail(rec, r, e)
@@ -196,7 +237,8 @@ func setCORS(h http.Header) {
 }
 
 // readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
-// that it is a JSON object, so that handlers decode only well-formed JSON.
+// that it is a JSON object, so that handlers decode only well-formed JSON;
+// form-encoded bodies are only limited in size.
 // An empty DELETE body counts as {}: DELETE /devices/{deviceId} is often
 // sent without one. Other requests pass untouched.
 func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
@@ -214,6 +256,10 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 		return errNotJSON
 	}
 	trimmed := bytes.TrimSpace(body)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+		r.Body = io.NopCloser(bytes.NewReader(body)) // a form (OAuth 2.0 endpoints, pages)
+		return nil
+	}
 	switch {
 	case len(trimmed) == 0 && r.Method == http.MethodDelete:
 		body = []byte("{}")

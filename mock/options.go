@@ -46,6 +46,8 @@ type settings struct {
 	rules          []scenario.Rule
 	synapseUnknown bool // unknown endpoints: 400 M_UNRECOGNIZED, as Synapse
 	synapseRefresh bool // expired or revoked refresh tokens: 403 M_FORBIDDEN, as Synapse
+	oauth          oauthSettings
+	legacyOff      bool // the legacy login API (login, register, refresh) is off
 	description    string
 	scenarioSource string // the file the settings came from, if any
 }
@@ -53,7 +55,7 @@ type settings struct {
 // defaultSettings is a server with no scenario: legacy auth, the real
 // clock, no users.
 func defaultSettings() settings {
-	return settings{versions: DefaultVersions, start: DefaultStart}
+	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{fieldNames: "stable", actionNames: "stable"}}
 }
 
 // fromScenario turns a parsed scenario into settings.
@@ -77,6 +79,8 @@ func fromScenario(sc *scenario.Scenario, source string) settings {
 		versions:       sc.Server.Versions,
 		users:          sc.Users,
 		rules:          sc.Rules,
+		oauth:          oauthSettings{enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), fieldNames: "stable", actionNames: "stable"},
+		legacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
 		synapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
 		synapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
 		description:    sc.Description,
@@ -130,6 +134,32 @@ func WithScenarioData(name string, data []byte) Option {
 		}
 		c.world = fromScenario(sc, name)
 	}
+}
+
+// WithOAuth turns on the OAuth 2.0 API (Matrix v1.15): the server
+// advertises itself as its own authorization server in auth_metadata and
+// serves client registration, the authorization page, the token,
+// revocation and device authorization endpoints, and the account
+// management page. The legacy login API stays on unless
+// WithoutLegacyAuth.
+func WithOAuth() Option {
+	return func(c *config) { c.world.oauth.enabled = true }
+}
+
+// WithOAuthAutoApprove turns the OAuth 2.0 API on and approves every
+// authorization as user (created if missing) without showing a page:
+// following the authorization URL redirects straight back to the client
+// with a code, and device authorizations are approved at once. For
+// headless tests.
+func WithOAuthAutoApprove(user string) Option {
+	return func(c *config) { c.world.oauth.enabled, c.world.oauth.autoApprove = true, user }
+}
+
+// WithoutLegacyAuth turns the legacy login API off, as on a server that
+// delegates authentication: GET /login lists no flows, and POST /login,
+// /register and /refresh answer 404 M_UNRECOGNIZED.
+func WithoutLegacyAuth() Option {
+	return func(c *config) { c.world.legacyOff = true }
 }
 
 // WithServerName sets the server name, the part of user IDs after the colon

@@ -105,6 +105,9 @@ func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, us
 // The username is checked before any UIA, so a taken name fails at once.
 func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequestObject) (clientserver.RegisterResponseObject, error) {
 	st, b := storeOf(ctx), req.Body
+	if legacyOff(ctx) {
+		return nil, errLegacyOff
+	}
 	if req.Params.Kind != nil && *req.Params.Kind == clientserver.Guest {
 		user, err := st.Register("", "", true)
 		if err != nil {

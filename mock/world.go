@@ -19,6 +19,7 @@ type world struct {
 	settings
 	store  *state.Store
 	engine *scenario.Engine // nil without rules
+	oauth  *oauthState      // nil while the OAuth 2.0 API is off
 }
 
 // newWorld builds the world that set describes on the server's clock, which
@@ -38,6 +39,9 @@ func (s *Server) newWorld(set settings) (*world, error) {
 	}
 	if len(set.rules) > 0 {
 		w.engine = scenario.NewEngine(set.rules, s.Clock.Now(), w.store.UserID)
+	}
+	if set.oauth.enabled {
+		w.oauth = newOAuthState(set.oauth)
 	}
 	return w, nil
 }

@@ -313,3 +313,20 @@ func (s *Store) Sessions(userID string) []SessionInfo {
 // AccessTokenLifetime returns the lifetime of refreshable access tokens; 0
 // means they never expire.
 func (s *Store) AccessTokenLifetime() time.Duration { return s.accessTTL }
+
+// RevokeToken ends the session of an access or refresh token, as RFC 7009
+// revocation does for OAuth 2.0 tokens: the device goes with all its
+// tokens. It reports whether the token was live.
+func (s *Store) RevokeToken(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.access[token]
+	if p == nil {
+		p = s.refresh[token]
+	}
+	if p == nil {
+		return false
+	}
+	s.deleteDevice(p.dev)
+	return true
+}
