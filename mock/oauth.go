@@ -15,6 +15,7 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/scenario"
 )
 
 // The OAuth 2.0 API of Matrix v1.15 (MSC3861): the mock is its own
@@ -79,8 +80,8 @@ var (
 type oauthSettings struct {
 	enabled     bool
 	autoApprove string // a user to approve every authorization as; created if missing
-	fieldNames  string // metadata field names: "stable", "unstable" or "both"
-	actionNames string // account management action names: "stable" or "msc"
+	fieldNames  string // metadata field names: scenario.Stable, Unstable or Both
+	actionNames string // account management action names: scenario.Stable or MSC
 }
 
 // oauthClient is a registered client.
@@ -145,7 +146,7 @@ func oauthOf(ctx context.Context) *oauthState { return exchangeOf(ctx).world.oau
 // metadata is the auth_metadata answer for a server at base.
 func (o *oauthState) metadata(base string) clientserver.GetAuthMetadata200JSONResponse {
 	actions := slices.Clone(stableActions)
-	if o.settings.actionNames == "msc" {
+	if o.settings.actionNames == scenario.MSC {
 		for i, a := range actions {
 			if old, ok := mscActionNames[a]; ok {
 				actions[i] = old
@@ -166,14 +167,14 @@ func (o *oauthState) metadata(base string) clientserver.GetAuthMetadata200JSONRe
 		PromptValuesSupported:         ptr([]string{"create"}),
 	}
 	uri := base + accountPath
-	if o.settings.fieldNames != "unstable" {
+	if o.settings.fieldNames != scenario.Unstable {
 		typed := make([]clientserver.GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported, len(actions))
 		for i, a := range actions {
 			typed[i] = clientserver.GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported(a)
 		}
 		m.AccountManagementURI, m.AccountManagementActionsSupported = &uri, &typed
 	}
-	if o.settings.fieldNames != "stable" {
+	if o.settings.fieldNames != scenario.Stable {
 		m.OrgMatrixMsc4191AccountManagementURI, m.OrgMatrixMsc4191AccountManagementActionsSupported = &uri, &actions
 	}
 	return m

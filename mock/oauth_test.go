@@ -459,3 +459,29 @@ func TestOAuthOffAndLegacyOff(t *testing.T) {
 	call(t, hs, "POST", "/_matrix/client/v3/register", "", map[string]any{"username": "bob", "password": "pw"}).wantError(t, 404, "M_UNRECOGNIZED")
 	call(t, hs, "POST", "/_matrix/client/v3/refresh", "", map[string]any{"refresh_token": "x"}).wantError(t, 404, "M_UNRECOGNIZED")
 }
+
+func TestOAuthScenarioNames(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenarioData("msc.yaml", []byte(`
+server: {auth: [oauth, legacy]}
+oauth: {metadata_names: both, action_names: msc, auto_approve: dave}
+`)))
+	a := call(t, hs, "GET", "/_matrix/client/v1/auth_metadata", "", nil)
+	for _, want := range []string{
+		`"account_management_uri":"` + hs.URL + `/account/"`,
+		`"org.matrix.msc4191.account_management_uri":"` + hs.URL + `/account/"`,
+		`"org.matrix.session_end"`, `"org.matrix.sessions_list"`, `"org.matrix.profile"`,
+	} {
+		if !strings.Contains(a.raw, want) {
+			t.Errorf("metadata lacks %s: %s", want, a.raw)
+		}
+	}
+	if strings.Contains(a.raw, "org.matrix.device_delete") {
+		t.Errorf("stable action names with action_names: msc: %s", a.raw)
+	}
+	// The auto-approved user is created on first use.
+	client := register(t, hs, nil)
+	tok := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEEEEE"))
+	if w := call(t, hs, "GET", whoami, tok.str(t, "access_token"), nil); w.body["user_id"] != "@dave:localhost" {
+		t.Fatalf("whoami %s", w.raw)
+	}
+}

@@ -55,7 +55,7 @@ type settings struct {
 // defaultSettings is a server with no scenario: legacy auth, the real
 // clock, no users.
 func defaultSettings() settings {
-	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{fieldNames: "stable", actionNames: "stable"}}
+	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{fieldNames: scenario.Stable, actionNames: scenario.Stable}}
 }
 
 // fromScenario turns a parsed scenario into settings.
@@ -74,12 +74,15 @@ func fromScenario(sc *scenario.Scenario, source string) settings {
 			Seed:                      t.Seed,
 			GuestAccess:               sc.Server.GuestAccess,
 		},
-		virtual:        sc.Clock.Virtual,
-		start:          cmpOr(sc.Clock.Start, DefaultStart),
-		versions:       sc.Server.Versions,
-		users:          sc.Users,
-		rules:          sc.Rules,
-		oauth:          oauthSettings{enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), fieldNames: "stable", actionNames: "stable"},
+		virtual:  sc.Clock.Virtual,
+		start:    cmpOr(sc.Clock.Start, DefaultStart),
+		versions: sc.Server.Versions,
+		users:    sc.Users,
+		rules:    sc.Rules,
+		oauth: oauthSettings{
+			enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), autoApprove: sc.OAuth.AutoApprove,
+			fieldNames: sc.OAuth.MetadataNames, actionNames: sc.OAuth.ActionNames,
+		},
 		legacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
 		synapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
 		synapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,

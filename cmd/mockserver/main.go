@@ -14,6 +14,8 @@
 //	-access-token-lifetime D        lifetime of access tokens that come with a refresh token
 //	-refresh-token-lifetime D       lifetime of refresh tokens
 //	-user NAME:PASSWORD             create this user too; repeatable
+//	-oauth                          offer the OAuth 2.0 API (Matrix v1.15) besides the legacy one
+//	-oauth-auto-approve USER        offer it and approve every authorization as USER (created if missing), without a page
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
 //	-log-format text|json           request log format on standard error (default text)
@@ -73,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	scenarioFile := flags.String("scenario", "", "set the server up as this scenario `file` says")
 	control := flags.Bool("control", false, "serve the control API under /_mock/")
+	oauth := flags.Bool("oauth", false, "offer the OAuth 2.0 API (Matrix v1.15) besides the legacy one")
+	autoApprove := flags.String("oauth-auto-approve", "", "offer the OAuth 2.0 API and approve every authorization as `user` (created if missing), without a page")
 	controlToken := flags.String("control-token", "", "the control API's `token` (default: a random one, printed at start)")
 	addr := flags.String("addr", "127.0.0.1:8008", "listen on this `host:port` (port 0 picks a free one)")
 	serverName := flags.String("server-name", "localhost", "the server `name` in user IDs (default: the scenario's)")
@@ -126,6 +130,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts = append(opts, mock.WithAccessTokenLifetime(*accessLifetime))
 		case "refresh-token-lifetime":
 			opts = append(opts, mock.WithRefreshTokenLifetime(*refreshLifetime))
+		case "oauth":
+			if *oauth {
+				opts = append(opts, mock.WithOAuth())
+			}
+		case "oauth-auto-approve":
+			opts = append(opts, mock.WithOAuthAutoApprove(*autoApprove))
 		}
 	})
 	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))

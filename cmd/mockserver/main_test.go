@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -283,5 +286,75 @@ func TestBadScenarioFlag(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"-control-token", "x"}, io.Discard, &stderr); code != exitUsage {
 		t.Fatalf("-control-token without -control: exit %d", code)
+	}
+}
+
+// TestOAuthAutoApprove: with -oauth-auto-approve a client that follows the
+// spec discovers, registers, logs in, calls whoami, refreshes and revokes
+// with no browser.
+func TestOAuthAutoApprove(t *testing.T) {
+	base, _, _ := startServer(t, "-oauth-auto-approve", "alice")
+	status, md := post(t, base+"/_matrix/client/v1/auth_metadata", "", nil)
+	if status != 200 {
+		t.Fatalf("metadata: %d %v", status, md)
+	}
+	reg, _ := json.Marshal(map[string]any{
+		"client_name": "cli", "client_uri": "https://cli.example.org/", "application_type": "native",
+		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+	})
+	resp, err := http.Post(md["registration_endpoint"].(string), "application/json", bytes.NewReader(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var client map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&client)
+	resp.Body.Close()
+	clientID, _ := client["client_id"].(string)
+	if resp.StatusCode != 201 || clientID == "" {
+		t.Fatalf("registration: %d %v", resp.StatusCode, client)
+	}
+	verifier := strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:5555/cb"},
+		"scope": {"urn:matrix:client:api:* urn:matrix:client:device:CLIDEVICE1"}, "state": {"s"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(md["authorization_endpoint"].(string) + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 302 || loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("authorization: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	token := func(v url.Values) map[string]any {
+		resp, err := http.PostForm(md["token_endpoint"].(string), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != 200 {
+			t.Fatalf("token endpoint: %d %v", resp.StatusCode, out)
+		}
+		return out
+	}
+	tok := token(url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {"http://127.0.0.1:5555/cb"}, "client_id": {clientID}, "code_verifier": {verifier}})
+	if status, who := post(t, base+"/_matrix/client/v3/account/whoami", tok["access_token"].(string), nil); status != 200 || who["user_id"] != "@alice:localhost" || who["device_id"] != "CLIDEVICE1" {
+		t.Fatalf("whoami: %d %v", status, who)
+	}
+	tok = token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {clientID}})
+	resp, err = http.PostForm(md["revocation_endpoint"].(string), url.Values{"token": {tok["access_token"].(string)}, "client_id": {clientID}})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("revoke: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	if status, _ := post(t, base+"/_matrix/client/v3/account/whoami", tok["access_token"].(string), nil); status != 401 {
+		t.Fatalf("whoami after revocation: %d", status)
 	}
 }

@@ -90,6 +90,23 @@
 //     spec (401 M_UNKNOWN_TOKEN) or synapse (403 M_FORBIDDEN). Default
 //     spec.
 //
+// # oauth
+//
+// Settings of the OAuth 2.0 API; they need oauth in server.auth.
+//
+//   - auto_approve: a user to approve every authorization as, without a
+//     sign-in page (for headless tests): following the authorization URL
+//     redirects straight back with a code. The user is created if the
+//     scenario does not list them. Default: none, the page asks.
+//   - metadata_names: the names auth_metadata gives the account management
+//     fields: stable (account_management_uri, …), unstable
+//     (org.matrix.msc4191.account_management_uri, …) or both. Default
+//     stable.
+//   - action_names: the account management action names advertised:
+//     stable (org.matrix.devices_list, device_view, device_delete) or msc
+//     (org.matrix.sessions_list, session_view, session_end). Default
+//     stable.
+//
 // # clock
 //
 //   - mode: virtual, a clock that moves only when the test moves it, or

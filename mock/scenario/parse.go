@@ -18,7 +18,8 @@ import (
 
 // Keys allowed in each section, in the order the documentation lists them.
 var (
-	topKeys    = []string{"description", "server", "clock", "tokens", "users", "rules"}
+	topKeys    = []string{"description", "server", "oauth", "clock", "tokens", "users", "rules"}
+	oauthKeys  = []string{"auto_approve", "metadata_names", "action_names"}
 	serverKeys = []string{"name", "versions", "auth", "guest_access", "unknown_endpoint", "refresh_errors"}
 	clockKeys  = []string{"mode", "start"}
 	tokenKeys  = []string{
@@ -66,6 +67,7 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
+		OAuth: OAuthSettings{MetadataNames: Stable, ActionNames: Stable},
 		Clock: Clock{Virtual: true, Start: defaultStart},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
@@ -214,6 +216,9 @@ func (p *parser) scenario(root *yaml.Node, s *Scenario) {
 		p.serverSection(v, &s.Server)
 	}
 	p.server = s.Server.Name
+	if v := f.val("oauth"); v != nil {
+		p.oauthSection(v, &s.OAuth, slices.Contains(s.Server.Auth, OAuth))
+	}
 	if v := f.val("clock"); v != nil {
 		p.clockSection(v, &s.Clock)
 	}
@@ -225,6 +230,32 @@ func (p *parser) scenario(root *yaml.Node, s *Scenario) {
 	}
 	if v := f.val("rules"); v != nil {
 		s.Rules = p.rulesSection(v)
+	}
+}
+
+// oauthSection reads the OAuth 2.0 settings, which need oauth in
+// server.auth.
+func (p *parser) oauthSection(n *yaml.Node, o *OAuthSettings, on bool) {
+	f, ok := p.mapping(n, "oauth", oauthKeys)
+	if !ok {
+		return
+	}
+	if !on {
+		p.errorf(n, "oauth: these settings need oauth in server.auth")
+		return
+	}
+	if v := f.val("auto_approve"); v != nil {
+		if user, ok := p.nonEmpty(v, "oauth.auto_approve"); ok {
+			if _, ok := p.userID(v, "oauth.auto_approve", user); ok {
+				o.AutoApprove = user
+			}
+		}
+	}
+	if v := f.val("metadata_names"); v != nil {
+		o.MetadataNames, _ = p.enum(v, "oauth.metadata_names", []string{Stable, Unstable, Both})
+	}
+	if v := f.val("action_names"); v != nil {
+		o.ActionNames, _ = p.enum(v, "oauth.action_names", []string{Stable, MSC})
 	}
 }
 

@@ -27,6 +27,7 @@ func defaultScenario() *Scenario {
 			UnknownEndpoint: "spec",
 			RefreshErrors:   "spec",
 		},
+		OAuth: OAuthSettings{MetadataNames: "stable", ActionNames: "stable"},
 		Clock: Clock{Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
@@ -77,6 +78,7 @@ func TestParseAllKeys(t *testing.T) {
 			UnknownEndpoint: "synapse",
 			RefreshErrors:   "synapse",
 		},
+		OAuth: OAuthSettings{AutoApprove: "alice", MetadataNames: "both", ActionNames: "msc"},
 		Clock: Clock{Virtual: true, Start: time.Date(2030, 6, 15, 10, 30, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:            90 * time.Second,
@@ -272,9 +274,9 @@ func TestAllProblemsInOrder(t *testing.T) {
 // TestParseProblems covers problems that the fixtures do not.
 func TestParseProblems(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, clock, tokens, users, rules; got a list"},
-		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, clock, tokens, users, rules`},
-		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, clock, tokens, users, rules
+		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, oauth, clock, tokens, users, rules; got a list"},
+		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, oauth, clock, tokens, users, rules`},
+		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, oauth, clock, tokens, users, rules
 f.yaml:3:3: merge keys (<<) are not supported`},
 		{"non-string key", "server: {[a]: 1}\n", "f.yaml:1:10: keys must be strings, got a list in server"},
 		{"unknown alias", "server:\n  name: *nope\n", "f.yaml:2:9: YAML syntax error: unknown anchor 'nope' referenced"},

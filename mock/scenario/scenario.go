@@ -25,10 +25,24 @@ const (
 	Synapse = "synapse"
 )
 
+// Values of OAuthSettings.MetadataNames and ActionNames.
+const (
+	// Stable names, as the spec has them since v1.18.
+	Stable = "stable"
+	// Unstable names: the org.matrix.msc4191. prefixed metadata fields.
+	Unstable = "unstable"
+	// Both names, stable and unstable, side by side.
+	Both = "both"
+	// MSC names: the account management actions as MSC4191 first named
+	// them (org.matrix.sessions_list, session_view, session_end).
+	MSC = "msc"
+)
+
 // Scenario is a parsed scenario file with every default applied.
 type Scenario struct {
 	Description string
 	Server      Server
+	OAuth       OAuthSettings
 	Clock       Clock
 	Tokens      Tokens
 	Users       []User
@@ -51,6 +65,20 @@ type Server struct {
 	// RefreshErrors is Spec (401 M_UNKNOWN_TOKEN for an expired or revoked
 	// refresh token) or Synapse (403 M_FORBIDDEN).
 	RefreshErrors string
+}
+
+// OAuthSettings tune the OAuth 2.0 API, when Server.Auth has OAuth.
+type OAuthSettings struct {
+	// AutoApprove is a user (as written) that every authorization is
+	// approved as, without a sign-in page; created if missing. Empty: the
+	// user signs in on the page.
+	AutoApprove string
+	// MetadataNames is which names auth_metadata gives the account
+	// management fields: Stable, Unstable or Both.
+	MetadataNames string
+	// ActionNames is which names it gives the account management actions:
+	// Stable or MSC.
+	ActionNames string
 }
 
 // Clock says how time passes on the server.

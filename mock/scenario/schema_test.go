@@ -22,6 +22,7 @@ var notSchemaDetectable = map[string]string{
 	"duplicate_token.yaml":      "uniqueness across all devices of all users",
 	"duplicate_rule_name.yaml":  "uniqueness of a property across array items",
 	"unknown_user.yaml":         "a reference to another part of the document",
+	"oauth_without_oauth.yaml":  "a condition on another section (server.auth)",
 	"user_on_other_server.yaml": "depends on server.name",
 	"after_rule_unknown.yaml":   "a reference to another rule",
 	"after_rule_self.yaml":      "a reference to another rule",
