@@ -8,9 +8,14 @@ package scenarios_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -399,6 +404,123 @@ func TestFlakyServer(t *testing.T) {
 	})
 }
 
+// oauthLogin runs the OAuth 2.0 login with auto-approval against srv as a
+// spec-following client would, with plain HTTP, and returns the metadata
+// and the token endpoint's answer.
+func oauthLogin(t *testing.T, srv server) (metadata, tokens map[string]any, clientID string) {
+	t.Helper()
+	metadata = getJSON(t, srv.url+"/_matrix/client/v1/auth_metadata", 200)
+	reg := postJSON(t, metadata["registration_endpoint"].(string), map[string]any{
+		"client_name": "scenario test", "client_uri": "https://client.example.org/", "application_type": "native",
+		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
+		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
+	}, 201)
+	clientID = reg["client_id"].(string)
+	verifier := strings.Repeat("0123456789", 5)
+	sum := sha256.Sum256([]byte(verifier))
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:40000/cb"},
+		"scope": {"urn:matrix:client:api:* urn:matrix:client:device:SCENARIO01"}, "state": {"xyz"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(metadata["authorization_endpoint"].(string) + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 302 || err != nil || loc.Query().Get("state") != "xyz" {
+		t.Fatalf("authorization: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	tokens = postForm(t, metadata["token_endpoint"].(string), url.Values{
+		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {"http://127.0.0.1:40000/cb"},
+		"client_id": {clientID}, "code_verifier": {verifier},
+	}, 200)
+	return metadata, tokens, clientID
+}
+
+func getJSON(t *testing.T, u string, status int) map[string]any {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp, status)
+}
+
+func postJSON(t *testing.T, u string, body any, status int) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := http.Post(u, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp, status)
+}
+
+func postForm(t *testing.T, u string, v url.Values, status int) map[string]any {
+	t.Helper()
+	resp, err := http.PostForm(u, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return decode(t, resp, status)
+}
+
+func decode(t *testing.T, resp *http.Response, status int) map[string]any {
+	t.Helper()
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != status {
+		t.Fatalf("%s %s: %d %v, want %d", resp.Request.Method, resp.Request.URL, resp.StatusCode, out, status)
+	}
+	return out
+}
+
+func TestOAuth(t *testing.T) {
+	eachWay(t, "oauth.yaml", func(t *testing.T, srv server) {
+		md, tokens, clientID := oauthLogin(t, srv)
+		if md["account_management_uri"] != srv.url+"/account/" {
+			t.Fatalf("metadata %v", md)
+		}
+		cli := client(t, srv, "", tokens["access_token"].(string))
+		mustWhoami(t, cli, alice, "SCENARIO01")
+		srv.advance(t, 5*time.Minute)
+		_, err := whoami(t, cli)
+		wantUnknownToken(t, err, true)
+		next := postForm(t, md["token_endpoint"].(string), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens["refresh_token"].(string)}, "client_id": {clientID}}, 200)
+		cli.AccessToken = next["access_token"].(string)
+		mustWhoami(t, cli, alice, "SCENARIO01")
+		postForm(t, md["revocation_endpoint"].(string), url.Values{"token": {next["refresh_token"].(string)}, "client_id": {clientID}}, 200)
+		_, err = whoami(t, cli)
+		wantUnknownToken(t, err, false)
+		// The legacy login is still on.
+		passwordLogin(t, client(t, srv, "", ""), "alice", alicePW, "", false)
+	})
+}
+
+func TestOAuthOnlyMSCEra(t *testing.T) {
+	eachWay(t, "oauth-only-msc-era.yaml", func(t *testing.T, srv server) {
+		md, tokens, _ := oauthLogin(t, srv)
+		if _, ok := md["account_management_uri"]; ok || md["org.matrix.msc4191.account_management_uri"] != srv.url+"/account/" {
+			t.Fatalf("metadata names %v", md)
+		}
+		actions := fmt.Sprint(md["org.matrix.msc4191.account_management_actions_supported"])
+		if !strings.Contains(actions, "org.matrix.session_end") || strings.Contains(actions, "org.matrix.device_delete") {
+			t.Fatalf("actions %s", actions)
+		}
+		mustWhoami(t, client(t, srv, "", tokens["access_token"].(string)), alice, "SCENARIO01")
+		flows, err := client(t, srv, "", "").GetLoginFlows(t.Context())
+		if err != nil || len(flows.Flows) != 0 {
+			t.Fatalf("login flows %+v, %v", flows, err)
+		}
+		_, err = tryLogin(t, client(t, srv, "", ""), "alice", alicePW, "", false)
+		wantMatrixError(t, err, 404, "M_UNRECOGNIZED")
+	})
+}
+
 // TestLibraryIsTested: every scenario file has a test above, parses, and
 // says what it is for.
 func TestLibraryIsTested(t *testing.T) {
@@ -406,6 +528,7 @@ func TestLibraryIsTested(t *testing.T) {
 		"default.yaml": true, "short-expiry.yaml": true, "soft-logout.yaml": true, "hard-logout.yaml": true,
 		"device-deleted-elsewhere.yaml": true, "refresh-token-reuse.yaml": true,
 		"rate-limited-refresh.yaml": true, "flaky-server.yaml": true,
+		"oauth.yaml": true, "oauth-only-msc-era.yaml": true,
 	}
 	files, err := fs.Glob(scenarios.Files, "*.yaml")
 	if err != nil {
