@@ -33,6 +33,7 @@ type config struct {
 	journalCapacity int
 	logger          *slog.Logger
 	controlToken    string
+	stateFile       string
 	err             error // from WithScenario
 }
 

@@ -85,6 +85,11 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("mock: %w", err)
 	}
 	s.world.Store(w)
+	if cfg.stateFile != "" {
+		if err := s.loadStateFile(cfg.stateFile); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.controlToken != "" {
 		s.control = s.controlAPI()
 	}

@@ -16,6 +16,8 @@
 //	-user NAME:PASSWORD             create this user too; repeatable
 //	-oauth                          offer the OAuth 2.0 API (Matrix v1.15) besides the legacy one
 //	-oauth-auto-approve USER        offer it and approve every authorization as USER (created if missing), without a page
+//	-state FILE                     keep users, devices, tokens and OAuth clients in FILE across restarts
+//	-state-interval D               also save the state this often (default 10s; 0: only at shutdown)
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
 //	-log-format text|json           request log format on standard error (default text)
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.SetOutput(stderr)
 	scenarioFile := flags.String("scenario", "", "set the server up as this scenario `file` says")
 	control := flags.Bool("control", false, "serve the control API under /_mock/")
+	stateFile := flags.String("state", "", "keep users, devices, tokens and OAuth clients in this `file` across restarts")
+	stateInterval := flags.Duration("state-interval", 10*time.Second, "with -state, also save this often (0: only at shutdown)")
 	oauth := flags.Bool("oauth", false, "offer the OAuth 2.0 API (Matrix v1.15) besides the legacy one")
 	autoApprove := flags.String("oauth-auto-approve", "", "offer the OAuth 2.0 API and approve every authorization as `user` (created if missing), without a page")
 	controlToken := flags.String("control-token", "", "the control API's `token` (default: a random one, printed at start)")
@@ -139,6 +143,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	})
 	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))
+	if *stateFile != "" {
+		opts = append(opts, mock.WithStateFile(*stateFile))
+	}
 	for _, u := range users {
 		name, password, _ := strings.Cut(u, ":")
 		opts = append(opts, mock.WithUser(name, password))
@@ -166,11 +173,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "control-token", *controlToken)
 	}
 
-	select {
-	case err := <-served:
-		fmt.Fprintf(stderr, "mockserver: %v\n", err)
-		return exitFailed
-	case <-ctx.Done():
+	var tick <-chan time.Time
+	if *stateFile != "" && *stateInterval > 0 {
+		ticker := time.NewTicker(*stateInterval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+wait:
+	for {
+		select {
+		case err := <-served:
+			fmt.Fprintf(stderr, "mockserver: %v\n", err)
+			return exitFailed
+		case <-tick:
+			if err := srv.SaveState(*stateFile); err != nil {
+				logger.Error("saving the state", "err", err)
+			}
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -182,6 +203,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "mockserver: %v\n", err)
 		return exitFailed
+	}
+	if *stateFile != "" {
+		// Every request answered is in: Shutdown waited for them.
+		if err := srv.SaveState(*stateFile); err != nil {
+			fmt.Fprintf(stderr, "mockserver: %v\n", err)
+			return exitFailed
+		}
+		logger.Info("state saved", "file", *stateFile)
 	}
 	return exitOK
 }

@@ -1,0 +1,187 @@
+package mock
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/state"
+)
+
+// The state file keeps users, devices, token pairs and registered OAuth
+// clients across restarts of the server. It holds passwords and tokens in
+// clear: it is written readable by its owner only.
+
+// stateFormat names the file format; stateVersion is the version this code
+// writes and the newest it reads.
+const (
+	stateFormat  = "mxauth-mock-state"
+	stateVersion = 1
+)
+
+// stateFile is the state file's content.
+type stateFile struct {
+	Format       string         `json:"format"`
+	Version      int            `json:"version"`
+	SavedAt      time.Time      `json:"saved_at"`
+	Clock        time.Time      `json:"clock"` // the server's clock when saved
+	Virtual      bool           `json:"virtual_clock,omitempty"`
+	Store        state.Snapshot `json:"store"`
+	OAuthClients []savedClient  `json:"oauth_clients,omitempty"`
+}
+
+// savedClient is a registered OAuth client in the state file.
+type savedClient struct {
+	Native       bool                     `json:"native,omitempty"`
+	RedirectURIs []string                 `json:"redirect_uris"`
+	GrantTypes   []string                 `json:"grant_types"`
+	Info         oauth2.ClientInformation `json:"info"`
+}
+
+// SaveState writes the server's lasting state to path atomically: a
+// temporary file in the same folder, synced, then renamed over path, so a
+// crash leaves the old file or the new one, never half of one.
+func (s *Server) SaveState(path string) error {
+	w := s.world.Load()
+	f := stateFile{
+		Format: stateFormat, Version: stateVersion, SavedAt: time.Now().UTC(),
+		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.store.Snapshot(),
+	}
+	if w.oauth != nil {
+		f.OAuthClients = w.oauth.savedClients()
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("mock: state: %w", err)
+	}
+	if err := writeAtomically(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("mock: saving the state: %w", err)
+	}
+	return nil
+}
+
+// writeAtomically replaces path with data: temporary file, fsync, rename,
+// fsync of the folder.
+func writeAtomically(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// LoadState replaces the server's users, devices, tokens and OAuth clients
+// with those saved in path by SaveState. A virtual clock is set to the
+// saved reading. A file that is not a state file, is damaged, was written
+// by a newer mxauth or for another server name is an error, and the server
+// is left as it was.
+func (s *Server) LoadState(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("mock: loading the state: %w", err)
+	}
+	var f stateFile
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		var syntax *json.SyntaxError
+		switch {
+		case errors.As(err, &syntax):
+			return fmt.Errorf("mock: %s: damaged state file at byte %d: %v", path, syntax.Offset, err)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return fmt.Errorf("mock: %s: damaged state file: it ends early", path)
+		}
+		return fmt.Errorf("mock: %s: not a state file: %v", path, err)
+	}
+	switch {
+	case f.Format != stateFormat:
+		return fmt.Errorf("mock: %s: not a state file (format %q, want %q)", path, f.Format, stateFormat)
+	case f.Version > stateVersion:
+		return fmt.Errorf("mock: %s: state file version %d was written by a newer mxauth; this one reads up to %d", path, f.Version, stateVersion)
+	case f.Version < 1:
+		return fmt.Errorf("mock: %s: bad state file version %d", path, f.Version)
+	}
+	w := s.world.Load()
+	if len(f.OAuthClients) > 0 && w.oauth == nil {
+		return fmt.Errorf("mock: %s: the state has OAuth clients but the OAuth 2.0 API is off", path)
+	}
+	if err := w.store.Restore(f.Store); err != nil {
+		return fmt.Errorf("mock: %s: %w", path, err)
+	}
+	if w.oauth != nil {
+		w.oauth.restoreClients(f.OAuthClients)
+	}
+	if f.Virtual && s.Clock.IsVirtual() {
+		s.Clock.Set(f.Clock)
+	}
+	return nil
+}
+
+// WithStateFile restores the state saved at path, if the file exists,
+// after the scenario has set the server up: users, devices and tokens
+// then come from the file. New fails on a damaged file or one from a newer
+// mxauth. Saving is SaveState's job (mockserver -state does it on shutdown
+// and at an interval).
+func WithStateFile(path string) Option {
+	return func(c *config) { c.stateFile = path }
+}
+
+// loadStateFile restores c's state file into s, if it exists.
+func (s *Server) loadStateFile(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return s.LoadState(path)
+}
+
+// savedClients returns the registered clients.
+func (o *oauthState) savedClients() []savedClient {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make([]savedClient, 0, len(o.clients))
+	for _, c := range o.clients {
+		out = append(out, savedClient{Native: c.native, RedirectURIs: c.redirectURIs, GrantTypes: c.grantTypes, Info: c.info})
+	}
+	return out
+}
+
+// restoreClients registers saved clients again, under their IDs.
+func (o *oauthState) restoreClients(saved []savedClient) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, sc := range saved {
+		o.clients[sc.Info.ClientID] = &oauthClient{id: sc.Info.ClientID, native: sc.Native, redirectURIs: sc.RedirectURIs, grantTypes: sc.GrantTypes, info: sc.Info}
+	}
+}
