@@ -17,6 +17,11 @@
 //	s, err := session.New(cfg)
 //	api, err := clientserver.NewClientWithResponses(url, clientserver.WithHTTPClient(s.HTTPClient()))
 //	who, err := api.GetTokenOwnerWithResponse(ctx) // refreshed as needed
+//
+// Servers with the OAuth 2.0 API (Matrix v1.15) log in through the browser
+// instead: see DiscoverOAuth, RegisterOAuthClient and OAuthClient; a
+// Session given the OAuthClient as Config.OAuth refreshes at its token
+// endpoint and logs out by revocation.
 package session
 
 import (
@@ -119,6 +124,12 @@ type Config struct {
 	// Now tells the time for expiry decisions (default time.Now). Tests
 	// pass the mock's virtual clock.
 	Now func() time.Time
+	// OAuth is the OAuth 2.0 client the credentials came from
+	// (OAuthClient.FinishLogin); nil for the legacy API. With it the
+	// session refreshes at the token endpoint and Logout revokes the
+	// tokens; Relogin then typically runs the browser login again with
+	// AuthorizationRequest.DeviceID set to deviceID.
+	OAuth *OAuthClient
 }
 
 // withDefaults fills in Config's defaults.
@@ -369,7 +380,7 @@ func (s *Session) renew(ctx context.Context, r *renewal, creds Credentials, refu
 			ev = Event{Kind: Refreshed, Credentials: next}
 			return
 		}
-		if !errors.Is(err, ErrUnknownToken) && !errors.Is(err, ErrForbidden) {
+		if !errors.Is(err, ErrUnknownToken) && !errors.Is(err, ErrForbidden) && !oauthRefreshRefused(err) {
 			r.err = err // a network or server error: the tokens may still be good
 			return
 		}
@@ -389,6 +400,9 @@ func (s *Session) renew(ctx context.Context, r *renewal, creds Credentials, refu
 
 // refresh exchanges creds' refresh token for new tokens.
 func (s *Session) refresh(ctx context.Context, creds Credentials) (Credentials, error) {
+	if s.cfg.OAuth != nil {
+		return s.cfg.OAuth.refresh(ctx, creds, s.cfg.Now)
+	}
 	resp, err := s.api.RefreshWithResponse(ctx, clientserver.RefreshJSONRequestBody{RefreshToken: creds.RefreshToken})
 	if err != nil {
 		return creds, fmt.Errorf("session: refresh: %w", err)
@@ -410,10 +424,14 @@ func (s *Session) Refresh(ctx context.Context) error {
 	return s.recover(ctx, s.Credentials().AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "refresh asked for", SoftLogout: true})
 }
 
-// Logout ends the session on the server (POST /logout) and here; OnChange
-// hears LoggedOut. A session the server has ended already is ended here
-// without error.
+// Logout ends the session on the server (POST /logout, or with
+// Config.OAuth the revocation of its tokens) and here; OnChange hears
+// LoggedOut. A session the server has ended already is ended here without
+// error.
 func (s *Session) Logout(ctx context.Context) error {
+	if s.cfg.OAuth != nil {
+		return s.revokeLogout(ctx)
+	}
 	creds := s.Credentials()
 	resp, err := s.api.LogoutWithResponse(ctx, func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
