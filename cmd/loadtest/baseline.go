@@ -1,0 +1,250 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// baseline is the yardstick the mock is measured against: a bare net/http
+// server that gives the same answers on the wire (status, Content-Type, CORS
+// headers and JSON body) to the four measured requests, with the least work
+// that gets them right. Tokens are random like the mock's, a login on a
+// device ends its previous tokens, a refresh rotates, and access tokens
+// expire; there is no router beyond http.ServeMux, no request journal, no
+// user-interactive auth and no scenario rules.
+type baseline struct {
+	serverName string
+	baseURL    string // for the well_known part of the login answer
+	versions   []string
+	lifetime   time.Duration // of access tokens that come with a refresh token
+
+	mu        sync.RWMutex
+	passwords map[string]string         // by user ID
+	access    map[string]baselineAccess // by access token
+	refresh   map[string]baselineDevice // by refresh token
+	devices   map[baselineDevice]*baselinePair
+}
+
+// baselineDevice names a device: its user and device ID.
+type baselineDevice struct{ user, device string }
+
+// baselineAccess is who an access token belongs to, and until when.
+type baselineAccess struct {
+	baselineDevice
+	expires time.Time // zero: never
+}
+
+// baselinePair is a device's current tokens and the access token of the
+// pair before, which keeps working until it expires, as on the mock.
+type baselinePair struct{ access, refresh, prevAccess string }
+
+// newBaseline returns an empty baseline server for serverName whose login
+// answers point clients at baseURL.
+func newBaseline(serverName, baseURL string, versions []string) *baseline {
+	return &baseline{
+		serverName: serverName,
+		baseURL:    baseURL,
+		versions:   versions,
+		lifetime:   5 * time.Minute,
+		passwords:  make(map[string]string),
+		access:     make(map[string]baselineAccess),
+		refresh:    make(map[string]baselineDevice),
+		devices:    make(map[baselineDevice]*baselinePair),
+	}
+}
+
+// addUser creates a user and returns its ID.
+func (b *baseline) addUser(localpart, password string) string {
+	id := "@" + localpart + ":" + b.serverName
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.passwords[id] = password
+	return id
+}
+
+// login gives user a new token pair on device, ending the device's previous
+// tokens. Without withRefresh the access token never expires and no
+// refresh token is issued.
+func (b *baseline) login(user, device string, withRefresh bool) (access, refresh string) {
+	access = newToken("mat_")
+	var expires time.Time
+	if withRefresh {
+		refresh = newToken("mrt_")
+		expires = time.Now().Add(b.lifetime)
+	}
+	key := baselineDevice{user, device}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old := b.devices[key]; old != nil {
+		delete(b.access, old.access)
+		delete(b.access, old.prevAccess)
+		delete(b.refresh, old.refresh)
+	}
+	b.devices[key] = &baselinePair{access: access, refresh: refresh}
+	b.access[access] = baselineAccess{key, expires}
+	if refresh != "" {
+		b.refresh[refresh] = key
+	}
+	return access, refresh
+}
+
+// newToken returns prefix and 256 random bits in base64url, as the mock's
+// tokens are.
+func newToken(prefix string) string {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// handler returns the HTTP handler of the four measured endpoints.
+func (b *baseline) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_matrix/client/versions", b.serveVersions)
+	mux.HandleFunc("GET /_matrix/client/v3/account/whoami", b.serveWhoami)
+	mux.HandleFunc("POST /_matrix/client/v3/login", b.serveLogin)
+	mux.HandleFunc("POST /_matrix/client/v3/refresh", b.serveRefresh)
+	return mux
+}
+
+func (b *baseline) serveVersions(w http.ResponseWriter, _ *http.Request) {
+	writeBaselineJSON(w, http.StatusOK, struct {
+		Versions         []string        `json:"versions"`
+		UnstableFeatures map[string]bool `json:"unstable_features"`
+	}{b.versions, map[string]bool{"org.matrix.msc2918.refresh_token": true}})
+}
+
+func (b *baseline) serveWhoami(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		writeBaselineError(w, http.StatusUnauthorized, "M_MISSING_TOKEN")
+		return
+	}
+	b.mu.RLock()
+	a, ok := b.access[token]
+	b.mu.RUnlock()
+	if !ok || !a.expires.IsZero() && !time.Now().Before(a.expires) {
+		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		return
+	}
+	writeBaselineJSON(w, http.StatusOK, struct {
+		UserID   string `json:"user_id"`
+		DeviceID string `json:"device_id"`
+		IsGuest  bool   `json:"is_guest"`
+	}{a.user, a.device, false})
+}
+
+// baselineWellKnown is the well_known part of a login answer.
+type baselineWellKnown struct {
+	Homeserver struct {
+		BaseURL string `json:"base_url"`
+	} `json:"m.homeserver"`
+}
+
+func (b *baseline) serveLogin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Type       string `json:"type"`
+		Identifier struct {
+			Type string `json:"type"`
+			User string `json:"user"`
+		} `json:"identifier"`
+		Password     string `json:"password"`
+		DeviceID     string `json:"device_id"`
+		RefreshToken bool   `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeBaselineError(w, http.StatusBadRequest, "M_NOT_JSON")
+		return
+	}
+	if req.Type != "m.login.password" || req.Identifier.Type != "m.id.user" || req.DeviceID == "" {
+		writeBaselineError(w, http.StatusBadRequest, "M_UNKNOWN")
+		return
+	}
+	user := req.Identifier.User
+	if !strings.HasPrefix(user, "@") {
+		user = "@" + user + ":" + b.serverName
+	}
+	b.mu.RLock()
+	password, ok := b.passwords[user]
+	b.mu.RUnlock()
+	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(req.Password)) != 1 {
+		writeBaselineError(w, http.StatusForbidden, "M_FORBIDDEN")
+		return
+	}
+	access, refresh := b.login(user, req.DeviceID, req.RefreshToken)
+	resp := struct {
+		UserID       string            `json:"user_id"`
+		AccessToken  string            `json:"access_token"`
+		DeviceID     string            `json:"device_id"`
+		RefreshToken string            `json:"refresh_token,omitempty"`
+		ExpiresInMs  int64             `json:"expires_in_ms,omitempty"`
+		HomeServer   string            `json:"home_server"`
+		WellKnown    baselineWellKnown `json:"well_known"`
+	}{UserID: user, AccessToken: access, DeviceID: req.DeviceID, RefreshToken: refresh, HomeServer: b.serverName}
+	if refresh != "" {
+		resp.ExpiresInMs = b.lifetime.Milliseconds()
+	}
+	resp.WellKnown.Homeserver.BaseURL = b.baseURL
+	writeBaselineJSON(w, http.StatusOK, resp)
+}
+
+func (b *baseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
+		writeBaselineError(w, http.StatusBadRequest, "M_NOT_JSON")
+		return
+	}
+	access, refresh := newToken("mat_"), newToken("mrt_")
+	expires := time.Now().Add(b.lifetime)
+	b.mu.Lock()
+	key, ok := b.refresh[req.RefreshToken]
+	if !ok {
+		b.mu.Unlock()
+		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		return
+	}
+	p := b.devices[key]
+	delete(b.refresh, p.refresh)
+	delete(b.access, p.prevAccess)
+	p.prevAccess, p.access, p.refresh = p.access, access, refresh
+	b.access[access] = baselineAccess{key, expires}
+	b.refresh[refresh] = key
+	b.mu.Unlock()
+	writeBaselineJSON(w, http.StatusOK, struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresInMs  int64  `json:"expires_in_ms"`
+	}{access, refresh, b.lifetime.Milliseconds()})
+}
+
+// writeBaselineError sends a Matrix error answer.
+func writeBaselineError(w http.ResponseWriter, status int, errcode string) {
+	writeBaselineJSON(w, status, struct {
+		Errcode string `json:"errcode"`
+		Error   string `json:"error"`
+	}{errcode, "refused"})
+}
+
+// writeBaselineJSON sends v as JSON with the headers every client-server
+// answer carries.
+func writeBaselineJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
