@@ -106,6 +106,7 @@ func (s *Server) routes() http.Handler {
 	})
 	router.HandleFunc(oauthAuthorizePath, s.authorizeForm).Methods(http.MethodPost)
 	router.HandleFunc(oauthVerifyPath, s.verifyPage).Methods(http.MethodGet, http.MethodPost)
+	router.HandleFunc(accountPath, s.accountPage).Methods(http.MethodGet, http.MethodPost)
 	return s.outer(router)
 }
 

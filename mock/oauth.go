@@ -120,6 +120,7 @@ type oauthState struct {
 	usedCodes   map[string]authCode // to revoke what a replayed code gave
 	deviceCodes map[string]*deviceGrant
 	userCodes   map[string]string // user code → device code
+	account     accountState      // the account management page's (account.go)
 }
 
 func newOAuthState(set oauthSettings) *oauthState {
