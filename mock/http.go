@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +27,7 @@ import (
 // exchange is what the server learns about one request while answering it,
 // for the handlers, the journal and the log.
 type exchange struct {
+	server    *Server
 	world     *world
 	path      string // as sent, before any rewriting
 	op        string
@@ -44,6 +46,14 @@ func exchangeOf(ctx context.Context) *exchange {
 	return ctx.Value(exchangeKey{}).(*exchange)
 }
 
+// serverOf returns the server answering the request.
+func serverOf(ctx context.Context) *Server { return exchangeOf(ctx).server }
+
+// withServer adapts a handler of the server's to the shared router.
+func withServer(h func(*Server, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { h(serverOf(r.Context()), w, r) }
+}
+
 // storeOf returns the state the request works on.
 func storeOf(ctx context.Context) *state.Store { return exchangeOf(ctx).world.store }
 
@@ -54,22 +64,28 @@ const (
 	refreshV3 = "/_matrix/client/v3/refresh"
 )
 
-// routes builds the handler chain: the outer middleware (recovery, CORS,
-// body checks, journal), then the router with the generated routes behind
-// the operation naming and the access-token guard.
-func (s *Server) routes() http.Handler {
+// sharedRouter is the router behind every Server: building one compiles
+// a regular expression per route, which is most of what New would cost,
+// so it is built once. Its handlers find their server and world in the
+// request's exchange.
+var sharedRouter = sync.OnceValue(newRouter)
+
+// newRouter builds the router: the generated client-server and OAuth 2.0
+// routes behind the operation naming, the access-token guard and the
+// scenario rules, plus the HTML pages.
+func newRouter() http.Handler {
 	router := mux.NewRouter()
-	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, unrecognized(r, errUnrecognized)) })
-	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.fail(w, r, unrecognized(r, errBadMethod)) })
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fail(w, r, unrecognized(r, errUnrecognized)) })
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fail(w, r, unrecognized(r, errBadMethod)) })
 	guard := operation.Guard{
 		Table:  clientserver.Operations,
-		Verify: s.verify,
+		Verify: verify,
 		Fail: func(w http.ResponseWriter, r *http.Request, _ *operation.Info, err error) {
 			if errors.Is(err, operation.ErrMissingToken) {
-				s.fail(w, r, errMissingToken)
+				fail(w, r, errMissingToken)
 				return
 			}
-			s.fail(w, r, toMatrixError(err))
+			fail(w, r, toMatrixError(err))
 		},
 	}
 	router.Use(func(next http.Handler) http.Handler {
@@ -79,35 +95,36 @@ func (s *Server) routes() http.Handler {
 		})
 	}, guard.Middleware, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !s.applyRules(w, r, exchangeOf(r.Context())) {
+			ex := exchangeOf(r.Context())
+			if !ex.server.applyRules(w, r, ex) {
 				next.ServeHTTP(w, r)
 			}
 		})
 	})
 	strict := clientserver.NewStrictHandlerWithOptions(handlers{}, nil, clientserver.StrictHTTPServerOptions{
-		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, decodeError(err)) },
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, toMatrixError(err)) },
+		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, decodeError(err)) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, toMatrixError(err)) },
 	})
 	clientserver.HandlerWithOptions(strict, clientserver.GorillaServerOptions{
 		BaseRouter:       router,
-		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, paramError(err)) },
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, paramError(err)) },
 	})
-	oauthStrict := oauth2.NewStrictHandlerWithOptions(oauthHandlers{s}, nil, oauth2.StrictHTTPServerOptions{
+	oauthStrict := oauth2.NewStrictHandlerWithOptions(oauthHandlers{}, nil, oauth2.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { oauthRequestError(w, err) },
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { s.fail(w, r, toMatrixError(err)) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, toMatrixError(err)) },
 	})
 	oauth2.HandlerWithOptions(oauthStrict, oauth2.GorillaServerOptions{
 		BaseRouter: router,
-		// The authorization endpoint's parameters are checked by s.authorize,
+		// The authorization endpoint's parameters are checked by authorize,
 		// which knows when an error may go back to the client.
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
-			s.authorize(r.Context(), r.URL.Query()).write(w)
+			serverOf(r.Context()).authorize(r.Context(), r.URL.Query()).write(w)
 		},
 	})
-	router.HandleFunc(oauthAuthorizePath, s.authorizeForm).Methods(http.MethodPost)
-	router.HandleFunc(oauthVerifyPath, s.verifyPage).Methods(http.MethodGet, http.MethodPost)
-	router.HandleFunc(accountPath, s.accountPage).Methods(http.MethodGet, http.MethodPost)
-	return s.outer(router)
+	router.HandleFunc(oauthAuthorizePath, withServer((*Server).authorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauthVerifyPath, withServer((*Server).verifyPage)).Methods(http.MethodGet, http.MethodPost)
+	router.HandleFunc(accountPath, withServer((*Server).accountPage)).Methods(http.MethodGet, http.MethodPost)
+	return router
 }
 
 // operationOf returns the operationId of the route gorilla/mux matched for
@@ -151,15 +168,17 @@ func paramError(err error) *matrixError {
 // verify authenticates an access token for op and records the caller in
 // the request's exchange. Like Synapse, logout also accepts an expired
 // token, and a soft-logged-out device's.
-func (s *Server) verify(r *http.Request, op *operation.Info, token string) (*http.Request, error) {
+func verify(r *http.Request, op *operation.Info, token string) (*http.Request, error) {
 	ex := exchangeOf(r.Context())
 	p, err := ex.world.store.Authenticate(token, clientIP(r))
-	var te *state.TokenError
-	if errors.As(err, &te) && te.Cause != state.CauseUnknown && (op.ID == "logout" || op.ID == "logout_all") {
-		p, err = ex.world.store.Owner(token)
-	}
 	if err != nil {
-		return r, err
+		var te *state.TokenError
+		if !errors.As(err, &te) || te.Cause == state.CauseUnknown || (op.ID != "logout" && op.ID != "logout_all") {
+			return r, err
+		}
+		if p, err = ex.world.store.Owner(token); err != nil {
+			return r, err
+		}
 	}
 	ex.principal, ex.token = p, token
 	return r, nil
@@ -174,7 +193,7 @@ func clientIP(r *http.Request) string {
 }
 
 // fail sends a Matrix error answer and notes its errcode for the journal.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, e *matrixError) {
+func fail(w http.ResponseWriter, r *http.Request, e *matrixError) {
 	exchangeOf(r.Context()).errcode = e.Errcode
 	writeJSON(w, e.status, e)
 }
@@ -187,7 +206,7 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			return
 		}
 		began := time.Now()
-		ex := &exchange{world: s.world.Load(), path: r.URL.Path, baseURL: s.baseURL(r)}
+		ex := &exchange{server: s, world: s.world.Load(), path: r.URL.Path, baseURL: s.baseURL(r)}
 		rec := &statusRecorder{ResponseWriter: w}
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 		defer func() {
@@ -195,7 +214,7 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			if p != nil && !ex.dropped {
 				s.cfg.logger.Error("panic while answering a request", "method", r.Method, "path", ex.path, "panic", p)
 				if rec.status == 0 {
-					s.fail(rec, r, errInternal)
+					fail(rec, r, errInternal)
 				}
 			}
 			s.record(r, ex, rec.status, began)
@@ -216,25 +235,32 @@ func (s *Server) outer(router http.Handler) http.Handler {
 		case ex.path == authMetadataUnstable:
 			r.URL.Path, r.URL.RawPath = authMetadataStable, ""
 		case ex.world.oauth == nil && (strings.HasPrefix(ex.path, "/oauth2/") || strings.HasPrefix(ex.path, accountPath)):
-			s.fail(rec, r, unrecognized(r, errUnrecognized))
+			fail(rec, r, unrecognized(r, errUnrecognized))
 			return
 		case strings.HasPrefix(ex.path, "/oauth2/"):
 			w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
 		}
 		if e := readBody(w, r); e != nil {
-			s.fail(rec, r, e)
+			fail(rec, r, e)
 			return
 		}
 		router.ServeHTTP(rec, r)
 	})
 }
 
-// setCORS allows browser clients on any origin, as the spec asks of every
-// client-server endpoint.
+// corsHeaders allow browser clients on any origin, as the spec asks of
+// every client-server endpoint. They are set by their canonical keys,
+// without the allocations of Header.Set.
+var corsHeaders = map[string][]string{
+	"Access-Control-Allow-Origin":  {"*"},
+	"Access-Control-Allow-Methods": {"GET, POST, PUT, DELETE, OPTIONS"},
+	"Access-Control-Allow-Headers": {"X-Requested-With, Content-Type, Authorization"},
+}
+
 func setCORS(h http.Header) {
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
+	for k, v := range corsHeaders {
+		h[k] = v
+	}
 }
 
 // readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks

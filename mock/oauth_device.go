@@ -48,7 +48,7 @@ func (h oauthHandlers) RequestDeviceAuthorization(ctx context.Context, req oauth
 	if !ok {
 		return oauth2.RequestDeviceAuthorization400JSONResponse(oauthErr("invalid_scope", "the scope must hold "+scopeAPI+" and one "+scopeDevice+"<device ID>")), nil
 	}
-	now := h.s.Clock.Now()
+	now := serverOf(ctx).Clock.Now()
 	g := &deviceGrant{
 		client: client.id, scope: *req.Body.Scope, device: device, userCode: newUserCode(),
 		expires: now.Add(deviceCodeLifetime), interval: devicePollInterval,
@@ -86,7 +86,7 @@ func (h oauthHandlers) deviceCodeGrant(ctx context.Context, client *oauthClient,
 	if code == "" {
 		return fail("invalid_request", "device_code is required")
 	}
-	o, now := oauthOf(ctx), h.s.Clock.Now()
+	o, now := oauthOf(ctx), serverOf(ctx).Clock.Now()
 	o.mu.Lock()
 	g := o.deviceCodes[code]
 	if g == nil || g.client != client.id {

@@ -15,7 +15,7 @@ import (
 // oauthHandlers implements the generated OAuth 2.0 strict server
 // interface. Each request works on its world's OAuth state; the routes are
 // refused with 404 M_UNRECOGNIZED while the API is off (see oauthGate).
-type oauthHandlers struct{ s *Server }
+type oauthHandlers struct{}
 
 var _ oauth2.StrictServerInterface = oauthHandlers{}
 
@@ -25,7 +25,7 @@ func oauthErr(code, description string) oauth2.OAuthError {
 }
 
 func (h oauthHandlers) RegisterOAuthClient(ctx context.Context, req oauth2.RegisterOAuthClientRequestObject) (oauth2.RegisterOAuthClientResponseObject, error) {
-	return oauthOf(ctx).register(*req.Body, h.s.Clock.Now()), nil
+	return oauthOf(ctx).register(*req.Body, serverOf(ctx).Clock.Now()), nil
 }
 
 func (h oauthHandlers) AuthorizeOAuthClient(ctx context.Context, req oauth2.AuthorizeOAuthClientRequestObject) (oauth2.AuthorizeOAuthClientResponseObject, error) {
@@ -44,7 +44,7 @@ func (h oauthHandlers) AuthorizeOAuthClient(ctx context.Context, req oauth2.Auth
 	if p.LoginHint != nil {
 		q.Set("login_hint", *p.LoginHint)
 	}
-	return h.s.authorize(ctx, q), nil
+	return serverOf(ctx).authorize(ctx, q), nil
 }
 
 // authorize answers an authorization request: an error page, an error or a
@@ -160,7 +160,7 @@ func (h oauthHandlers) codeGrant(ctx context.Context, client *oauthClient, b *oa
 	case replayed:
 		_ = st.HardLogout(code.user, code.device) // RFC 6749 §4.1.2: revoke what the code gave
 		return invalid("the authorization code was used already; the session it started is revoked")
-	case h.s.Clock.Now().After(code.expires):
+	case serverOf(ctx).Clock.Now().After(code.expires):
 		return invalid("the authorization code has expired")
 	case code.client != client.id:
 		return invalid("the authorization code was issued to another client")

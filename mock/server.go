@@ -93,7 +93,7 @@ func New(opts ...Option) (*Server, error) {
 	if cfg.controlToken != "" {
 		s.control = s.controlAPI()
 	}
-	s.handler = s.routes()
+	s.handler = s.outer(sharedRouter())
 	return s, nil
 }
 
