@@ -271,6 +271,12 @@ func (s *Store) Logout(accessToken string) (Principal, error) {
 // LogoutAll ends every device of the user, with all their tokens.
 // ErrNotFound if the user is unknown.
 func (s *Store) LogoutAll(userID string) error {
+	return s.endUser(userID, func(*user) {})
+}
+
+// endUser deletes every device of the user, then applies also to the user,
+// under one lock. ErrNotFound if the user is unknown.
+func (s *Store) endUser(userID string, also func(*user)) error {
 	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +287,7 @@ func (s *Store) LogoutAll(userID string) error {
 	for _, d := range u.devices {
 		s.deleteDevice(d)
 	}
+	also(u)
 	return nil
 }
 

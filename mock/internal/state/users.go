@@ -179,16 +179,5 @@ func (s *Store) NewLocalpart() string {
 // Deactivate ends every session of the user and clears their password, so
 // that nobody can log in as them again. ErrNotFound for an unknown user.
 func (s *Store) Deactivate(userID string) error {
-	id := s.UserID(userID)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		return ErrNotFound
-	}
-	for _, d := range u.devices {
-		s.deleteDevice(d)
-	}
-	u.password = ""
-	return nil
+	return s.endUser(userID, func(u *user) { u.password = "" })
 }
