@@ -358,3 +358,27 @@ func TestOAuthAutoApprove(t *testing.T) {
 		t.Fatalf("whoami after revocation: %d", status)
 	}
 }
+
+// TestWarnsBeyondLoopback: binding to every address is allowed, with a
+// warning in the log; binding to loopback (the default, 127.0.0.1:8008)
+// gives none.
+func TestWarnsBeyondLoopback(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	out, outW := io.Pipe()
+	var log lockedBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"-addr", "0.0.0.0:0"}, outW, &log); outW.Close() }()
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	cancel()
+	<-code
+	if !strings.Contains(log.String(), "listening beyond loopback") {
+		t.Fatalf("no warning for 0.0.0.0:\n%s", log.String())
+	}
+	url, quiet, _ := startServer(t)
+	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(quiet.String(), "beyond loopback") {
+		t.Fatalf("default bind %s warned: %s", url, quiet.String())
+	}
+}
