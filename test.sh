@@ -21,6 +21,9 @@ done
 echo "== go test -race"
 go test -race -count=1 ./...
 
+echo "== heap targets, without the race detector (it changes heap figures)"
+go test -count=1 -run 'Heap' ./mock/...
+
 echo "== benchmarks, briefly, so they cannot rot"
 go test -run '^$' -bench . -benchtime 1x ./... > /dev/null
 echo "all checks passed"

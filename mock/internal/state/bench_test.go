@@ -89,8 +89,8 @@ func BenchmarkLogin(b *testing.B) {
 // 100 MiB of heap, i.e. under 1048 bytes each, whether each user has one device or
 // many, and whether each device also keeps its previous pair after a refresh.
 func TestHeapPerSession(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
+	if testing.Short() || raceEnabled {
+		t.Skip("heap figures need a build without -race, and time")
 	}
 	tests := []struct {
 		perUser   int
