@@ -100,6 +100,13 @@ type authCode struct {
 	expires                               time.Time
 }
 
+// usedCode is a code presented once already: the access token it gave, if
+// its exchange succeeded, and until when it is remembered.
+type usedCode struct {
+	issued  string
+	expires time.Time
+}
+
 // deviceGrant is a device authorization (RFC 8628) waiting for the user.
 type deviceGrant struct {
 	client, scope, device string
@@ -117,7 +124,7 @@ type oauthState struct {
 	mu          sync.Mutex
 	clients     map[string]*oauthClient
 	codes       map[string]*authCode
-	usedCodes   map[string]authCode // to revoke what a replayed code gave
+	usedCodes   map[string]usedCode // to refuse a replayed code and revoke what it gave
 	deviceCodes map[string]*deviceGrant
 	userCodes   map[string]string // user code → device code
 	account     accountState      // the account management page's (account.go)
@@ -128,7 +135,7 @@ func newOAuthState(set oauthSettings) *oauthState {
 		settings:    set,
 		clients:     map[string]*oauthClient{},
 		codes:       map[string]*authCode{},
-		usedCodes:   map[string]authCode{},
+		usedCodes:   map[string]usedCode{},
 		deviceCodes: map[string]*deviceGrant{},
 		userCodes:   map[string]string{},
 	}
@@ -347,7 +354,7 @@ func (c *oauthClient) redirectAllowed(uri string) bool {
 		return false
 	}
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" {
+	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
 		return false
 	}
 	for _, r := range c.redirectURIs {
@@ -416,8 +423,7 @@ func (a *authRequest) redirect(params url.Values) string {
 	}
 	u, _ := url.Parse(a.redirectURI)
 	if a.mode == "fragment" {
-		u.Fragment = params.Encode()
-		return u.String()
+		return u.String() + "#" + params.Encode() // already encoded: not through URL.Fragment
 	}
 	q := u.Query()
 	for k, v := range params {
@@ -487,21 +493,39 @@ func (o *oauthState) issueCode(req *authRequest, user string, now time.Time) str
 	return code
 }
 
-// redeemCode takes a code out of the store. A code redeemed before is
-// returned with replayed set, so that what it gave can be revoked.
-func (o *oauthState) redeemCode(code string) (c authCode, found, replayed bool) {
+// redeemCode takes a code out of the store: it can be presented once.
+// A code presented before is reported as replayed, with the access token
+// its exchange gave ("" if that failed), so that it can be revoked
+// (RFC 6749 §4.1.2). Used codes are remembered until they would have
+// expired.
+func (o *oauthState) redeemCode(code string, now time.Time) (c authCode, found bool, replayedToken string, replayed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if used, ok := o.usedCodes[code]; ok {
-		return used, true, true
+		return authCode{}, true, used.issued, true
 	}
 	p := o.codes[code]
 	if p == nil {
-		return authCode{}, false, false
+		return authCode{}, false, "", false
+	}
+	for k, u := range o.usedCodes {
+		if now.After(u.expires) {
+			delete(o.usedCodes, k)
+		}
 	}
 	delete(o.codes, code)
-	o.usedCodes[code] = *p
-	return *p, true, false
+	o.usedCodes[code] = usedCode{expires: p.expires}
+	return *p, true, "", false
+}
+
+// codeIssued records the access token a code's exchange gave.
+func (o *oauthState) codeIssued(code, accessToken string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if u, ok := o.usedCodes[code]; ok {
+		u.issued = accessToken
+		o.usedCodes[code] = u
+	}
 }
 
 // s256 is the PKCE S256 transformation of a code verifier.

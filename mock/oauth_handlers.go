@@ -153,13 +153,15 @@ func (h oauthHandlers) codeGrant(ctx context.Context, client *oauthClient, b *oa
 	if deref(b.Code) == "" || deref(b.RedirectURI) == "" || deref(b.CodeVerifier) == "" {
 		return oauth2.RequestOAuthToken400JSONResponse(oauthErr("invalid_request", "code, redirect_uri and code_verifier are required")), nil
 	}
-	code, found, replayed := o.redeemCode(*b.Code)
+	code, found, issued, replayed := o.redeemCode(*b.Code, serverOf(ctx).Clock.Now())
 	switch {
 	case !found:
 		return invalid("unknown authorization code")
 	case replayed:
-		_ = st.HardLogout(code.user, code.device) // RFC 6749 §4.1.2: revoke what the code gave
-		return invalid("the authorization code was used already; the session it started is revoked")
+		if issued != "" {
+			st.RevokeToken(issued) // RFC 6749 §4.1.2: revoke what the code gave
+		}
+		return invalid("the authorization code was presented already")
 	case serverOf(ctx).Clock.Now().After(code.expires):
 		return invalid("the authorization code has expired")
 	case code.client != client.id:
@@ -173,6 +175,7 @@ func (h oauthHandlers) codeGrant(ctx context.Context, client *oauthClient, b *oa
 	if err != nil {
 		return invalid("the user no longer exists")
 	}
+	o.codeIssued(*b.Code, sess.AccessToken)
 	return tokenAnswer(sess, code.scope), nil
 }
 
