@@ -1,7 +1,8 @@
 // Command generate writes Go types, a typed client and a strict gorilla/mux
 // server from OpenAPI files laid out like the Matrix spec's
 // data/api/client-server folder: mxauth's own bundled specs, or a copy of the
-// upstream files, unmodified.
+// upstream files of any release, unmodified (OpenAPI 3.1 from Matrix v1.8 on,
+// Swagger 2.0 before), a few files or the whole folder.
 //
 // Usage:
 //

@@ -114,3 +114,44 @@ func TestDefaultIsBundledSpecs(t *testing.T) {
 		}
 	}
 }
+
+// upstreamClientServer returns the client-server folder of an upstream
+// release in ../shared/upstream-spec (or $MXAUTH_UPSTREAM_SPEC), skipping
+// the test when it is absent.
+func upstreamClientServer(t *testing.T, release string) string {
+	t.Helper()
+	root := os.Getenv("MXAUTH_UPSTREAM_SPEC")
+	if root == "" {
+		root = filepath.Join("..", "..", "..", "shared", "upstream-spec")
+	}
+	dir := filepath.Join(root, release, "api", "client-server")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("upstream spec %s not found (%v); set MXAUTH_UPSTREAM_SPEC to its folder", release, err)
+	}
+	return dir
+}
+
+// TestMatrixVersionOnSwaggerRelease runs -matrix-version on the unmodified
+// files of a Swagger 2.0 release: /refresh and the refresh_token fields
+// arrived in Matrix 1.3.
+func TestMatrixVersionOnSwaggerRelease(t *testing.T) {
+	dir := upstreamClientServer(t, "v1.7")
+	args := []string{"-spec", filepath.Join(dir, "login.yaml"), "-spec", filepath.Join(dir, "refresh.yaml"), "-generate", "types,client"}
+	for _, tc := range []struct {
+		version string
+		refresh bool
+	}{{"1.2", false}, {"1.3", true}} {
+		code, stdout, stderr := runCLI(t, append(args, "-matrix-version", tc.version)...)
+		if code != exitOK {
+			t.Fatalf("-matrix-version %s: exit %d: %s", tc.version, code, stderr)
+		}
+		for _, marker := range []string{`ID: "refresh"`, "json:\"refresh_token"} {
+			if got := strings.Contains(stdout, marker); got != tc.refresh {
+				t.Errorf("-matrix-version %s: output has %s = %v, want %v", tc.version, marker, got, tc.refresh)
+			}
+		}
+		if !strings.Contains(stdout, `ID: "login"`) {
+			t.Errorf("-matrix-version %s: login (no version mark) is missing", tc.version)
+		}
+	}
+}

@@ -31,7 +31,13 @@ func BenchmarkGenerateUpstreamAuth(b *testing.B) {
 // what oapi-codegen alone does with the same document once it is merged into
 // one file: load it, generate and format.
 func BenchmarkOapiCodegenUpstreamAuth(b *testing.B) {
-	doc, _, err := Document(context.Background(), Options{Sources: upstreamAuthSources(b)})
+	benchmarkOapiCodegen(b, upstreamAuthSources(b))
+}
+
+// benchmarkOapiCodegen measures oapi-codegen alone on the sources merged
+// into one document by Document: load the document, generate, format.
+func benchmarkOapiCodegen(b *testing.B, sources []Source) {
+	doc, _, err := Document(context.Background(), Options{Sources: sources})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,6 +62,30 @@ func benchmarkGenerate(b *testing.B, opts Options) {
 	for b.Loop() {
 		if _, err := Generate(context.Background(), opts); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGenerateUpstreamFolder runs the whole pipeline on the whole
+// upstream v1.18 client-server folder (71 files).
+func BenchmarkGenerateUpstreamFolder(b *testing.B) {
+	benchmarkGenerate(b, Options{Sources: subsetSources(b, "v1.18", "folder"), Package: "cs", Parts: allParts})
+}
+
+// BenchmarkOapiCodegenUpstreamFolder is the baseline for the benchmark
+// above: oapi-codegen alone on the same folder once merged into one document.
+func BenchmarkOapiCodegenUpstreamFolder(b *testing.B) {
+	benchmarkOapiCodegen(b, subsetSources(b, "v1.18", "folder"))
+}
+
+// BenchmarkGenerateRelease times the compatibility matrix: each release
+// found, its auth files and its whole client-server folder.
+func BenchmarkGenerateRelease(b *testing.B) {
+	for _, release := range upstreamReleases(b) {
+		for _, subset := range []string{"auth", "folder"} {
+			b.Run(release+"/"+subset, func(b *testing.B) {
+				benchmarkGenerate(b, Options{Sources: subsetSources(b, release, subset), Package: "cs", Parts: allParts})
+			})
 		}
 	}
 }

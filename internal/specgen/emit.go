@@ -46,15 +46,20 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 	if err := operationsTemplate.Execute(&table, describeOperations(doc)); err != nil {
 		return nil, err
 	}
+	var sums string
+	if parts.Types {
+		var err error
+		if sums, err = renderSumTypes(sumTypesIn(doc)); err != nil {
+			return nil, err
+		}
+	}
 
 	cfg := codegenConfig(pkg, parts)
 	// One formatting pass for the whole file: oapi-codegen's is skipped, and
 	// imports.Process below drops the imports that end up unused.
 	cfg.OutputOptions.SkipFmt = true
 	cfg.AdditionalImports = []codegen.AdditionalImport{{Package: runtimeImport}}
-	codegenMu.Lock()
-	code, err := codegen.Generate(doc, cfg)
-	codegenMu.Unlock()
+	code, err := runCodegen(doc, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("generating Go: %w", err)
 	}
@@ -64,12 +69,25 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 	if i := strings.Index(code, "\npackage "); i >= 0 {
 		body = code[i+1:]
 	}
-	src := header(pkg, inputs) + body + "\n" + table.String()
+	src := header(pkg, inputs) + body + "\n" + sums + table.String()
 	out, err := imports.Process(pkg+".go", []byte(src), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
 		return nil, fmt.Errorf("generated code does not parse (a generator bug): %w", err)
 	}
-	return out, nil
+	return prefixClashingEnums(out)
+}
+
+// runCodegen calls oapi-codegen, one call at a time, and turns a panic in it
+// into an error, so that one odd schema cannot crash the command.
+func runCodegen(doc *openapi3.T, cfg codegen.Configuration) (code string, err error) {
+	codegenMu.Lock()
+	defer codegenMu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("oapi-codegen failed: %v", r)
+		}
+	}()
+	return codegen.Generate(doc, cfg)
 }
 
 // codegenConfig is the oapi-codegen configuration for a package and parts.

@@ -30,8 +30,9 @@ var reservedNames = map[string]bool{
 // BooleanCapability). When two different schemas would get one name, every
 // one of them takes a longer name built from its file path, and so on until
 // the names differ, so the result depends only on the set of schemas, never
-// on the order they were met or on where the files are checked out.
-func hoistSchemas(doc *openapi3.T) error {
+// on the order they were met or on where the files are checked out. Names in
+// taken (the generated sum types) are avoided like oapi-codegen's own.
+func hoistSchemas(doc *openapi3.T, taken map[string]bool) error {
 	type use struct {
 		ref *openapi3.SchemaRef
 		key string
@@ -47,7 +48,7 @@ func hoistSchemas(doc *openapi3.T) error {
 		targets[key] = sr.Value
 	})
 
-	names, err := nameTargets(targets)
+	names, err := nameTargets(targets, taken)
 	if err != nil {
 		return err
 	}
@@ -69,8 +70,9 @@ func refKey(sr *openapi3.SchemaRef) string {
 	return sr.Ref
 }
 
-// nameTargets gives each target a distinct Go name (see hoistSchemas).
-func nameTargets(targets map[string]*openapi3.Schema) (map[string]string, error) {
+// nameTargets gives each target a distinct Go name that is neither reserved
+// nor taken (see hoistSchemas).
+func nameTargets(targets map[string]*openapi3.Schema, taken map[string]bool) (map[string]string, error) {
 	level := map[string]int{}
 	names := map[string]string{}
 	for {
@@ -85,7 +87,7 @@ func nameTargets(targets map[string]*openapi3.Schema) (map[string]string, error)
 		}
 		clash := false
 		for name, keys := range byName {
-			if len(keys) > 1 || reservedNames[name] {
+			if len(keys) > 1 || reservedNames[name] || taken[name] {
 				clash = true
 				for _, k := range keys {
 					level[k]++

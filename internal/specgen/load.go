@@ -10,9 +10,11 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
@@ -62,12 +64,52 @@ func DirSource(osPath, relativeTo string) (Source, error) {
 type specFile struct {
 	display string
 	doc     *openapi3.T
+	node    *yaml.Node // the file as parsed by the $ref check, for positions
+}
+
+// position returns "file:line:col" of the key at keys in the file (such as
+// "paths", "/login", "post"), read from the YAML parsed by the $ref check;
+// just the file when there is no such key. kin-openapi can record origins
+// too, but only one decode at a time, and Swagger 2.0 documents lose them in
+// conversion.
+func (f *specFile) position(keys ...string) string {
+	if key := keyNode(f.node, keys); key != nil {
+		return fmt.Sprintf("%s:%d:%d", f.display, key.Line, key.Column)
+	}
+	return f.display
+}
+
+// keyNode returns the key node of the last of keys, followed from the
+// top-level mapping of doc, or nil.
+func keyNode(doc *yaml.Node, keys []string) *yaml.Node {
+	if doc == nil || len(keys) == 0 {
+		return nil
+	}
+	n := documentMapping(doc)
+	var key *yaml.Node
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		next := (*yaml.Node)(nil)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				key, next = n.Content[i], n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return key
 }
 
 // load reads every OpenAPI document of the sources. It first checks each file
 // and everything it references for YAML errors and dangling $refs, so that
 // such problems are reported with file:line:col; then it loads the documents
-// with kin-openapi.
+// with kin-openapi, several at a time.
 func load(ctx context.Context, sources []Source) ([]*specFile, error) {
 	var files []*specFile
 	for _, src := range sources {
@@ -86,18 +128,47 @@ func load(ctx context.Context, sources []Source) ([]*specFile, error) {
 		if err := errors.Join(check.errs...); err != nil {
 			return nil, err
 		}
-		for _, p := range paths {
-			doc, err := loadDoc(ctx, src.FS, p)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", display(p), err)
-			}
-			files = append(files, &specFile{display: display(p), doc: doc})
+		docs, err := loadDocs(ctx, src.FS, paths, display)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range paths {
+			files = append(files, &specFile{display: display(p), doc: docs[i], node: check.nodes[p]})
 		}
 	}
 	if len(files) == 0 {
 		return nil, errors.New("no OpenAPI files to generate from")
 	}
 	return files, nil
+}
+
+// loadDocs loads the documents at paths, several at a time: each has its
+// own loader, and most of the time goes into parsing the files they
+// reference. The result is in the order of paths; on failure, the error of
+// the first failing path in that order is returned.
+func loadDocs(ctx context.Context, fsys fs.FS, paths []string, display func(string) string) ([]*openapi3.T, error) {
+	docs := make([]*openapi3.T, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		wg.Go(func() {
+			for i := range next {
+				docs[i], errs[i] = loadDoc(ctx, fsys, paths[i], display)
+			}
+		})
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
 }
 
 // listSpecFiles returns p itself when it is a file, or the top-level YAML and
@@ -150,30 +221,38 @@ var openAPIKey = regexp.MustCompile(`(?m)^("?)(openapi|swagger)("?)\s*:`)
 
 func isOpenAPIDocument(data []byte) bool { return openAPIKey.Match(data) }
 
-func loadDoc(ctx context.Context, fsys fs.FS, p string) (*openapi3.T, error) {
+// loadDoc loads the OpenAPI document p of fsys with its relative $refs:
+// OpenAPI 3.0 and 3.1 as they are, Swagger 2.0 converted (see loadSwagger2).
+// Errors start with the file's name as display gives it.
+func loadDoc(ctx context.Context, fsys fs.FS, p string, display func(string) string) (*openapi3.T, error) {
+	data, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(p), err)
+	}
+	if isSwagger2(data) {
+		return loadSwagger2(ctx, fsys, p, data, display)
+	}
+	doc, err := newLoader(ctx, fsys).LoadFromDataWithPath(data, &url.URL{Path: p})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", display(p), err)
+	}
+	return doc, nil
+}
+
+// newLoader returns a kin-openapi loader that reads relative references from
+// fsys and refuses remote ones.
+func newLoader(ctx context.Context, fsys fs.FS) *openapi3.Loader {
 	loader := openapi3.NewLoader()
 	loader.Context = ctx
 	loader.IsExternalRefsAllowed = true
-	loader.IncludeOrigin = true
 	loader.ReadFromURIFunc = func(_ *openapi3.Loader, u *url.URL) ([]byte, error) {
 		if u.Scheme != "" || u.Host != "" {
 			return nil, fmt.Errorf("remote reference %s: only relative file references are allowed", u)
 		}
 		return fs.ReadFile(fsys, strings.TrimPrefix(path.Clean(u.Path), "/"))
 	}
-	data, err := fs.ReadFile(fsys, p)
-	if err != nil {
-		return nil, err
-	}
-	if isSwagger2(data) {
-		return nil, errors.New("a Swagger 2.0 document: only OpenAPI 3.0 and 3.1 (Matrix v1.8 and later) are supported")
-	}
-	return loader.LoadFromDataWithPath(data, &url.URL{Path: p})
+	return loader
 }
-
-var swaggerKey = regexp.MustCompile(`(?m)^("?)swagger("?)\s*:`)
-
-func isSwagger2(data []byte) bool { return swaggerKey.Match(data) }
 
 // refChecker parses files with yaml.v3 and checks that every $ref names a
 // readable file and, with a fragment, a node inside it. It reports each
@@ -248,19 +327,20 @@ func (c *refChecker) ref(p string, ref *yaml.Node) {
 	if doc == nil || fragment == "" {
 		return
 	}
-	if !resolvePointer(doc, fragment) {
+	if pointerNode(doc, fragment) == nil {
 		c.errs = append(c.errs, fmt.Errorf("%s: $ref %q: %s has nothing at #%s", where, ref.Value, c.display(targetPath), fragment))
 	}
 }
 
-// resolvePointer reports whether the JSON pointer (RFC 6901) names a node in doc.
-func resolvePointer(doc *yaml.Node, pointer string) bool {
+// pointerNode returns the node that the JSON pointer (RFC 6901) names in
+// doc, or nil.
+func pointerNode(doc *yaml.Node, pointer string) *yaml.Node {
 	n := doc
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
 	if pointer == "" || pointer == "/" {
-		return true
+		return n
 	}
 	for _, token := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
 		token = strings.NewReplacer("~1", "/", "~0", "~").Replace(token)
@@ -270,23 +350,18 @@ func resolvePointer(doc *yaml.Node, pointer string) bool {
 		next := (*yaml.Node)(nil)
 		switch n.Kind {
 		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == token {
-					next = n.Content[i+1]
-					break
-				}
-			}
+			next = mappingValue(n, token)
 		case yaml.SequenceNode:
 			if i, err := strconv.Atoi(token); err == nil && i >= 0 && i < len(n.Content) {
 				next = n.Content[i]
 			}
 		}
 		if next == nil {
-			return false
+			return nil
 		}
 		n = next
 	}
-	return true
+	return n
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

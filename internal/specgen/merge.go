@@ -73,7 +73,7 @@ func merge(files []*specFile) (*openapi3.T, error) {
 			}
 			for _, method := range sortedKeys(item.Operations()) {
 				op := item.Operations()[method]
-				where := position(f.display, op.Origin)
+				where := f.position("paths", p, strings.ToLower(method))
 				if op.OperationID == "" {
 					errs = append(errs, fmt.Errorf("%s: %s %s has no operationId", where, method, p))
 					continue
@@ -196,15 +196,6 @@ func inlineExamples(examples openapi3.Examples) {
 func sameScheme(a, b *openapi3.SecurityScheme) bool {
 	return a.Type == b.Type && a.Scheme == b.Scheme && a.In == b.In && a.Name == b.Name &&
 		a.BearerFormat == b.BearerFormat && reflect.DeepEqual(a.Flows, b.Flows)
-}
-
-// position formats file:line:col from an element's origin; just the file
-// when the origin is unknown.
-func position(file string, origin *openapi3.Origin) string {
-	if origin == nil || origin.Key == nil || origin.Key.Line == 0 {
-		return file
-	}
-	return fmt.Sprintf("%s:%d:%d", file, origin.Key.Line, origin.Key.Column)
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {

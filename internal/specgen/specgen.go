@@ -1,10 +1,14 @@
 // Package specgen turns OpenAPI files laid out like the Matrix spec's
 // data/api/client-server folder into Go: it loads them (multi-file, relative
-// $refs, OpenAPI 3.1), normalises them into one document, filters it, and
-// emits types, a typed client and a strict server with oapi-codegen.
+// $refs, OpenAPI 3.1 or Swagger 2.0), normalises them into one document,
+// filters it, and emits types, a typed client and a strict server with
+// oapi-codegen.
 //
-// The steps, in order: load (load.go), merge (merge.go), filterVersion and
-// filterOperations (filter.go), hoistSchemas (hoist.go), emit (emit.go).
+// The steps, in order: load (load.go, with Swagger 2.0 converted in
+// swagger2.go), merge (merge.go), filterVersion and filterOperations
+// (filter.go), patternMapsAsAdditional (patterns.go), rewriteTypeLists
+// (sumtypes.go), hoistSchemas (hoist.go), emit (emit.go, which ends with
+// prefixClashingEnums in enumnames.go).
 package specgen
 
 import (
@@ -65,7 +69,9 @@ func Document(ctx context.Context, opts Options) (*openapi3.T, []string, error) 
 	if err := filterOperations(doc, opts.Selection); err != nil {
 		return nil, nil, err
 	}
-	if err := hoistSchemas(doc); err != nil {
+	patternMapsAsAdditional(doc)
+	sums := rewriteTypeLists(doc)
+	if err := hoistSchemas(doc, sumTypeNames(sums)); err != nil {
 		return nil, nil, err
 	}
 	inputs := make([]string, len(files))

@@ -239,20 +239,56 @@ func TestGeneratedCodeCompiles(t *testing.T) {
 // it can import mxauth's runtime) and runs go vet on it.
 func vetPackage(t *testing.T, name string, code []byte) {
 	t.Helper()
+	checkPackages(t, []scratchPackage{{name: name, code: code}})
+}
+
+// scratchPackage is generated code to build: a package name, its source and,
+// optionally, the source of a test file to run against it.
+type scratchPackage struct {
+	name string
+	code []byte
+	test string
+}
+
+// checkPackages writes each package into its own folder under testdata (so
+// that, inside this module, it can import mxauth's runtime with the
+// module's own go.mod and go.sum), runs one go vet over all of them, which
+// type-checks them in full, and then go test on those that have a test.
+func checkPackages(t *testing.T, pkgs []scratchPackage) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("builds a package; skipped with -short")
+		t.Skip("builds packages; skipped with -short")
 	}
-	dir, err := os.MkdirTemp("testdata", "vet-"+name+"-")
+	root, err := os.MkdirTemp("testdata", "vet-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.WriteFile(filepath.Join(dir, name+".go"), code, 0o644); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	var all, tested []string
+	for _, p := range pkgs {
+		dir := filepath.Join(root, p.name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p.name+".go"), p.code, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		rel := "./" + filepath.ToSlash(dir)
+		all = append(all, rel)
+		if p.test != "" {
+			if err := os.WriteFile(filepath.Join(dir, p.name+"_test.go"), []byte(p.test), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tested = append(tested, rel)
+		}
 	}
-	out, err := exec.Command("go", "vet", "./"+filepath.ToSlash(dir)).CombinedOutput()
-	if err != nil {
+	if out, err := exec.Command("go", append([]string{"vet"}, all...)...).CombinedOutput(); err != nil {
 		t.Fatalf("go vet on the generated code: %v\n%s", err, out)
+	}
+	if len(tested) > 0 {
+		if out, err := exec.Command("go", append([]string{"test", "-count=1"}, tested...)...).CombinedOutput(); err != nil {
+			t.Fatalf("go test on the generated code: %v\n%s", err, out)
+		}
 	}
 }
 

@@ -26,11 +26,7 @@ var authFiles = []string{
 // it is absent, as it is in a user's fresh clone.
 func upstreamDir(t testing.TB, release string) string {
 	t.Helper()
-	root := os.Getenv("MXAUTH_UPSTREAM_SPEC")
-	if root == "" {
-		root = filepath.Join("..", "..", "..", "shared", "upstream-spec")
-	}
-	dir := filepath.Join(root, release, "api", "client-server")
+	dir := filepath.Join(upstreamRoot(), release, "api", "client-server")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("upstream spec %s not found (%v); set MXAUTH_UPSTREAM_SPEC to its folder", release, err)
 	}
