@@ -3,18 +3,24 @@ package mock_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock"
 )
 
@@ -35,53 +41,137 @@ const (
 	benchWhoamiPath   = "/_matrix/client/v3/account/whoami"
 	benchLoginPath    = "/_matrix/client/v3/login"
 	benchRefreshPath  = "/_matrix/client/v3/refresh"
+	benchOAuthToken   = "/oauth2/token"
+
+	formContentType = "application/x-www-form-urlencoded"
 )
 
-// benchTarget is a server a benchmark measures: its handler, and a way to
-// give benchUser a session on a device without going through HTTP.
+// benchTarget is a server a benchmark measures: its handler, a way to give
+// benchUser a session on a device without going through HTTP, and a way to
+// give benchUser an OAuth 2.0 session on a device: a registered client and
+// the refresh token the token endpoint rotates.
 type benchTarget struct {
-	handler http.Handler
-	login   func(device string, withRefresh bool) (access, refresh string)
+	handler    http.Handler
+	login      func(device string, withRefresh bool) (access, refresh string)
+	oauthLogin func(device string) (clientID, refresh string)
 }
 
 // benchTargets returns the mock, with benchUser, and the baseline, with the
 // same user, in the order the sub-benchmarks run.
 func benchTargets() []struct {
 	name string
-	new  func(b *testing.B) benchTarget
+	new  func(tb testing.TB) benchTarget
 } {
 	return []struct {
 		name string
-		new  func(b *testing.B) benchTarget
+		new  func(tb testing.TB) benchTarget
 	}{
-		{"mock", func(b *testing.B) benchTarget {
-			hs := newBenchMock(b)
-			return benchTarget{hs.Handler(), func(device string, withRefresh bool) (string, string) {
-				s, err := hs.Login(benchUser, device, withRefresh)
-				if err != nil {
-					b.Fatal(err)
-				}
-				return s.AccessToken, s.RefreshToken
-			}}
+		{"mock", func(tb testing.TB) benchTarget {
+			hs := newBenchMock(tb)
+			return benchTarget{
+				handler: hs.Handler(),
+				login: func(device string, withRefresh bool) (string, string) {
+					s, err := hs.Login(benchUser, device, withRefresh)
+					if err != nil {
+						tb.Fatal(err)
+					}
+					return s.AccessToken, s.RefreshToken
+				},
+				oauthLogin: func(device string) (string, string) { return benchOAuthSession(tb, hs.Handler(), device) },
+			}
 		}},
-		{"baseline", func(*testing.B) benchTarget {
+		{"baseline", func(testing.TB) benchTarget {
 			base := newBenchBaseline()
 			user := base.addUser(benchUser, benchPassword)
-			return benchTarget{base, func(device string, withRefresh bool) (string, string) {
-				return base.login(user, device, withRefresh)
-			}}
+			return benchTarget{
+				handler: base,
+				login: func(device string, withRefresh bool) (string, string) {
+					return base.login(user, device, withRefresh)
+				},
+				oauthLogin: func(device string) (string, string) {
+					_, refresh := base.login(user, device, true)
+					return base.addClient(), refresh
+				},
+			}
 		}},
 	}
 }
 
 // newBenchMock returns a mock with benchUser, on the real clock, as a
-// client developer would run it.
-func newBenchMock(b *testing.B) *mock.Server {
-	hs, err := mock.New(mock.WithServerName(benchServer), mock.WithUser(benchUser, benchPassword))
+// client developer would run it, with the OAuth 2.0 API on and every
+// authorization approved as benchUser.
+func newBenchMock(tb testing.TB) *mock.Server {
+	hs, err := mock.New(mock.WithServerName(benchServer), mock.WithUser(benchUser, benchPassword), mock.WithOAuthAutoApprove(benchUser))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return hs
+}
+
+// The PKCE pair and the redirect URI of the benchmarks' OAuth 2.0 client.
+const (
+	benchVerifier = "bench-verifier-0123456789-0123456789-0123456789"
+	benchRedirect = "http://127.0.0.1/callback"
+)
+
+// benchOAuthSession gives benchUser an OAuth 2.0 session on device through
+// the mock's own endpoints, as a client would: it registers a client,
+// follows the authorization URL (auto-approved: the answer is a redirect
+// with a code) and exchanges the code. It returns the client's ID and the
+// refresh token.
+func benchOAuthSession(tb testing.TB, h http.Handler, device string) (clientID, refresh string) {
+	tb.Helper()
+	serve := func(req *http.Request, want int) *httptest.ResponseRecorder {
+		tb.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			tb.Fatalf("%s %s: %d %s, want %d", req.Method, req.URL.Path, rec.Code, rec.Body, want)
+		}
+		return rec
+	}
+	metadata, err := json.Marshal(map[string]any{
+		"client_name": "mock benchmarks", "client_uri": "https://bench.example.org/",
+		"application_type": "native", "redirect_uris": []string{benchRedirect},
+		"grant_types":    []string{"authorization_code", "refresh_token"},
+		"response_types": []string{"code"}, "token_endpoint_auth_method": "none",
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/oauth2/registration", bytes.NewReader(metadata))
+	req.Header.Set("Content-Type", "application/json")
+	var client struct {
+		ClientID string `json:"client_id"`
+	}
+	if err := json.Unmarshal(serve(req, http.StatusCreated).Body.Bytes(), &client); err != nil || client.ClientID == "" {
+		tb.Fatalf("registration answer without a client_id: %v", err)
+	}
+
+	sum := sha256.Sum256([]byte(benchVerifier))
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {client.ClientID}, "redirect_uri": {benchRedirect},
+		"scope": {"urn:matrix:client:api:* urn:matrix:client:device:" + device},
+		"state": {"bench"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+	}
+	rec := serve(httptest.NewRequest(http.MethodGet, "/oauth2/authorize?"+q.Encode(), nil), http.StatusFound)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		tb.Fatalf("authorization redirect %q without a code", rec.Header().Get("Location"))
+	}
+
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {benchRedirect},
+		"client_id": {client.ClientID}, "code_verifier": {benchVerifier},
+	}
+	req = httptest.NewRequest(http.MethodPost, benchOAuthToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", formContentType)
+	rec = serve(req, http.StatusOK)
+	if refresh = benchRefreshToken(rec.Body.Bytes()); refresh == "" {
+		tb.Fatalf("code exchange answer without a refresh token: %s", rec.Body)
+	}
+	return client.ClientID, refresh
 }
 
 // benchRequest makes the requests of a benchmark cheaply: each is a shallow
@@ -92,16 +182,19 @@ type benchRequest struct {
 	tmpl *http.Request
 }
 
-func newBenchRequest(b *testing.B, method, path, token string) benchRequest {
+func newBenchRequest(tb testing.TB, method, path, token string) benchRequest {
 	req, err := http.NewRequest(method, "http://"+benchServer+path, nil)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	req.RemoteAddr = "127.0.0.1:40000"
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	if method == http.MethodPost {
+	switch {
+	case path == benchOAuthToken:
+		req.Header.Set("Content-Type", formContentType)
+	case method == http.MethodPost:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	return benchRequest{req}
@@ -208,17 +301,25 @@ func benchWhoamiRotating(b *testing.B, h http.Handler, tokens []string) {
 	}
 }
 
-func BenchmarkLogin(b *testing.B) {
+// benchLoginBody is the body of BenchmarkLogin's requests: a password
+// login of benchUser with a refresh token, always on the same device, so
+// that each login ends the previous one's tokens.
+func benchLoginBody(tb testing.TB) []byte {
 	body, err := json.Marshal(map[string]any{
 		"type":          "m.login.password",
 		"identifier":    map[string]string{"type": "m.id.user", "user": benchUser},
 		"password":      benchPassword,
-		"device_id":     "BENCHLOGIN", // one device: each login ends the previous tokens
+		"device_id":     "BENCHLOGIN",
 		"refresh_token": true,
 	})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
+	return body
+}
+
+func BenchmarkLogin(b *testing.B) {
+	body := benchLoginBody(b)
 	for _, tt := range benchTargets() {
 		b.Run(tt.name, func(b *testing.B) {
 			t := tt.new(b)
@@ -252,6 +353,29 @@ func BenchmarkRefresh(b *testing.B) {
 	}
 }
 
+// BenchmarkOAuthRefresh follows a rotation at the OAuth 2.0 token endpoint:
+// each request is a refresh_token grant, form-encoded, with the refresh
+// token the previous answer gave.
+func BenchmarkOAuthRefresh(b *testing.B) {
+	for _, tt := range benchTargets() {
+		b.Run(tt.name, func(b *testing.B) {
+			t := tt.new(b)
+			clientID, rt := t.oauthLogin("BENCHOAUTHREFRESH")
+			req := newBenchRequest(b, http.MethodPost, benchOAuthToken, "")
+			var body []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				// Client IDs and tokens are base64url: nothing to escape.
+				body = append(append(append(append(body[:0], "grant_type=refresh_token&client_id="...), clientID...), "&refresh_token="...), rt...)
+				rec := benchServe(b, t.handler, req.next(body))
+				if rt = benchRefreshToken(rec.Body.Bytes()); rt == "" {
+					b.Fatalf("no refresh token in %s", rec.Body)
+				}
+			}
+		})
+	}
+}
+
 // benchRefreshToken returns the refresh_token of a JSON answer, found by
 // search rather than decoding so as to cost the harness little. Tokens are
 // base64url with a prefix: they hold no escapes.
@@ -267,6 +391,123 @@ func benchRefreshToken(answer []byte) string {
 		return ""
 	}
 	return string(rest[:j])
+}
+
+// TestBenchBaselineAnswersAlike checks the premise of the benchmarks: to
+// each measured request, the baseline answers with the mock's status and
+// headers, and a JSON object with the same fields holding the same values,
+// the random tokens excepted.
+func TestBenchBaselineAnswersAlike(t *testing.T) {
+	var got [2]map[string]*httptest.ResponseRecorder // by endpoint, for the mock and the baseline
+	for i, tt := range benchTargets() {
+		target := tt.new(t)
+		access, _ := target.login("ALIKE", false)
+		_, refresh := target.login("ALIKEREFRESH", true)
+		clientID, oauthRefresh := target.oauthLogin("ALIKEOAUTHREFRESH")
+		got[i] = make(map[string]*httptest.ResponseRecorder)
+		for name, req := range map[string]*http.Request{
+			"versions": newBenchRequest(t, http.MethodGet, benchVersionsPath, "").next(nil),
+			"whoami":   newBenchRequest(t, http.MethodGet, benchWhoamiPath, access).next(nil),
+			"login":    newBenchRequest(t, http.MethodPost, benchLoginPath, "").next(benchLoginBody(t)),
+			"refresh":  newBenchRequest(t, http.MethodPost, benchRefreshPath, "").next([]byte(`{"refresh_token":"` + refresh + `"}`)),
+			"oauth-refresh": newBenchRequest(t, http.MethodPost, benchOAuthToken, "").next(
+				[]byte("grant_type=refresh_token&client_id=" + clientID + "&refresh_token=" + oauthRefresh)),
+		} {
+			rec := httptest.NewRecorder()
+			target.handler.ServeHTTP(rec, req)
+			got[i][name] = rec
+		}
+	}
+	tokens := []string{"access_token", "refresh_token"}
+	for _, name := range slices.Sorted(maps.Keys(got[0])) {
+		m, base := got[0][name], got[1][name]
+		if m.Code != http.StatusOK || base.Code != m.Code {
+			t.Errorf("%s: status %d from the mock, %d from the baseline", name, m.Code, base.Code)
+		}
+		if !maps.EqualFunc(m.Header(), base.Header(), slices.Equal) {
+			t.Errorf("%s: headers differ:\nmock     %v\nbaseline %v", name, m.Header(), base.Header())
+		}
+		var mb, bb map[string]any
+		if err := json.Unmarshal(m.Body.Bytes(), &mb); err != nil {
+			t.Fatalf("%s: mock answer %s: %v", name, m.Body, err)
+		}
+		if err := json.Unmarshal(base.Body.Bytes(), &bb); err != nil {
+			t.Fatalf("%s: baseline answer %s: %v", name, base.Body, err)
+		}
+		for _, k := range tokens {
+			if _, ok := mb[k]; ok {
+				if _, ok := bb[k].(string); ok {
+					mb[k], bb[k] = "token", "token"
+				}
+			}
+		}
+		if !reflect.DeepEqual(mb, bb) {
+			t.Errorf("%s: bodies differ:\nmock     %s\nbaseline %s", name, m.Body, base.Body)
+		}
+	}
+}
+
+// TestAnswersAsGenerated checks that the answers the mock writes itself,
+// for speed, rather than through the generated Visit methods (versions,
+// whoami, login, refresh), are what those methods would have written: the
+// answer, decoded into the generated type and sent by its Visit method,
+// gives the same bytes and the same Content-Type.
+func TestAnswersAsGenerated(t *testing.T) {
+	hs := newBenchMock(t)
+	h := hs.Handler()
+	s, err := hs.Login(benchUser, "ASGENERATED", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		req   *http.Request
+		visit func(body []byte, w http.ResponseWriter) error // decodes body and sends it again
+	}{
+		{"versions", newBenchRequest(t, http.MethodGet, benchVersionsPath, "").next(nil), func(body []byte, w http.ResponseWriter) error {
+			var v clientserver.GetVersions200JSONResponse
+			if err := json.Unmarshal(body, &v); err != nil {
+				return err
+			}
+			return v.VisitGetVersionsResponse(w)
+		}},
+		{"whoami", newBenchRequest(t, http.MethodGet, benchWhoamiPath, s.AccessToken).next(nil), func(body []byte, w http.ResponseWriter) error {
+			var v clientserver.GetTokenOwner200JSONResponse
+			if err := json.Unmarshal(body, &v); err != nil {
+				return err
+			}
+			return v.VisitGetTokenOwnerResponse(w)
+		}},
+		{"refresh", newBenchRequest(t, http.MethodPost, benchRefreshPath, "").next([]byte(`{"refresh_token":"` + s.RefreshToken + `"}`)), func(body []byte, w http.ResponseWriter) error {
+			var v clientserver.Refresh200JSONResponse
+			if err := json.Unmarshal(body, &v); err != nil {
+				return err
+			}
+			return v.VisitRefreshResponse(w)
+		}},
+		{"login", newBenchRequest(t, http.MethodPost, benchLoginPath, "").next(benchLoginBody(t)), func(body []byte, w http.ResponseWriter) error {
+			var v clientserver.Login200JSONResponse
+			if err := json.Unmarshal(body, &v); err != nil {
+				return err
+			}
+			return v.VisitLoginResponse(w)
+		}},
+	}
+	for _, tt := range tests {
+		got := httptest.NewRecorder()
+		h.ServeHTTP(got, tt.req)
+		if got.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", tt.name, got.Code, got.Body)
+		}
+		want := httptest.NewRecorder()
+		if err := tt.visit(got.Body.Bytes(), want); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got.Body.String() != want.Body.String() || got.Header().Get("Content-Type") != want.Header().Get("Content-Type") {
+			t.Errorf("%s: the mock sends %q (%s), the generated code %q (%s)", tt.name,
+				got.Body, got.Header().Get("Content-Type"), want.Body, want.Header().Get("Content-Type"))
+		}
+	}
 }
 
 // BenchmarkNew is how long mock.New takes to return a server with two
@@ -316,11 +557,11 @@ func BenchmarkStart(b *testing.B) {
 }
 
 // benchBaseline is the yardstick: a bare net/http handler that gives the
-// four measured requests the same answer as the mock (status, Content-Type,
-// CORS headers, JSON body) with the least work that gets them right: random
-// tokens as long as the mock's, a login on a device ends its previous
-// tokens, a refresh rotates, access tokens expire. cmd/loadtest has its own
-// copy.
+// five measured requests the same answer as the mock (status, headers, JSON
+// body) with the least work that gets them right: random tokens as long as
+// the mock's, a login on a device ends its previous tokens, a refresh
+// rotates (at /refresh and at the OAuth 2.0 token endpoint, for a known
+// client), access tokens expire. cmd/loadtest has its own copy.
 type benchBaseline struct {
 	mux      *http.ServeMux
 	lifetime time.Duration
@@ -330,6 +571,7 @@ type benchBaseline struct {
 	access    map[string]benchAccess // by access token
 	refresh   map[string]benchDevice // by refresh token
 	devices   map[benchDevice]*benchPair
+	clients   map[string]bool // OAuth 2.0 client IDs
 }
 
 // benchDevice names a device.
@@ -353,11 +595,13 @@ func newBenchBaseline() *benchBaseline {
 		access:    make(map[string]benchAccess),
 		refresh:   make(map[string]benchDevice),
 		devices:   make(map[benchDevice]*benchPair),
+		clients:   make(map[string]bool),
 	}
 	b.mux.HandleFunc("GET "+benchVersionsPath, b.versions)
 	b.mux.HandleFunc("GET "+benchWhoamiPath, b.whoami)
 	b.mux.HandleFunc("POST "+benchLoginPath, b.serveLogin)
 	b.mux.HandleFunc("POST "+benchRefreshPath, b.serveRefresh)
+	b.mux.HandleFunc("POST "+benchOAuthToken, b.serveOAuthToken)
 	return b
 }
 
@@ -368,6 +612,15 @@ func (b *benchBaseline) addUser(localpart, password string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.passwords[id] = password
+	return id
+}
+
+// addClient registers an OAuth 2.0 client and returns its ID.
+func (b *benchBaseline) addClient() string {
+	id := benchToken("")[:22]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clients[id] = true
 	return id
 }
 
@@ -481,27 +734,71 @@ func (b *benchBaseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
 		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"errcode": "M_NOT_JSON", "error": "refused"})
 		return
 	}
-	access, refresh := benchToken("mat_"), benchToken("mrt_")
-	expires := time.Now().Add(b.lifetime)
-	b.mu.Lock()
-	key, ok := b.refresh[req.RefreshToken]
+	access, refresh, ok := b.rotate(req.RefreshToken)
 	if !ok {
-		b.mu.Unlock()
 		benchWriteJSON(w, http.StatusUnauthorized, map[string]string{"errcode": "M_UNKNOWN_TOKEN", "error": "refused"})
 		return
 	}
-	p := b.devices[key]
-	delete(b.refresh, p.refresh)
-	delete(b.access, p.prevAccess)
-	p.prevAccess, p.access, p.refresh = p.access, access, refresh
-	b.access[access] = benchAccess{key, expires}
-	b.refresh[refresh] = key
-	b.mu.Unlock()
 	benchWriteJSON(w, http.StatusOK, struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 		ExpiresInMs  int64  `json:"expires_in_ms"`
 	}{access, refresh, b.lifetime.Milliseconds()})
+}
+
+// serveOAuthToken answers the refresh_token grant of the OAuth 2.0 token
+// endpoint (RFC 6749 §6) for a known client, with the answer of §5.1.
+func (b *benchBaseline) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1, on every answer
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		return
+	}
+	b.mu.RLock()
+	known := b.clients[r.Form.Get("client_id")]
+	b.mu.RUnlock()
+	if !known {
+		benchWriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return
+	}
+	if r.Form.Get("grant_type") != "refresh_token" {
+		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+		return
+	}
+	access, refresh, ok := b.rotate(r.Form.Get("refresh_token"))
+	if !ok {
+		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
+		return
+	}
+	benchWriteJSON(w, http.StatusOK, struct {
+		AccessToken  string `json:"access_token"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		TokenType    string `json:"token_type"`
+	}{access, int64(b.lifetime / time.Second), refresh, "Bearer"})
+}
+
+// rotate replaces the pair of the device that refresh belongs to with a
+// new one; the access token of the pair before is ended, the one of the
+// replaced pair works until it expires. ok is false for an unknown refresh
+// token.
+func (b *benchBaseline) rotate(refresh string) (newAccess, newRefresh string, ok bool) {
+	newAccess, newRefresh = benchToken("mat_"), benchToken("mrt_")
+	expires := time.Now().Add(b.lifetime)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key, ok := b.refresh[refresh]
+	if !ok {
+		return "", "", false
+	}
+	p := b.devices[key]
+	delete(b.refresh, p.refresh)
+	delete(b.access, p.prevAccess)
+	p.prevAccess, p.access, p.refresh = p.access, newAccess, newRefresh
+	b.access[newAccess] = benchAccess{key, expires}
+	b.refresh[newRefresh] = key
+	return newAccess, newRefresh, true
 }
 
 // benchWriteJSON sends v as JSON with the headers of every client-server

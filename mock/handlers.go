@@ -2,6 +2,7 @@ package mock
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -57,10 +58,33 @@ func deref[T any](p *T) T {
 }
 
 func (h handlers) GetVersions(ctx context.Context, _ clientserver.GetVersionsRequestObject) (clientserver.GetVersionsResponseObject, error) {
-	return clientserver.GetVersions200JSONResponse{
-		Versions:         exchangeOf(ctx).world.versions,
+	return exchangeOf(ctx).world.versionsAnswer(), nil
+}
+
+// newVersionsAnswer returns the answer to GET /versions for a world that
+// advertises versions: the generated GetVersions200JSONResponse, encoded
+// now so that each request only writes the bytes.
+func newVersionsAnswer(versions []string) clientserver.GetVersionsResponseObject {
+	resp := clientserver.GetVersions200JSONResponse{
+		Versions:         versions,
 		UnstableFeatures: &map[string]bool{refreshTokenFeature: true},
-	}, nil
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return resp // its Visit method meets the error again and reports it
+	}
+	return encodedVersions(append(body, '\n'))
+}
+
+// encodedVersions is the answer to GET /versions, encoded, with the
+// newline the generated Visit method ends it with.
+type encodedVersions []byte
+
+func (a encodedVersions) VisitGetVersionsResponse(w http.ResponseWriter) error {
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(a)
+	return err
 }
 
 func (h handlers) GetWellknown(ctx context.Context, _ clientserver.GetWellknownRequestObject) (clientserver.GetWellknownResponseObject, error) {
@@ -69,7 +93,7 @@ func (h handlers) GetWellknown(ctx context.Context, _ clientserver.GetWellknownR
 
 // discovery tells clients where the server is.
 func discovery(ctx context.Context) clientserver.DiscoveryInformation {
-	return clientserver.DiscoveryInformation{MHomeserver: clientserver.HomeserverInformation{BaseURL: exchangeOf(ctx).baseURL}}
+	return clientserver.DiscoveryInformation{MHomeserver: clientserver.HomeserverInformation{BaseURL: exchangeOf(ctx).baseURL()}}
 }
 
 func (h handlers) GetAuthMetadata(ctx context.Context, _ clientserver.GetAuthMetadataRequestObject) (clientserver.GetAuthMetadataResponseObject, error) {
@@ -77,7 +101,7 @@ func (h handlers) GetAuthMetadata(ctx context.Context, _ clientserver.GetAuthMet
 	if o == nil {
 		return nil, errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server does not offer the OAuth 2.0 API")
 	}
-	return o.metadata(exchangeOf(ctx).baseURL), nil
+	return o.metadata(exchangeOf(ctx).baseURL()), nil
 }
 
 // errLegacyOff answers the legacy login API on a server that has turned it
@@ -97,7 +121,7 @@ func refuseOAuthSession(ctx context.Context) error {
 	}
 	msg := "Sessions made through OAuth 2.0 cannot delete devices with user-interactive auth"
 	if ex.world.oauth != nil {
-		msg += ": use the account management page " + ex.baseURL + accountPath
+		msg += ": use the account management page " + ex.baseURL() + accountPath
 	}
 	return errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
 }
@@ -166,12 +190,35 @@ func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject
 	if err != nil {
 		return nil, err
 	}
-	wk := discovery(ctx)
-	return clientserver.Login200JSONResponse{
+	a := &loginAnswer{refresh: sess.RefreshToken, serverName: storeOf(ctx).ServerName(), wellKnown: discovery(ctx)}
+	a.body = clientserver.Login200JSONResponse{
 		UserID: sess.UserID, DeviceID: sess.DeviceID, AccessToken: sess.AccessToken,
-		RefreshToken: optional(sess.RefreshToken), ExpiresInMs: millis(sess.ExpiresIn),
-		HomeServer: ptr(storeOf(ctx).ServerName()), WellKnown: &wk,
-	}, nil
+		HomeServer: &a.serverName, WellKnown: &a.wellKnown,
+	}
+	if a.refresh != "" {
+		a.body.RefreshToken = &a.refresh
+	}
+	if sess.ExpiresIn > 0 {
+		a.expiresInMs = int(sess.ExpiresIn / time.Millisecond)
+		a.body.ExpiresInMs = &a.expiresInMs
+	}
+	return a, nil
+}
+
+// loginAnswer is a login's answer, the generated Login200JSONResponse, sent
+// as its own Visit method would send it. As for tokenOwnerAnswer, the
+// values its pointers point to live in the same struct, and writeAnswer
+// encodes it without the generated json.Encoder and bytes.Buffer.
+type loginAnswer struct {
+	body        clientserver.Login200JSONResponse
+	refresh     string
+	expiresInMs int
+	serverName  string
+	wellKnown   clientserver.DiscoveryInformation
+}
+
+func (a *loginAnswer) VisitLoginResponse(w http.ResponseWriter) error {
+	return writeAnswer(w, http.StatusOK, &a.body)
 }
 
 // loginUser returns who a password login names: the m.id.user identifier,
@@ -205,7 +252,26 @@ func (h handlers) GenerateLoginToken(ctx context.Context, _ clientserver.Generat
 
 func (h handlers) GetTokenOwner(ctx context.Context, _ clientserver.GetTokenOwnerRequestObject) (clientserver.GetTokenOwnerResponseObject, error) {
 	p := exchangeOf(ctx).principal
-	return clientserver.GetTokenOwner200JSONResponse{UserID: p.UserID, DeviceID: ptr(p.DeviceID), IsGuest: ptr(p.IsGuest)}, nil
+	a := &tokenOwnerAnswer{deviceID: p.DeviceID, isGuest: p.IsGuest}
+	a.body = clientserver.GetTokenOwner200JSONResponse{UserID: p.UserID, DeviceID: &a.deviceID, IsGuest: &a.isGuest}
+	return a, nil
+}
+
+// tokenOwnerAnswer is whoami's answer, the generated
+// GetTokenOwner200JSONResponse, sent as its own Visit method would send it.
+// whoami does so little else that the answer is a large share of its cost:
+// this one takes two allocations (itself and the encoded bytes) where the
+// generated one takes seven, because the values the body's pointers point
+// to live in the same struct and writeAnswer encodes it without the
+// generated json.Encoder and bytes.Buffer.
+type tokenOwnerAnswer struct {
+	body     clientserver.GetTokenOwner200JSONResponse
+	deviceID string
+	isGuest  bool
+}
+
+func (a *tokenOwnerAnswer) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
+	return writeAnswer(w, http.StatusOK, &a.body)
 }
 
 func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObject) (clientserver.RefreshResponseObject, error) {
@@ -223,9 +289,28 @@ func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return clientserver.Refresh200JSONResponse{
-		AccessToken: sess.AccessToken, RefreshToken: optional(sess.RefreshToken), ExpiresInMs: millis(sess.ExpiresIn),
-	}, nil
+	a := &refreshAnswer{refresh: sess.RefreshToken}
+	a.body.AccessToken = sess.AccessToken
+	if a.refresh != "" {
+		a.body.RefreshToken = &a.refresh
+	}
+	if sess.ExpiresIn > 0 {
+		a.expiresInMs = int(sess.ExpiresIn / time.Millisecond)
+		a.body.ExpiresInMs = &a.expiresInMs
+	}
+	return a, nil
+}
+
+// refreshAnswer is a refresh's answer, the generated
+// Refresh200JSONResponse, sent as loginAnswer is.
+type refreshAnswer struct {
+	body        clientserver.Refresh200JSONResponse
+	refresh     string
+	expiresInMs int
+}
+
+func (a *refreshAnswer) VisitRefreshResponse(w http.ResponseWriter) error {
+	return writeAnswer(w, http.StatusOK, &a.body)
 }
 
 func (h handlers) Logout(ctx context.Context, _ clientserver.LogoutRequestObject) (clientserver.LogoutResponseObject, error) {

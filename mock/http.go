@@ -29,14 +29,23 @@ import (
 type exchange struct {
 	server    *Server
 	world     *world
-	path      string // as sent, before any rewriting
+	req       *http.Request // as received, for baseURL
+	path      string        // as sent, before any rewriting
 	op        string
 	principal state.Principal // the caller, when an access token authenticated it
 	token     string          // that access token
-	baseURL   string
 	errcode   string
 	dropped   bool // a scenario dropped the connection
+
+	// rec is the answer's writer, part of the exchange so that the two
+	// take one allocation.
+	rec statusRecorder
 }
+
+// baseURL is the URL clients are told to use in well_known answers and the
+// OAuth 2.0 metadata. It is built when an answer asks for it rather than
+// for every request: most answers do not, and building it allocates.
+func (ex *exchange) baseURL() string { return ex.server.baseURL(ex.req) }
 
 type exchangeKey struct{}
 
@@ -88,19 +97,6 @@ func newRouter() http.Handler {
 			fail(w, r, toMatrixError(err))
 		},
 	}
-	router.Use(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			exchangeOf(r.Context()).op = operationOf(r)
-			next.ServeHTTP(w, r)
-		})
-	}, guard.Middleware, func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ex := exchangeOf(r.Context())
-			if !ex.server.applyRules(w, r, ex) {
-				next.ServeHTTP(w, r)
-			}
-		})
-	})
 	strict := clientserver.NewStrictHandlerWithOptions(handlers{}, nil, clientserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, decodeError(err)) },
 		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) { fail(w, r, toMatrixError(err)) },
@@ -124,11 +120,47 @@ func newRouter() http.Handler {
 	router.HandleFunc(oauthAuthorizePath, withServer((*Server).authorizeForm)).Methods(http.MethodPost)
 	router.HandleFunc(oauthVerifyPath, withServer((*Server).verifyPage)).Methods(http.MethodGet, http.MethodPost)
 	router.HandleFunc(accountPath, withServer((*Server).accountPage)).Methods(http.MethodGet, http.MethodPost)
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		route.Handler(routeChain(route, guard))
+		return nil
+	})
 	return router
 }
 
+// routeChain puts what every matched request goes through in front of a
+// route's handler: naming the operation in the exchange, the access-token
+// guard, then the scenario rules. The chain is built once per route, with
+// the route's operations looked up once; router.Use would build it again
+// for each request, three closures and two operation lookups each time.
+func routeChain(route *mux.Route, guard operation.Guard) http.Handler {
+	next := route.GetHandler()
+	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ex := exchangeOf(r.Context())
+		if !ex.server.applyRules(w, r, ex) {
+			next.ServeHTTP(w, r)
+		}
+	})
+	guarded := guard.Middleware(rules)
+	tpl, err := route.GetPathTemplate()
+	methods, merr := route.GetMethods()
+	if err != nil || merr != nil { // a route for any method: look its operation up per request
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			exchangeOf(r.Context()).op = operationOf(r)
+			guarded.ServeHTTP(w, r)
+		})
+	}
+	ops := make(map[string]string, len(methods)) // operationId by method
+	for _, m := range methods {
+		ops[m] = operationID(m, tpl)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		exchangeOf(r.Context()).op = ops[r.Method]
+		guarded.ServeHTTP(w, r)
+	})
+}
+
 // operationOf returns the operationId of the route gorilla/mux matched for
-// r, from the client-server or the OAuth 2.0 table; "" when none.
+// r; "" when none.
 func operationOf(r *http.Request) string {
 	route := mux.CurrentRoute(r)
 	if route == nil {
@@ -138,8 +170,14 @@ func operationOf(r *http.Request) string {
 	if err != nil {
 		return ""
 	}
+	return operationID(r.Method, tpl)
+}
+
+// operationID returns the operationId served at method and path template,
+// from the client-server or the OAuth 2.0 table; "" when none.
+func operationID(method, tpl string) string {
 	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
-		if op, ok := t.ByRoute(r.Method, tpl); ok {
+		if op, ok := t.ByRoute(method, tpl); ok {
 			return op.ID
 		}
 	}
@@ -206,8 +244,8 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			return
 		}
 		began := time.Now()
-		ex := &exchange{server: s, world: s.world.Load(), path: r.URL.Path, baseURL: s.baseURL(r)}
-		rec := &statusRecorder{ResponseWriter: w}
+		ex := &exchange{server: s, world: s.world.Load(), req: r, path: r.URL.Path, rec: statusRecorder{ResponseWriter: w}}
+		rec := &ex.rec
 		r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 		defer func() {
 			p := recover()
@@ -283,8 +321,8 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 		return errNotJSON
 	}
 	trimmed := bytes.TrimSpace(body)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-		r.Body = io.NopCloser(bytes.NewReader(body)) // a form (OAuth 2.0 endpoints, pages)
+	if isForm(r.Header.Get("Content-Type")) {
+		r.Body = newBodyCopy(body) // a form (OAuth 2.0 endpoints, pages)
 		return nil
 	}
 	switch {
@@ -298,9 +336,40 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 	case trimmed[0] != '{':
 		return errNotObject
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = newBodyCopy(body)
 	return nil
 }
+
+// isForm reports whether a Content-Type is a form's. The two values
+// clients send are recognized without mime.ParseMediaType, which allocates;
+// any other goes through it.
+func isForm(contentType string) bool {
+	switch contentType {
+	case "application/json":
+		return false
+	case formType:
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == formType
+}
+
+// formType is the media type of HTML and OAuth 2.0 forms.
+const formType = "application/x-www-form-urlencoded"
+
+// bodyCopy is a request body that was read already, handed on to the
+// handlers: io.NopCloser(bytes.NewReader(b)) in one allocation rather than
+// two.
+type bodyCopy struct{ bytes.Reader }
+
+func newBodyCopy(b []byte) *bodyCopy {
+	c := new(bodyCopy)
+	c.Reset(b)
+	return c
+}
+
+// Close does nothing: the body is in memory.
+func (*bodyCopy) Close() error { return nil }
 
 // record adds the answered request to the journal and the log.
 func (s *Server) record(r *http.Request, ex *exchange, status int, began time.Time) {

@@ -69,7 +69,7 @@ func (h oauthHandlers) RequestDeviceAuthorization(ctx context.Context, req oauth
 	}
 	o.deviceCodes[code], o.userCodes[g.userCode] = g, code
 	o.mu.Unlock()
-	base := exchangeOf(ctx).baseURL
+	base := exchangeOf(ctx).baseURL()
 	return oauth2.RequestDeviceAuthorization200JSONResponse{
 		DeviceCode: code, UserCode: g.userCode, ExpiresIn: int(deviceCodeLifetime / time.Second),
 		Interval:                ptr(int(devicePollInterval / time.Second)),

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
@@ -20,6 +22,11 @@ type world struct {
 	store  *state.Store
 	engine *scenario.Engine // nil without rules
 	oauth  *oauthState      // nil while the OAuth 2.0 API is off
+
+	// versionsEncoded is the answer to GET /versions, encoded once, at the
+	// first request for it (see versionsAnswer).
+	versionsOnce    sync.Once
+	versionsEncoded clientserver.GetVersionsResponseObject
 }
 
 // newWorld builds the world that set describes on the server's clock, which
@@ -44,6 +51,13 @@ func (s *Server) newWorld(set settings) (*world, error) {
 		w.oauth = newOAuthState(set.oauth)
 	}
 	return w, nil
+}
+
+// versionsAnswer returns the answer to GET /versions. It depends on the
+// settings only, so it is encoded once, at the first request that asks.
+func (w *world) versionsAnswer() clientserver.GetVersionsResponseObject {
+	w.versionsOnce.Do(func() { w.versionsEncoded = newVersionsAnswer(w.versions) })
+	return w.versionsEncoded
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.

@@ -12,12 +12,14 @@ import (
 )
 
 // baseline is the yardstick the mock is measured against: a bare net/http
-// server that gives the same answers on the wire (status, Content-Type, CORS
-// headers and JSON body) to the four measured requests, with the least work
-// that gets them right. Tokens are random like the mock's, a login on a
-// device ends its previous tokens, a refresh rotates, and access tokens
-// expire; there is no router beyond http.ServeMux, no request journal, no
-// user-interactive auth and no scenario rules.
+// server that gives the same answers on the wire (status, headers and JSON
+// body) to the five measured requests, with the least work that gets them
+// right. Tokens are random like the mock's, a login on a device ends its
+// previous tokens, a refresh rotates (at /refresh, and at the OAuth 2.0
+// token endpoint for a known client), and access tokens expire; there is
+// no router beyond http.ServeMux, no request journal, no user-interactive
+// auth, no scenario rules, and no OAuth 2.0 endpoint but the token
+// endpoint's refresh grant.
 type baseline struct {
 	serverName string
 	baseURL    string // for the well_known part of the login answer
@@ -29,6 +31,7 @@ type baseline struct {
 	access    map[string]baselineAccess // by access token
 	refresh   map[string]baselineDevice // by refresh token
 	devices   map[baselineDevice]*baselinePair
+	clients   map[string]bool // registered OAuth 2.0 client IDs
 }
 
 // baselineDevice names a device: its user and device ID.
@@ -56,6 +59,7 @@ func newBaseline(serverName, baseURL string, versions []string) *baseline {
 		access:     make(map[string]baselineAccess),
 		refresh:    make(map[string]baselineDevice),
 		devices:    make(map[baselineDevice]*baselinePair),
+		clients:    make(map[string]bool),
 	}
 }
 
@@ -65,6 +69,16 @@ func (b *baseline) addUser(localpart, password string) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.passwords[id] = password
+	return id
+}
+
+// addClient registers an OAuth 2.0 client and returns its ID, random like
+// the mock's.
+func (b *baseline) addClient() string {
+	id := newToken("")[:22]
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.clients[id] = true
 	return id
 }
 
@@ -102,13 +116,14 @@ func newToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-// handler returns the HTTP handler of the four measured endpoints.
+// handler returns the HTTP handler of the five measured endpoints.
 func (b *baseline) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_matrix/client/versions", b.serveVersions)
 	mux.HandleFunc("GET /_matrix/client/v3/account/whoami", b.serveWhoami)
 	mux.HandleFunc("POST /_matrix/client/v3/login", b.serveLogin)
 	mux.HandleFunc("POST /_matrix/client/v3/refresh", b.serveRefresh)
+	mux.HandleFunc("POST "+oauthTokenPath, b.serveOAuthToken)
 	return mux
 }
 
@@ -201,27 +216,72 @@ func (b *baseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
 		writeBaselineError(w, http.StatusBadRequest, "M_NOT_JSON")
 		return
 	}
-	access, refresh := newToken("mat_"), newToken("mrt_")
-	expires := time.Now().Add(b.lifetime)
-	b.mu.Lock()
-	key, ok := b.refresh[req.RefreshToken]
+	access, refresh, ok := b.rotate(req.RefreshToken)
 	if !ok {
-		b.mu.Unlock()
 		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
 		return
 	}
-	p := b.devices[key]
-	delete(b.refresh, p.refresh)
-	delete(b.access, p.prevAccess)
-	p.prevAccess, p.access, p.refresh = p.access, access, refresh
-	b.access[access] = baselineAccess{key, expires}
-	b.refresh[refresh] = key
-	b.mu.Unlock()
 	writeBaselineJSON(w, http.StatusOK, struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
 		ExpiresInMs  int64  `json:"expires_in_ms"`
 	}{access, refresh, b.lifetime.Milliseconds()})
+}
+
+// serveOAuthToken answers the refresh_token grant of the OAuth 2.0 token
+// endpoint (RFC 6749 §6) for a known client, as the mock does: the answer
+// of §5.1, which must not be cached, and the errors of §5.2.
+func (b *baseline) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		writeBaselineOAuthError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
+	b.mu.RLock()
+	known := b.clients[r.Form.Get("client_id")]
+	b.mu.RUnlock()
+	if !known {
+		writeBaselineOAuthError(w, http.StatusUnauthorized, "invalid_client")
+		return
+	}
+	if r.Form.Get("grant_type") != "refresh_token" {
+		writeBaselineOAuthError(w, http.StatusBadRequest, "unsupported_grant_type")
+		return
+	}
+	access, refresh, ok := b.rotate(r.Form.Get("refresh_token"))
+	if !ok {
+		writeBaselineOAuthError(w, http.StatusBadRequest, "invalid_grant")
+		return
+	}
+	writeBaselineJSON(w, http.StatusOK, struct {
+		AccessToken  string `json:"access_token"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		TokenType    string `json:"token_type"`
+	}{access, int64(b.lifetime / time.Second), refresh, "Bearer"})
+}
+
+// rotate gives the device that refresh belongs to a new token pair. The
+// access token of the pair before the current one ends; the current one's
+// keeps working until it expires, as on the mock. ok is false for an
+// unknown refresh token.
+func (b *baseline) rotate(refresh string) (newAccess, newRefresh string, ok bool) {
+	newAccess, newRefresh = newToken("mat_"), newToken("mrt_")
+	expires := time.Now().Add(b.lifetime)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key, ok := b.refresh[refresh]
+	if !ok {
+		return "", "", false
+	}
+	p := b.devices[key]
+	delete(b.refresh, p.refresh)
+	delete(b.access, p.prevAccess)
+	p.prevAccess, p.access, p.refresh = p.access, newAccess, newRefresh
+	b.access[newAccess] = baselineAccess{key, expires}
+	b.refresh[newRefresh] = key
+	return newAccess, newRefresh, true
 }
 
 // writeBaselineError sends a Matrix error answer.
@@ -230,6 +290,14 @@ func writeBaselineError(w http.ResponseWriter, status int, errcode string) {
 		Errcode string `json:"errcode"`
 		Error   string `json:"error"`
 	}{errcode, "refused"})
+}
+
+// writeBaselineOAuthError sends an RFC 6749 error answer.
+func writeBaselineOAuthError(w http.ResponseWriter, status int, code string) {
+	writeBaselineJSON(w, status, struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}{code, "refused"})
 }
 
 // writeBaselineJSON sends v as JSON with the headers every client-server

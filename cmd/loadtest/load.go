@@ -51,6 +51,7 @@ type worker struct {
 	device    string
 	access    string // whoami's access token
 	refresh   string // the refresh token the next refresh sends
+	clientID  string // oauth-refresh's OAuth 2.0 client
 	loginBody []byte
 }
 
@@ -104,14 +105,40 @@ func newWorker(t *target, endpoint string, i int) (*worker, error) {
 	case "refresh":
 		w.url = t.url + "/_matrix/client/v3/refresh"
 		_, w.refresh, err = t.login(w.device, true)
+	case "oauth-refresh":
+		w.url = t.url + oauthTokenPath
+		w.clientID, w.refresh, err = t.oauthLogin(w)
 	default:
 		err = fmt.Errorf("unknown endpoint %q", endpoint)
 	}
 	return w, err
 }
 
-// do sends the worker's next request and checks the answer.
+// do sends the worker's next request and checks the answer; refresh
+// endpoints take the refresh token it holds for the next request.
 func (w *worker) do(ctx context.Context) error {
+	resp, body, err := w.roundTrip(ctx)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %.200s", resp.Request.Method, resp.Request.URL.Path, resp.Status, body)
+	}
+	if w.endpoint == "refresh" || w.endpoint == "oauth-refresh" {
+		var answer struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil || answer.RefreshToken == "" {
+			return fmt.Errorf("refresh answer without a refresh token: %.200s", body)
+		}
+		w.refresh = answer.RefreshToken
+	}
+	return nil
+}
+
+// roundTrip sends the worker's next request and returns the answer, its
+// body read.
+func (w *worker) roundTrip(ctx context.Context) (*http.Response, []byte, error) {
 	var req *http.Request
 	var err error
 	switch w.endpoint {
@@ -128,43 +155,43 @@ func (w *worker) do(ctx context.Context) error {
 		// Tokens are base64url with an ASCII prefix: nothing to escape.
 		body := `{"refresh_token":"` + w.refresh + `"}`
 		req, err = http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader([]byte(body)))
+	case "oauth-refresh":
+		// Client IDs and tokens are base64url: nothing to escape.
+		body := "grant_type=refresh_token&client_id=" + w.clientID + "&refresh_token=" + w.refresh
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader([]byte(body)))
 	}
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if req.Method == http.MethodPost {
+	switch {
+	case w.endpoint == "oauth-refresh":
+		req.Header.Set("Content-Type", formContentType)
+	case req.Method == http.MethodPost:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s: %.200s", req.Method, req.URL.Path, resp.Status, body)
-	}
-	if w.endpoint == "refresh" {
-		var answer struct {
-			RefreshToken string `json:"refresh_token"`
-		}
-		if err := json.Unmarshal(body, &answer); err != nil || answer.RefreshToken == "" {
-			return fmt.Errorf("refresh answer without a refresh token: %.200s", body)
-		}
-		w.refresh = answer.RefreshToken
-	}
-	return nil
+	return resp, body, nil
 }
 
 // restart puts a worker back on its feet after a failed request: a refresh
 // chain that broke starts again from a new login.
 func (w *worker) restart() {
-	if w.endpoint == "refresh" {
+	switch w.endpoint {
+	case "refresh":
 		if _, refresh, err := w.t.login(w.device, true); err == nil {
 			w.refresh = refresh
+		}
+	case "oauth-refresh":
+		if clientID, refresh, err := w.t.oauthLogin(w); err == nil {
+			w.clientID, w.refresh = clientID, refresh
 		}
 	}
 }

@@ -15,7 +15,7 @@
 //	-rounds N        slices each cell's duration is cut into (default 5)
 //	-conns LIST      concurrency levels, comma-separated (default 1,2,16)
 //	-endpoints LIST  endpoints, comma-separated, from versions, whoami,
-//	                 login, refresh (default all four)
+//	                 login, refresh, oauth-refresh (default all five)
 //	-sessions N      live sessions created in each server before measuring,
 //	                 besides the workers' own (default 10000)
 //	-json            print JSON instead of a Markdown table
@@ -34,7 +34,13 @@
 // /_matrix/client/v3/account/whoami, a password POST /_matrix/client/v3/login
 // with refresh_token true on a fixed device per worker, and POST
 // /_matrix/client/v3/refresh, where each worker follows its own rotation,
-// sending the refresh token the previous answer gave it.
+// sending the refresh token the previous answer gave it; oauth-refresh is
+// the same rotation at the OAuth 2.0 token endpoint, POST /oauth2/token
+// with a form-encoded refresh_token grant, each worker with a client and a
+// session of its own. On the mock, a worker gets them at setup through the
+// mock's own endpoints (client registration, authorization, approved at
+// once, and code exchange); the baseline, which has no such endpoints,
+// gives them through its Go API.
 //
 // Why a Go generator rather than wrk: wrk is packaged in Debian (4.1.0 in
 // bookworm), but it is not installed on the project's machines, and it would still need two server
@@ -86,7 +92,7 @@ const (
 )
 
 // endpoints are the measured endpoints, in the order they are run.
-var endpoints = []string{"versions", "whoami", "login", "refresh"}
+var endpoints = []string{"versions", "whoami", "login", "refresh", "oauth-refresh"}
 
 // maxConns bounds -conns, so that a typo cannot open thousands of sockets.
 const maxConns = 256
@@ -196,7 +202,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			for _, t := range []*target{first, second} {
 				res := results[t]
-				fmt.Fprintf(stderr, "%-8s %-8s conns=%-3d %9.0f req/s  p50 %-9s p99 %-9s errors %d\n",
+				fmt.Fprintf(stderr, "%-13s %-8s conns=%-3d %9.0f req/s  p50 %-9s p99 %-9s errors %d\n",
 					ep, t.name, conns, res.ReqPerSec, formatLatency(res.P50), formatLatency(res.P99), res.Errors)
 			}
 			rep.Rows = append(rep.Rows, newRow(ep, conns, results[mockTarget], results[baseTarget]))
@@ -225,13 +231,17 @@ type target struct {
 	// login gives the measured user a session on device through the
 	// server's Go API, bypassing HTTP.
 	login func(device string, withRefresh bool) (access, refresh string, err error)
+	// oauthLogin gives the measured user an OAuth 2.0 session on the
+	// worker's device: a registered client, and the refresh token to send
+	// to the token endpoint.
+	oauthLogin func(w *worker) (clientID, refresh string, err error)
 }
 
 // startTargets starts the mock and the baseline on loopback ports, each
 // with the measured user and sessions other live sessions, and returns a
 // function that stops both.
 func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), err error) {
-	hs, err := mock.New(mock.WithServerName(serverName), mock.WithUser(benchUser, benchPassword))
+	hs, err := mock.New(mock.WithServerName(serverName), mock.WithUser(benchUser, benchPassword), mock.WithOAuthAutoApprove(benchUser))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -251,6 +261,7 @@ func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), er
 			s, err := hs.Login(benchUser, device, withRefresh)
 			return s.AccessToken, s.RefreshToken, err
 		},
+		oauthLogin: (*worker).mockOAuthSession,
 	}
 	base := newBaseline(serverName, "http://"+bl.Addr().String(), mock.DefaultVersions)
 	baseUser := base.addUser(benchUser, benchPassword)
@@ -260,6 +271,10 @@ func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), er
 		login: func(device string, withRefresh bool) (string, string, error) {
 			access, refresh := base.login(baseUser, device, withRefresh)
 			return access, refresh, nil
+		},
+		oauthLogin: func(w *worker) (string, string, error) {
+			_, refresh := base.login(baseUser, w.device, true)
+			return base.addClient(), refresh, nil
 		},
 	}
 

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +46,7 @@ func TestMarkdownReport(t *testing.T) {
 }
 
 func TestJSONReport(t *testing.T) {
-	code, out, stderr := runLoadtest(t, "-json", "-duration", "100ms", "-warmup", "0s", "-conns", "1,2", "-endpoints", "whoami,refresh", "-sessions", "0")
+	code, out, stderr := runLoadtest(t, "-json", "-duration", "100ms", "-warmup", "0s", "-conns", "1,2", "-endpoints", "whoami,refresh,oauth-refresh", "-sessions", "0")
 	if code != exitOK {
 		t.Fatalf("exit code %d, want %d; stderr:\n%s\nstdout:\n%s", code, exitOK, stderr, out)
 	}
@@ -63,8 +66,70 @@ func TestJSONReport(t *testing.T) {
 			t.Errorf("%s conns=%d: ratios %v and %v", r.Endpoint, r.Conns, r.RatioReqPerSec, r.RatioP99)
 		}
 	}
-	if got, want := strings.Join(cells, " "), "whoami/1 whoami/2 refresh/1 refresh/2"; got != want {
+	if got, want := strings.Join(cells, " "), "whoami/1 whoami/2 refresh/1 refresh/2 oauth-refresh/1 oauth-refresh/2"; got != want {
 		t.Errorf("cells %s, want %s", got, want)
+	}
+}
+
+// TestWorkers runs a worker of every endpoint on each server for a few
+// requests: every answer is 200 with the mock's headers on both servers,
+// the same JSON fields, and refresh workers get a new refresh token each
+// time, which the next request uses.
+func TestWorkers(t *testing.T) {
+	mockTarget, baseTarget, stop, err := startTargets(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if len(endpoints) != 5 {
+		t.Fatalf("endpoints %v: this test knows five", endpoints)
+	}
+	for _, ep := range endpoints {
+		t.Run(ep, func(t *testing.T) {
+			var headers [2]http.Header
+			var fields [2][]string
+			for i, target := range []*target{mockTarget, baseTarget} {
+				w, err := newWorker(target, ep, 0)
+				if err != nil {
+					t.Fatalf("%s: %v", target.name, err)
+				}
+				defer w.transport.CloseIdleConnections()
+				seen := map[string]bool{w.refresh: true}
+				for range 3 {
+					resp, body, err := w.roundTrip(t.Context())
+					if err != nil || resp.StatusCode != http.StatusOK {
+						t.Fatalf("%s: %v %v %s", target.name, err, resp, body)
+					}
+					headers[i] = resp.Header
+					var answer map[string]any
+					if err := json.Unmarshal(body, &answer); err != nil {
+						t.Fatalf("%s: %s: %v", target.name, body, err)
+					}
+					fields[i] = slices.Sorted(maps.Keys(answer))
+					if ep != "refresh" && ep != "oauth-refresh" {
+						continue
+					}
+					rt, _ := answer["refresh_token"].(string)
+					if rt == "" || seen[rt] {
+						t.Fatalf("%s: refresh token %q, not a new one", target.name, rt)
+					}
+					seen[rt] = true
+					w.refresh = rt
+				}
+			}
+			// Date and Content-Length are net/http's, and the mock's
+			// generated answers end with a newline.
+			for _, h := range headers {
+				h.Del("Date")
+				h.Del("Content-Length")
+			}
+			if !maps.EqualFunc(headers[0], headers[1], slices.Equal) {
+				t.Errorf("headers differ:\nmock     %v\nbaseline %v", headers[0], headers[1])
+			}
+			if !slices.Equal(fields[0], fields[1]) {
+				t.Errorf("fields differ: mock %v, baseline %v", fields[0], fields[1])
+			}
+		})
 	}
 }
 
