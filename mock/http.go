@@ -279,6 +279,11 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
 		}
 		if e := readBody(w, r); e != nil {
+			if strings.HasPrefix(ex.path, "/oauth2/") {
+				ex.errcode = "invalid_request"
+				writeJSON(rec, e.status, oauthErr("invalid_request", e.Message)) // RFC 6749 §5.2, RFC 7591 §3.2.2
+				return
+			}
 			fail(rec, r, e)
 			return
 		}
@@ -320,25 +325,68 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 		}
 		return errNotJSON
 	}
-	trimmed := bytes.TrimSpace(body)
-	if isForm(r.Header.Get("Content-Type")) {
-		r.Body = newBodyCopy(body) // a form (OAuth 2.0 endpoints, pages)
+	if formEndpoint(r.URL.Path) {
+		if !isForm(r.Header.Get("Content-Type")) {
+			return errorf(http.StatusBadRequest, "M_INVALID_PARAM", "The body must be "+formType)
+		}
+		r.Body = newBodyCopy(body)
 		return nil
 	}
+	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0 && r.Method == http.MethodDelete:
 		body = []byte("{}")
 	case len(trimmed) == 0:
 		// Left to the handler: an operation without a body (POST /logout)
 		// accepts it, one with a body answers M_NOT_JSON.
-	case !utf8.Valid(body) || !json.Valid(trimmed):
+		r.Body = newBodyCopy(body)
+		return nil
+	case !utf8.Valid(body):
 		return errNotJSON
-	case trimmed[0] != '{':
-		return errNotObject
 	}
-	r.Body = newBodyCopy(body)
+	value, e := decodeObject(body)
+	if e != nil {
+		return e
+	}
+	r.Body = &decodedBody{bodyCopy: newBodyCopy(body), value: value}
 	return nil
 }
+
+// formEndpoint reports whether path takes a form rather than JSON: the
+// OAuth 2.0 endpoints but registration, and the HTML pages.
+func formEndpoint(path string) bool {
+	return strings.HasPrefix(path, "/oauth2/") && path != oauthRegistrationPath || strings.HasPrefix(path, accountPath)
+}
+
+// decodeObject decodes a body that must be exactly one JSON object.
+func decodeObject(body []byte) (map[string]any, *matrixError) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, errNotJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errNotJSON // something after the value
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errNotObject
+	}
+	return obj, nil
+}
+
+// decodedBody is a JSON body decoded once by readBody. The generated
+// handlers bind its value (runtime.BindJSONBody looks for ValidatedValue)
+// instead of decoding the bytes again, which also makes member names match
+// exactly: encoding/json would read "User" as "user".
+type decodedBody struct {
+	*bodyCopy
+	value map[string]any
+}
+
+// ValidatedValue returns the decoded body.
+func (b *decodedBody) ValidatedValue() any { return b.value }
 
 // isForm reports whether a Content-Type is a form's. The two values
 // clients send are recognized without mime.ParseMediaType, which allocates;
