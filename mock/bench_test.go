@@ -2,9 +2,7 @@ package mock_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -16,17 +14,16 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/internal/baseline"
 	"github.com/mxauth/mxauth/mock"
 )
 
 // The benchmarks below send requests straight to a handler, with no
 // network: each has a "mock" sub-benchmark, through the mock's whole handler
-// chain (hs.Handler()), and a "baseline" one, through benchBaseline, a bare
+// chain (hs.Handler()), and a "baseline" one, through internal/baseline, a bare
 // net/http handler that gives the same answer with the least work. The
 // ratio of their ns/op, measured in the same run, is the mock's overhead.
 // cmd/loadtest measures the same over real connections.
@@ -81,16 +78,16 @@ func benchTargets() []struct {
 			}
 		}},
 		{"baseline", func(testing.TB) benchTarget {
-			base := newBenchBaseline()
-			user := base.addUser(benchUser, benchPassword)
+			base := baseline.New(benchServer, "", mock.DefaultVersions)
+			user := base.AddUser(benchUser, benchPassword)
 			return benchTarget{
-				handler: base,
+				handler: base.Handler(),
 				login: func(device string, withRefresh bool) (string, string) {
-					return base.login(user, device, withRefresh)
+					return base.Login(user, device, withRefresh)
 				},
 				oauthLogin: func(device string) (string, string) {
-					_, refresh := base.login(user, device, true)
-					return base.addClient(), refresh
+					_, refresh := base.Login(user, device, true)
+					return base.AddClient(), refresh
 				},
 			}
 		}},
@@ -278,11 +275,11 @@ func BenchmarkWhoami100k(b *testing.B) {
 		benchWhoamiRotating(b, hs.Handler(), tokens)
 	})
 	b.Run("baseline", func(b *testing.B) {
-		base := newBenchBaseline()
+		base := baseline.New(benchServer, "", mock.DefaultVersions)
 		for i, token := range tokens {
-			base.access[token] = benchAccess{benchDevice{fmt.Sprintf("@user%d:%s", i/perUser, benchServer), fmt.Sprint("DEVICE", i%perUser)}, time.Time{}}
+			base.AddAccessToken(token, fmt.Sprintf("@user%d:%s", i/perUser, benchServer), fmt.Sprint("DEVICE", i%perUser))
 		}
-		benchWhoamiRotating(b, base, tokens)
+		benchWhoamiRotating(b, base.Handler(), tokens)
 	})
 }
 
@@ -554,266 +551,4 @@ func BenchmarkStart(b *testing.B) {
 		tb.runCleanups()
 		b.StartTimer()
 	}
-}
-
-// benchBaseline is the yardstick: a bare net/http handler that gives the
-// five measured requests the same answer as the mock (status, headers, JSON
-// body) with the least work that gets them right: random tokens as long as
-// the mock's, a login on a device ends its previous tokens, a refresh
-// rotates (at /refresh and at the OAuth 2.0 token endpoint, for a known
-// client), access tokens expire. cmd/loadtest has its own copy.
-type benchBaseline struct {
-	mux      *http.ServeMux
-	lifetime time.Duration
-
-	mu        sync.RWMutex
-	passwords map[string]string      // by user ID
-	access    map[string]benchAccess // by access token
-	refresh   map[string]benchDevice // by refresh token
-	devices   map[benchDevice]*benchPair
-	clients   map[string]bool // OAuth 2.0 client IDs
-}
-
-// benchDevice names a device.
-type benchDevice struct{ user, device string }
-
-// benchAccess is who an access token belongs to, and until when.
-type benchAccess struct {
-	benchDevice
-	expires time.Time // zero: never
-}
-
-// benchPair is a device's tokens, and the previous access token, which
-// works until it expires as on the mock.
-type benchPair struct{ access, refresh, prevAccess string }
-
-func newBenchBaseline() *benchBaseline {
-	b := &benchBaseline{
-		mux:       http.NewServeMux(),
-		lifetime:  5 * time.Minute,
-		passwords: make(map[string]string),
-		access:    make(map[string]benchAccess),
-		refresh:   make(map[string]benchDevice),
-		devices:   make(map[benchDevice]*benchPair),
-		clients:   make(map[string]bool),
-	}
-	b.mux.HandleFunc("GET "+benchVersionsPath, b.versions)
-	b.mux.HandleFunc("GET "+benchWhoamiPath, b.whoami)
-	b.mux.HandleFunc("POST "+benchLoginPath, b.serveLogin)
-	b.mux.HandleFunc("POST "+benchRefreshPath, b.serveRefresh)
-	b.mux.HandleFunc("POST "+benchOAuthToken, b.serveOAuthToken)
-	return b
-}
-
-func (b *benchBaseline) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
-
-func (b *benchBaseline) addUser(localpart, password string) string {
-	id := "@" + localpart + ":" + benchServer
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.passwords[id] = password
-	return id
-}
-
-// addClient registers an OAuth 2.0 client and returns its ID.
-func (b *benchBaseline) addClient() string {
-	id := benchToken("")[:22]
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.clients[id] = true
-	return id
-}
-
-// login gives user a new pair on device and ends the device's old tokens.
-func (b *benchBaseline) login(user, device string, withRefresh bool) (access, refresh string) {
-	access = benchToken("mat_")
-	var expires time.Time
-	if withRefresh {
-		refresh, expires = benchToken("mrt_"), time.Now().Add(b.lifetime)
-	}
-	key := benchDevice{user, device}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if old := b.devices[key]; old != nil {
-		delete(b.access, old.access)
-		delete(b.access, old.prevAccess)
-		delete(b.refresh, old.refresh)
-	}
-	b.devices[key] = &benchPair{access: access, refresh: refresh}
-	b.access[access] = benchAccess{key, expires}
-	if refresh != "" {
-		b.refresh[refresh] = key
-	}
-	return access, refresh
-}
-
-// benchToken returns prefix and 256 random bits in base64url.
-func benchToken(prefix string) string {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:])
-	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
-}
-
-func (b *benchBaseline) versions(w http.ResponseWriter, _ *http.Request) {
-	benchWriteJSON(w, http.StatusOK, struct {
-		Versions         []string        `json:"versions"`
-		UnstableFeatures map[string]bool `json:"unstable_features"`
-	}{mock.DefaultVersions, map[string]bool{"org.matrix.msc2918.refresh_token": true}})
-}
-
-func (b *benchBaseline) whoami(w http.ResponseWriter, r *http.Request) {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	b.mu.RLock()
-	a, known := b.access[token]
-	b.mu.RUnlock()
-	if !ok || !known || !a.expires.IsZero() && !time.Now().Before(a.expires) {
-		benchWriteJSON(w, http.StatusUnauthorized, map[string]string{"errcode": "M_UNKNOWN_TOKEN", "error": "refused"})
-		return
-	}
-	benchWriteJSON(w, http.StatusOK, struct {
-		UserID   string `json:"user_id"`
-		DeviceID string `json:"device_id"`
-		IsGuest  bool   `json:"is_guest"`
-	}{a.user, a.device, false})
-}
-
-func (b *benchBaseline) serveLogin(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Type       string `json:"type"`
-		Identifier struct {
-			Type string `json:"type"`
-			User string `json:"user"`
-		} `json:"identifier"`
-		Password     string `json:"password"`
-		DeviceID     string `json:"device_id"`
-		RefreshToken bool   `json:"refresh_token"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil ||
-		req.Type != "m.login.password" || req.Identifier.Type != "m.id.user" || req.DeviceID == "" {
-		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"errcode": "M_BAD_JSON", "error": "refused"})
-		return
-	}
-	user := req.Identifier.User
-	if !strings.HasPrefix(user, "@") {
-		user = "@" + user + ":" + benchServer
-	}
-	b.mu.RLock()
-	password, ok := b.passwords[user]
-	b.mu.RUnlock()
-	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(req.Password)) != 1 {
-		benchWriteJSON(w, http.StatusForbidden, map[string]string{"errcode": "M_FORBIDDEN", "error": "refused"})
-		return
-	}
-	access, refresh := b.login(user, req.DeviceID, req.RefreshToken)
-	type homeserver struct {
-		BaseURL string `json:"base_url"`
-	}
-	resp := struct {
-		UserID       string `json:"user_id"`
-		AccessToken  string `json:"access_token"`
-		DeviceID     string `json:"device_id"`
-		RefreshToken string `json:"refresh_token,omitempty"`
-		ExpiresInMs  int64  `json:"expires_in_ms,omitempty"`
-		HomeServer   string `json:"home_server"`
-		WellKnown    struct {
-			Homeserver homeserver `json:"m.homeserver"`
-		} `json:"well_known"`
-	}{UserID: user, AccessToken: access, DeviceID: req.DeviceID, RefreshToken: refresh, HomeServer: benchServer}
-	if refresh != "" {
-		resp.ExpiresInMs = b.lifetime.Milliseconds()
-	}
-	resp.WellKnown.Homeserver.BaseURL = "http://" + r.Host
-	benchWriteJSON(w, http.StatusOK, resp)
-}
-
-func (b *benchBaseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		RefreshToken string `json:"refresh_token"`
-	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
-		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"errcode": "M_NOT_JSON", "error": "refused"})
-		return
-	}
-	access, refresh, ok := b.rotate(req.RefreshToken)
-	if !ok {
-		benchWriteJSON(w, http.StatusUnauthorized, map[string]string{"errcode": "M_UNKNOWN_TOKEN", "error": "refused"})
-		return
-	}
-	benchWriteJSON(w, http.StatusOK, struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		ExpiresInMs  int64  `json:"expires_in_ms"`
-	}{access, refresh, b.lifetime.Milliseconds()})
-}
-
-// serveOAuthToken answers the refresh_token grant of the OAuth 2.0 token
-// endpoint (RFC 6749 §6) for a known client, with the answer of §5.1.
-func (b *benchBaseline) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1, on every answer
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	if err := r.ParseForm(); err != nil {
-		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
-		return
-	}
-	b.mu.RLock()
-	known := b.clients[r.Form.Get("client_id")]
-	b.mu.RUnlock()
-	if !known {
-		benchWriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
-		return
-	}
-	if r.Form.Get("grant_type") != "refresh_token" {
-		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
-		return
-	}
-	access, refresh, ok := b.rotate(r.Form.Get("refresh_token"))
-	if !ok {
-		benchWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
-		return
-	}
-	benchWriteJSON(w, http.StatusOK, struct {
-		AccessToken  string `json:"access_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		RefreshToken string `json:"refresh_token"`
-		TokenType    string `json:"token_type"`
-	}{access, int64(b.lifetime / time.Second), refresh, "Bearer"})
-}
-
-// rotate replaces the pair of the device that refresh belongs to with a
-// new one; the access token of the pair before is ended, the one of the
-// replaced pair works until it expires. ok is false for an unknown refresh
-// token.
-func (b *benchBaseline) rotate(refresh string) (newAccess, newRefresh string, ok bool) {
-	newAccess, newRefresh = benchToken("mat_"), benchToken("mrt_")
-	expires := time.Now().Add(b.lifetime)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	key, ok := b.refresh[refresh]
-	if !ok {
-		return "", "", false
-	}
-	p := b.devices[key]
-	delete(b.refresh, p.refresh)
-	delete(b.access, p.prevAccess)
-	p.prevAccess, p.access, p.refresh = p.access, newAccess, newRefresh
-	b.access[newAccess] = benchAccess{key, expires}
-	b.refresh[newRefresh] = key
-	return newAccess, newRefresh, true
-}
-
-// benchWriteJSON sends v as JSON with the headers of every client-server
-// answer.
-func benchWriteJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

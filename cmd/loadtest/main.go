@@ -74,6 +74,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mxauth/mxauth/internal/baseline"
 	"github.com/mxauth/mxauth/mock"
 )
 
@@ -263,18 +264,18 @@ func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), er
 		},
 		oauthLogin: (*worker).mockOAuthSession,
 	}
-	base := newBaseline(serverName, "http://"+bl.Addr().String(), mock.DefaultVersions)
-	baseUser := base.addUser(benchUser, benchPassword)
+	base := baseline.New(serverName, "http://"+bl.Addr().String(), mock.DefaultVersions)
+	baseUser := base.AddUser(benchUser, benchPassword)
 	baseTarget = &target{
 		name: "baseline",
 		url:  "http://" + bl.Addr().String(),
 		login: func(device string, withRefresh bool) (string, string, error) {
-			access, refresh := base.login(baseUser, device, withRefresh)
+			access, refresh := base.Login(baseUser, device, withRefresh)
 			return access, refresh, nil
 		},
 		oauthLogin: func(w *worker) (string, string, error) {
-			_, refresh := base.login(baseUser, w.device, true)
-			return base.addClient(), refresh, nil
+			_, refresh := base.Login(baseUser, w.device, true)
+			return base.AddClient(), refresh, nil
 		},
 	}
 
@@ -290,17 +291,17 @@ func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), er
 				bl.Close()
 				return nil, nil, nil, err
 			}
-			other = base.addUser(localpart, "pw")
+			other = base.AddUser(localpart, "pw")
 		}
 		if _, err := hs.Login(localpart, "", true); err != nil {
 			ml.Close()
 			bl.Close()
 			return nil, nil, nil, err
 		}
-		base.login(other, "DEV"+strconv.Itoa(i%perUser), true)
+		base.Login(other, "DEV"+strconv.Itoa(i%perUser), true)
 	}
 
-	baseServer := &http.Server{Handler: base.handler(), ReadHeaderTimeout: 10 * time.Second}
+	baseServer := &http.Server{Handler: base.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	mockDone, baseDone := make(chan error, 1), make(chan error, 1)
 	go func() { mockDone <- hs.Serve(ml) }()
 	go func() { baseDone <- baseServer.Serve(bl) }()

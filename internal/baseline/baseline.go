@@ -1,4 +1,9 @@
-package main
+// Package baseline is the yardstick mxauth's mock homeserver is measured
+// against, in the in-process benchmarks (mock/bench_test.go) and in
+// cmd/loadtest: a bare net/http server that gives the measured requests
+// the same answers on the wire as the mock, with the least work that gets
+// them right.
+package baseline
 
 import (
 	"crypto/rand"
@@ -11,7 +16,7 @@ import (
 	"time"
 )
 
-// baseline is the yardstick the mock is measured against: a bare net/http
+// Server is the yardstick the mock is measured against: a bare net/http
 // server that gives the same answers on the wire (status, headers and JSON
 // body) to the five measured requests, with the least work that gets them
 // right. Tokens are random like the mock's, a login on a device ends its
@@ -20,7 +25,7 @@ import (
 // no router beyond http.ServeMux, no request journal, no user-interactive
 // auth, no scenario rules, and no OAuth 2.0 endpoint but the token
 // endpoint's refresh grant.
-type baseline struct {
+type Server struct {
 	serverName string
 	baseURL    string // for the well_known part of the login answer
 	versions   []string
@@ -47,10 +52,11 @@ type baselineAccess struct {
 // pair before, which keeps working until it expires, as on the mock.
 type baselinePair struct{ access, refresh, prevAccess string }
 
-// newBaseline returns an empty baseline server for serverName whose login
-// answers point clients at baseURL.
-func newBaseline(serverName, baseURL string, versions []string) *baseline {
-	return &baseline{
+// New returns an empty baseline server for serverName whose login answers
+// point clients at baseURL (empty: "http://" and the Host the request was
+// sent to).
+func New(serverName, baseURL string, versions []string) *Server {
+	return &Server{
 		serverName: serverName,
 		baseURL:    baseURL,
 		versions:   versions,
@@ -63,8 +69,8 @@ func newBaseline(serverName, baseURL string, versions []string) *baseline {
 	}
 }
 
-// addUser creates a user and returns its ID.
-func (b *baseline) addUser(localpart, password string) string {
+// AddUser creates a user and returns its ID.
+func (b *Server) AddUser(localpart, password string) string {
 	id := "@" + localpart + ":" + b.serverName
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -72,9 +78,17 @@ func (b *baseline) addUser(localpart, password string) string {
 	return id
 }
 
-// addClient registers an OAuth 2.0 client and returns its ID, random like
+// AddAccessToken gives device of user (a full user ID) a further access
+// token that never expires, to fill the server with sessions quickly.
+func (b *Server) AddAccessToken(token, user, device string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.access[token] = baselineAccess{baselineDevice{user, device}, time.Time{}}
+}
+
+// AddClient registers an OAuth 2.0 client and returns its ID, random like
 // the mock's.
-func (b *baseline) addClient() string {
+func (b *Server) AddClient() string {
 	id := newToken("")[:22]
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -82,10 +96,10 @@ func (b *baseline) addClient() string {
 	return id
 }
 
-// login gives user a new token pair on device, ending the device's previous
+// Login gives user a new token pair on device, ending the device's previous
 // tokens. Without withRefresh the access token never expires and no
 // refresh token is issued.
-func (b *baseline) login(user, device string, withRefresh bool) (access, refresh string) {
+func (b *Server) Login(user, device string, withRefresh bool) (access, refresh string) {
 	access = newToken("mat_")
 	var expires time.Time
 	if withRefresh {
@@ -116,25 +130,25 @@ func newToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-// handler returns the HTTP handler of the five measured endpoints.
-func (b *baseline) handler() http.Handler {
+// Handler returns the HTTP handler of the five measured endpoints.
+func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_matrix/client/versions", b.serveVersions)
 	mux.HandleFunc("GET /_matrix/client/v3/account/whoami", b.serveWhoami)
 	mux.HandleFunc("POST /_matrix/client/v3/login", b.serveLogin)
 	mux.HandleFunc("POST /_matrix/client/v3/refresh", b.serveRefresh)
-	mux.HandleFunc("POST "+oauthTokenPath, b.serveOAuthToken)
+	mux.HandleFunc("POST /oauth2/token", b.serveOAuthToken)
 	return mux
 }
 
-func (b *baseline) serveVersions(w http.ResponseWriter, _ *http.Request) {
+func (b *Server) serveVersions(w http.ResponseWriter, _ *http.Request) {
 	writeBaselineJSON(w, http.StatusOK, struct {
 		Versions         []string        `json:"versions"`
 		UnstableFeatures map[string]bool `json:"unstable_features"`
 	}{b.versions, map[string]bool{"org.matrix.msc2918.refresh_token": true}})
 }
 
-func (b *baseline) serveWhoami(w http.ResponseWriter, r *http.Request) {
+func (b *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		writeBaselineError(w, http.StatusUnauthorized, "M_MISSING_TOKEN")
@@ -161,7 +175,7 @@ type baselineWellKnown struct {
 	} `json:"m.homeserver"`
 }
 
-func (b *baseline) serveLogin(w http.ResponseWriter, r *http.Request) {
+func (b *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Type       string `json:"type"`
 		Identifier struct {
@@ -191,7 +205,7 @@ func (b *baseline) serveLogin(w http.ResponseWriter, r *http.Request) {
 		writeBaselineError(w, http.StatusForbidden, "M_FORBIDDEN")
 		return
 	}
-	access, refresh := b.login(user, req.DeviceID, req.RefreshToken)
+	access, refresh := b.Login(user, req.DeviceID, req.RefreshToken)
 	resp := struct {
 		UserID       string            `json:"user_id"`
 		AccessToken  string            `json:"access_token"`
@@ -205,10 +219,13 @@ func (b *baseline) serveLogin(w http.ResponseWriter, r *http.Request) {
 		resp.ExpiresInMs = b.lifetime.Milliseconds()
 	}
 	resp.WellKnown.Homeserver.BaseURL = b.baseURL
+	if b.baseURL == "" {
+		resp.WellKnown.Homeserver.BaseURL = "http://" + r.Host
+	}
 	writeBaselineJSON(w, http.StatusOK, resp)
 }
 
-func (b *baseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
+func (b *Server) serveRefresh(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
@@ -231,7 +248,7 @@ func (b *baseline) serveRefresh(w http.ResponseWriter, r *http.Request) {
 // serveOAuthToken answers the refresh_token grant of the OAuth 2.0 token
 // endpoint (RFC 6749 §6) for a known client, as the mock does: the answer
 // of §5.1, which must not be cached, and the errors of §5.2.
-func (b *baseline) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
+func (b *Server) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
@@ -266,7 +283,7 @@ func (b *baseline) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
 // access token of the pair before the current one ends; the current one's
 // keeps working until it expires, as on the mock. ok is false for an
 // unknown refresh token.
-func (b *baseline) rotate(refresh string) (newAccess, newRefresh string, ok bool) {
+func (b *Server) rotate(refresh string) (newAccess, newRefresh string, ok bool) {
 	newAccess, newRefresh = newToken("mat_"), newToken("mrt_")
 	expires := time.Now().Add(b.lifetime)
 	b.mu.Lock()
