@@ -126,8 +126,9 @@ type oauthState struct {
 	codes       map[string]*authCode
 	usedCodes   map[string]usedCode // to refuse a replayed code and revoke what it gave
 	deviceCodes map[string]*deviceGrant
-	userCodes   map[string]string // user code → device code
-	account     accountState      // the account management page's (account.go)
+	userCodes   map[string]string   // user code → device code
+	grants      map[grantKey]string // the client each OAuth session was granted to
+	account     accountState        // the account management page's (account.go)
 }
 
 func newOAuthState(set oauthSettings) *oauthState {
@@ -138,7 +139,26 @@ func newOAuthState(set oauthSettings) *oauthState {
 		usedCodes:   map[string]usedCode{},
 		deviceCodes: map[string]*deviceGrant{},
 		userCodes:   map[string]string{},
+		grants:      map[grantKey]string{},
 	}
+}
+
+// grantKey names an OAuth session: a user's device.
+type grantKey struct{ User, Device string }
+
+// grant records that the session on device was granted to client, so that
+// only that client may refresh it.
+func (o *oauthState) grant(user, device, client string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.grants[grantKey{user, device}] = client
+}
+
+// grantedTo returns the client a session was granted to; "" when none.
+func (o *oauthState) grantedTo(user, device string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.grants[grantKey{user, device}]
 }
 
 // randomString returns n random bytes in base64url.

@@ -119,6 +119,7 @@ func (h oauthHandlers) deviceCodeGrant(ctx context.Context, client *oauthClient,
 	if err != nil {
 		return fail("invalid_grant", "the user no longer exists")
 	}
+	o.grant(sess.UserID, sess.DeviceID, client.id)
 	return tokenAnswer(sess, g.scope), nil
 }
 

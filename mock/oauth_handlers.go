@@ -131,7 +131,13 @@ func (h oauthHandlers) RequestOAuthToken(ctx context.Context, req oauth2.Request
 		if deref(b.RefreshToken) == "" {
 			return oauth2.RequestOAuthToken400JSONResponse(oauthErr("invalid_request", "refresh_token is required")), nil
 		}
-		sess, err := storeOf(ctx).Refresh(*b.RefreshToken)
+		st := storeOf(ctx)
+		// RFC 6749 §6: the refresh token must have been issued to this
+		// client (a legacy session's was issued to none).
+		if who, ok := st.RefreshOwner(*b.RefreshToken); ok && (!who.ViaOAuth || o.grantedTo(who.UserID, who.DeviceID) != client.id) {
+			return oauth2.RequestOAuthToken400JSONResponse(oauthErr("invalid_grant", "the refresh token was not issued to this client")), nil
+		}
+		sess, err := st.Refresh(*b.RefreshToken)
 		if err != nil {
 			return oauth2.RequestOAuthToken400JSONResponse(oauthErr("invalid_grant", "the refresh token is unknown, revoked or expired")), nil
 		}
@@ -176,6 +182,7 @@ func (h oauthHandlers) codeGrant(ctx context.Context, client *oauthClient, b *oa
 		return invalid("the user no longer exists")
 	}
 	o.codeIssued(*b.Code, sess.AccessToken)
+	o.grant(sess.UserID, sess.DeviceID, client.id)
 	return tokenAnswer(sess, code.scope), nil
 }
 

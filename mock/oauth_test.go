@@ -212,6 +212,16 @@ func TestOAuthAutoApprovedLogin(t *testing.T) {
 	r.wantStatus(t, 200)
 	call(t, hs, "GET", whoami, r.str(t, "access_token"), nil).wantStatus(t, 200)
 	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}, "client_id": {client}}).wantOAuthError(t, 400, "invalid_grant")
+	// Only the client the session was granted to may refresh it, and a
+	// legacy session's refresh token is no OAuth grant.
+	other := register(t, hs, nil)
+	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str(t, "refresh_token")}, "client_id": {other}}).wantOAuthError(t, 400, "invalid_grant")
+	if _, err := hs.AddUser("bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	legacy := login(t, hs, "bob", "pw", map[string]any{"refresh_token": true})
+	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {legacy.str(t, "refresh_token")}, "client_id": {client}}).wantOAuthError(t, 400, "invalid_grant")
+	refresh(t, hs, legacy.str(t, "refresh_token")).wantStatus(t, 200) // the refused attempt changed nothing
 
 	// The legacy UIA device endpoints refuse an OAuth session.
 	call(t, hs, "DELETE", "/_matrix/client/v3/devices/DEVICEAAAA", r.str(t, "access_token"), nil).wantError(t, 403, "M_FORBIDDEN")

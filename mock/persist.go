@@ -35,6 +35,14 @@ type stateFile struct {
 	Virtual      bool           `json:"virtual_clock,omitempty"`
 	Store        state.Snapshot `json:"store"`
 	OAuthClients []savedClient  `json:"oauth_clients,omitempty"`
+	OAuthGrants  []savedGrant   `json:"oauth_grants,omitempty"`
+}
+
+// savedGrant is the client an OAuth session was granted to.
+type savedGrant struct {
+	User   string `json:"user"`
+	Device string `json:"device"`
+	Client string `json:"client"`
 }
 
 // savedClient is a registered OAuth client in the state file.
@@ -55,7 +63,7 @@ func (s *Server) SaveState(path string) error {
 		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.store.Snapshot(),
 	}
 	if w.oauth != nil {
-		f.OAuthClients = w.oauth.savedClients()
+		f.OAuthClients, f.OAuthGrants = w.oauth.saved()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -141,7 +149,7 @@ func (s *Server) LoadState(path string) error {
 		return fmt.Errorf("mock: %s: %w", path, err)
 	}
 	if w.oauth != nil {
-		w.oauth.restoreClients(f.OAuthClients)
+		w.oauth.restore(f.OAuthClients, f.OAuthGrants)
 	}
 	if f.Virtual && s.Clock.IsVirtual() {
 		s.Clock.Set(f.Clock)
@@ -166,22 +174,30 @@ func (s *Server) loadStateFile(path string) error {
 	return s.LoadState(path)
 }
 
-// savedClients returns the registered clients.
-func (o *oauthState) savedClients() []savedClient {
+// saved returns the registered clients and the sessions granted to them.
+func (o *oauthState) saved() ([]savedClient, []savedGrant) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	out := make([]savedClient, 0, len(o.clients))
+	clients := make([]savedClient, 0, len(o.clients))
 	for _, c := range o.clients {
-		out = append(out, savedClient{Native: c.native, RedirectURIs: c.redirectURIs, GrantTypes: c.grantTypes, Info: c.info})
+		clients = append(clients, savedClient{Native: c.native, RedirectURIs: c.redirectURIs, GrantTypes: c.grantTypes, Info: c.info})
 	}
-	return out
+	grants := make([]savedGrant, 0, len(o.grants))
+	for k, client := range o.grants {
+		grants = append(grants, savedGrant{User: k.User, Device: k.Device, Client: client})
+	}
+	return clients, grants
 }
 
-// restoreClients registers saved clients again, under their IDs.
-func (o *oauthState) restoreClients(saved []savedClient) {
+// restore registers saved clients again, under their IDs, with their
+// sessions.
+func (o *oauthState) restore(clients []savedClient, grants []savedGrant) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for _, sc := range saved {
+	for _, sc := range clients {
 		o.clients[sc.Info.ClientID] = &oauthClient{id: sc.Info.ClientID, native: sc.Native, redirectURIs: sc.RedirectURIs, grantTypes: sc.GrantTypes, info: sc.Info}
+	}
+	for _, g := range grants {
+		o.grants[grantKey{g.User, g.Device}] = g.Client
 	}
 }

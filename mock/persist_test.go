@@ -1,6 +1,7 @@
 package mock_test
 
 import (
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,8 @@ func TestStateSurvivesARestart(t *testing.T) {
 	carol := call(t, hs, "POST", "/_matrix/client/v3/register", "", map[string]any{"username": "carol", "password": "pw", "auth": map[string]any{"type": "m.login.dummy"}})
 	carol.wantStatus(t, 200)
 	client := register(t, hs, nil)
+	oauthTokens := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEGGGG"))
+	oauthTokens.wantStatus(t, 200)
 	if err := hs.SaveState(path); err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +40,7 @@ func TestStateSurvivesARestart(t *testing.T) {
 	refresh(t, again, refreshed.str(t, "refresh_token")).wantStatus(t, 200)
 	login(t, again, "carol", "pw", nil)
 	exchange(t, again, client, codeFor(t, again, client, "DEVICEFFFF")).wantStatus(t, 200) // the client is still registered
+	form(t, again, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {oauthTokens.str(t, "refresh_token")}, "client_id": {client}}).wantStatus(t, 200)
 }
 
 func TestBadStateFiles(t *testing.T) {

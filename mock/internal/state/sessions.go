@@ -337,3 +337,15 @@ func (s *Store) RevokeToken(token string) bool {
 	s.deleteDevice(p.dev)
 	return true
 }
+
+// RefreshOwner returns whose device a refresh token belongs to, whether or
+// not it still works; false when it was never issued or is gone.
+func (s *Store) RefreshOwner(refreshToken string) (Principal, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.refresh[refreshToken]
+	if p == nil {
+		return Principal{}, false
+	}
+	return p.dev.principal(), true
+}
