@@ -13,11 +13,19 @@
 // Outside tests, New builds one and Handler, Serve or ListenAndServe run it;
 // cmd/mockserver is the command-line program.
 //
-// Every operation of mxauth's specs/client-server is served through the
-// generated strict server interface (gen/clientserver), so a change to the
-// spec that the mock does not follow breaks the build. Behaviour follows the
-// Matrix spec; where the spec leaves a choice, Synapse's is the default and
-// the others are options.
+// A scenario file (WithScenario; format in package mock/scenario) sets a
+// server up and scripts what happens to it: token expiry, soft and hard
+// logouts, deleted devices, rate limits, server errors, dropped
+// connections. WithOAuth adds the OAuth 2.0 API of Matrix v1.15 with the
+// mock as its own authorization server. WithControl serves the same
+// operations as the Go API over HTTP under /_mock/, for tests in any
+// language; SaveState and WithStateFile keep the state across restarts.
+//
+// Every operation of mxauth's specs/client-server and specs/oauth2 is
+// served through the generated strict server interfaces (gen/clientserver,
+// gen/oauth2), so a change to the spec that the mock does not follow breaks
+// the build. Behaviour follows the Matrix spec and the RFCs; where the spec
+// leaves a choice, Synapse's is the default and the others are options.
 package mock
 
 import (
