@@ -54,21 +54,7 @@ func getAccount(t *testing.T, hs *mock.Server, query string, cookies ...*http.Co
 // postAccount submits a form of the account page with the given cookies.
 func postAccount(t *testing.T, hs *mock.Server, values url.Values, cookies ...*http.Cookie) answer {
 	t.Helper()
-	req, _ := http.NewRequest("POST", hs.URL+"/account/", strings.NewReader(values.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for _, c := range cookies {
-		req.AddCookie(c)
-	}
-	resp, err := noRedirect.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	a, err := decodeAnswer(resp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
+	return postPage(t, hs.URL+"/account/", values, cookies...)
 }
 
 // submit fills in the page's form: its hidden fields, the CSRF token, and

@@ -345,7 +345,7 @@ func TestOAuthDeviceGrant(t *testing.T) {
 		poll().wantOAuthError(t, 400, "authorization_pending")
 
 		csrf, cookie := pageForm(t, hs.URL+"/oauth2/device?user_code="+d.str(t, "user_code"))
-		resp := postPage(t, hs.URL+"/oauth2/device", cookie, url.Values{"csrf": {csrf}, "user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}, "action": {"approve"}})
+		resp := postPage(t, hs.URL+"/oauth2/device", url.Values{"csrf": {csrf}, "user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}, "action": {"approve"}}, cookie)
 		if resp.status != 200 || !strings.Contains(resp.raw, "Device connected") {
 			t.Fatalf("approval page %d %s", resp.status, resp.raw)
 		}
@@ -392,13 +392,16 @@ func pageForm(t *testing.T, u string) (string, *http.Cookie) {
 	return token, cookie
 }
 
-// postPage submits a form with a cookie, without following redirects.
-func postPage(t *testing.T, u string, cookie *http.Cookie, values url.Values) answer {
+// postPage submits a form with cookies (nil ones are left out), without
+// following redirects.
+func postPage(t *testing.T, u string, values url.Values, cookies ...*http.Cookie) answer {
 	t.Helper()
 	req, _ := http.NewRequest("POST", u, strings.NewReader(values.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if cookie != nil {
-		req.AddCookie(cookie)
+	for _, c := range cookies {
+		if c != nil {
+			req.AddCookie(c)
+		}
 	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
@@ -429,7 +432,7 @@ func TestOAuthSignInPage(t *testing.T) {
 		for k := range q {
 			v.Set(k, q.Get(k))
 		}
-		return postPage(t, hs.URL+"/oauth2/authorize", c, v)
+		return postPage(t, hs.URL+"/oauth2/authorize", v, c)
 	}
 	if a := submit("approve", "alice", "pw", nil, csrf); a.status != 403 {
 		t.Fatalf("no CSRF cookie: %d", a.status)
