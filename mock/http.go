@@ -129,9 +129,10 @@ func newRouter() http.Handler {
 
 // routeChain puts what every matched request goes through in front of a
 // route's handler: naming the operation in the exchange, the access-token
-// guard, then the scenario rules. The chain is built once per route, with
-// the route's operations looked up once; router.Use would build it again
-// for each request, three closures and two operation lookups each time.
+// guard, then the scenario rules. The chain is built once per route and
+// method, with the operation looked up once; router.Use would build it
+// again for each request, and the guard's Middleware would look the
+// operation up again.
 func routeChain(route *mux.Route, guard operation.Guard) http.Handler {
 	next := route.GetHandler()
 	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -140,48 +141,40 @@ func routeChain(route *mux.Route, guard operation.Guard) http.Handler {
 			next.ServeHTTP(w, r)
 		}
 	})
-	guarded := guard.Middleware(rules)
 	tpl, err := route.GetPathTemplate()
 	methods, merr := route.GetMethods()
-	if err != nil || merr != nil { // a route for any method: look its operation up per request
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			exchangeOf(r.Context()).op = operationOf(r)
-			guarded.ServeHTTP(w, r)
-		})
+	if err != nil || merr != nil { // a route for any method serves no operation
+		return rules
 	}
-	ops := make(map[string]string, len(methods)) // operationId by method
+	type chain struct {
+		op      string
+		guarded http.Handler
+	}
+	chains := make(map[string]chain, len(methods)) // by method
 	for _, m := range methods {
-		ops[m] = operationID(m, tpl)
+		info := operationInfo(m, tpl)
+		c := chain{guarded: guard.Operation(info, rules)}
+		if info != nil {
+			c.op = info.ID
+		}
+		chains[m] = c
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		exchangeOf(r.Context()).op = ops[r.Method]
-		guarded.ServeHTTP(w, r)
+		c := chains[r.Method]
+		exchangeOf(r.Context()).op = c.op
+		c.guarded.ServeHTTP(w, r)
 	})
 }
 
-// operationOf returns the operationId of the route gorilla/mux matched for
-// r; "" when none.
-func operationOf(r *http.Request) string {
-	route := mux.CurrentRoute(r)
-	if route == nil {
-		return ""
-	}
-	tpl, err := route.GetPathTemplate()
-	if err != nil {
-		return ""
-	}
-	return operationID(r.Method, tpl)
-}
-
-// operationID returns the operationId served at method and path template,
-// from the client-server or the OAuth 2.0 table; "" when none.
-func operationID(method, tpl string) string {
+// operationInfo returns the operation served at method and path template,
+// from the client-server or the OAuth 2.0 table; nil when none.
+func operationInfo(method, tpl string) *operation.Info {
 	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
 		if op, ok := t.ByRoute(method, tpl); ok {
-			return op.ID
+			return op
 		}
 	}
-	return ""
+	return nil
 }
 
 // unrecognized answers a request for no endpoint: as the spec says (404 or

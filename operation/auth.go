@@ -31,30 +31,44 @@ type Guard struct {
 	Fail func(w http.ResponseWriter, r *http.Request, op *Info, err error)
 }
 
-// Middleware returns next behind the guard.
+// Middleware returns next behind the guard, which looks each request's
+// operation up by its matched route.
 func (g Guard) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		op := g.Route(r)
-		if op == nil || op.Auth == AuthNone {
-			next.ServeHTTP(w, r)
-			return
-		}
-		token, ok := AccessToken(r, op.QueryToken)
-		if !ok {
-			if op.Auth == AuthRequired {
-				g.Fail(w, r, op, ErrMissingToken)
-				return
-			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		r, err := g.Verify(r, op, token)
-		if err != nil {
-			g.Fail(w, r, op, err)
+		g.serve(g.Route(r), next, w, r)
+	})
+}
+
+// Operation returns next behind the guard for one operation known in
+// advance (nil: nothing to enforce), for a router that knows each route's
+// operation when it is built and need not look it up per request.
+func (g Guard) Operation(op *Info, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.serve(op, next, w, r)
+	})
+}
+
+// serve enforces op's Auth on r, then hands it to next.
+func (g Guard) serve(op *Info, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if op == nil || op.Auth == AuthNone {
+		next.ServeHTTP(w, r)
+		return
+	}
+	token, ok := AccessToken(r, op.QueryToken)
+	if !ok {
+		if op.Auth == AuthRequired {
+			g.Fail(w, r, op, ErrMissingToken)
 			return
 		}
 		next.ServeHTTP(w, r)
-	})
+		return
+	}
+	r, err := g.Verify(r, op, token)
+	if err != nil {
+		g.Fail(w, r, op, err)
+		return
+	}
+	next.ServeHTTP(w, r)
 }
 
 // Route returns the operation of the route gorilla/mux matched for r, or nil

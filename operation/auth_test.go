@@ -13,8 +13,10 @@ import (
 type callerKey struct{}
 
 // guardedRouter serves every operation of table behind a Guard that accepts
-// the token "good", as a generated router with the guard installed would.
-func guardedRouter() http.Handler {
+// the token "good", as a generated router with the guard installed would:
+// as a middleware that looks each request's operation up, or, perRoute,
+// with Guard.Operation in front of each route.
+func guardedRouter(perRoute bool) http.Handler {
 	g := Guard{
 		Table: table,
 		Verify: func(r *http.Request, op *Info, token string) (*http.Request, error) {
@@ -33,17 +35,30 @@ func guardedRouter() http.Handler {
 	}
 	router := mux.NewRouter()
 	for _, op := range table.All() {
-		router.HandleFunc(op.Path, func(w http.ResponseWriter, r *http.Request) {
+		var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			caller, _ := r.Context().Value(callerKey{}).(string)
 			w.Write([]byte(op.ID + " " + caller))
-		}).Methods(op.Method)
+		})
+		if perRoute {
+			h = g.Operation(op, h)
+		}
+		router.Handle(op.Path, h).Methods(op.Method)
 	}
-	router.Use(g.Middleware)
+	if !perRoute {
+		router.Use(g.Middleware)
+	}
 	return router
 }
 
 func TestGuard(t *testing.T) {
-	h := guardedRouter()
+	for _, perRoute := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Middleware", true: "Operation"}[perRoute], func(t *testing.T) {
+			testGuard(t, guardedRouter(perRoute))
+		})
+	}
+}
+
+func testGuard(t *testing.T, h http.Handler) {
 	for _, tc := range []struct {
 		name, method, target, token string
 		status                      int
