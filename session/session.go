@@ -111,7 +111,8 @@ type Config struct {
 	// refreshed (default 30s; negative: only after the server refuses it).
 	// Tokens that live less than ten times as long are refreshed a tenth of
 	// their lifetime ahead instead, so that short-lived tokens are not
-	// refreshed before every request.
+	// refreshed before every request (for Credentials given here, the
+	// lifetime counts from New).
 	RefreshSkew time.Duration
 	// Relogin logs in again on deviceID when the server has ended the
 	// tokens with soft_logout and no refresh brings them back: typically it
