@@ -2,9 +2,9 @@ package keys
 
 import (
 	"cmp"
-	"maps"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 )
 
