@@ -100,22 +100,14 @@ func TestChanged(t *testing.T) {
 		owner   string // whose list changed
 		woken   string
 	}{
-		{"alice uploads device keys", func() error {
-			_, err := s.Upload("@alice:x", "A1", UploadRequest{DeviceKeys: deviceKeys("@alice:x", "A1")})
-			return err
-		}, true, "@alice:x", "[@alice:x @bob:x]"},
-		{"the same device keys again", func() error {
-			_, err := s.Upload("@alice:x", "A1", UploadRequest{DeviceKeys: deviceKeys("@alice:x", "A1")})
-			return err
-		}, false, "", "[]"},
-		{"one-time keys only", func() error {
-			_, err := s.Upload("@alice:x", "A1", UploadRequest{OneTimeKeys: oneTimeKeys("a", 5)})
-			return err
-		}, false, "", "[]"},
-		{"carol, alone, uploads device keys", func() error {
-			_, err := s.Upload("@carol:x", "C1", UploadRequest{DeviceKeys: deviceKeys("@carol:x", "C1")})
-			return err
-		}, true, "@carol:x", "[@carol:x]"},
+		{"alice uploads device keys", uploadStep(s, "@alice:x", "A1", UploadRequest{DeviceKeys: deviceKeys("@alice:x", "A1")}),
+			true, "@alice:x", "[@alice:x @bob:x]"},
+		{"the same device keys again", uploadStep(s, "@alice:x", "A1", UploadRequest{DeviceKeys: deviceKeys("@alice:x", "A1")}),
+			false, "", "[]"},
+		{"one-time keys only", uploadStep(s, "@alice:x", "A1", UploadRequest{OneTimeKeys: oneTimeKeys("a", 5)}),
+			false, "", "[]"},
+		{"carol, alone, uploads device keys", uploadStep(s, "@carol:x", "C1", UploadRequest{DeviceKeys: deviceKeys("@carol:x", "C1")}),
+			true, "@carol:x", "[@carol:x]"},
 		{"bob uploads cross-signing keys", func() error {
 			_, err := s.UploadCrossSigning("@bob:x", CrossSigningKeys{Master: crossKey("@bob:x", "master", "MB")}, false)
 			return err
@@ -150,6 +142,14 @@ func TestChanged(t *testing.T) {
 	}
 	if got := s.Changed("@alice:x", s.Pos(), s.Pos()); len(got) != 0 {
 		t.Fatalf("Changed over nothing: %v", got)
+	}
+}
+
+// uploadStep returns a step of TestChanged that uploads req.
+func uploadStep(s *Store, userID, deviceID string, req UploadRequest) func() error {
+	return func() error {
+		_, err := s.Upload(userID, deviceID, req)
+		return err
 	}
 }
 
