@@ -34,15 +34,19 @@ type queued struct {
 // queued all the same. ErrBadJSON if a content is not a JSON object; then
 // nothing is sent.
 func (s *Store) SendToDevice(senderID, senderDevice, txnID, eventType string, messages map[string]map[string]json.RawMessage) error {
-	type target struct{ userID, deviceID string }
+	type target struct {
+		userID, deviceID string
+		content          json.RawMessage
+	}
 	var targets []target
-	var contents []json.RawMessage
-	for _, userID := range slices.Sorted(maps.Keys(messages)) { // a repeatable queue order
+	// Sorted, so that a send queues its messages in a repeatable order.
+	for _, userID := range slices.Sorted(maps.Keys(messages)) {
 		for _, deviceID := range slices.Sorted(maps.Keys(messages[userID])) {
 			content := messages[userID][deviceID]
 			if !isObject(content) {
 				return fmt.Errorf("%w: content for %s device %s", ErrBadJSON, userID, deviceID)
 			}
+			content = slices.Clone(content)
 			devices := []string{deviceID}
 			if deviceID == "*" {
 				devices = nil
@@ -51,8 +55,7 @@ func (s *Store) SendToDevice(senderID, senderDevice, txnID, eventType string, me
 				}
 			}
 			for _, d := range devices {
-				targets = append(targets, target{userID, d})
-				contents = append(contents, content)
+				targets = append(targets, target{userID, d, content})
 			}
 		}
 	}
@@ -68,9 +71,9 @@ func (s *Store) SendToDevice(senderID, senderDevice, txnID, eventType string, me
 	}
 	sender.sent[txnID] = true
 	var woken []string
-	for i, t := range targets {
+	for _, t := range targets {
 		d := s.device(t.userID, t.deviceID)
-		d.inbox = append(d.inbox, queued{pos: s.next(), event: ToDeviceEvent{Sender: senderID, Type: eventType, Content: slices.Clone(contents[i])}})
+		d.inbox = append(d.inbox, queued{pos: s.next(), event: ToDeviceEvent{Sender: senderID, Type: eventType, Content: t.content}})
 		woken = append(woken, t.userID)
 	}
 	s.mu.Unlock()
