@@ -11,11 +11,11 @@ import (
 // backed-up room keys themselves are not stored (room_keys/keys is left to
 // the canned answers), so Count is always 0 and ETag "0".
 type Backup struct {
-	Version   string          `json:"version"`
-	Algorithm string          `json:"algorithm"`
-	AuthData  json.RawMessage `json:"auth_data"`
-	Count     int             `json:"count"`
-	ETag      string          `json:"etag"`
+	Version   string          `json:"version"`   // "1", "2", … per user
+	Algorithm string          `json:"algorithm"` // as created
+	AuthData  json.RawMessage `json:"auth_data"` // as created or last updated
+	Count     int             `json:"count"`     // always 0
+	ETag      string          `json:"etag"`      // always "0"
 }
 
 // backups is a user's key backup versions.

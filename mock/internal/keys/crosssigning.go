@@ -8,9 +8,9 @@ import (
 // CrossSigningKeys is the body of POST /keys/device_signing/upload: each
 // key a JSON object, nil when not uploaded.
 type CrossSigningKeys struct {
-	Master      json.RawMessage
-	SelfSigning json.RawMessage
-	UserSigning json.RawMessage
+	Master      json.RawMessage // master_key
+	SelfSigning json.RawMessage // self_signing_key
+	UserSigning json.RawMessage // user_signing_key
 }
 
 // UploadCrossSigning stores the user's cross-signing keys. A key identical

@@ -3,8 +3,8 @@
 // It owns, per user and device, the device keys, one-time keys and fallback
 // keys; per user, the cross-signing keys and the signatures uploaded on
 // them; the to-device message queues; the change log of device lists; and
-// the (empty) key backup versions. No cryptography is checked: keys and
-// signatures are stored and returned as uploaded.
+// the key backup versions (not the backed-up room keys). No cryptography is
+// checked: keys and signatures are stored and returned as uploaded.
 //
 // The package knows nothing of HTTP or of rooms. What it needs from the
 // rest of the homeserver comes in Config as functions: who shares a room
@@ -19,7 +19,9 @@
 // answer "what happened since" take and return positions of this stream; a
 // sync token can carry one as its keys part. Position 0 means "before
 // everything" (an initial sync). Positions survive Reset, so a token issued
-// before a reset never hides later changes.
+// before a reset never hides later changes. The change log and the
+// to-device transaction IDs seen grow until Reset (a deleted device's
+// go with it): a test's worth of state, not a server's.
 //
 // A Store is safe for concurrent use. Config's functions are never called
 // while the Store's lock is held, so they may call back into the Store.

@@ -14,9 +14,9 @@ const MaxToDevicePerSync = 100
 
 // ToDeviceEvent is a to-device message as sync's to_device.events shows it.
 type ToDeviceEvent struct {
-	Sender  string          `json:"sender"`
-	Type    string          `json:"type"`
-	Content json.RawMessage `json:"content"`
+	Sender  string          `json:"sender"`  // the sending user's ID
+	Type    string          `json:"type"`    // the event type of the send
+	Content json.RawMessage `json:"content"` // a JSON object, as sent
 }
 
 // queued is a to-device message waiting in a device's inbox.
