@@ -60,9 +60,9 @@ type Config struct {
 // Media is a stored medium. Data is shared with the Store: read it, never
 // change it.
 type Media struct {
-	ContentType string
-	Filename    string
-	Data        []byte
+	ContentType string    // as uploaded, or DefaultContentType
+	Filename    string    // as uploaded; "" if none
+	Data        []byte    // the bytes as uploaded
 	Owner       string    // the user who uploaded or created it
 	Created     time.Time // when it was uploaded or created
 }
