@@ -22,6 +22,8 @@ type Entry struct {
 	DeviceID  string    `json:"device_id,omitempty"` // the authenticated device, if any
 	Status    int       `json:"status"`              // HTTP status of the answer; 0 when a scenario dropped the connection
 	Errcode   string    `json:"errcode,omitempty"`   // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
+	// SoftLogout is the soft_logout flag of a 401 M_UNKNOWN_TOKEN answer.
+	SoftLogout bool `json:"soft_logout,omitempty"`
 }
 
 // Filter selects entries. A zero field matches every entry; the others must
@@ -47,12 +49,10 @@ func (f Filter) Match(e Entry) bool {
 // Journal is a bounded, concurrency-safe request log: when full, each Add
 // drops the oldest entry.
 type Journal struct {
-	mu       sync.Mutex
-	capacity int
-	ring     []Entry // grows to capacity, then wraps
-	start    int     // index of the oldest entry once the ring is full
-	dropped  int
-	added    chan struct{} // closed by the next Add; nil while nobody waits
+	mu      sync.Mutex
+	entries ring[Entry]
+	events  ring[Event]
+	added   chan struct{} // closed by the next Add; nil while nobody waits
 }
 
 // New returns an empty journal that keeps the latest capacity entries
@@ -61,20 +61,14 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCapacity
 	}
-	return &Journal{capacity: capacity}
+	return &Journal{entries: ring[Entry]{capacity: capacity}, events: ring[Event]{capacity: capacity}}
 }
 
 // Add records e, dropping the oldest entry when the journal is full, and wakes
 // every Wait.
 func (j *Journal) Add(e Entry) {
 	j.mu.Lock()
-	if len(j.ring) < j.capacity {
-		j.ring = append(j.ring, e)
-	} else {
-		j.ring[j.start] = e
-		j.start = (j.start + 1) % j.capacity
-		j.dropped++
-	}
+	j.entries.add(e)
 	if j.added != nil {
 		close(j.added)
 		j.added = nil
@@ -94,11 +88,12 @@ func (j *Journal) Count(f Filter) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := 0
-	for i := range j.ring {
-		if f.Match(j.ring[i]) {
+	j.entries.all(func(e *Entry) bool {
+		if f.Match(*e) {
 			n++
 		}
-	}
+		return true
+	})
 	return n
 }
 
@@ -129,23 +124,25 @@ func (j *Journal) Wait(ctx context.Context, f Filter, n int) ([]Entry, error) {
 func (j *Journal) Dropped() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.dropped
+	return j.entries.dropped
 }
 
-// Reset empties the journal and zeroes the Dropped count.
+// Reset empties the journal, its events too, and zeroes the Dropped count.
 func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.ring, j.start, j.dropped = nil, 0, 0
+	j.entries.reset()
+	j.events.reset()
 }
 
 // matching returns the entries that match f, oldest first. j.mu must be held.
 func (j *Journal) matching(f Filter) []Entry {
 	var out []Entry
-	for i := range j.ring {
-		if e := j.ring[(j.start+i)%len(j.ring)]; f.Match(e) {
-			out = append(out, e)
+	j.entries.all(func(e *Entry) bool {
+		if f.Match(*e) {
+			out = append(out, *e)
 		}
-	}
+		return true
+	})
 	return out
 }
