@@ -1,0 +1,42 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/mxauth/mxauth/mock/journal"
+)
+
+// bigModel is a full journal: n requests from ten devices, a refresh every
+// fiftieth request, a rule firing every thousandth.
+func bigModel(n int) Model {
+	m := Model{Now: at(time.Duration(n) * 100 * time.Millisecond)}
+	for i := range n {
+		user, device := fmt.Sprintf("@u%d:localhost", i%10), fmt.Sprintf("DEV%d", i%10)
+		t := at(time.Duration(i) * 100 * time.Millisecond)
+		e := journal.Entry{Time: t, UserID: user, DeviceID: device, Method: "GET", Path: "/_matrix/client/v3/sync", Operation: "sync", Status: 200}
+		if i%50 == 0 {
+			e.Status, e.Errcode, e.SoftLogout = 401, "M_UNKNOWN_TOKEN", true
+			m.Events = append(m.Events, journal.Event{Time: t, Kind: journal.TokenRefreshed, UserID: user, DeviceID: device, Auth: journal.AuthLegacy, AccessExpires: t.Add(time.Minute)})
+		}
+		if i%1000 == 0 {
+			m.Events = append(m.Events, journal.Event{Time: t, Kind: journal.RuleFired, Rule: fmt.Sprintf("rule %d", i)})
+		}
+		m.Entries = append(m.Entries, e)
+	}
+	return m
+}
+
+// BenchmarkRenderFullJournal renders the control page of a journal at its
+// default capacity.
+func BenchmarkRenderFullJournal(b *testing.B) {
+	m := bigModel(journal.DefaultCapacity)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := WriteTimeline(io.Discard, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
