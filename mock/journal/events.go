@@ -15,7 +15,7 @@ const (
 	// TokenRefreshed: a refresh rotated the device's tokens.
 	TokenRefreshed EventKind = "token_refreshed"
 	// TokenEnded: the device's tokens, or only its refresh token
-	// (ReasonRefreshEnded), stopped working before their expiry; Reason
+	// (ReasonRefreshRevoked), stopped working before their expiry; Reason
 	// says how.
 	TokenEnded EventKind = "token_ended"
 	// RuleFired: a scenario rule fired; Rule names it.
@@ -27,12 +27,12 @@ const (
 
 // Reasons a TokenEnded event gives.
 const (
-	ReasonExpired      = "expired"       // expired on purpose (ExpireAccessToken, a rule)
-	ReasonSoftLogout   = "soft_logout"   // soft logout: the device stays, a re-login restores it
-	ReasonHardLogout   = "hard_logout"   // the device was deleted with its tokens
-	ReasonLogout       = "logout"        // the client logged out
-	ReasonRevoked      = "revoked"       // revoked (OAuth 2.0 revocation)
-	ReasonRefreshEnded = "refresh_ended" // only the refresh token ended; the access token lives on
+	ReasonExpired        = "expired"         // expired on purpose (ExpireAccessToken, a rule); a refresh still works
+	ReasonSoftLogout     = "soft_logout"     // soft logout: the device stays, a re-login restores it
+	ReasonLogout         = "logout"          // the client logged out
+	ReasonRevoked        = "revoked"         // revoked (OAuth 2.0 revocation)
+	ReasonDeviceDeleted  = "device_deleted"  // the device went with its tokens (hard logout, deletion)
+	ReasonRefreshRevoked = "refresh_revoked" // only the refresh token ended; the access token lives on
 )
 
 // Auth methods a token event names.

@@ -60,7 +60,7 @@ func story() Model {
 		{Time: at(2100 * ms), Kind: journal.TokenRefreshed, UserID: alice, DeviceID: "PHONE", Auth: journal.AuthLegacy, AccessExpires: at(time.Minute + 2100*ms), Refreshable: true},
 		{Time: at(6*time.Minute + 5*time.Second), Kind: journal.ClockMoved, From: at(5 * time.Second)},
 		{Time: at(6*time.Minute + 5200*ms), Kind: journal.TokenRefreshed, UserID: alice, DeviceID: "PHONE", Auth: journal.AuthLegacy, AccessExpires: at(7*time.Minute + 5200*ms), Refreshable: true},
-		{Time: at(6*time.Minute + 10*time.Second), Kind: journal.TokenEnded, UserID: bob, DeviceID: "LAPTOP", Reason: journal.ReasonHardLogout},
+		{Time: at(6*time.Minute + 10*time.Second), Kind: journal.TokenEnded, UserID: bob, DeviceID: "LAPTOP", Reason: journal.ReasonDeviceDeleted},
 	}
 	hist := Histories(events)
 	return Model{

@@ -101,7 +101,7 @@ func layout(m *Model) *timeline {
 		case journal.TokenEnded:
 			switch {
 			case !open:
-			case ev.Reason == journal.ReasonRefreshEnded:
+			case ev.Reason == journal.ReasonRefreshRevoked:
 				last().refreshEnded = ev.Time
 			case ev.Reason == journal.ReasonExpired:
 				// Expired on purpose: the token is refused from now on,
@@ -202,7 +202,7 @@ func (tl *timeline) svg() string {
 	h := tl.height()
 	fmt.Fprintf(&b, `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" role="img" aria-labelledby="timeline-title">`, svgWidth, h)
 	b.WriteString(`<title id="timeline-title">Each device's access tokens (bars) and requests (marks) on the server's clock</title>`)
-	b.WriteString(`<defs><pattern id="expired" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect class="hatch" width="3" height="6"/></pattern></defs>`)
+	b.WriteString(`<defs><pattern id="expired" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect class="hatch" width="3" height="6"/></pattern></defs>`+"\n")
 	bottom := h - footHeight
 	for _, l := range tl.lanes {
 		tl.writeLane(&b, l)
@@ -241,7 +241,7 @@ func (tl *timeline) writeLane(b *strings.Builder, l *lane) {
 		if !br.refreshEnded.IsZero() {
 			fmt.Fprintf(b, `<path class="end refresh-ended" d="M%.1f %gv12"/>`, tl.px(br.refreshEnded), barY)
 		}
-		b.WriteString(`</g>`)
+		b.WriteString("</g>\n")
 		if br.generation > 0 {
 			fmt.Fprintf(b, `<circle class="join" cx="%.1f" cy="%g" r="4"><title>refreshed: generation %d</title></circle>`, x0, barY+6, br.generation)
 		}
@@ -254,9 +254,9 @@ func (tl *timeline) writeLane(b *strings.Builder, l *lane) {
 		if e.SoftLogout {
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%g" r="3.5"/>`, x, markTop+19)
 		}
-		b.WriteString(`</g>`)
+		b.WriteString("</g>\n")
 	}
-	b.WriteString(`</g>`)
+	b.WriteString("</g>\n")
 }
 
 // writeLines draws the rule firings and clock moves across every lane,
@@ -284,7 +284,7 @@ func (tl *timeline) writeLines(b *strings.Builder, bottom float64) {
 				break
 			}
 		}
-		b.WriteString(`</g>`)
+		b.WriteString("</g>\n")
 	}
 }
 
@@ -306,7 +306,7 @@ func (tl *timeline) writeAxis(b *strings.Builder, bottom float64) {
 		fmt.Fprintf(b, `<path d="M%.1f %gv5"/><text x="%.1f" y="%g" text-anchor="%s">%s</text>`,
 			x, bottom, x, bottom+18, anchor, html.EscapeString(tickLabel(tl.axis.time(p).Sub(start))))
 	}
-	b.WriteString(`</g>`)
+	b.WriteString("</g>\n")
 }
 
 // describe says what a bar is, for its tooltip.
