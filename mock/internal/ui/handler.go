@@ -127,9 +127,19 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	h.livePage(w, r, http.StatusOK, "")
 }
 
+// paused reports whether the page should not reload itself: ?live=0 on
+// the page, live=0 in a form sent from a paused page.
+func paused(r *http.Request) bool {
+	return r.URL.Query().Get("live") == "0" || r.PostForm.Get("live") == "0"
+}
+
 func (h *Handler) livePage(w http.ResponseWriter, r *http.Request, status int, notice string) {
 	csrf, cookie := h.cfg.CSRF.Token(r)
-	page, err := Render(h.cfg.Backend.Model(), Options{Live: true, CSRF: csrf, Refresh: h.cfg.Refresh, Notice: notice})
+	o := Options{Live: true, CSRF: csrf, Refresh: h.cfg.Refresh, Notice: notice}
+	if paused(r) {
+		o.Refresh = 0
+	}
+	page, err := Render(h.cfg.Backend.Model(), o)
 	write(w, status, page, err, cookie)
 }
 
@@ -266,7 +276,11 @@ func (h *Handler) form(act func(*http.Request) (status int, problem string)) htt
 			h.livePage(w, r, status, problem)
 			return
 		}
-		http.Redirect(w, r, PagePath, http.StatusSeeOther)
+		back := PagePath
+		if paused(r) {
+			back += "?live=0"
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
 	}
 }
 

@@ -78,11 +78,12 @@ func (doubleSubmit) Valid(r *http.Request) bool {
 // browser is a cookie-keeping client of a Handler on loopback that does
 // not follow redirects.
 type browser struct {
-	t      *testing.T
-	base   string
-	client *http.Client
-	be     *fakeBackend
-	csrf   string // the CSRF token of the last page
+	t        *testing.T
+	base     string
+	client   *http.Client
+	be       *fakeBackend
+	csrf     string // the CSRF token of the last page
+	location string // the Location of the last answer
 
 	mu  sync.Mutex
 	now time.Time // the handler's wall clock
@@ -139,7 +140,8 @@ func (b *browser) send(req *http.Request) (int, string) {
 	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body); m != nil {
 		b.csrf = string(m[1])
 	}
-	if resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") != PagePath {
+	b.location = resp.Header.Get("Location")
+	if resp.StatusCode == http.StatusSeeOther && strings.TrimSuffix(b.location, "?live=0") != PagePath {
 		b.t.Errorf("redirect to %q, want %s", resp.Header.Get("Location"), PagePath)
 	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") &&
@@ -309,5 +311,22 @@ func TestTimelineAuth(t *testing.T) {
 	}
 	if status, body := b.get(TimelinePath, "Bearer "+controlToken); status != http.StatusOK || strings.Contains(body, "<form") || !strings.Contains(body, "<svg") {
 		t.Errorf("bearer: %d, want the timeline without forms", status)
+	}
+}
+
+// TestPause: ?live=0 stops the reloads, and the forms of a paused page
+// come back to a paused page.
+func TestPause(t *testing.T) {
+	b := newBrowser(t)
+	b.signIn()
+	if _, body := b.get(PagePath); !strings.Contains(body, `http-equiv="refresh" content="5"`) {
+		t.Error("the page does not reload itself")
+	}
+	_, body := b.get(PagePath + "?live=0")
+	if strings.Contains(body, `http-equiv="refresh"`) || !strings.Contains(body, `name="live" value="0"`) {
+		t.Error("the paused page reloads, or its forms forget the pause")
+	}
+	if status, _ := b.post(ClockPath, url.Values{"action": {"advance"}, "by": {"1s"}, "live": {"0"}}); status != http.StatusSeeOther || b.location != PagePath+"?live=0" {
+		t.Errorf("a paused form: %d to %q, want 303 to the paused page", status, b.location)
 	}
 }

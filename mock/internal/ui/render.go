@@ -44,8 +44,8 @@ var templates = template.Must(template.New("ui").Funcs(template.FuncMap{
 // Options choose what Render draws.
 type Options struct {
 	// Live makes the control page: forms that act on the server (each
-	// carrying CSRF) and a reload every Refresh. Without it the page is
-	// the timeline file, which only shows.
+	// carrying CSRF) and a reload every Refresh (paused when zero).
+	// Without it the page is the timeline file, which only shows.
 	Live    bool
 	CSRF    string
 	Refresh time.Duration
@@ -77,20 +77,20 @@ const frameAncestors = "; frame-ancestors 'none'"
 
 // view is what the templates read.
 type view struct {
-	Title                                                                     string
-	Live                                                                      bool
-	CSRF, Notice                                                              string
-	Refresh                                                                   int
-	CSP                                                                       string
-	Style                                                                     template.CSS
-	Model                                                                     *Model
-	Origin                                                                    time.Time
-	SVG                                                                       template.HTML
-	Sessions                                                                  []sessionRow
-	Lanes                                                                     []laneRow
-	Rows                                                                      []requestRow
-	Omitted                                                                   int
-	SignInPath, SignOutPath, ClockPath, DevicePath, TimelinePath, JournalPath string
+	Title                                                                               string
+	Live                                                                                bool
+	CSRF, Notice                                                                        string
+	Refresh                                                                             int
+	CSP                                                                                 string
+	Style                                                                               template.CSS
+	Model                                                                               *Model
+	Origin                                                                              time.Time
+	SVG                                                                                 template.HTML
+	Sessions                                                                            []sessionRow
+	Lanes                                                                               []laneRow
+	Rows                                                                                []requestRow
+	Omitted                                                                             int
+	PagePath, SignInPath, SignOutPath, ClockPath, DevicePath, TimelinePath, JournalPath string
 }
 
 type sessionRow struct {
@@ -151,10 +151,10 @@ func WriteTimeline(w io.Writer, m Model) error {
 func newView(m *Model, o Options) view {
 	v := view{
 		Title: "mxauth mock: sessions and timeline", Live: o.Live, CSRF: o.CSRF, Notice: o.Notice, Model: m,
-		SignOutPath: SignOutPath, ClockPath: ClockPath, DevicePath: DevicePath,
+		PagePath: PagePath, SignOutPath: SignOutPath, ClockPath: ClockPath, DevicePath: DevicePath,
 		TimelinePath: TimelinePath, JournalPath: JournalPath,
 	}
-	if o.Live {
+	if o.Live && o.Refresh > 0 {
 		v.Refresh = max(int(o.Refresh/time.Second), 1)
 	}
 	return v

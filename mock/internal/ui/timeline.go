@@ -202,7 +202,7 @@ func (tl *timeline) svg() string {
 	h := tl.height()
 	fmt.Fprintf(&b, `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" role="img" aria-labelledby="timeline-title">`, svgWidth, h)
 	b.WriteString(`<title id="timeline-title">Each device's access tokens (bars) and requests (marks) on the server's clock</title>`)
-	b.WriteString(`<defs><pattern id="expired" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect class="hatch" width="3" height="6"/></pattern></defs>`+"\n")
+	b.WriteString(`<defs><pattern id="expired" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect class="hatch" width="3" height="6"/></pattern></defs>` + "\n")
 	bottom := h - footHeight
 	for _, l := range tl.lanes {
 		tl.writeLane(&b, l)
