@@ -281,7 +281,11 @@ func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestOb
 	if req.Body.RefreshToken == "" {
 		return nil, missingParam("refresh_token")
 	}
-	sess, err := storeOf(ctx).Refresh(req.Body.RefreshToken)
+	st := storeOf(ctx)
+	if who, ok := st.RefreshOwner(req.Body.RefreshToken); ok {
+		exchangeOf(ctx).carried = who
+	}
+	sess, err := st.Refresh(req.Body.RefreshToken)
 	var te *state.TokenError
 	if errors.As(err, &te) && exchangeOf(ctx).world.synapseRefresh && (te.Cause == state.CauseExpired || te.Cause == state.CauseRevoked) {
 		return nil, errorf(http.StatusForbidden, "M_FORBIDDEN", te.Reason) // as Synapse answers

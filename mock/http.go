@@ -34,7 +34,9 @@ type exchange struct {
 	op        string
 	principal state.Principal // the caller, when an access token authenticated it
 	token     string          // that access token
+	carried   state.Principal // whose refused access token or refresh token the request carried, for the journal
 	errcode   string
+	soft      bool // the answer said soft_logout true
 	dropped   bool // a scenario dropped the connection
 
 	// rec is the answer's writer, part of the exchange so that the two
@@ -203,6 +205,9 @@ func verify(r *http.Request, op *operation.Info, token string) (*http.Request, e
 	ex := exchangeOf(r.Context())
 	p, err := ex.world.store.Authenticate(token, clientIP(r))
 	if err != nil {
+		if owner, oerr := ex.world.store.Owner(token); oerr == nil {
+			ex.carried = owner
+		}
 		var te *state.TokenError
 		if !errors.As(err, &te) || te.Cause == state.CauseUnknown || (op.ID != "logout" && op.ID != "logout_all") {
 			return r, err
@@ -225,7 +230,8 @@ func clientIP(r *http.Request) string {
 
 // fail sends a Matrix error answer and notes its errcode for the journal.
 func fail(w http.ResponseWriter, r *http.Request, e *matrixError) {
-	exchangeOf(r.Context()).errcode = e.Errcode
+	ex := exchangeOf(r.Context())
+	ex.errcode, ex.soft = e.Errcode, e.SoftLogout != nil && *e.SoftLogout
 	writeJSON(w, e.status, e)
 }
 
@@ -421,11 +427,15 @@ func (s *Server) record(r *http.Request, ex *exchange, status int, began time.Ti
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
 	path := ex.path
-	s.Journal.Add(journal.Entry{
+	e := journal.Entry{
 		Time: s.Clock.Now(), Method: r.Method, Path: path, Operation: ex.op,
 		UserID: ex.principal.UserID, DeviceID: ex.principal.DeviceID,
-		Status: status, Errcode: ex.errcode,
-	})
+		Status: status, Errcode: ex.errcode, SoftLogout: ex.soft,
+	}
+	if e.DeviceID == "" {
+		e.TokenUserID, e.TokenDeviceID = ex.carried.UserID, ex.carried.DeviceID
+	}
+	s.Journal.Add(e)
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelWarn

@@ -134,7 +134,11 @@ func (h oauthHandlers) RequestOAuthToken(ctx context.Context, req oauth2.Request
 		st := storeOf(ctx)
 		// RFC 6749 §6: the refresh token must have been issued to this
 		// client (a legacy session's was issued to none).
-		if who, ok := st.RefreshOwner(*b.RefreshToken); ok && (!who.ViaOAuth || o.grantedTo(who.UserID, who.DeviceID) != client.id) {
+		who, ok := st.RefreshOwner(*b.RefreshToken)
+		if ok {
+			exchangeOf(ctx).carried = who
+		}
+		if ok && (!who.ViaOAuth || o.grantedTo(who.UserID, who.DeviceID) != client.id) {
 			return oauth2.RequestOAuthToken400JSONResponse(oauthErr("invalid_grant", "the refresh token was not issued to this client")), nil
 		}
 		sess, err := st.Refresh(*b.RefreshToken)

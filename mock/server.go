@@ -93,6 +93,8 @@ func New(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("mock: %w", err)
 	}
 	s.world.Store(w)
+	w.changes.start(s.Journal)
+	s.Clock.OnMove(s.recordClockMove)
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err

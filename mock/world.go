@@ -19,9 +19,10 @@ import (
 // world it started in.
 type world struct {
 	settings
-	store  *state.Store
-	engine *scenario.Engine // nil without rules
-	oauth  *oauthState      // nil while the OAuth 2.0 API is off
+	store   *state.Store
+	changes *changeRecorder  // the store's token changes, for the journal
+	engine  *scenario.Engine // nil without rules
+	oauth   *oauthState      // nil while the OAuth 2.0 API is off
 
 	// versionsEncoded is the answer to GET /versions, encoded once, at the
 	// first request for it (see versionsAnswer).
@@ -33,7 +34,10 @@ type world struct {
 // it resets to the start that set asks for.
 func (s *Server) newWorld(set settings) (*world, error) {
 	s.Clock.Reset(set.virtual, set.start)
-	w := &world{settings: set, store: state.New(set.store, s.Clock)}
+	changes := &changeRecorder{}
+	cfg := set.store
+	cfg.OnChange = changes.record
+	w := &world{settings: set, store: state.New(cfg, s.Clock), changes: changes}
 	for _, u := range set.users {
 		if _, err := w.store.AddUser(u.ID, u.Password); err != nil {
 			return nil, fmt.Errorf("user %q: %w", u.ID, err)
@@ -85,6 +89,7 @@ func (s *Server) Reset() error {
 	}
 	s.world.Store(w)
 	s.Journal.Reset()
+	w.changes.start(s.Journal)
 	return nil
 }
 
@@ -102,6 +107,7 @@ func (s *Server) LoadScenario(name string, data []byte) error {
 	}
 	s.world.Store(w)
 	s.Journal.Reset()
+	w.changes.start(s.Journal)
 	return nil
 }
 
@@ -111,7 +117,9 @@ func (s *Server) applyDue(w *world) {
 	if w.engine == nil {
 		return
 	}
-	for _, f := range w.engine.Due(s.Clock.Now()) {
+	fired := w.engine.Due(s.Clock.Now())
+	s.recordFired(fired)
+	for _, f := range fired {
 		for _, e := range f.Effects {
 			s.applyToDevices(w, e)
 		}
@@ -157,6 +165,7 @@ func (s *Server) applyRules(w http.ResponseWriter, r *http.Request, ex *exchange
 		Operation: ex.op, Method: r.Method, Path: ex.path,
 		UserID: ex.principal.UserID, DeviceID: ex.principal.DeviceID, Now: s.Clock.Now(),
 	})
+	s.recordFired(fired)
 	for _, f := range fired {
 		for _, e := range f.Effects {
 			switch e.Kind {

@@ -82,3 +82,13 @@ func TestEntrySoftLogoutJSON(t *testing.T) {
 		t.Errorf("Marshal without soft logout = %s", b)
 	}
 }
+
+// TestEntryTokenOwnerJSON: the owner of a refused token shows only when
+// known.
+func TestEntryTokenOwnerJSON(t *testing.T) {
+	e := Entry{Time: epoch, Method: "POST", Path: "/r", Status: 200, TokenUserID: "@a:x", TokenDeviceID: "D"}
+	b, _ := json.Marshal(e)
+	if want := `{"time":"2026-01-02T03:04:05Z","method":"POST","path":"/r","status":200,"token_user_id":"@a:x","token_device_id":"D"}`; string(b) != want {
+		t.Errorf("Marshal = %s, want %s", b, want)
+	}
+}

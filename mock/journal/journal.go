@@ -24,6 +24,13 @@ type Entry struct {
 	Errcode   string    `json:"errcode,omitempty"`   // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
 	// SoftLogout is the soft_logout flag of a 401 M_UNKNOWN_TOKEN answer.
 	SoftLogout bool `json:"soft_logout,omitempty"`
+	// TokenUserID and TokenDeviceID name the device whose token the
+	// request carried when that token did not authenticate it: an access
+	// token refused (expired, soft-logged-out), or the refresh token of a
+	// refresh. Empty when the token authenticated the request (see UserID
+	// and DeviceID), or is unknown.
+	TokenUserID   string `json:"token_user_id,omitempty"`
+	TokenDeviceID string `json:"token_device_id,omitempty"`
 }
 
 // Filter selects entries. A zero field matches every entry; the others must

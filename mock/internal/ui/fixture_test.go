@@ -27,6 +27,12 @@ func story() Model {
 		return journal.Entry{Time: at(d), UserID: user, DeviceID: device, Method: method, Path: path,
 			Operation: op, Status: status, Errcode: errcode, SoftLogout: soft}
 	}
+	// refused moves the device of a request whose token did not
+	// authenticate it where the journal puts it.
+	refused := func(e journal.Entry) journal.Entry {
+		e.TokenUserID, e.TokenDeviceID, e.UserID, e.DeviceID = e.UserID, e.DeviceID, "", ""
+		return e
+	}
 	const (
 		whoami = "/_matrix/client/v3/account/whoami"
 		sync   = "/_matrix/client/v3/sync"
@@ -40,15 +46,15 @@ func story() Model {
 		req(1200*ms, bob, "LAPTOP", "GET", sync, "sync", 200, "", false),
 		req(1500*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 200, "", false),
 		req(1600*ms, bob, "LAPTOP", "GET", sync, "sync", 429, "M_LIMIT_EXCEEDED", false),
-		req(2000*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 401, "M_UNKNOWN_TOKEN", true),
-		req(2100*ms, alice, "PHONE", "POST", "/_matrix/client/v3/refresh", "refresh", 200, "", false),
+		refused(req(2000*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 401, "M_UNKNOWN_TOKEN", true)),
+		refused(req(2100*ms, alice, "PHONE", "POST", "/_matrix/client/v3/refresh", "refresh", 200, "", false)),
 		req(2200*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 200, "", false),
 		req(3000*ms, bob, "LAPTOP", "GET", sync, "sync", 500, "M_UNKNOWN", false),
 		req(3500*ms, bob, "LAPTOP", "GET", sync, "sync", 0, "", false),
-		req(6*time.Minute+5100*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 401, "M_UNKNOWN_TOKEN", true),
-		req(6*time.Minute+5200*ms, alice, "PHONE", "POST", "/_matrix/client/v3/refresh", "refresh", 200, "", false),
+		refused(req(6*time.Minute+5100*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 401, "M_UNKNOWN_TOKEN", true)),
+		refused(req(6*time.Minute+5200*ms, alice, "PHONE", "POST", "/_matrix/client/v3/refresh", "refresh", 200, "", false)),
 		req(6*time.Minute+5300*ms, alice, "PHONE", "GET", whoami, "getTokenOwner", 200, "", false),
-		req(6*time.Minute+12*time.Second, bob, "LAPTOP", "GET", sync, "sync", 401, "M_UNKNOWN_TOKEN", false),
+		req(6*time.Minute+12*time.Second, "", "", "GET", sync, "sync", 401, "M_UNKNOWN_TOKEN", false), // the device is gone
 		req(6*time.Minute+13*time.Second, "", "", "GET", "/_matrix/client/versions", "getVersions", 200, "", false),
 	}
 	events := []journal.Event{

@@ -112,6 +112,7 @@ type requestRow struct {
 	Operation, Errcode                        string
 	Status                                    string
 	Soft                                      bool
+	ByToken                                   bool // User and Device are the refused or refresh token's
 }
 
 // Render draws the page of m.
@@ -212,12 +213,13 @@ func requestRows(m *Model, tl *timeline, limit int) ([]requestRow, int) {
 		row := requestRow{
 			Class: statusClass(e), Lane: tl.laneOf(e).index,
 			Offset: offset(e.Time.Sub(origin)), Clock: e.Time.UTC().Format("15:04:05.000"),
-			User: e.UserID, Device: e.DeviceID, Method: e.Method, Path: e.Path, Operation: e.Operation,
+			Method: e.Method, Path: e.Path, Operation: e.Operation, ByToken: e.DeviceID == "" && e.TokenDeviceID != "",
 			Errcode: e.Errcode, Soft: e.SoftLogout, Status: "dropped",
 		}
 		if e.Status != 0 {
 			row.Status = fmt.Sprint(e.Status)
 		}
+		row.User, row.Device = entryDevice(e)
 		out = append(out, row)
 	}
 	return out, first
@@ -225,5 +227,5 @@ func requestRows(m *Model, tl *timeline, limit int) ([]requestRow, int) {
 
 // laneOf returns the lane of a request.
 func (tl *timeline) laneOf(e *journal.Entry) *lane {
-	return tl.byKey[laneKey(e.UserID, e.DeviceID)]
+	return tl.byKey[laneKey(entryDevice(e))]
 }

@@ -147,6 +147,12 @@ func TestTimelineShapes(t *testing.T) {
 			t.Errorf("%s: %d, want %d", c.what, got, c.want)
 		}
 	}
+	// A request whose token was refused, and a refresh, go to the lane of
+	// the token's device: alice's phone has all of her requests.
+	lanes := strings.Split(svg, `<g class="lane"`)
+	if got := strings.Count(lanes[1], `<g class="mark `); !strings.Contains(lanes[1], ">PHONE<") || got != 9 {
+		t.Errorf("the phone's lane has %d marks, want 9 (its whoamis, 401s and refreshes)", got)
+	}
 	if !strings.Contains(svg, `id="lane-3"`) || !strings.Contains(svg, ">no device</text>") {
 		t.Error("the lane of requests without a device is not last")
 	}

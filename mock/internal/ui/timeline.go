@@ -71,8 +71,9 @@ func layout(m *Model) *timeline {
 			laneOf(u.ID, d.ID)
 		}
 	}
-	for i, e := range m.Entries {
-		l := laneOf(e.UserID, e.DeviceID)
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		l := laneOf(entryDevice(e))
 		l.marks = append(l.marks, i)
 		moments = append(moments, e.Time)
 	}
@@ -161,6 +162,15 @@ func (tl *timeline) sessionsBeforeJournal() {
 			l.bars = append(l.bars, br)
 		}
 	}
+}
+
+// entryDevice returns the device a request belongs to: the one its token
+// authenticated, else the one its refused or refresh token was issued to.
+func entryDevice(e *journal.Entry) (user, device string) {
+	if e.DeviceID != "" {
+		return e.UserID, e.DeviceID
+	}
+	return e.TokenUserID, e.TokenDeviceID
 }
 
 // laneKey returns the key of the lane of a device: requests without a
