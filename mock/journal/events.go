@@ -43,6 +43,7 @@ const (
 
 // Event is one change of state worth drawing on a timeline.
 type Event struct {
+	Seq      uint64    `json:"seq"`  // as Entry.Seq: entries and events share one order
 	Time     time.Time `json:"time"` // when it happened, on the server's clock
 	Kind     EventKind `json:"kind"`
 	UserID   string    `json:"user_id,omitempty"`
@@ -70,6 +71,8 @@ type Event struct {
 func (j *Journal) Record(ev Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.seq++
+	ev.Seq = j.seq
 	j.events.add(ev)
 }
 

@@ -56,11 +56,11 @@ func TestEventJSON(t *testing.T) {
 		want string
 	}{
 		{Event{Time: epoch, Kind: RuleFired, Rule: "expire"},
-			`{"time":"2026-01-02T03:04:05Z","kind":"rule_fired","rule":"expire"}`},
+			`{"seq":0,"time":"2026-01-02T03:04:05Z","kind":"rule_fired","rule":"expire"}`},
 		{Event{Time: epoch, Kind: TokenRefreshed, UserID: "@a:x", DeviceID: "D", Auth: AuthOAuth, AccessExpires: epoch.Add(time.Minute), Refreshable: true},
-			`{"time":"2026-01-02T03:04:05Z","kind":"token_refreshed","user_id":"@a:x","device_id":"D","auth":"oauth","access_expires":"2026-01-02T03:05:05Z","refreshable":true}`},
+			`{"seq":0,"time":"2026-01-02T03:04:05Z","kind":"token_refreshed","user_id":"@a:x","device_id":"D","auth":"oauth","access_expires":"2026-01-02T03:05:05Z","refreshable":true}`},
 		{Event{Time: epoch, Kind: ClockMoved, From: epoch.Add(-time.Hour)},
-			`{"time":"2026-01-02T03:04:05Z","kind":"clock_moved","from":"2026-01-02T02:04:05Z"}`},
+			`{"seq":0,"time":"2026-01-02T03:04:05Z","kind":"clock_moved","from":"2026-01-02T02:04:05Z"}`},
 	}
 	for _, tt := range tests {
 		b, err := json.Marshal(tt.ev)
@@ -74,11 +74,11 @@ func TestEventJSON(t *testing.T) {
 func TestEntrySoftLogoutJSON(t *testing.T) {
 	e := Entry{Time: epoch, Method: "GET", Path: "/w", Status: 401, Errcode: "M_UNKNOWN_TOKEN", SoftLogout: true}
 	b, _ := json.Marshal(e)
-	if want := `{"time":"2026-01-02T03:04:05Z","method":"GET","path":"/w","status":401,"errcode":"M_UNKNOWN_TOKEN","soft_logout":true}`; string(b) != want {
+	if want := `{"seq":0,"time":"2026-01-02T03:04:05Z","method":"GET","path":"/w","status":401,"errcode":"M_UNKNOWN_TOKEN","soft_logout":true}`; string(b) != want {
 		t.Errorf("Marshal = %s, want %s", b, want)
 	}
 	e.SoftLogout = false
-	if b, _ := json.Marshal(e); string(b) != `{"time":"2026-01-02T03:04:05Z","method":"GET","path":"/w","status":401,"errcode":"M_UNKNOWN_TOKEN"}` {
+	if b, _ := json.Marshal(e); string(b) != `{"seq":0,"time":"2026-01-02T03:04:05Z","method":"GET","path":"/w","status":401,"errcode":"M_UNKNOWN_TOKEN"}` {
 		t.Errorf("Marshal without soft logout = %s", b)
 	}
 }
@@ -88,7 +88,24 @@ func TestEntrySoftLogoutJSON(t *testing.T) {
 func TestEntryTokenOwnerJSON(t *testing.T) {
 	e := Entry{Time: epoch, Method: "POST", Path: "/r", Status: 200, TokenUserID: "@a:x", TokenDeviceID: "D"}
 	b, _ := json.Marshal(e)
-	if want := `{"time":"2026-01-02T03:04:05Z","method":"POST","path":"/r","status":200,"token_user_id":"@a:x","token_device_id":"D"}`; string(b) != want {
+	if want := `{"seq":0,"time":"2026-01-02T03:04:05Z","method":"POST","path":"/r","status":200,"token_user_id":"@a:x","token_device_id":"D"}`; string(b) != want {
 		t.Errorf("Marshal = %s, want %s", b, want)
+	}
+}
+
+// TestSeq: entries and events share one order, which a Reset restarts.
+func TestSeq(t *testing.T) {
+	j := New(10)
+	j.Add(entry(0))
+	j.Record(event(1))
+	j.Add(entry(2))
+	got := fmt.Sprint(j.Entries(Filter{})[0].Seq, j.Events()[0].Seq, j.Entries(Filter{})[1].Seq)
+	if got != "1 2 3" {
+		t.Errorf("Seq of entry, event, entry = %s, want 1 2 3", got)
+	}
+	j.Reset()
+	j.Record(event(3))
+	if s := j.Events()[0].Seq; s != 1 {
+		t.Errorf("Seq after Reset = %d, want 1", s)
 	}
 }

@@ -14,6 +14,9 @@ const DefaultCapacity = 10000
 
 // Entry is one answered request.
 type Entry struct {
+	// Seq orders the entries and events of a journal as it recorded them,
+	// from 1; a Reset starts again.
+	Seq       uint64    `json:"seq"`
 	Time      time.Time `json:"time"`                // when the request was answered, on the server's clock
 	Method    string    `json:"method"`              // HTTP method
 	Path      string    `json:"path"`                // URL path, without the query
@@ -57,6 +60,7 @@ func (f Filter) Match(e Entry) bool {
 // drops the oldest entry.
 type Journal struct {
 	mu      sync.Mutex
+	seq     uint64 // the Seq of the last entry or event
 	entries ring[Entry]
 	events  ring[Event]
 	added   chan struct{} // closed by the next Add; nil while nobody waits
@@ -75,6 +79,8 @@ func New(capacity int) *Journal {
 // every Wait.
 func (j *Journal) Add(e Entry) {
 	j.mu.Lock()
+	j.seq++
+	e.Seq = j.seq
 	j.entries.add(e)
 	if j.added != nil {
 		close(j.added)
@@ -140,6 +146,7 @@ func (j *Journal) Reset() {
 	defer j.mu.Unlock()
 	j.entries.reset()
 	j.events.reset()
+	j.seq = 0
 }
 
 // matching returns the entries that match f, oldest first. j.mu must be held.

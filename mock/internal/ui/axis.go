@@ -6,35 +6,32 @@ import (
 	"time"
 )
 
-// gapUnit sets how much the axis compresses: a gap of this length between
-// two moments takes log(2) of the unit width, and each tenfold longer gap
-// adds about the same width again.
-const gapUnit = 50 * time.Millisecond
+// Spacing of the axis: each moment the timeline shows takes a slot, in
+// the order the journal recorded them, so that requests answered at the
+// same instant of a virtual clock still stand apart. Between two slots
+// the axis puts minStep, plus a width that grows with the logarithm of the
+// time between them: a gap of gapUnit adds log(2), and each tenfold longer
+// gap about as much again, so a six-minute clock jump stays in proportion
+// with a burst of requests a millisecond apart.
+const (
+	minStep = 0.6
+	gapUnit = 50 * time.Millisecond
+)
 
-// axis maps clock times onto [0, 1]. It is piecewise linear between the
-// moments the timeline shows, and each gap between two of them gets a width
-// that grows with the logarithm of its length: a burst of requests a
-// millisecond apart stays legible beside a six-minute clock jump.
+// axis places slots on [0, 1].
 type axis struct {
-	times []int64   // the moments, in Unix nanoseconds, sorted, distinct
-	pos   []float64 // the position of each moment, from 0 to 1
+	times []time.Time // of each slot, in order (not sorted if the clock was set back)
+	pos   []float64   // of each slot, nondecreasing
 }
 
-// newAxis returns the axis through the moments (any order, repeats allowed).
-func newAxis(moments []time.Time) axis {
-	ns := make([]int64, 0, len(moments))
-	for _, t := range moments {
-		if !t.IsZero() {
-			ns = append(ns, t.UnixNano())
-		}
+// newAxis returns the axis of slots at these times, in this order.
+func newAxis(times []time.Time) axis {
+	a := axis{times: times, pos: make([]float64, len(times))}
+	for i := 1; i < len(times); i++ {
+		gap := times[i].Sub(times[i-1]).Abs()
+		a.pos[i] = a.pos[i-1] + minStep + math.Log1p(float64(gap)/float64(gapUnit))
 	}
-	slices.Sort(ns)
-	ns = slices.Compact(ns)
-	a := axis{times: ns, pos: make([]float64, len(ns))}
-	for i := 1; i < len(ns); i++ {
-		a.pos[i] = a.pos[i-1] + math.Log1p(float64(ns[i]-ns[i-1])/float64(gapUnit))
-	}
-	if n := len(ns); n > 1 && a.pos[n-1] > 0 {
+	if n := len(times); n > 1 {
 		total := a.pos[n-1]
 		for i := range a.pos {
 			a.pos[i] /= total
@@ -43,51 +40,55 @@ func newAxis(moments []time.Time) axis {
 	return a
 }
 
-// start and end are the first and last moments (zero without any).
-func (a axis) start() time.Time { return a.at(0) }
-func (a axis) end() time.Time   { return a.at(len(a.times) - 1) }
+// last is the index of the last slot.
+func (a axis) last() int { return len(a.times) - 1 }
 
-func (a axis) at(i int) time.Time {
+// start is the first slot's time (zero without slots).
+func (a axis) start() time.Time {
 	if len(a.times) == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, a.times[i]).UTC()
+	return a.times[0]
 }
 
-// x returns the position of t, clamped to [0, 1]; with fewer than two
-// moments everything is at 0.5.
-func (a axis) x(t time.Time) float64 {
-	n := len(a.times)
-	if n < 2 {
+// at returns the position of slot i; a lone slot is in the middle.
+func (a axis) at(i int) float64 {
+	if len(a.times) < 2 {
 		return 0.5
 	}
-	v := t.UnixNano()
-	i, found := slices.BinarySearch(a.times, v)
-	switch {
-	case found:
-		return a.pos[i]
-	case i == 0:
-		return 0
-	case i == n:
-		return 1
-	}
-	frac := float64(v-a.times[i-1]) / float64(a.times[i]-a.times[i-1])
-	return a.pos[i-1] + frac*(a.pos[i]-a.pos[i-1])
+	return a.pos[i]
 }
 
-// time returns the moment at position p in [0, 1], the inverse of x.
+// within returns the position of t among the slots after from: between
+// the first of them whose time is t or later and the one before it, in
+// proportion; the last slot's position when none is that late.
+func (a axis) within(t time.Time, from int) float64 {
+	for k := from + 1; k < len(a.times); k++ {
+		if !a.times[k].Before(t) {
+			span := a.times[k].Sub(a.times[k-1])
+			if span <= 0 {
+				return a.at(k)
+			}
+			frac := min(max(float64(t.Sub(a.times[k-1]))/float64(span), 0), 1)
+			return a.at(k-1) + frac*(a.at(k)-a.at(k-1))
+		}
+	}
+	return a.at(a.last())
+}
+
+// time returns the time at position p, between the slots around it.
 func (a axis) time(p float64) time.Time {
 	n := len(a.times)
 	if n < 2 {
 		return a.start()
 	}
-	i, _ := slices.BinarySearch(a.pos, p)
+	k, _ := slices.BinarySearch(a.pos, p)
 	switch {
-	case i == 0:
-		return a.at(0)
-	case i == n:
-		return a.at(n - 1)
+	case k == 0:
+		return a.times[0]
+	case k == n:
+		return a.times[n-1]
 	}
-	frac := (p - a.pos[i-1]) / (a.pos[i] - a.pos[i-1])
-	return time.Unix(0, a.times[i-1]+int64(frac*float64(a.times[i]-a.times[i-1]))).UTC()
+	frac := (p - a.pos[k-1]) / (a.pos[k] - a.pos[k-1])
+	return a.times[k-1].Add(time.Duration(frac * float64(a.times[k].Sub(a.times[k-1]))))
 }

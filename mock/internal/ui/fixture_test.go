@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/mock/journal"
@@ -67,6 +68,32 @@ func story() Model {
 		{Time: at(6*time.Minute + 5*time.Second), Kind: journal.ClockMoved, From: at(5 * time.Second)},
 		{Time: at(6*time.Minute + 5200*ms), Kind: journal.TokenRefreshed, UserID: alice, DeviceID: "PHONE", Auth: journal.AuthLegacy, AccessExpires: at(7*time.Minute + 5200*ms), Refreshable: true},
 		{Time: at(6*time.Minute + 10*time.Second), Kind: journal.TokenEnded, UserID: bob, DeviceID: "LAPTOP", Reason: journal.ReasonDeviceDeleted},
+	}
+	// The journal's order: by time, and an event before the entry of the
+	// request that caused it, as the server records them.
+	type stamp struct {
+		t     time.Time
+		event bool
+		seq   *uint64
+	}
+	var stamps []stamp
+	for i := range entries {
+		stamps = append(stamps, stamp{entries[i].Time, false, &entries[i].Seq})
+	}
+	for i := range events {
+		stamps = append(stamps, stamp{events[i].Time, true, &events[i].Seq})
+	}
+	slices.SortStableFunc(stamps, func(a, b stamp) int {
+		if c := a.t.Compare(b.t); c != 0 || a.event == b.event {
+			return c
+		}
+		if a.event {
+			return -1
+		}
+		return 1
+	})
+	for i, s := range stamps {
+		*s.seq = uint64(i + 1)
 	}
 	hist := Histories(events)
 	return Model{

@@ -223,3 +223,18 @@ func TestEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestPreview writes the story's page and timeline file into
+// $MXAUTH_UI_PREVIEW, for a person to look at in a browser; it skips
+// without it.
+func TestPreview(t *testing.T) {
+	dir := os.Getenv("MXAUTH_UI_PREVIEW")
+	if dir == "" {
+		t.Skip("set MXAUTH_UI_PREVIEW=DIR to write the story's pages there")
+	}
+	for name, o := range map[string]Options{"page.html": live, "timeline.html": {}} {
+		if err := os.WriteFile(filepath.Join(dir, name), render(t, story(), o).HTML, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

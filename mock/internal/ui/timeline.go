@@ -34,26 +34,34 @@ type lane struct {
 	marks []int // indexes into the model's entries
 }
 
-// bar is the life of one access token on a lane.
+// bar is the life of one access token on a lane, between two slots of
+// the axis.
 type bar struct {
-	start, expires, end time.Time // expires zero: never
-	auth                string
-	generation          int
-	endedBy             string // journal.Reason* or "refreshed", "replaced", "" when still open
-	refreshEnded        time.Time
+	start, end         time.Time
+	startSlot, endSlot int
+	expires            time.Time // zero: never
+	expiredSlot        int       // the slot where it was expired on purpose; -1: it expires by time
+	auth               string
+	generation         int
+	endedBy            string // journal.Reason* or "refreshed", "replaced", "" when still open
+	refreshEnded       int    // the slot where its refresh token was revoked; -1: it was not
 }
 
 // timeline is the laid-out drawing: lanes and their contents on an axis.
 type timeline struct {
-	axis  axis
-	lanes []*lane
-	byKey map[[2]string]*lane
-	m     *Model
+	axis       axis
+	nowSlot    int
+	lanes      []*lane
+	byKey      map[[2]string]*lane
+	entrySlots []int // the axis slot of each entry
+	eventSlots []int // the axis slot of each event
+	m          *Model
 }
 
-// layout sorts the model's requests and events into lanes and bars.
+// layout sorts the model's requests and events into lanes and bars, and
+// gives each a slot on the axis in the journal's order.
 func layout(m *Model) *timeline {
-	tl := &timeline{m: m, byKey: map[[2]string]*lane{}}
+	tl := &timeline{m: m, byKey: map[[2]string]*lane{}, entrySlots: make([]int, len(m.Entries)), eventSlots: make([]int, len(m.Events))}
 	laneOf := func(user, device string) *lane {
 		key := laneKey(user, device)
 		l := tl.byKey[key]
@@ -64,71 +72,42 @@ func layout(m *Model) *timeline {
 		}
 		return l
 	}
-	moments := make([]time.Time, 0, len(m.Entries)+2*len(m.Events)+1)
-	moments = append(moments, m.Now)
 	for _, u := range m.Users {
 		for _, d := range u.Devices {
 			laneOf(u.ID, d.ID)
 		}
 	}
+	slots := tl.order()
 	for i := range m.Entries {
-		e := &m.Entries[i]
-		l := laneOf(entryDevice(e))
+		l := laneOf(entryDevice(&m.Entries[i]))
 		l.marks = append(l.marks, i)
-		moments = append(moments, e.Time)
 	}
-	for _, ev := range m.Events {
-		moments = append(moments, ev.Time, ev.From)
-		if ev.DeviceID == "" {
-			continue
+	for i := range m.Events {
+		if ev := &m.Events[i]; ev.DeviceID != "" {
+			laneOf(ev.UserID, ev.DeviceID).apply(ev, tl.eventSlots[i])
 		}
-		l := laneOf(ev.UserID, ev.DeviceID)
-		open := len(l.bars) > 0 && l.bars[len(l.bars)-1].endedBy == ""
-		last := func() *bar { return &l.bars[len(l.bars)-1] }
-		switch ev.Kind {
-		case journal.TokenIssued, journal.TokenRefreshed:
-			generation := 0
-			if ev.Kind == journal.TokenRefreshed && len(l.bars) > 0 {
-				generation = last().generation + 1
-			}
-			if open {
-				last().end, last().endedBy = ev.Time, "replaced"
-				if ev.Kind == journal.TokenRefreshed {
-					last().endedBy = "refreshed"
-				}
-			}
-			l.bars = append(l.bars, bar{start: ev.Time, expires: ev.AccessExpires, auth: ev.Auth, generation: generation})
-			moments = append(moments, ev.AccessExpires)
-		case journal.TokenEnded:
-			switch {
-			case !open:
-			case ev.Reason == journal.ReasonRefreshRevoked:
-				last().refreshEnded = ev.Time
-			case ev.Reason == journal.ReasonExpired:
-				// Expired on purpose: the token is refused from now on,
-				// and the session lives on until a refresh replaces it.
-				if last().expires.IsZero() || ev.Time.Before(last().expires) {
-					last().expires = ev.Time
-				}
-			default:
-				last().end, last().endedBy = ev.Time, ev.Reason
+	}
+	// The open bars end now; expiries still to come get slots after now.
+	now := len(slots)
+	slots = append(slots, m.Now)
+	var future []time.Time
+	for _, l := range tl.lanes {
+		for i := range l.bars {
+			if br := &l.bars[i]; br.endedBy == "" {
+				br.end, br.endSlot = m.Now, now
+				future = append(future, br.expires)
 			}
 		}
 	}
 	for _, u := range m.Users {
 		for _, d := range u.Devices {
-			moments = append(moments, d.AccessExpires)
+			future = append(future, d.AccessExpires)
 		}
 	}
-	tl.axis = newAxis(moments)
-	tl.sessionsBeforeJournal()
-	for _, l := range tl.lanes {
-		for i := range l.bars {
-			if l.bars[i].endedBy == "" {
-				l.bars[i].end = tl.axis.end()
-			}
-		}
-	}
+	future = slices.DeleteFunc(future, func(t time.Time) bool { return !t.After(m.Now) })
+	slices.SortFunc(future, time.Time.Compare)
+	tl.axis, tl.nowSlot = newAxis(append(slots, slices.Compact(future)...)), now
+	tl.sessionsBeforeJournal(now)
 	// Devices by user and ID; the lane of requests without a device last.
 	slices.SortStableFunc(tl.lanes, func(a, b *lane) int {
 		if noneA, noneB := a.key[1] == "", b.key[1] == ""; noneA != noneB {
@@ -145,17 +124,74 @@ func layout(m *Model) *timeline {
 	return tl
 }
 
+// order merges the entries and events in the journal's order (Seq, then
+// time) and returns the time of each slot, noting each one's slot.
+func (tl *timeline) order() []time.Time {
+	type item struct {
+		seq  uint64
+		t    time.Time
+		slot *int
+	}
+	items := make([]item, 0, len(tl.m.Entries)+len(tl.m.Events))
+	for i, e := range tl.m.Entries {
+		items = append(items, item{e.Seq, e.Time, &tl.entrySlots[i]})
+	}
+	for i, ev := range tl.m.Events {
+		items = append(items, item{ev.Seq, ev.Time, &tl.eventSlots[i]})
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return cmp.Or(cmp.Compare(a.seq, b.seq), a.t.Compare(b.t)) })
+	times := make([]time.Time, len(items))
+	for i, it := range items {
+		times[i], *it.slot = it.t, i
+	}
+	return times
+}
+
+// apply draws a token event of the lane's device, at slot.
+func (l *lane) apply(ev *journal.Event, slot int) {
+	open := len(l.bars) > 0 && l.bars[len(l.bars)-1].endedBy == ""
+	last := func() *bar { return &l.bars[len(l.bars)-1] }
+	end := func(by string) { last().end, last().endSlot, last().endedBy = ev.Time, slot, by }
+	switch ev.Kind {
+	case journal.TokenIssued, journal.TokenRefreshed:
+		generation := 0
+		if ev.Kind == journal.TokenRefreshed && len(l.bars) > 0 {
+			generation = last().generation + 1
+		}
+		if open && ev.Kind == journal.TokenRefreshed {
+			end("refreshed")
+		} else if open {
+			end("replaced")
+		}
+		l.bars = append(l.bars, bar{start: ev.Time, startSlot: slot, expires: ev.AccessExpires, expiredSlot: -1,
+			auth: ev.Auth, generation: generation, refreshEnded: -1})
+	case journal.TokenEnded:
+		switch {
+		case !open:
+		case ev.Reason == journal.ReasonRefreshRevoked:
+			last().refreshEnded = slot
+		case ev.Reason == journal.ReasonExpired:
+			// Expired on purpose: refused from now on, and the session
+			// lives on until a refresh replaces the token.
+			last().expires, last().expiredSlot = ev.Time, slot
+		default:
+			end(ev.Reason)
+		}
+	}
+}
+
 // sessionsBeforeJournal draws the session of each device that has one but
 // no token event, such as a scenario's devices when the journal has lost
-// their login: a bar from the timeline's start.
-func (tl *timeline) sessionsBeforeJournal() {
+// their login: a bar from the timeline's start to now (slot now).
+func (tl *timeline) sessionsBeforeJournal(now int) {
 	for _, u := range tl.m.Users {
 		for _, d := range u.Devices {
 			l := tl.byKey[laneKey(u.ID, d.ID)]
 			if len(l.bars) > 0 || d.SoftLoggedOut {
 				continue
 			}
-			br := bar{start: tl.axis.start(), expires: d.AccessExpires, auth: d.Auth, generation: d.Generation}
+			br := bar{start: tl.axis.start(), end: tl.m.Now, endSlot: now, expires: d.AccessExpires, expiredSlot: -1,
+				auth: d.Auth, generation: d.Generation, refreshEnded: -1}
 			if d.AccessExpired && (br.expires.IsZero() || br.expires.After(tl.m.Now)) {
 				br.expires = tl.m.Now
 			}
@@ -182,10 +218,8 @@ func laneKey(user, device string) [2]string {
 	return [2]string{user, device}
 }
 
-// px returns the horizontal position of t in the drawing.
-func (tl *timeline) px(t time.Time) float64 {
-	return plotLeft + tl.axis.x(t)*(plotRight-plotLeft)
-}
+// px returns the horizontal position in the drawing of an axis position.
+func px(p float64) float64 { return plotLeft + p*(plotRight-plotLeft) }
 
 // laneTop returns the top of lane i.
 func laneTop(i int) float64 { return headHeight + float64(i)*laneHeight }
@@ -218,6 +252,9 @@ func (tl *timeline) svg() string {
 		tl.writeLane(&b, l)
 	}
 	tl.writeLines(&b, bottom)
+	x := px(tl.axis.at(tl.nowSlot))
+	fmt.Fprintf(&b, `<g class="line now"><title>now: %s</title><path d="M%.1f %gV%g"/><text x="%.1f" y="%g" text-anchor="middle">now</text></g>`+"\n",
+		clockTime(tl.m.Now), x, headHeight-6, bottom, x, headHeight-8)
 	tl.writeAxis(&b, bottom)
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -231,25 +268,32 @@ func (tl *timeline) writeLane(b *strings.Builder, l *lane) {
 		top+20, html.EscapeString(clip(device, 24)), top+36, html.EscapeString(clip(user, 28)))
 	barY := top + 8
 	for _, br := range l.bars {
-		x0, x1 := tl.px(br.start), tl.px(br.end)
-		live := br.end
-		if !br.expires.IsZero() && br.expires.Before(br.end) {
-			live = br.expires
+		x0, x1 := px(tl.axis.at(br.startSlot)), px(tl.axis.at(br.endSlot))
+		xl := x1 // where the token stops working
+		switch {
+		case br.expiredSlot >= 0:
+			xl = min(px(tl.axis.at(br.expiredSlot)), x1)
+		case !br.expires.IsZero():
+			xl = min(px(tl.axis.within(br.expires, br.startSlot)), x1)
 		}
-		xl := tl.px(live)
-		fmt.Fprintf(b, `<g class="bar %s"><title>%s</title>`, authClass(br.auth), html.EscapeString(br.describe(tl.axis.start())))
+		fmt.Fprintf(b, `<g class="bar %s"><title>%s</title>`, authClass(br.auth), html.EscapeString(tl.describe(&br)))
 		fmt.Fprintf(b, `<rect class="token" x="%.1f" y="%g" width="%.1f" height="12" rx="3"/>`, x0, barY, max(xl-x0, 1.5))
 		if x1 > xl+0.5 {
 			fmt.Fprintf(b, `<rect class="expired" x="%.1f" y="%g" width="%.1f" height="12"/>`, xl, barY, x1-xl)
 		}
-		if xl-x0 > 34 {
-			fmt.Fprintf(b, `<text class="gen" x="%.1f" y="%g">gen %d</text>`, x0+4, barY+9.5, br.generation)
+		if br.endedBy == "" && br.expires.After(tl.m.Now) {
+			// The time it has left.
+			xe := px(tl.axis.within(br.expires, br.endSlot))
+			fmt.Fprintf(b, `<rect class="ahead" x="%.1f" y="%g" width="%.1f" height="12" rx="3"/>`, x1, barY, xe-x1)
+		}
+		if xl-x0 > 38 {
+			fmt.Fprintf(b, `<text class="gen" x="%.1f" y="%g">gen %d</text>`, x0+7, barY+9.5, br.generation)
 		}
 		if br.endedBy != "" && br.endedBy != "refreshed" && br.endedBy != "replaced" {
 			fmt.Fprintf(b, `<path class="end" d="M%.1f %gv16"/>`, x1, barY-2)
 		}
-		if !br.refreshEnded.IsZero() {
-			fmt.Fprintf(b, `<path class="end refresh-ended" d="M%.1f %gv12"/>`, tl.px(br.refreshEnded), barY)
+		if br.refreshEnded >= 0 {
+			fmt.Fprintf(b, `<path class="end refresh-ended" d="M%.1f %gv12"/>`, px(tl.axis.at(br.refreshEnded)), barY)
 		}
 		b.WriteString("</g>\n")
 		if br.generation > 0 {
@@ -259,7 +303,7 @@ func (tl *timeline) writeLane(b *strings.Builder, l *lane) {
 	markTop := top + 25
 	for _, i := range l.marks {
 		e := &tl.m.Entries[i]
-		x := tl.px(e.Time)
+		x := px(tl.axis.at(tl.entrySlots[i]))
 		fmt.Fprintf(b, `<g class="mark %s"><title>%s</title><path d="M%.1f %gv16"/>`, statusClass(e), html.EscapeString(describeEntry(e, tl.axis.start())), x, markTop)
 		if e.SoftLogout {
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%g" r="3.5"/>`, x, markTop+19)
@@ -273,19 +317,19 @@ func (tl *timeline) writeLane(b *strings.Builder, l *lane) {
 // with their labels on two rows above so that neighbours do not collide.
 func (tl *timeline) writeLines(b *strings.Builder, bottom float64) {
 	lastLabel := [2]float64{-1e9, -1e9}
-	for _, ev := range tl.m.Events {
+	for i, ev := range tl.m.Events {
 		var class, text, title string
 		switch ev.Kind {
 		case journal.RuleFired:
 			class, text = "rule", ev.Rule
 			title = "rule " + ev.Rule + " fired"
 		case journal.ClockMoved:
-			class, text = "clock", "clock "+signed(ev.Time.Sub(ev.From))
+			class, text = "clock", "clock "+offset(ev.Time.Sub(ev.From))
 			title = "clock moved from " + clockTime(ev.From) + " to " + clockTime(ev.Time)
 		default:
 			continue
 		}
-		x := tl.px(ev.Time)
+		x := px(tl.axis.at(tl.eventSlots[i]))
 		fmt.Fprintf(b, `<g class="line %s"><title>%s</title><path d="M%.1f %gV%g"/>`, class, html.EscapeString(title), x, headHeight-6, bottom)
 		for row, last := range lastLabel {
 			if x-last > 110 {
@@ -302,10 +346,14 @@ func (tl *timeline) writeLines(b *strings.Builder, bottom float64) {
 // the first moment (whose clock time the page's heading gives).
 func (tl *timeline) writeAxis(b *strings.Builder, bottom float64) {
 	fmt.Fprintf(b, `<g class="axis"><path d="M%g %gH%g"/>`, plotLeft, bottom, plotRight)
-	start := tl.axis.start()
+	start, previous := tl.axis.start(), ""
 	for i := range ticks + 1 {
 		p := float64(i) / ticks
-		x := plotLeft + p*(plotRight-plotLeft)
+		label := tickLabel(tl.axis.time(p).Sub(start))
+		if label == previous {
+			continue // the clock stood still: one label says it
+		}
+		previous = label
 		anchor := "middle"
 		switch i {
 		case 0:
@@ -313,14 +361,16 @@ func (tl *timeline) writeAxis(b *strings.Builder, bottom float64) {
 		case ticks:
 			anchor = "end"
 		}
+		x := px(p)
 		fmt.Fprintf(b, `<path d="M%.1f %gv5"/><text x="%.1f" y="%g" text-anchor="%s">%s</text>`,
-			x, bottom, x, bottom+18, anchor, html.EscapeString(tickLabel(tl.axis.time(p).Sub(start))))
+			x, bottom, x, bottom+18, anchor, html.EscapeString(label))
 	}
 	b.WriteString("</g>\n")
 }
 
 // describe says what a bar is, for its tooltip.
-func (br bar) describe(origin time.Time) string {
+func (tl *timeline) describe(br *bar) string {
+	origin := tl.axis.start()
 	var s strings.Builder
 	s.WriteString(cmp.Or(br.auth, "unknown") + " access token, generation " + strconv.Itoa(br.generation))
 	s.WriteString(", from " + offset(br.start.Sub(origin)))
@@ -332,8 +382,8 @@ func (br bar) describe(origin time.Time) string {
 	if br.endedBy != "" {
 		s.WriteString(", " + strings.ReplaceAll(br.endedBy, "_", " ") + " at " + offset(br.end.Sub(origin)))
 	}
-	if !br.refreshEnded.IsZero() {
-		s.WriteString("; refresh token ended at " + offset(br.refreshEnded.Sub(origin)))
+	if br.refreshEnded >= 0 {
+		s.WriteString("; refresh token revoked at " + offset(tl.axis.times[br.refreshEnded].Sub(origin)))
 	}
 	return s.String()
 }
@@ -384,30 +434,28 @@ func authClass(auth string) string {
 }
 
 // offset writes a duration from the timeline's start: "+0s", "+1.25s",
-// "+6m0s".
-func offset(d time.Duration) string {
-	return "+" + roundDuration(d).String()
-}
+// "+6m0s", "-1h0m0s" (after the clock was set back).
+func offset(d time.Duration) string { return withSign(roundDuration(d)) }
 
 // tickLabel writes an axis offset to two significant figures or so:
 // "+0s", "+120ms", "+1.9s", "+23s", "+6m5s".
 func tickLabel(d time.Duration) string {
 	unit := time.Second
 	switch {
-	case d < time.Second:
+	case d.Abs() < time.Second:
 		unit = 10 * time.Millisecond
-	case d < 10*time.Second:
+	case d.Abs() < 10*time.Second:
 		unit = 100 * time.Millisecond
 	}
-	return "+" + d.Round(unit).String()
+	return withSign(d.Round(unit))
 }
 
-// signed writes a clock move: "+6m0s", "-1h0m0s".
-func signed(d time.Duration) string {
+// withSign writes d with its sign, "+" too.
+func withSign(d time.Duration) string {
 	if d < 0 {
-		return roundDuration(d).String()
+		return d.String()
 	}
-	return offset(d)
+	return "+" + d.String()
 }
 
 // roundDuration keeps milliseconds under a minute and seconds above.
