@@ -13,9 +13,13 @@ import (
 // time between them: a gap of gapUnit adds log(2), and each tenfold longer
 // gap about as much again, so a six-minute clock jump stays in proportion
 // with a burst of requests a millisecond apart.
+//
+// The slots after now (the expiries to come) take at most maxAhead each:
+// the time a token has left is worth a glance, not half the drawing.
 const (
-	minStep = 0.6
-	gapUnit = 50 * time.Millisecond
+	minStep  = 0.6
+	gapUnit  = 50 * time.Millisecond
+	maxAhead = 3.0
 )
 
 // axis places slots on [0, 1].
@@ -24,12 +28,17 @@ type axis struct {
 	pos   []float64   // of each slot, nondecreasing
 }
 
-// newAxis returns the axis of slots at these times, in this order.
-func newAxis(times []time.Time) axis {
+// newAxis returns the axis of slots at these times, in this order; the
+// slots after index now are the future.
+func newAxis(times []time.Time, now int) axis {
 	a := axis{times: times, pos: make([]float64, len(times))}
 	for i := 1; i < len(times); i++ {
 		gap := times[i].Sub(times[i-1]).Abs()
-		a.pos[i] = a.pos[i-1] + minStep + math.Log1p(float64(gap)/float64(gapUnit))
+		step := minStep + math.Log1p(float64(gap)/float64(gapUnit))
+		if i > now {
+			step = min(step, maxAhead)
+		}
+		a.pos[i] = a.pos[i-1] + step
 	}
 	if n := len(times); n > 1 {
 		total := a.pos[n-1]

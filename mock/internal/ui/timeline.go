@@ -106,7 +106,7 @@ func layout(m *Model) *timeline {
 	}
 	future = slices.DeleteFunc(future, func(t time.Time) bool { return !t.After(m.Now) })
 	slices.SortFunc(future, time.Time.Compare)
-	tl.axis, tl.nowSlot = newAxis(append(slots, slices.Compact(future)...)), now
+	tl.axis, tl.nowSlot = newAxis(append(slots, slices.Compact(future)...), now), now
 	tl.sessionsBeforeJournal(now)
 	// Devices by user and ID; the lane of requests without a device last.
 	slices.SortStableFunc(tl.lanes, func(a, b *lane) int {
