@@ -198,7 +198,9 @@ type failingT struct {
 
 func (f *failingT) Failed() bool { return true }
 
-func (f *failingT) Logf(format string, args ...any) { f.logs = append(f.logs, fmt.Sprintf(format, args...)) }
+func (f *failingT) Logf(format string, args ...any) {
+	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+}
 
 // TestStartWritesTimelineOfFailedTest: when a test that used Start fails,
 // the log names an HTML timeline of what its client did.
@@ -214,7 +216,9 @@ func TestStartWritesTimelineOfFailedTest(t *testing.T) {
 		t.Fatalf("logs %q, want one line naming the timeline", ft.logs)
 	}
 	path := ft.logs[0][strings.LastIndex(ft.logs[0], " ")+1:]
-	t.Cleanup(func() { _ = os.RemoveAll(strings.TrimSuffix(path, "/TestStartWritesTimelineOfFailedTest_client.timeline.html")) })
+	t.Cleanup(func() {
+		_ = os.RemoveAll(strings.TrimSuffix(path, "/TestStartWritesTimelineOfFailedTest_client.timeline.html"))
+	})
 	page, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("%q: %v", ft.logs[0], err)
