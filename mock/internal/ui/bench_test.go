@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"testing"
@@ -29,13 +30,29 @@ func bigModel(n int) Model {
 	return m
 }
 
-// BenchmarkRenderFullJournal renders the control page of a journal at its
-// default capacity.
+// BenchmarkRenderFullJournal renders the timeline file of a journal at
+// its default capacity, and reports the page's size.
 func BenchmarkRenderFullJournal(b *testing.B) {
 	m := bigModel(journal.DefaultCapacity)
 	b.ReportAllocs()
+	var size int
 	for b.Loop() {
-		if err := WriteTimeline(io.Discard, m); err != nil {
+		r, err := Render(m, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(r.HTML)
+	}
+	b.ReportMetric(float64(size), "page-bytes")
+}
+
+// BenchmarkJournalJSON is the baseline: the same requests as the JSON the
+// control API's GET /_mock/journal answers.
+func BenchmarkJournalJSON(b *testing.B) {
+	m := bigModel(journal.DefaultCapacity)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := json.NewEncoder(io.Discard).Encode(m.Entries); err != nil {
 			b.Fatal(err)
 		}
 	}
