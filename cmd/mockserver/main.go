@@ -171,6 +171,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "http://"+l.Addr().String())
 	if *control {
 		fmt.Fprintln(stdout, "control-token", *controlToken)
+		logger.Info("control page", "url", "http://"+l.Addr().String()+"/_mock/ui")
 	}
 
 	var tick <-chan time.Time
