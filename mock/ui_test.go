@@ -68,9 +68,7 @@ func TestJournalEvents(t *testing.T) {
 		"10 token_ended @alice:localhost/PHONE expired",
 		"11 token_ended @alice:localhost/PHONE device_deleted",
 	}
-	if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
-		t.Errorf("events:\n%s\nwant:\n%s", g, w)
-	}
+	wantLines(t, "events", got, want)
 
 	var entries []string
 	for _, e := range hs.Journal.Entries(journal.Filter{}) {
@@ -83,15 +81,21 @@ func TestJournalEvents(t *testing.T) {
 		"8 refresh 200 soft=false by=/ token=@alice:localhost/PHONE",
 		"12 getTokenOwner 401 soft=false by=/ token=/",
 	}
-	if g, w := strings.Join(entries, "\n"), strings.Join(wantEntries, "\n"); g != w {
-		t.Errorf("entries:\n%s\nwant:\n%s", g, w)
-	}
+	wantLines(t, "entries", entries, wantEntries)
 
 	if err := hs.Reset(); err != nil {
 		t.Fatal(err)
 	}
 	if evs := hs.Journal.Events(); len(evs) != 1 || evs[0].Kind != journal.TokenIssued || evs[0].Seq != 1 {
 		t.Errorf("after Reset the journal has %+v, want the scenario's device's login alone", evs)
+	}
+}
+
+// wantLines compares lines of a description.
+func wantLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if g, w := strings.Join(got, "\n"), strings.Join(want, "\n"); g != w {
+		t.Errorf("%s:\n%s\nwant:\n%s", what, g, w)
 	}
 }
 

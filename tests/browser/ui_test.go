@@ -81,6 +81,14 @@ func evalInt(t *testing.T, ctx context.Context, what, expr string) int {
 	return n
 }
 
+// wantCount checks that a JavaScript expression counts n of what.
+func wantCount(t *testing.T, ctx context.Context, what, expr string, n int) {
+	t.Helper()
+	if got := evalInt(t, ctx, what, expr); got != n {
+		t.Errorf("%s: %d, want %d", what, got, n)
+	}
+}
+
 // TestControlPage: a developer opens /_mock/ui on a server with the
 // control API, gives the token once, and sees alice's phone; the Expire
 // button expires its access token, so the client's next whoami gets 401
@@ -122,9 +130,7 @@ func TestControlPage(t *testing.T) {
 			t.Errorf("%s holds the token or the session (%v): %s", what, err, got)
 		}
 	}
-	if n := evalInt(t, ctx, "meta refresh", `document.querySelectorAll('meta[http-equiv="refresh"]').length`); n != 1 {
-		t.Errorf("the live page has %d meta refresh elements, want 1", n)
-	}
+	wantCount(t, ctx, "meta refresh elements of the live page", `document.querySelectorAll('meta[http-equiv="refresh"]').length`, 1)
 
 	// Pause the reloads so that a reload cannot come between finding a
 	// button and clicking it.
@@ -144,20 +150,11 @@ func TestControlPage(t *testing.T) {
 	wantWhoami(t, hs, str(t, refreshed, "access_token"), "PHONE")
 
 	do(t, ctx, "look at the timeline", chromedp.Navigate(hs.URL+"/_mock/ui?live=0"), chromedp.WaitVisible(chromedp.CSS(`svg.timeline`)))
-	for what, want := range map[string]struct {
-		expr string
-		n    int
-	}{
-		"token bars of the phone (login, refresh)": {`document.querySelectorAll('#lane-0 rect.token').length`, 2},
-		"refresh joins":                      {`document.querySelectorAll('#lane-0 circle.join').length`, 1},
-		"soft-logout 401 marks":              {`document.querySelectorAll('#lane-0 g.mark.s-soft').length`, 1},
-		"refresh rows in the table":          {`[...document.querySelectorAll('table.requests td')].filter(td => td.textContent === 'refresh').length`, 1},
-		"generation 1 in the sessions table": {`[...document.querySelectorAll('tr[data-device="PHONE"] td')].filter(td => td.textContent === 'generation 1').length`, 1},
-	} {
-		if got := evalInt(t, ctx, what, want.expr); got != want.n {
-			t.Errorf("%s: %d, want %d", what, got, want.n)
-		}
-	}
+	wantCount(t, ctx, "token bars of the phone (login, refresh)", `document.querySelectorAll('#lane-0 rect.token').length`, 2)
+	wantCount(t, ctx, "refresh joins", `document.querySelectorAll('#lane-0 circle.join').length`, 1)
+	wantCount(t, ctx, "soft-logout 401 marks", `document.querySelectorAll('#lane-0 g.mark.s-soft').length`, 1)
+	wantCount(t, ctx, "refresh rows in the table", `[...document.querySelectorAll('table.requests td')].filter(td => td.textContent === 'refresh').length`, 1)
+	wantCount(t, ctx, "generation 1 in the sessions table", `[...document.querySelectorAll('tr[data-device="PHONE"] td')].filter(td => td.textContent === 'generation 1').length`, 1)
 	screenshot(t, ctx, "control-page-1280.png")
 
 	do(t, ctx, "narrow the window to a phone's", chromedp.EmulateViewport(390, 844), chromedp.WaitVisible(chromedp.CSS(`svg.timeline`)))
@@ -192,15 +189,9 @@ func TestTimelineFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, ctx, "open the file", chromedp.EmulateViewport(1280, 800), chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS(`svg.timeline`)))
-	if n := evalInt(t, ctx, "forms", `document.forms.length`); n != 0 {
-		t.Errorf("the file has %d forms, want none", n)
-	}
-	if n := evalInt(t, ctx, "clock lines", `document.querySelectorAll('g.line.clock').length`); n != 1 {
-		t.Errorf("%d clock lines, want 1", n)
-	}
-	if n := evalInt(t, ctx, "soft-logout marks", `document.querySelectorAll('g.mark.s-soft').length`); n != 1 {
-		t.Errorf("%d soft-logout marks, want 1", n)
-	}
+	wantCount(t, ctx, "forms of the file", `document.forms.length`, 0)
+	wantCount(t, ctx, "clock lines", `document.querySelectorAll('g.line.clock').length`, 1)
+	wantCount(t, ctx, "soft-logout marks", `document.querySelectorAll('g.mark.s-soft').length`, 1)
 	screenshot(t, ctx, "timeline-file.png")
 	if p := msgs.problems(); len(p) > 0 {
 		t.Errorf("console errors or policy violations:\n%s", strings.Join(p, "\n"))
