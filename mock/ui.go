@@ -199,15 +199,14 @@ func tokenEvent(ch state.Change) journal.Event {
 	return ev
 }
 
-// recordFired records the firings of rules.
-func (s *Server) recordFired(fired []scenario.Fired) {
-	for _, f := range fired {
-		name := f.Name
-		if name == "" {
-			name = fmt.Sprintf("rule %d", f.Index+1)
-		}
-		s.Journal.Record(journal.Event{Time: s.Clock.Now(), Kind: journal.RuleFired, Rule: name})
+// recordFired is the rule engine's OnFire: a rule's firing goes to the
+// journal before its effects.
+func (s *Server) recordFired(f scenario.Fired) {
+	name := f.Name
+	if name == "" {
+		name = fmt.Sprintf("rule %d", f.Index+1)
 	}
+	s.Journal.Record(journal.Event{Time: s.Clock.Now(), Kind: journal.RuleFired, Rule: name})
 }
 
 // recordClockMove is the clock's OnMove.

@@ -50,6 +50,7 @@ func (s *Server) newWorld(set settings) (*world, error) {
 	}
 	if len(set.rules) > 0 {
 		w.engine = scenario.NewEngine(set.rules, s.Clock.Now(), w.store.UserID)
+		w.engine.OnFire(s.recordFired)
 	}
 	if set.oauth.enabled {
 		w.oauth = newOAuthState(set.oauth)
@@ -117,9 +118,7 @@ func (s *Server) applyDue(w *world) {
 	if w.engine == nil {
 		return
 	}
-	fired := w.engine.Due(s.Clock.Now())
-	s.recordFired(fired)
-	for _, f := range fired {
+	for _, f := range w.engine.Due(s.Clock.Now()) {
 		for _, e := range f.Effects {
 			s.applyToDevices(w, e)
 		}
@@ -165,7 +164,6 @@ func (s *Server) applyRules(w http.ResponseWriter, r *http.Request, ex *exchange
 		Operation: ex.op, Method: r.Method, Path: ex.path,
 		UserID: ex.principal.UserID, DeviceID: ex.principal.DeviceID, Now: s.Clock.Now(),
 	})
-	s.recordFired(fired)
 	for _, f := range fired {
 		for _, e := range f.Effects {
 			switch e.Kind {
