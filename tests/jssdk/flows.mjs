@@ -58,21 +58,27 @@ async function whoamiIs(client, userId, deviceId, what) {
         `${what}: whoami says ${who.user_id} ${who.device_id}, want ${userId} ${deviceId}`);
 }
 
-/** Creates a room as client and resolves once client's sync has it. */
-async function createRoomSeen(client, cfg, options) {
+/**
+ * Creates a room as the syncing client and resolves, once the client's
+ * sync has the room, with its ID and bob, logged in and joined (bob does
+ * not sync: he is the world that writes to the client under test).
+ */
+async function roomWithBob(cfg, client) {
+    const b = await passwordLogin(cfg, bob.user, bob.password);
     const seen = waitForEvent(client, sdk.ClientEvent.Room, cfg.timeoutMs, "the new room in sync");
-    const { room_id: roomId } = await client.createRoom(options);
+    const { room_id: roomId } = await client.createRoom({ name: "with bob", invite: [b.login.user_id] });
     check(roomId, "createRoom gave no room_id");
     const [room] = await seen;
     check(room.roomId === roomId, `sync brought room ${room.roomId}, want ${roomId}`);
-    return roomId;
+    await b.client.joinRoom(roomId);
+    return { roomId, bob: b.client };
 }
 
-/** Sends body as client into roomId and resolves once its sync brings it back. */
-async function sendAndSee(client, cfg, roomId, body) {
-    const echoed = waitForMessage(client, roomId, body, cfg.timeoutMs);
-    await client.sendTextMessage(roomId, body);
-    await echoed;
+/** Bob writes body into roomId; resolves once client's sync brings it. */
+async function bobSays(cfg, bobClient, client, roomId, body) {
+    const seen = waitForMessage(client, roomId, body, cfg.timeoutMs);
+    await bobClient.sendTextMessage(roomId, body);
+    await seen;
 }
 
 const flows = {
@@ -184,7 +190,7 @@ const flows = {
     async "sync-legacy-expiry"(cfg, mock) {
         const { client, login } = await passwordLogin(cfg, alice.user, alice.password);
         await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
-        const roomId = await createRoomSeen(client, cfg, { name: "before expiry" });
+        const { roomId, bob: bobClient } = await roomWithBob(cfg, client);
         step(`the clock moves ${pastExpiry} while /sync long-polls: the access token expires`);
         const logout = loggedOut(client, cfg);
         const stopped = waitForEvent(client, sdk.ClientEvent.Sync, cfg.timeoutMs, "sync state ERROR",
@@ -197,7 +203,7 @@ const flows = {
         client.stopClient();
         await appRefresh(client, login.refresh_token);
         await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
-        await sendAndSee(client, cfg, roomId, "after the refresh");
+        await bobSays(cfg, bobClient, client, roomId, "after the refresh");
         client.stopClient();
         const rejected = await mock.journal({ operation: "sync", errcode: "M_UNKNOWN_TOKEN" });
         check(rejected.length >= 1, "journal: no /sync answered M_UNKNOWN_TOKEN; the expiry did not meet the sync");
@@ -211,13 +217,13 @@ const flows = {
         const refreshed = [];
         const { client } = await oauthLogin(cfg, (t) => refreshed.push(t));
         const states = await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
-        const roomId = await createRoomSeen(client, cfg, { name: "before expiry" });
+        const { roomId, bob: bobClient } = await roomWithBob(cfg, client);
         const firstSyncing = states.length;
         let loggedOutSeen = null;
         client.on(sdk.HttpApiEvent.SessionLoggedOut, (e) => { loggedOutSeen = e; });
         step(`the clock moves ${pastExpiry} while /sync long-polls: the access token expires`);
         await mock.advanceClock(pastExpiry);
-        await sendAndSee(client, cfg, roomId, "after the expiry");
+        await bobSays(cfg, bobClient, client, roomId, "after the expiry");
         client.stopClient();
         check(loggedOutSeen === null, `Session.logged_out emitted: ${loggedOutSeen}`);
         check(refreshed.length === 1, `onTokenRefresh called ${refreshed.length} times, want 1`);
