@@ -60,11 +60,12 @@ async function whoamiIs(client, userId, deviceId, what) {
 
 /**
  * Creates a room as the syncing client and resolves, once the client's
- * sync has the room, with its ID and bob, logged in and joined (bob does
- * not sync: he is the world that writes to the client under test).
+ * sync has the room, with its ID and bob, logged in and joined. Bob is the
+ * world that writes to the client under test: he does not sync, and his
+ * token never expires, so that moving the clock ends only the client's.
  */
 async function roomWithBob(cfg, client) {
-    const b = await passwordLogin(cfg, bob.user, bob.password);
+    const b = await passwordLogin(cfg, bob.user, bob.password, { refresh: false });
     const seen = waitForEvent(client, sdk.ClientEvent.Room, cfg.timeoutMs, "the new room in sync");
     const { room_id: roomId } = await client.createRoom({ name: "with bob", invite: [b.login.user_id] });
     check(roomId, "createRoom gave no room_id");

@@ -4,8 +4,9 @@
 
 import { randomBytes } from "node:crypto";
 
+// First, so that the SDK's modules find their logger quiet when they load.
+import { logLevels, sdkLogLevel, levelLogger } from "./sdklog.mjs";
 import * as sdk from "matrix-js-sdk";
-import { logger as sdkRootLogger } from "matrix-js-sdk/lib/logger.js";
 
 /** Fails the flow with a message; the runner prints it and exits 1. */
 export class FlowError extends Error {}
@@ -35,24 +36,8 @@ export function settings() {
     }
     const timeoutMs = Number(process.env.MXAUTH_TIMEOUT_MS ?? 10000);
     check(Number.isFinite(timeoutMs) && timeoutMs > 0, `MXAUTH_TIMEOUT_MS=${process.env.MXAUTH_TIMEOUT_MS}: want a positive number`);
-    const level = process.env.MXAUTH_JSSDK_LOG ?? "silent";
-    check(level === "silent" || logLevels.includes(level), `MXAUTH_JSSDK_LOG=${level}: want one of ${logLevels}, silent`);
-    // The SDK logs through its root logger where it is given none (its
-    // token refresher does); that one obeys the same level.
-    sdkRootLogger.setLevel(level, false);
-    return { baseUrl: baseUrl.replace(/\/+$/, ""), controlToken, timeoutMs, logger: levelLogger(level) };
-}
-
-const logLevels = ["trace", "debug", "info", "warn", "error"];
-
-/** A logger for the SDK's clients that prints from level up, to stderr. */
-function levelLogger(level, prefix = "") {
-    const from = level === "silent" ? logLevels.length : logLevels.indexOf(level);
-    const logger = { getChild: (child) => levelLogger(level, prefix + child) };
-    logLevels.forEach((name, i) => {
-        logger[name] = i < from ? () => {} : (...args) => console.error(`sdk ${name} ${prefix}`, ...args);
-    });
-    return logger;
+    check(sdkLogLevel !== undefined, `MXAUTH_JSSDK_LOG=${process.env.MXAUTH_JSSDK_LOG}: want one of ${logLevels}, silent`);
+    return { baseUrl: baseUrl.replace(/\/+$/, ""), controlToken, timeoutMs, logger: levelLogger(sdkLogLevel) };
 }
 
 /** The mock's control API (/_mock/), with its bearer token. */
@@ -115,22 +100,28 @@ export function newClient(cfg, opts = {}) {
 }
 
 /**
- * Password login of user through the SDK's POST /login, asking for a
- * refresh token, and a client holding the session (not started).
+ * Password login of user through the SDK's POST /login, and a client
+ * holding the session (not started). With refresh (the default) it asks for
+ * a refresh token and gets an access token that expires; without, one that
+ * never does.
  */
-export async function passwordLogin(cfg, user, password, deviceId) {
+export async function passwordLogin(cfg, user, password, { refresh = true } = {}) {
     const anon = newClient(cfg);
     const login = await anon.loginRequest({
         type: "m.login.password",
         identifier: { type: "m.id.user", user },
         password,
-        device_id: deviceId,
-        refresh_token: true,
+        refresh_token: refresh,
     });
-    check(login.access_token && login.refresh_token && login.device_id,
-        `login ${user}: want access_token, refresh_token and device_id, got ${JSON.stringify(Object.keys(login))}`);
-    check(typeof login.expires_in_ms === "number" && login.expires_in_ms > 0,
-        `login ${user}: want expires_in_ms > 0 with a refresh token, got ${login.expires_in_ms}`);
+    check(login.access_token && login.device_id,
+        `login ${user}: want access_token and device_id, got ${JSON.stringify(Object.keys(login))}`);
+    if (refresh) {
+        check(login.refresh_token && typeof login.expires_in_ms === "number" && login.expires_in_ms > 0,
+            `login ${user}: want a refresh token and expires_in_ms > 0, got ${JSON.stringify(Object.keys(login))}`);
+    } else {
+        check(login.refresh_token === undefined && login.expires_in_ms === undefined,
+            `login ${user} without refresh_token: want a token that never expires, got ${JSON.stringify(Object.keys(login))}`);
+    }
     const client = newClient(cfg, {
         userId: login.user_id,
         deviceId: login.device_id,
