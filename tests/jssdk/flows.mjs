@@ -32,15 +32,26 @@ function loggedOut(client, cfg) {
         .then(([err]) => err);
 }
 
-/** Expects promise to be rejected with M_UNKNOWN_TOKEN; resolves with the error. */
-async function rejectedUnknownToken(promise, what) {
+/** Fails unless the M_UNKNOWN_TOKEN error err says soft_logout: soft. */
+function checkSoft(err, soft, what) {
+    check(err.data?.soft_logout === soft, `${what}: soft_logout ${err.data?.soft_logout}, want ${soft}`);
+}
+
+/**
+ * Expects client's whoami to fail with 401 M_UNKNOWN_TOKEN and the client
+ * to emit Session.logged_out, both saying soft_logout: soft.
+ */
+async function whoamiLogsOut(cfg, client, soft, what) {
+    const logout = loggedOut(client, cfg);
     try {
-        await promise;
+        await client.whoami();
     } catch (e) {
-        check(e.errcode === "M_UNKNOWN_TOKEN" && e.httpStatus === 401, `${what}: want 401 M_UNKNOWN_TOKEN, got ${e}`);
-        return e;
+        check(e.errcode === "M_UNKNOWN_TOKEN" && e.httpStatus === 401, `whoami ${what}: want 401 M_UNKNOWN_TOKEN, got ${e}`);
+        checkSoft(e, soft, `whoami ${what}`);
+        checkSoft(await logout, soft, "Session.logged_out");
+        return;
     }
-    throw new FlowError(`${what} succeeded; want 401 M_UNKNOWN_TOKEN`);
+    throw new FlowError(`whoami ${what} succeeded; want 401 M_UNKNOWN_TOKEN`);
 }
 
 /** The refresh an app makes itself: POST /refresh through the SDK, then the new token in the client. */
@@ -52,6 +63,18 @@ async function appRefresh(client, refreshToken) {
     return fresh;
 }
 
+/**
+ * What an app does after a soft logout without a refresh token: log in
+ * again with the password on the same device (keeping its keys), then
+ * give client the new token.
+ */
+async function reloginSameDevice(cfg, client, deviceId) {
+    const again = await passwordLogin(cfg, alice.user, alice.password, { refresh: false, deviceId });
+    check(again.login.device_id === deviceId, `logging in again on ${deviceId} gave device ${again.login.device_id}`);
+    client.setAccessToken(again.login.access_token);
+}
+
+/** Fails unless client's whoami names userId and deviceId. */
 async function whoamiIs(client, userId, deviceId, what) {
     const who = await client.whoami();
     check(who.user_id === userId && who.device_id === deviceId,
@@ -106,11 +129,7 @@ const flows = {
         await whoamiIs(client, login.user_id, login.device_id, "before expiry");
         step(`the clock moves ${pastExpiry}: alice's access token expires`);
         await mock.advanceClock(pastExpiry);
-        const logout = loggedOut(client, cfg);
-        const err = await rejectedUnknownToken(client.whoami(), "whoami with the expired token");
-        check(err.data?.soft_logout === true, `whoami error: soft_logout ${err.data?.soft_logout}, want true`);
-        const emitted = await logout;
-        check(emitted.data?.soft_logout === true, `Session.logged_out: soft_logout ${emitted.data?.soft_logout}, want true`);
+        await whoamiLogsOut(cfg, client, true, "with the expired token");
         const sdkRefreshes = await mock.journal({ operation: "refresh" });
         check(sdkRefreshes.length === 0, `the SDK refreshed a legacy session itself (${sdkRefreshes.length} refreshes)`);
         step("the app refreshes (POST /refresh) and goes on");
@@ -140,17 +159,29 @@ const flows = {
         check(rejected.length === 1, `journal: ${rejected.length} whoami answered M_UNKNOWN_TOKEN, want 1`);
     },
 
+    /**
+     * A session without a refresh token is soft-logged-out by the server:
+     * Session.logged_out with soft_logout true; the app logs in again on the
+     * same device and goes on with the same device ID.
+     */
+    async "soft-logout"(cfg, mock) {
+        const { client, login } = await passwordLogin(cfg, alice.user, alice.password, { refresh: false });
+        await whoamiIs(client, login.user_id, login.device_id, "before the soft logout");
+        step(`the server soft-logs-out device ${login.device_id}`);
+        await mock.softLogout(alice.user, login.device_id);
+        await whoamiLogsOut(cfg, client, true, "after the soft logout");
+        step("the app logs in again on the same device and goes on");
+        await reloginSameDevice(cfg, client, login.device_id);
+        await whoamiIs(client, login.user_id, login.device_id, "after logging in again");
+    },
+
     /** A session whose device is deleted from another one: Session.logged_out with soft_logout false. */
     async "device-deleted"(cfg) {
         const laptop = await passwordLogin(cfg, alice.user, alice.password);
         const phone = await passwordLogin(cfg, alice.user, alice.password);
         step(`alice deletes device ${laptop.login.device_id} from ${phone.login.device_id}`);
         await deleteDeviceWithPassword(phone.client, alice.user, alice.password, laptop.login.device_id);
-        const logout = loggedOut(laptop.client, cfg);
-        const err = await rejectedUnknownToken(laptop.client.whoami(), "whoami on the deleted device");
-        check(err.data?.soft_logout === false, `whoami error: soft_logout ${err.data?.soft_logout}, want false`);
-        const emitted = await logout;
-        check(emitted.data?.soft_logout === false, `Session.logged_out: soft_logout ${emitted.data?.soft_logout}, want false`);
+        await whoamiLogsOut(cfg, laptop.client, false, "on the deleted device");
     },
 
     /** Two users start syncing, meet in a room alice creates, and exchange messages. */
@@ -197,8 +228,7 @@ const flows = {
         const stopped = waitForEvent(client, sdk.ClientEvent.Sync, cfg.timeoutMs, "sync state ERROR",
             (state) => state === sdk.SyncState.Error);
         await mock.advanceClock(pastExpiry);
-        const emitted = await logout;
-        check(emitted.data?.soft_logout === true, `Session.logged_out: soft_logout ${emitted.data?.soft_logout}, want true`);
+        checkSoft(await logout, true, "Session.logged_out");
         await stopped;
         step("the app refreshes, restarts the client, and the sync goes on");
         client.stopClient();
@@ -234,6 +264,31 @@ const flows = {
         check(rejected.length >= 1, "journal: no /sync answered M_UNKNOWN_TOKEN; the expiry did not meet the sync");
     },
 
+    /**
+     * A syncing session without a refresh token is soft-logged-out:
+     * Session.logged_out with soft_logout true and the sync stops; the app
+     * logs in again on the same device, restarts, and messages flow again.
+     */
+    async "sync-soft-logout"(cfg, mock) {
+        const { client, login } = await passwordLogin(cfg, alice.user, alice.password, { refresh: false });
+        await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
+        const { roomId, bob: bobClient } = await roomWithBob(cfg, client);
+        step(`the server soft-logs-out the syncing device ${login.device_id}`);
+        const logout = loggedOut(client, cfg);
+        const stopped = waitForEvent(client, sdk.ClientEvent.Sync, cfg.timeoutMs, "sync state ERROR",
+            (state) => state === sdk.SyncState.Error);
+        await mock.softLogout(alice.user, login.device_id);
+        await mock.advanceClock(pastPollTimeout); // ends the long-poll, if the soft logout did not
+        checkSoft(await logout, true, "Session.logged_out");
+        await stopped;
+        step("the app logs in again on the same device, restarts the client, and the sync goes on");
+        client.stopClient();
+        await reloginSameDevice(cfg, client, login.device_id);
+        await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
+        await bobSays(cfg, bobClient, client, roomId, "after logging in again");
+        client.stopClient();
+    },
+
     /** A syncing session's device is deleted elsewhere: Session.logged_out with soft_logout false. */
     async "sync-device-deleted"(cfg, mock) {
         const laptop = await passwordLogin(cfg, alice.user, alice.password);
@@ -243,8 +298,7 @@ const flows = {
         const logout = loggedOut(laptop.client, cfg);
         await deleteDeviceWithPassword(phone.client, alice.user, alice.password, laptop.login.device_id);
         await mock.advanceClock(pastPollTimeout); // ends the long-poll, if the deletion did not
-        const emitted = await logout;
-        check(emitted.data?.soft_logout === false, `Session.logged_out: soft_logout ${emitted.data?.soft_logout}, want false`);
+        checkSoft(await logout, false, "Session.logged_out");
         laptop.client.stopClient();
     },
 };

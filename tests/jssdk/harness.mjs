@@ -63,6 +63,11 @@ export class MockControl {
         return this.call("POST", "/_mock/clock/advance", { by });
     }
 
+    /** Soft-logs-out user's device, as a server may at any time. */
+    softLogout(user, deviceId) {
+        return this.call("POST", `/_mock/users/${encodeURIComponent(user)}/devices/${encodeURIComponent(deviceId)}/soft_logout`);
+    }
+
     /** The journal entries matching filter (operation, status, user, …). */
     async journal(filter = {}) {
         const query = new URLSearchParams(Object.entries(filter).map(([k, v]) => [k, String(v)]));
@@ -103,14 +108,15 @@ export function newClient(cfg, opts = {}) {
  * Password login of user through the SDK's POST /login, and a client
  * holding the session (not started). With refresh (the default) it asks for
  * a refresh token and gets an access token that expires; without, one that
- * never does.
+ * never does. With deviceId it logs in on that device again.
  */
-export async function passwordLogin(cfg, user, password, { refresh = true } = {}) {
+export async function passwordLogin(cfg, user, password, { refresh = true, deviceId } = {}) {
     const anon = newClient(cfg);
     const login = await anon.loginRequest({
         type: "m.login.password",
         identifier: { type: "m.id.user", user },
         password,
+        device_id: deviceId,
         refresh_token: refresh,
     });
     check(login.access_token && login.device_id,

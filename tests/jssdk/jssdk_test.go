@@ -77,6 +77,12 @@ var flows = []flow{
 			match{op: "getTokenOwner", status: 200})
 		count(t, e, match{op: "refresh"}, 0)
 	}},
+	{name: "soft-logout", check: func(t *testing.T, e []journal.Entry) {
+		inOrder(t, e, match{op: "getTokenOwner", status: 200},
+			match{op: "getTokenOwner", status: 401, errcode: "M_UNKNOWN_TOKEN"},
+			match{op: "login", status: 200}, match{op: "getTokenOwner", status: 200})
+		count(t, e, match{op: "refresh"}, 0)
+	}},
 	{name: "device-deleted", check: func(t *testing.T, e []journal.Entry) {
 		inOrder(t, e, match{op: "deleteDevice", status: 401}, match{op: "deleteDevice", status: 200},
 			match{op: "getTokenOwner", status: 401, errcode: "M_UNKNOWN_TOKEN"})
@@ -97,6 +103,10 @@ var flows = []flow{
 		inOrder(t, e, match{op: "sync", status: 401, errcode: "M_UNKNOWN_TOKEN"},
 			match{op: "requestOAuthToken", status: 200}, match{op: "sync", status: 200}, match{op: "sendMessage", status: 200})
 		count(t, e, match{op: "refresh"}, 0)
+	}},
+	{name: "sync-soft-logout", sync: true, check: func(t *testing.T, e []journal.Entry) {
+		inOrder(t, e, match{op: "sync", status: 401, errcode: "M_UNKNOWN_TOKEN"},
+			match{op: "login", status: 200}, match{op: "sync", status: 200}, match{op: "sendMessage", status: 200})
 	}},
 	{name: "sync-device-deleted", sync: true, check: func(t *testing.T, e []journal.Entry) {
 		inOrder(t, e, match{op: "sync", status: 200}, match{op: "deleteDevice", status: 200},
