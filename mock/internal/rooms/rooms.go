@@ -1,0 +1,175 @@
+// Package rooms is the mock homeserver's state engine for rooms, per-user
+// data and /sync. It knows nothing of HTTP: the handler layer authenticates
+// the caller, decodes the request, calls one method here with the caller's
+// user ID (and device ID where the spec ties something to a device), and maps
+// the returned values and errors to the Matrix answer.
+//
+// Every method takes the acting user's ID as its first argument. The same
+// methods serve tests that make something happen to a client: to send a
+// message as "@bob:localhost", invite or kick, call SendMessage, Invite or
+// Kick with Bob's user ID.
+//
+// # Stream positions and sync tokens
+//
+// Every change a client can see (a room event, an account data change, a
+// typing or receipt change, a presence change) takes the next position of
+// one stream, a counter that only grows (Reset keeps it). A sync token or a
+// pagination token is "s" followed by a position in decimal: "s42" means
+// "everything up to and including position 42". Another package with its own
+// stream (to-device messages, device lists) composes its part after an
+// underscore, "s42_k7": ParseToken reads only the part before the first
+// underscore, so the handler can pass the whole since token here and split
+// the rest off for its other stream.
+//
+// # Long-polls
+//
+// Sync never blocks. Wake returns a channel that is closed at the next change
+// for one user (or at WakeAll); LongPoll wraps the wait loop. A change wakes
+// only the users who can see it: a room event wakes the room's joined members
+// and the user whose membership it changes; account data, private receipts
+// and filters wake their owner; presence wakes the users sharing a room.
+// Notify lets another package (to-device messages, device lists) wake users.
+//
+// Time is the injected clock's. A long-poll's timeout is measured on that
+// clock: when a test moves a virtual clock it must call WakeAll (through
+// ClockMoved, which also ends expired typing notices), so waiters re-check
+// their deadline. The handler caps each wait in real time too, so that a
+// request never hangs on a clock that nobody moves.
+//
+// # History
+//
+// Rooms behave as with history_visibility "shared" whatever the room's
+// setting: a member sees the whole history; a user who left sees it up to
+// their leave. A Store is safe for concurrent use: one RWMutex guards the
+// state, and each user's waiters share one channel.
+package rooms
+
+import (
+	cryptorand "crypto/rand"
+	"encoding/base64"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultServerName is the server name used when Config.ServerName is empty.
+const DefaultServerName = "localhost"
+
+// Config injects the store's server name, clock and ID source.
+type Config struct {
+	// ServerName is the server part of room IDs and aliases (default
+	// "localhost").
+	ServerName string
+	// Now reads the mock's clock (default time.Now).
+	Now func() time.Time
+	// NewID returns a fresh opaque ID, without sigil; the store prefixes "$"
+	// for events and "!" for rooms. Default: 18 random bytes in base64url.
+	// The mock's deterministic mode passes a seeded source here.
+	NewID func() string
+	// UserExists reports whether a user is registered; invites to unknown
+	// users fail with ErrUnknownUser. Nil means every user exists.
+	UserExists func(userID string) bool
+}
+
+// Store holds the rooms, per-user data and the event stream. Create it with
+// New.
+type Store struct {
+	cfg Config
+
+	mu  sync.RWMutex
+	pos int64 // the stream's last position
+	w   world
+
+	wake waiters
+}
+
+// world is all the state Reset drops.
+type world struct {
+	rooms     map[string]*room       // by room ID
+	events    map[string]*event      // by event ID
+	aliases   map[string]*alias      // by alias
+	users     map[string]*userData   // by user ID
+	txns      map[txnKey]string      // (user, device, txnID) -> event ID
+	directory map[string]struct{}    // room IDs published in the directory
+	memberOf  map[string]map[string]struct{} // user ID -> room IDs with a membership event, until forgotten
+}
+
+// txnKey identifies a client transaction: the spec scopes transaction IDs to
+// a device, so a refreshed access token on the same device repeats them.
+type txnKey struct{ user, device, txn string }
+
+// New returns an empty store.
+func New(cfg Config) *Store {
+	if cfg.ServerName == "" {
+		cfg.ServerName = DefaultServerName
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.NewID == nil {
+		cfg.NewID = randomID
+	}
+	s := &Store{cfg: cfg}
+	s.w = newWorld()
+	s.wake.init()
+	return s
+}
+
+func newWorld() world {
+	return world{
+		rooms:     make(map[string]*room),
+		events:    make(map[string]*event),
+		aliases:   make(map[string]*alias),
+		users:     make(map[string]*userData),
+		txns:      make(map[txnKey]string),
+		directory: make(map[string]struct{}),
+		memberOf:  make(map[string]map[string]struct{}),
+	}
+}
+
+// Reset drops every room, event, alias and per-user datum, as when the mock
+// returns to a scenario's start, and wakes every waiter. The stream position
+// keeps growing, so a token issued before the reset never replays old data.
+func (s *Store) Reset() {
+	s.mu.Lock()
+	s.w = newWorld()
+	s.pos++
+	s.mu.Unlock()
+	s.WakeAll()
+}
+
+// ServerName returns the server part of the store's IDs.
+func (s *Store) ServerName() string { return s.cfg.ServerName }
+
+// randomID returns 144 random bits in base64url.
+func randomID() string {
+	var b [18]byte
+	_, _ = cryptorand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// next takes the next stream position. The caller holds s.mu.
+func (s *Store) next() int64 {
+	s.pos++
+	return s.pos
+}
+
+// localpart returns the part of a user ID between "@" and ":".
+func localpart(userID string) string {
+	l, _, _ := strings.Cut(strings.TrimPrefix(userID, "@"), ":")
+	return l
+}
+
+// userExists applies Config.UserExists.
+func (s *Store) userExists(userID string) bool {
+	if !validUserID(userID) {
+		return false
+	}
+	return s.cfg.UserExists == nil || s.cfg.UserExists(userID)
+}
+
+// validUserID reports whether id looks like "@local:server".
+func validUserID(id string) bool {
+	l, server, ok := strings.Cut(strings.TrimPrefix(id, "@"), ":")
+	return strings.HasPrefix(id, "@") && ok && l != "" && server != ""
+}
