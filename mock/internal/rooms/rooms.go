@@ -85,12 +85,12 @@ type Store struct {
 
 // world is all the state Reset drops.
 type world struct {
-	rooms     map[string]*room       // by room ID
-	events    map[string]*event      // by event ID
-	aliases   map[string]*alias      // by alias
-	users     map[string]*userData   // by user ID
-	txns      map[txnKey]string      // (user, device, txnID) -> event ID
-	directory map[string]struct{}    // room IDs published in the directory
+	rooms     map[string]*room               // by room ID
+	events    map[string]*event              // by event ID
+	aliases   map[string]*alias              // by alias
+	users     map[string]*userData           // by user ID
+	txns      map[txnKey]string              // (user, device, txnID) -> event ID
+	directory map[string]struct{}            // room IDs published in the directory
 	memberOf  map[string]map[string]struct{} // user ID -> room IDs with a membership event, until forgotten
 }
 
