@@ -69,7 +69,7 @@ func TestCreateRoomPresets(t *testing.T) {
 				t.Fatalf("visibility = %s", vis)
 			}
 			if tt.req.RoomAliasName != "" {
-				got, servers := must2(w.ResolveAlias("#"+tt.req.RoomAliasName+":example.org"))
+				got, servers := must2(w.ResolveAlias("#" + tt.req.RoomAliasName + ":example.org"))
 				if got != id || !slices.Equal(servers, []string{"example.org"}) {
 					t.Fatalf("alias resolves to %s %v", got, servers)
 				}
