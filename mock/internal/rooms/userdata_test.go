@@ -56,12 +56,16 @@ func TestPushRuleOperations(t *testing.T) {
 		{"add an override", func() error {
 			return w.PutPushRule(alice, "override", "mine", "", "", NewPushRule{Actions: notify, Conditions: []map[string]any{match("type", "x")}})
 		}, nil},
-		{"add one before it", func() error { return w.PutPushRule(alice, "override", "first", "mine", "", NewPushRule{Actions: notify}) }, nil},
+		{"add one before it", func() error {
+			return w.PutPushRule(alice, "override", "first", "mine", "", NewPushRule{Actions: notify})
+		}, nil},
 		{"add a content rule", func() error {
 			return w.PutPushRule(alice, "content", "word", "", "", NewPushRule{Actions: notify, Pattern: "cake"})
 		}, nil},
 		{"content rule without pattern", func() error { return w.PutPushRule(alice, "content", "w2", "", "", NewPushRule{Actions: notify}) }, ErrInvalidParam},
-		{"reserved ID", func() error { return w.PutPushRule(alice, "override", ".m.rule.mine", "", "", NewPushRule{Actions: notify}) }, ErrInvalidParam},
+		{"reserved ID", func() error {
+			return w.PutPushRule(alice, "override", ".m.rule.mine", "", "", NewPushRule{Actions: notify})
+		}, ErrInvalidParam},
 		{"unknown kind", func() error { return w.PutPushRule(alice, "sideways", "x", "", "", NewPushRule{Actions: notify}) }, ErrInvalidParam},
 		{"no actions", func() error { return w.PutPushRule(alice, "override", "x", "", "", NewPushRule{}) }, ErrBadJSON},
 		{"before an unknown rule", func() error { return w.PutPushRule(alice, "override", "x", "nope", "", NewPushRule{Actions: notify}) }, ErrNotFound},
