@@ -135,6 +135,7 @@ func (s *Store) CreateRoom(userID string, req CreateRoomRequest) (string, error)
 		state:    make(map[stateKeyOf]*event),
 		typing:   make(map[string]time.Time),
 		receipts: make(map[receiptKey]*receipt),
+		unread:   make(map[string]*UnreadCounts),
 	}
 	s.w.rooms[r.id] = r
 	send := func(typ, key string, content any) {

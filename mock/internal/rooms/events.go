@@ -61,8 +61,12 @@ type event struct {
 	redacts  string
 	// device and txnID identify the client transaction that sent the event.
 	device, txnID string
-	prev          json.RawMessage // previous content of the same state key
-	redactedBy    *event
+	// replaced is the state event this one replaced (same type and key).
+	replaced   *event
+	redactedBy *event
+	// member is the membership of an m.room.member event (a redaction
+	// keeps it).
+	member string
 }
 
 // isState reports whether the event is a state event.
@@ -71,12 +75,15 @@ func (e *event) isState() bool { return e.stateKey != nil }
 // stateKeyOf is the key of a state event in a room's current state.
 type stateKeyOf struct{ typ, key string }
 
-// membership returns the membership of a m.room.member event's content.
-func (e *event) membership() string {
+// membership returns the membership of an m.room.member event.
+func (e *event) membership() string { return e.member }
+
+// membershipIn decodes the membership of an m.room.member content.
+func membershipIn(content json.RawMessage) string {
 	var c struct {
 		Membership string `json:"membership"`
 	}
-	_ = json.Unmarshal(e.content, &c)
+	_ = json.Unmarshal(content, &c)
 	return c.Membership
 }
 
@@ -97,7 +104,10 @@ func (e *event) render(v view) Event {
 		StateKey:       e.stateKey,
 		Type:           e.typ,
 		Redacts:        e.redacts,
-		Unsigned:       &Unsigned{Age: v.nowMS - e.ts, PrevContent: e.prev},
+		Unsigned:       &Unsigned{Age: v.nowMS - e.ts},
+	}
+	if e.replaced != nil {
+		out.Unsigned.PrevContent = e.replaced.content
 	}
 	if v.withRoomID {
 		out.RoomID = e.roomID

@@ -64,6 +64,7 @@ func (s *Store) putReceipt(r *room, k receiptKey, e *event) []string {
 		}
 	}
 	r.receipts[k] = &receipt{eventID: e.id, ts: s.cfg.Now().UnixMilli(), pos: s.next()}
+	s.recountUnread(r, k.user)
 	if k.typ == "m.read.private" {
 		return []string{k.user}
 	}

@@ -20,6 +20,9 @@ type room struct {
 	typing    map[string]time.Time
 	typingPos int64
 	receipts  map[receiptKey]*receipt
+	// unread holds the joined members' notification counts, kept up to
+	// date as events and receipts arrive.
+	unread map[string]*UnreadCounts
 }
 
 // powerLevels is the part of m.room.power_levels the store enforces.
@@ -120,16 +123,23 @@ func (r *room) joinRule() string {
 	return c.JoinRule
 }
 
-// stateAt returns the room's state after position pos, replaying the
-// timeline.
+// stateAt returns the room's state after position pos: the current state
+// with the state events after pos undone, newest first.
 func (r *room) stateAt(pos int64) map[stateKeyOf]*event {
-	st := make(map[stateKeyOf]*event)
-	for _, e := range r.timeline {
-		if e.pos > pos {
-			break
+	st := make(map[stateKeyOf]*event, len(r.state))
+	for k, e := range r.state {
+		st[k] = e
+	}
+	for i := len(r.timeline) - 1; i >= 0 && r.timeline[i].pos > pos; i-- {
+		e := r.timeline[i]
+		if !e.isState() {
+			continue
 		}
-		if e.isState() {
-			st[stateKeyOf{e.typ, *e.stateKey}] = e
+		k := stateKeyOf{e.typ, *e.stateKey}
+		if e.replaced != nil {
+			st[k] = e.replaced
+		} else {
+			delete(st, k)
 		}
 	}
 	return st
@@ -179,14 +189,14 @@ func (s *Store) appendEvent(r *room, d draft) *event {
 	s.w.events[e.id] = e
 	if e.isState() {
 		k := stateKeyOf{e.typ, *e.stateKey}
-		if old := r.state[k]; old != nil {
-			e.prev = old.content
-		}
+		e.replaced = r.state[k]
 		r.state[k] = e
 		if e.typ == "m.room.member" {
+			e.member = membershipIn(e.content)
 			s.trackMember(*e.stateKey, r.id)
 		}
 	}
+	r.countUnread(e)
 	if d.txnID != "" {
 		s.w.txns[txnKey{d.sender, d.device, d.txnID}] = e.id
 	}
@@ -260,11 +270,8 @@ func (r *room) visibleUntil(userID string) (int64, bool) {
 
 // everJoined reports whether the user was joined at some point up to pos.
 func (r *room) everJoined(userID string, pos int64) bool {
-	for _, e := range r.timeline {
-		if e.pos > pos {
-			break
-		}
-		if e.typ == "m.room.member" && *e.stateKey == userID && e.membership() == "join" {
+	for e := r.memberEvent(userID); e != nil; e = e.replaced {
+		if e.pos <= pos && e.membership() == "join" {
 			return true
 		}
 	}

@@ -1,10 +1,8 @@
 package rooms
 
 import (
-	"encoding/json"
 	"slices"
 	"sort"
-	"strings"
 )
 
 // DefaultTimelineLimit is the number of timeline events per room in a sync
@@ -320,7 +318,7 @@ func (sc *syncCtx) joined(r *room) (JoinedRoom, bool) {
 		return JoinedRoom{}, false
 	}
 	jr.Summary = r.summary(user)
-	jr.UnreadNotifications = sc.s.unread(r, user)
+	jr.UnreadNotifications = r.unreadOf(user)
 	return jr, true
 }
 
@@ -361,9 +359,8 @@ func (sc *syncCtx) left(r *room, m *event) LeftRoom {
 
 // membershipAt returns the user's membership after position pos.
 func (r *room) membershipAt(userID string, pos int64) string {
-	for i := r.after(pos) - 1; i >= 0; i-- {
-		e := r.timeline[i]
-		if e.typ == "m.room.member" && *e.stateKey == userID {
+	for e := r.memberEvent(userID); e != nil; e = e.replaced {
+		if e.pos <= pos {
 			return e.membership()
 		}
 	}
@@ -381,34 +378,4 @@ func (r *room) summary(userID string) RoomSummary {
 		}
 	}
 	return RoomSummary{Heroes: heroes, JoinedMemberCount: len(joined), InvitedMemberCount: len(invited)}
-}
-
-// unread counts the user's unread messages in a room (see UnreadCounts).
-func (s *Store) unread(r *room, userID string) UnreadCounts {
-	var c UnreadCounts
-	local := localpart(userID)
-	for i := r.after(s.lastRead(r, userID)); i < len(r.timeline); i++ {
-		e := r.timeline[i]
-		if e.sender == userID || (e.typ != "m.room.message" && e.typ != "m.room.encrypted") || e.redactedBy != nil {
-			continue
-		}
-		c.NotificationCount++
-		if mentions(e.content, userID, local) {
-			c.HighlightCount++
-		}
-	}
-	return c
-}
-
-// mentions reports whether a message content mentions the user.
-func mentions(content json.RawMessage, userID, local string) bool {
-	var c struct {
-		Body     string `json:"body"`
-		Mentions struct {
-			UserIDs []string `json:"user_ids"`
-		} `json:"m.mentions"`
-	}
-	_ = json.Unmarshal(content, &c)
-	return slices.Contains(c.Mentions.UserIDs, userID) ||
-		strings.Contains(c.Body, userID) || (local != "" && strings.Contains(strings.ToLower(c.Body), strings.ToLower(local)))
 }

@@ -359,3 +359,47 @@ func TestReset(t *testing.T) {
 		t.Fatalf("after Reset an old token gets %+v", res)
 	}
 }
+
+func TestUnreadCounts(t *testing.T) {
+	w := newTestStore(t)
+	id := must(w.CreateRoom(alice, CreateRoomRequest{Preset: "public_chat"}))
+	w.say(t, alice, id, "before carol joined")
+	must(w.JoinRoom(carol, id))
+	counts := func() UnreadCounts { return w.syncOf(t, carol, "", nil).Rooms.Join[id].UnreadNotifications }
+	steps := []struct {
+		name string
+		act  func()
+		want UnreadCounts
+	}{
+		{"history before the join does not count", func() {}, UnreadCounts{}},
+		{"a message from another", func() { w.say(t, alice, id, "hi") }, UnreadCounts{NotificationCount: 1}},
+		{"a mention highlights", func() {
+			must(w.SendMessage(alice, id, Send{Type: "m.room.message", Content: json.RawMessage(`{"body":"x","m.mentions":{"user_ids":["` + carol + `"]}}`)}))
+		}, UnreadCounts{NotificationCount: 2, HighlightCount: 1}},
+		{"her own messages and state do not count", func() {
+			w.say(t, carol, id, "me")
+			w.SetDisplayName(carol, "C")
+		}, UnreadCounts{NotificationCount: 2, HighlightCount: 1}},
+		{"a redaction uncounts", func() {
+			last := w.syncOf(t, carol, "", nil).Rooms.Join[id].Timeline.Events
+			var mention string
+			for _, e := range last {
+				if strings.Contains(string(e.Content), "m.mentions") {
+					mention = e.EventID
+				}
+			}
+			must(w.Redact(alice, id, mention, "", Send{}))
+		}, UnreadCounts{NotificationCount: 1}},
+		{"a read receipt on the latest clears", func() {
+			tl := w.syncOf(t, carol, "", nil).Rooms.Join[id].Timeline.Events
+			_ = w.SendReceipt(carol, id, "m.read.private", tl[len(tl)-1].EventID, "")
+		}, UnreadCounts{}},
+		{"counting resumes after the receipt", func() { w.say(t, alice, id, "Carol?") }, UnreadCounts{NotificationCount: 1, HighlightCount: 1}},
+	}
+	for _, st := range steps {
+		st.act()
+		if got := counts(); got != st.want {
+			t.Fatalf("%s: counts = %+v, want %+v", st.name, got, st.want)
+		}
+	}
+}

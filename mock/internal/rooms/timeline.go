@@ -155,6 +155,9 @@ func (s *Store) Redact(userID, roomID, eventID, reason string, tx Send) (string,
 	if target.redactedBy == nil {
 		target.redactedBy = e
 		target.content = redactedContent(target.typ, target.content)
+		for user := range r.unread {
+			s.recountUnread(r, user)
+		}
 	}
 	return e.id, s.commitEvent(r, e)
 }
