@@ -2,7 +2,6 @@ package rooms
 
 import (
 	"encoding/json"
-	"sort"
 	"strings"
 )
 
@@ -217,12 +216,11 @@ func (s *Store) JoinedRooms(userID string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	ids := []string{}
-	for id := range s.w.memberOf[userID] {
+	for _, id := range s.roomsOf(userID) {
 		if s.w.rooms[id].membershipOf(userID) == "join" {
 			ids = append(ids, id)
 		}
 	}
-	sort.Strings(ids)
 	return ids
 }
 

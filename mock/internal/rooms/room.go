@@ -213,6 +213,17 @@ func (s *Store) trackMember(userID, roomID string) {
 	set[roomID] = struct{}{}
 }
 
+// roomsOf returns, sorted, the rooms where the user has a membership event
+// they have not forgotten. The caller holds s.mu.
+func (s *Store) roomsOf(userID string) []string {
+	ids := make([]string, 0, len(s.w.memberOf[userID]))
+	for id := range s.w.memberOf[userID] {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // audience returns who must be woken by an event: the room's joined members,
 // plus the target of a membership change.
 func (r *room) audience(e *event) []string {

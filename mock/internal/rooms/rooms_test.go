@@ -436,3 +436,25 @@ func TestAliasesAndDirectory(t *testing.T) {
 	_, err = w.PublicRooms(0, "bogus", "")
 	wantErr(t, err, ErrInvalidParam)
 }
+
+// TestDeterministicIDs: with the same ID source and clock, the same calls
+// give the same IDs, also where one call touches several rooms.
+func TestDeterministicIDs(t *testing.T) {
+	run := func() []string {
+		w := newTestStore(t)
+		var ids []string
+		for range 5 {
+			ids = append(ids, w.sharedRoom(t, "private_chat"))
+		}
+		w.SetDisplayName(bob, "B")
+		for _, id := range ids {
+			for _, e := range w.syncOf(t, alice, "", nil).Rooms.Join[id].Timeline.Events {
+				ids = append(ids, e.EventID)
+			}
+		}
+		return ids
+	}
+	if a, b := run(), run(); !slices.Equal(a, b) {
+		t.Fatalf("two runs differ:\n%v\n%v", a, b)
+	}
+}

@@ -134,12 +134,7 @@ func (s *Store) Sync(req SyncRequest) (*SyncResponse, error) {
 		AccountData: sc.globalData(),
 		Presence:    sc.presence(),
 	}
-	ids := make([]string, 0, len(s.w.memberOf[req.UserID]))
-	for id := range s.w.memberOf[req.UserID] {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range s.roomsOf(req.UserID) {
 		if !sc.rf.wantsRoom(id) {
 			continue
 		}

@@ -80,7 +80,7 @@ func (s *Store) setProfile(userID string, change func(*Profile)) {
 	u := s.user(userID)
 	u.profile, u.profileSet = p, true
 	var wake []string
-	for roomID := range s.w.memberOf[userID] {
+	for _, roomID := range s.roomsOf(userID) { // sorted: event IDs stay repeatable
 		r := s.w.rooms[roomID]
 		if r.membershipOf(userID) != "join" {
 			continue
@@ -242,7 +242,7 @@ func (s *Store) presenceOf(userID string) PresenceStatus {
 // joined to. The caller holds s.mu.
 func (s *Store) roomMates(userID string) []string {
 	ids := []string{userID}
-	for roomID := range s.w.memberOf[userID] {
+	for _, roomID := range s.roomsOf(userID) {
 		r := s.w.rooms[roomID]
 		if r.membershipOf(userID) == "join" {
 			ids = append(ids, r.members("join")...)
