@@ -73,6 +73,22 @@ func (f *Filter) room() *RoomFilter {
 	return f.Room
 }
 
+// accountData returns the global account data filter (nil: everything).
+func (f *Filter) accountData() *EventFilter {
+	if f == nil {
+		return nil
+	}
+	return f.AccountData
+}
+
+// presence returns the presence filter (nil: everything).
+func (f *Filter) presence() *EventFilter {
+	if f == nil {
+		return nil
+	}
+	return f.Presence
+}
+
 func (rf *RoomFilter) timeline() *RoomEventFilter { return orEmpty(rf.Timeline) }
 func (rf *RoomFilter) state() *RoomEventFilter    { return orEmpty(rf.State) }
 

@@ -172,10 +172,7 @@ type syncCtx struct {
 // m.push_rules when it changed.
 func (sc *syncCtx) globalData() BasicEvents {
 	out := BasicEvents{Events: []BasicEvent{}}
-	var f *EventFilter
-	if sc.req.Filter != nil {
-		f = sc.req.Filter.AccountData
-	}
+	f := sc.req.Filter.accountData()
 	u := sc.s.w.users[sc.req.UserID]
 	if (sc.initial || (u != nil && u.pushPos > sc.since)) && f.matches("m.push_rules", "") {
 		out.Events = append(out.Events, sc.s.pushRulesEvent(sc.req.UserID))
@@ -205,10 +202,7 @@ func changedData(m map[string]*dataEntry, since int64, f *EventFilter) []BasicEv
 // presence returns the presence changes of the user and their room mates.
 func (sc *syncCtx) presence() BasicEvents {
 	out := BasicEvents{Events: []BasicEvent{}}
-	var f *EventFilter
-	if sc.req.Filter != nil {
-		f = sc.req.Filter.Presence
-	}
+	f := sc.req.Filter.presence()
 	ids := sc.s.roomMates(sc.req.UserID)
 	sort.Strings(ids)
 	for _, id := range slices.Compact(ids) {

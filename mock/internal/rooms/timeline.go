@@ -166,15 +166,25 @@ func (s *Store) Redact(userID, roomID, eventID, reason string, tx Send) (string,
 func (s *Store) EventByID(userID, roomID, eventID string) (Event, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, until, err := s.readableRoom(userID, roomID)
+	_, e, _, err := s.readableEvent(userID, roomID, eventID)
 	if err != nil {
 		return Event{}, err
 	}
+	return e.render(s.view(userID, "", true)), nil
+}
+
+// readableEvent returns an event the user may read, its room and the last
+// position of the room they may see. The caller holds s.mu.
+func (s *Store) readableEvent(userID, roomID, eventID string) (*room, *event, int64, error) {
+	r, until, err := s.readableRoom(userID, roomID)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	e := s.w.events[eventID]
 	if e == nil || e.roomID != r.id || e.pos > until {
-		return Event{}, errf(ErrNotFound, "unknown event %s in %s", eventID, roomID)
+		return nil, nil, 0, errf(ErrNotFound, "unknown event %s in %s", eventID, roomID)
 	}
-	return e.render(s.view(userID, "", true)), nil
+	return r, e, until, nil
 }
 
 // MessagesQuery is the query of GET /rooms/{roomId}/messages.
@@ -306,13 +316,9 @@ func (s *Store) Context(userID, roomID, eventID string, limit int, deviceID stri
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	r, until, err := s.readableRoom(userID, roomID)
+	r, e, until, err := s.readableEvent(userID, roomID, eventID)
 	if err != nil {
 		return Context{}, err
-	}
-	e := s.w.events[eventID]
-	if e == nil || e.roomID != r.id || e.pos > until {
-		return Context{}, errf(ErrNotFound, "unknown event %s in %s", eventID, roomID)
 	}
 	i := r.after(e.pos) - 1
 	nb := limit / 2
