@@ -194,6 +194,10 @@ func (s *Store) appendEvent(r *room, d draft) *event {
 		if e.typ == "m.room.member" {
 			e.member = membershipIn(e.content)
 			s.trackMember(*e.stateKey, r.id)
+			if _, typing := r.typing[*e.stateKey]; typing && e.member != "join" {
+				delete(r.typing, *e.stateKey) // a member who leaves stops typing
+				r.typingPos = e.pos
+			}
 		}
 	}
 	r.countUnread(e)

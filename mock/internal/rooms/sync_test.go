@@ -403,3 +403,15 @@ func TestUnreadCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestLeavingStopsTyping(t *testing.T) {
+	w := newTestStore(t)
+	id := w.sharedRoom(t, "private_chat")
+	wantErr(t, w.SetTyping(bob, id, true, time.Minute), nil)
+	tok := w.syncOf(t, alice, "", nil).NextBatch
+	wantErr(t, w.Leave(bob, id, ""), nil)
+	eph := w.syncOf(t, alice, tok, nil).Rooms.Join[id].Ephemeral.Events
+	if len(eph) != 1 || string(eph[0].Content) != `{"user_ids":[]}` {
+		t.Fatalf("after bob left, typing = %+v", eph)
+	}
+}
