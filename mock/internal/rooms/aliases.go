@@ -234,7 +234,7 @@ func (r *room) public() PublicRoom {
 	}
 	return PublicRoom{
 		RoomID: r.id, Name: c.Name, Topic: c.Topic, CanonicalAlias: c.Alias, AvatarURL: c.URL,
-		NumJoinedMembers: len(r.members("join")),
+		NumJoinedMembers: len(r.unread),
 		WorldReadable:    c.HistoryVisibility == "world_readable",
 		GuestCanJoin:     c.GuestAccess == "can_join",
 		JoinRule:         r.joinRule(),

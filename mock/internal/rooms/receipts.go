@@ -68,7 +68,7 @@ func (s *Store) putReceipt(r *room, k receiptKey, e *event) []string {
 	if k.typ == "m.read.private" {
 		return []string{k.user}
 	}
-	return r.members("join")
+	return r.joinedIDs()
 }
 
 // SetReadMarkers moves the user's fully-read marker (room account data

@@ -20,8 +20,9 @@ type room struct {
 	typing    map[string]time.Time
 	typingPos int64
 	receipts  map[receiptKey]*receipt
-	// unread holds the joined members' notification counts, kept up to
-	// date as events and receipts arrive.
+	// unread holds the notification counts of each joined member, and of
+	// them only, kept up to date as events and receipts arrive: its keys
+	// are the joined set.
 	unread map[string]*UnreadCounts
 }
 
@@ -228,10 +229,25 @@ func (s *Store) roomsOf(userID string) []string {
 	return ids
 }
 
+// isJoined reports whether a user is a joined member.
+func (r *room) isJoined(userID string) bool {
+	_, ok := r.unread[userID]
+	return ok
+}
+
+// joinedIDs returns the joined members, unordered.
+func (r *room) joinedIDs() []string {
+	ids := make([]string, 0, len(r.unread)+1)
+	for id := range r.unread {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // audience returns who must be woken by an event: the room's joined members,
 // plus the target of a membership change.
 func (r *room) audience(e *event) []string {
-	ids := r.members("join")
+	ids := r.joinedIDs()
 	if e.typ == "m.room.member" {
 		ids = append(ids, *e.stateKey)
 	}

@@ -203,16 +203,31 @@ func changedData(m map[string]*dataEntry, since int64, f *EventFilter) []BasicEv
 func (sc *syncCtx) presence() BasicEvents {
 	out := BasicEvents{Events: []BasicEvent{}}
 	f := sc.req.Filter.presence()
-	ids := sc.s.roomMates(sc.req.UserID)
-	sort.Strings(ids)
-	for _, id := range slices.Compact(ids) {
-		u := sc.s.w.users[id]
-		if u == nil || u.presence.state == "" || u.presence.pos <= sc.since || !f.matches("m.presence", id) {
-			continue
+	var ids []string
+	for id, u := range sc.s.w.users {
+		if u.presence.state != "" && u.presence.pos > sc.since && f.matches("m.presence", id) && sc.s.sharesRoom(sc.req.UserID, id) {
+			ids = append(ids, id)
 		}
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
 		out.Events = append(out.Events, BasicEvent{Type: "m.presence", Sender: id, Content: mustJSON(sc.s.presenceOf(id))})
 	}
 	return out
+}
+
+// sharesRoom reports whether two users are the same or joined to a common
+// room. The caller holds s.mu.
+func (s *Store) sharesRoom(a, b string) bool {
+	if a == b {
+		return true
+	}
+	for id := range s.w.memberOf[b] {
+		if r := s.w.rooms[id]; r.isJoined(a) && r.isJoined(b) {
+			return true
+		}
+	}
+	return false
 }
 
 // timelineLimit returns the filter's timeline limit or the default.

@@ -245,7 +245,7 @@ func (s *Store) roomMates(userID string) []string {
 	for _, roomID := range s.roomsOf(userID) {
 		r := s.w.rooms[roomID]
 		if r.membershipOf(userID) == "join" {
-			ids = append(ids, r.members("join")...)
+			ids = append(ids, r.joinedIDs()...)
 		}
 	}
 	return ids
@@ -269,7 +269,7 @@ func (s *Store) SetTyping(userID, roomID string, typing bool, timeout time.Durat
 		return nil
 	}
 	r.typingPos = s.next()
-	wake := r.members("join")
+	wake := r.joinedIDs()
 	s.mu.Unlock()
 	s.wake.notify(wake...)
 	return nil
