@@ -65,6 +65,19 @@ func ParseFilter(raw []byte) (*Filter, error) {
 	return &f, nil
 }
 
+// ParseRoomEventFilter decodes the filter parameter of GET /messages;
+// malformed JSON or a negative limit is ErrBadJSON.
+func ParseRoomEventFilter(raw []byte) (*RoomEventFilter, error) {
+	var f RoomEventFilter
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, errf(ErrBadJSON, "filter: %v", err)
+	}
+	if f.Limit < 0 {
+		return nil, errf(ErrBadJSON, "filter: limit must not be negative")
+	}
+	return &f, nil
+}
+
 // room returns the room filter; the nil filter selects everything.
 func (f *Filter) room() *RoomFilter {
 	if f == nil || f.Room == nil {

@@ -174,3 +174,14 @@ func TestTypeMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRoomEventFilter(t *testing.T) {
+	f := must(ParseRoomEventFilter([]byte(`{"limit":4,"types":["m.room.message"],"lazy_load_members":true}`)))
+	if f.Limit != 4 || !f.LazyLoadMembers || !slices.Equal(f.Types, []string{"m.room.message"}) {
+		t.Fatalf("filter = %+v", f)
+	}
+	for _, bad := range []string{`{"limit":-2}`, `{`, `[]`} {
+		_, err := ParseRoomEventFilter([]byte(bad))
+		wantErr(t, err, ErrBadJSON)
+	}
+}
