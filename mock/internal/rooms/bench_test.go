@@ -62,10 +62,10 @@ func BenchmarkIncrementalSync(b *testing.B) {
 	}
 }
 
-// TestIdleWaiterMemory measures 10,000 idle waiters: first the store's part
+// TestHeapPerIdleWaiter measures 10,000 idle waiters: first the store's part
 // alone (a wake channel and map entry per user), then with one goroutine
 // each blocked in LongPoll, as the handler's would be (heap and stacks).
-func TestIdleWaiterMemory(t *testing.T) {
+func TestHeapPerIdleWaiter(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("heap figures need a build without -race")
 	}
