@@ -3,6 +3,7 @@ package rooms
 import (
 	"encoding/json"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -105,11 +106,18 @@ func (s *Store) CreateRoom(userID string, req CreateRoomRequest) (string, error)
 	if err := mergeObject(pl, req.PowerLevelContentOverride, "power_level_content_override"); err != nil {
 		return "", err
 	}
+	req.Invite = slices.Compact(slices.Sorted(slices.Values(req.Invite)))
+	if slices.Contains(req.Invite, userID) {
+		return "", errf(ErrInvalidParam, "the creator cannot invite themselves")
+	}
 	initial := make([]StateEvent, len(req.InitialState))
 	for i, st := range req.InitialState {
 		c, err := objectContent(st.Content)
 		if err != nil || st.Type == "" {
 			return "", errf(ErrBadJSON, "initial_state[%d] needs a type and an object content", i)
+		}
+		if st.Type == "m.room.create" || st.Type == "m.room.member" {
+			return "", errf(ErrInvalidParam, "initial_state[%d]: %s cannot be set there", i, st.Type)
 		}
 		initial[i] = StateEvent{Type: st.Type, StateKey: st.StateKey, Content: c}
 	}
@@ -124,9 +132,9 @@ func (s *Store) CreateRoom(userID string, req CreateRoomRequest) (string, error)
 		}
 	}
 	for _, id := range req.Invite {
-		if !s.userExists(id) {
+		if err := s.checkTarget(id); err != nil {
 			s.mu.Unlock()
-			return "", errf(ErrUnknownUser, "cannot invite %s", id)
+			return "", err
 		}
 	}
 	r := &room{

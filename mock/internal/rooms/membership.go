@@ -85,8 +85,8 @@ func (s *Store) Invite(userID, roomID, target, reason string) error {
 	if err == nil {
 		err = s.checkLevel(r, userID, levelOr(r.powers().Invite, 0), "invite")
 	}
-	if err == nil && !s.userExists(target) {
-		err = errf(ErrUnknownUser, "cannot invite %s", target)
+	if err == nil {
+		err = s.checkTarget(target)
 	}
 	if err != nil {
 		s.mu.Unlock()
@@ -160,6 +160,9 @@ func (s *Store) Ban(userID, roomID, target, reason string) error {
 func (s *Store) sanction(userID, roomID, target, reason, membership string) error {
 	s.mu.Lock()
 	r, err := s.joinedRoom(userID, roomID)
+	if err == nil && !validUserID(target) {
+		err = errf(ErrInvalidParam, "malformed user ID %q", target)
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return err

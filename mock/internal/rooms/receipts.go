@@ -76,18 +76,20 @@ func (s *Store) putReceipt(r *room, k receiptKey, e *event) []string {
 // arguments are left alone.
 func (s *Store) SetReadMarkers(userID, roomID, fullyRead, read, readPrivate string) error {
 	s.mu.Lock()
-	var wake []string
-	for _, m := range []struct{ typ, eventID string }{{"m.read", read}, {"m.read.private", readPrivate}, {"m.fully_read", fullyRead}} {
-		if m.eventID == "" {
+	// Check every event first, so that a bad one changes nothing.
+	for _, id := range []string{fullyRead, read, readPrivate} {
+		if id == "" {
 			continue
 		}
-		r, e, err := s.receiptTarget(userID, roomID, m.eventID)
-		if err != nil {
+		if _, _, err := s.receiptTarget(userID, roomID, id); err != nil {
 			s.mu.Unlock()
-			s.wake.notify(wake...)
 			return err
 		}
-		if m.typ != "m.fully_read" {
+	}
+	var wake []string
+	for _, m := range []struct{ typ, eventID string }{{"m.read", read}, {"m.read.private", readPrivate}} {
+		if m.eventID != "" {
+			r, e, _ := s.receiptTarget(userID, roomID, m.eventID)
 			wake = append(wake, s.putReceipt(r, receiptKey{m.typ, userID, ""}, e)...)
 		}
 	}

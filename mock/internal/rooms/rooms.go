@@ -116,6 +116,18 @@ func localpart(userID string) string {
 	return l
 }
 
+// checkTarget fails unless id is a well-formed user ID (ErrInvalidParam)
+// of a registered user (ErrUnknownUser).
+func (s *Store) checkTarget(id string) error {
+	if !validUserID(id) {
+		return errf(ErrInvalidParam, "malformed user ID %q", id)
+	}
+	if !s.userExists(id) {
+		return errf(ErrUnknownUser, "%s is not registered", id)
+	}
+	return nil
+}
+
 // userExists applies Config.UserExists.
 func (s *Store) userExists(userID string) bool {
 	if !validUserID(userID) {

@@ -102,6 +102,9 @@ func TestCreateRoomErrors(t *testing.T) {
 		{"alias taken", CreateRoomRequest{RoomAliasName: "taken"}, ErrRoomInUse},
 		{"alias with colon", CreateRoomRequest{RoomAliasName: "a:b"}, ErrInvalidParam},
 		{"unknown invitee", CreateRoomRequest{Invite: []string{"@ghost:example.org"}}, ErrUnknownUser},
+		{"malformed invitee", CreateRoomRequest{Invite: []string{"bob"}}, ErrInvalidParam},
+		{"inviting oneself", CreateRoomRequest{Invite: []string{alice}}, ErrInvalidParam},
+		{"membership in initial state", CreateRoomRequest{InitialState: []StateEvent{{Type: "m.room.member", StateKey: bob, Content: json.RawMessage(`{"membership":"join"}`)}}}, ErrInvalidParam},
 		{"initial state not an object", CreateRoomRequest{InitialState: []StateEvent{{Type: "x", Content: json.RawMessage(`[]`)}}}, ErrBadJSON},
 		{"creation content not an object", CreateRoomRequest{CreationContent: json.RawMessage(`3`)}, ErrBadJSON},
 	}

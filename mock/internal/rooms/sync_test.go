@@ -234,6 +234,12 @@ func TestSyncEphemeralAndAccountData(t *testing.T) {
 	if jr.UnreadNotifications.NotificationCount != 0 {
 		t.Fatalf("unread after read markers = %+v", jr.UnreadNotifications)
 	}
+	// A bad event in read markers changes nothing.
+	msg3 := w.say(t, bob, id, "unread")
+	wantErr(t, w.SetReadMarkers(alice, id, "$nope", msg3, ""), ErrNotFound)
+	if u := w.syncOf(t, alice, "", nil).Rooms.Join[id].UnreadNotifications; u.NotificationCount != 1 {
+		t.Fatalf("a failed read marker call moved the receipt: unread = %+v", u)
+	}
 	// A private receipt is seen by its owner only.
 	msg2 := w.say(t, bob, id, "again")
 	btok := w.syncOf(t, bob, "", nil).NextBatch
