@@ -29,16 +29,12 @@ func (s *Store) memberContent(target, membership, reason string, isDirect bool) 
 
 // changeMembership appends a membership event and wakes who sees it. The
 // caller holds s.mu for writing; it is released here.
-func (s *Store) changeMembership(r *room, sender, target, membership, reason string) string {
+func (s *Store) changeMembership(r *room, sender, target, membership, reason string) {
 	key := target
-	e := s.appendEvent(r, draft{
+	s.commitEvent(r, s.appendEvent(r, draft{
 		typ: "m.room.member", sender: sender, stateKey: &key,
 		content: s.memberContent(target, membership, reason, false),
-	})
-	wake := r.audience(e)
-	s.mu.Unlock()
-	s.wake.notify(wake...)
-	return e.id
+	}))
 }
 
 // JoinRoom joins userID to a room given by ID or alias and returns the room

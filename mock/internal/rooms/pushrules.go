@@ -195,7 +195,8 @@ func (s *Store) PutPushRule(userID, kind, ruleID, before, after string, nr NewPu
 		}
 		*l = slices.Insert(*l, at, rule)
 	}
-	return s.pushRulesChanged(userID)
+	s.pushRulesChanged(userID)
+	return nil
 }
 
 // placeRule returns where a new rule goes in a list.
@@ -233,7 +234,8 @@ func (s *Store) DeletePushRule(userID, kind, ruleID string) error {
 		return err
 	}
 	*l = slices.Delete(*l, i, i+1)
-	return s.pushRulesChanged(userID)
+	s.pushRulesChanged(userID)
+	return nil
 }
 
 // SetPushRuleEnabled enables or disables a rule.
@@ -258,16 +260,16 @@ func (s *Store) editRule(userID, kind, ruleID string, edit func(*PushRule)) erro
 		return err
 	}
 	edit(&(*l)[i])
-	return s.pushRulesChanged(userID)
+	s.pushRulesChanged(userID)
+	return nil
 }
 
 // pushRulesChanged records the change for /sync (m.push_rules account data),
 // releases s.mu (held for writing) and wakes the user.
-func (s *Store) pushRulesChanged(userID string) error {
+func (s *Store) pushRulesChanged(userID string) {
 	s.user(userID).pushPos = s.next()
 	s.mu.Unlock()
 	s.wake.notify(userID)
-	return nil
 }
 
 // pushRulesEvent returns the m.push_rules account data event. The caller

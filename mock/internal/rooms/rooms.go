@@ -71,6 +71,7 @@ func New(cfg Config) *Store {
 	return s
 }
 
+// newWorld returns an empty world.
 func newWorld() world {
 	return world{
 		rooms:     make(map[string]*room),

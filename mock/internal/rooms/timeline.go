@@ -38,15 +38,15 @@ func (s *Store) SendMessage(userID, roomID string, m Send) (string, error) {
 		return "", err
 	}
 	e := s.appendEvent(r, draft{typ: m.Type, sender: userID, content: content, device: m.DeviceID, txnID: m.TxnID})
-	return e.id, s.commitEvent(r, e)
+	s.commitEvent(r, e)
+	return e.id, nil
 }
 
 // commitEvent releases s.mu (held for writing) and wakes who sees e.
-func (s *Store) commitEvent(r *room, e *event) error {
+func (s *Store) commitEvent(r *room, e *event) {
 	wake := r.audience(e)
 	s.mu.Unlock()
 	s.wake.notify(wake...)
-	return nil
 }
 
 // SetState sends a state event as userID and returns its event ID. Sending
@@ -89,7 +89,8 @@ func (s *Store) SetState(userID, roomID string, st StateEvent) (string, error) {
 	}
 	key := st.StateKey
 	e := s.appendEvent(r, draft{typ: st.Type, sender: userID, stateKey: &key, content: content})
-	return e.id, s.commitEvent(r, e)
+	s.commitEvent(r, e)
+	return e.id, nil
 }
 
 // State returns the room's current state, or the state at the user's leave
@@ -159,7 +160,8 @@ func (s *Store) Redact(userID, roomID, eventID, reason string, tx Send) (string,
 			s.recountUnread(r, user)
 		}
 	}
-	return e.id, s.commitEvent(r, e)
+	s.commitEvent(r, e)
+	return e.id, nil
 }
 
 // EventByID returns one event of a room the user may read.
