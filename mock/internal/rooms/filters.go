@@ -117,6 +117,14 @@ func (rf *RoomFilter) wantsRoom(roomID string) bool {
 	return (rf.Rooms == nil || slices.Contains(rf.Rooms, roomID)) && !slices.Contains(rf.NotRooms, roomID)
 }
 
+// basic returns the type and sender part of a filter (nil: everything).
+func (f *RoomEventFilter) basic() *EventFilter {
+	if f == nil {
+		return nil
+	}
+	return &f.EventFilter
+}
+
 // matches reports whether a room event passes the filter; the nil filter
 // passes everything.
 func (f *RoomEventFilter) matches(e *event) bool {

@@ -270,12 +270,13 @@ func (sc *syncCtx) section(r *room, from, until int64, full bool) (Timeline, Sta
 		start = evs[0].pos - 1
 	}
 	tl := Timeline{Events: renderAll(evs, sc.v), Limited: limited, PrevBatch: FormatToken(start)}
+	before := r.stateAt(start)
 	var st []*event
 	switch {
 	case full:
-		st = sortedState(r.stateAt(start))
+		st = sortedState(before)
 	case limited:
-		for _, e := range sortedState(r.stateAt(start)) {
+		for _, e := range sortedState(before) {
 			if e.pos > from {
 				st = append(st, e)
 			}
@@ -283,8 +284,16 @@ func (sc *syncCtx) section(r *room, from, until int64, full bool) (Timeline, Sta
 	}
 	sf := sc.rf.State
 	if sf != nil && sf.LazyLoadMembers {
-		members := lazyMembers(r.stateAt(start), evs, sc.req.UserID)
-		st = slices.DeleteFunc(st, func(e *event) bool { return e.typ == "m.room.member" && !slices.Contains(members, e) })
+		// Member events only for the timeline's senders, sent again in
+		// every sync where they speak (the store does not track what each
+		// device already has), and the user's own in a full state.
+		st = slices.DeleteFunc(st, func(e *event) bool { return e.typ == "m.room.member" })
+		for _, m := range lazyMembers(before, evs, sc.req.UserID) {
+			if full || *m.stateKey != sc.req.UserID {
+				st = append(st, m)
+			}
+		}
+		sort.Slice(st, func(i, j int) bool { return st[i].pos < st[j].pos })
 	}
 	st = slices.DeleteFunc(st, func(e *event) bool { return !sf.matches(e) })
 	return tl, StateEvents{Events: renderAll(st, sc.v)}
@@ -309,14 +318,15 @@ func (sc *syncCtx) joined(r *room) (JoinedRoom, bool) {
 		Ephemeral:   BasicEvents{Events: []BasicEvent{}},
 		AccountData: BasicEvents{Events: []BasicEvent{}},
 	}
-	if fresh || r.typingPos > sc.since {
+	ef := sc.rf.Ephemeral.basic()
+	if (fresh || r.typingPos > sc.since) && ef.matches("m.typing", "") {
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, BasicEvent{Type: "m.typing", Content: mustJSON(map[string][]string{"user_ids": sc.s.typingUsers(r)})})
 	}
-	if rc := r.receiptContent(user, dataSince); rc != nil {
+	if rc := r.receiptContent(user, dataSince); rc != nil && ef.matches("m.receipt", "") {
 		jr.Ephemeral.Events = append(jr.Ephemeral.Events, BasicEvent{Type: "m.receipt", Content: mustJSON(rc)})
 	}
 	if u := sc.s.w.users[user]; u != nil {
-		jr.AccountData.Events = changedData(u.roomData[r.id], dataSince, nil)
+		jr.AccountData.Events = changedData(u.roomData[r.id], dataSince, sc.rf.AccountData.basic())
 	}
 	if !fresh && !sc.req.FullState && len(tl.Events)+len(st.Events)+len(jr.Ephemeral.Events)+len(jr.AccountData.Events) == 0 {
 		return JoinedRoom{}, false
@@ -356,7 +366,7 @@ func (sc *syncCtx) left(r *room, m *event) LeftRoom {
 	fresh := sc.initial || r.membershipAt(sc.req.UserID, sc.since) != "join"
 	lr.Timeline, lr.State = sc.section(r, sc.since, m.pos, fresh || sc.req.FullState)
 	if u := sc.s.w.users[sc.req.UserID]; u != nil {
-		lr.AccountData.Events = changedData(u.roomData[r.id], sc.since, nil)
+		lr.AccountData.Events = changedData(u.roomData[r.id], sc.since, sc.rf.AccountData.basic())
 	}
 	return lr
 }

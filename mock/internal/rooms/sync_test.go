@@ -421,3 +421,29 @@ func TestLeavingStopsTyping(t *testing.T) {
 		t.Fatalf("after bob left, typing = %+v", eph)
 	}
 }
+
+func TestLazyMembersInIncrementalSync(t *testing.T) {
+	w := newTestStore(t)
+	id := must(w.CreateRoom(alice, CreateRoomRequest{Preset: "public_chat"}))
+	must(w.JoinRoom(bob, id))
+	must(w.JoinRoom(carol, id))
+	for range 3 {
+		w.say(t, alice, id, "filler")
+	}
+	lazy := must(ParseFilter([]byte(`{"room":{"timeline":{"limit":2},"state":{"lazy_load_members":true},"ephemeral":{"not_types":["m.typing"]},"account_data":{"types":["m.tag"]}}}`)))
+	tok := w.syncOf(t, alice, "", lazy).NextBatch
+	w.say(t, carol, id, "carol speaks")
+	_ = w.SetTyping(bob, id, true, time.Minute)
+	_ = w.SetRoomAccountData(alice, id, "m.other", json.RawMessage(`{}`))
+	jr := w.syncOf(t, alice, tok, lazy).Rooms.Join[id]
+	var keys []string
+	for _, e := range jr.State.Events {
+		keys = append(keys, e.Type+"/"+*e.StateKey)
+	}
+	if !slices.Equal(keys, []string{"m.room.member/" + carol}) {
+		t.Fatalf("lazy incremental state = %v, want carol's member event only", keys)
+	}
+	if len(jr.Ephemeral.Events) != 0 || len(jr.AccountData.Events) != 0 {
+		t.Fatalf("filtered out sections came back: %+v %+v", jr.Ephemeral, jr.AccountData)
+	}
+}
