@@ -59,10 +59,11 @@ type Timeline struct {
 }
 
 // UnreadCounts are a room's notification counts for the user: the messages
-// (m.room.message, m.room.encrypted) from others after the event of the
-// user's latest read receipt (public or private, any thread), and among
-// them those that mention the user (ID or localpart in the body, or their ID
-// in m.mentions). Push rules are not evaluated.
+// (m.room.message, m.room.encrypted, not redacted) from others since both
+// the user's join and the event of their latest read receipt (public or
+// private, any thread), and among them those that mention the user (ID or
+// localpart in the body, or their ID in m.mentions). Push rules are not
+// evaluated.
 type UnreadCounts struct {
 	NotificationCount int `json:"notification_count"`
 	HighlightCount    int `json:"highlight_count"`
