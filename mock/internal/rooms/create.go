@@ -110,6 +110,11 @@ func (s *Store) CreateRoom(userID string, req CreateRoomRequest) (string, error)
 	if slices.Contains(req.Invite, userID) {
 		return "", errf(ErrInvalidParam, "the creator cannot invite themselves")
 	}
+	for _, id := range req.Invite {
+		if err := s.checkTarget(id); err != nil {
+			return "", err
+		}
+	}
 	initial := make([]StateEvent, len(req.InitialState))
 	for i, st := range req.InitialState {
 		c, err := objectContent(st.Content)
@@ -127,12 +132,6 @@ func (s *Store) CreateRoom(userID string, req CreateRoomRequest) (string, error)
 	if req.RoomAliasName != "" {
 		aliasName = "#" + req.RoomAliasName + ":" + s.cfg.ServerName
 		if err := s.checkNewAlias(aliasName); err != nil {
-			s.mu.Unlock()
-			return "", err
-		}
-	}
-	for _, id := range req.Invite {
-		if err := s.checkTarget(id); err != nil {
 			s.mu.Unlock()
 			return "", err
 		}

@@ -76,13 +76,13 @@ func (s *Store) JoinRoom(userID, roomIDOrAlias string) (string, error) {
 // invite power level. The target must exist and be neither joined nor
 // banned. Inviting an invited user again changes nothing.
 func (s *Store) Invite(userID, roomID, target, reason string) error {
+	if err := s.checkTarget(target); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	r, err := s.joinedRoom(userID, roomID)
 	if err == nil {
 		err = s.checkLevel(r, userID, levelOr(r.powers().Invite, 0), "invite")
-	}
-	if err == nil {
-		err = s.checkTarget(target)
 	}
 	if err != nil {
 		s.mu.Unlock()

@@ -23,7 +23,8 @@ type Config struct {
 	// The mock's deterministic mode passes a seeded source here.
 	NewID func() string
 	// UserExists reports whether a user is registered; invites to unknown
-	// users fail with ErrUnknownUser. Nil means every user exists.
+	// users fail with ErrUnknownUser. Nil means every user exists. The store
+	// never calls it while holding its lock.
 	UserExists func(userID string) bool
 }
 
