@@ -271,7 +271,12 @@ func (sc *syncCtx) section(r *room, from, until int64, full bool) (Timeline, Sta
 		start = evs[0].pos - 1
 	}
 	tl := Timeline{Events: renderAll(evs, sc.v), Limited: limited, PrevBatch: FormatToken(start)}
-	before := r.stateAt(start)
+	sf := sc.rf.State
+	lazy := sf != nil && sf.LazyLoadMembers
+	var before map[stateKeyOf]*event // the state at the timeline's start
+	if full || limited || lazy {
+		before = r.stateAt(start)
+	}
 	var st []*event
 	switch {
 	case full:
@@ -283,8 +288,7 @@ func (sc *syncCtx) section(r *room, from, until int64, full bool) (Timeline, Sta
 			}
 		}
 	}
-	sf := sc.rf.State
-	if sf != nil && sf.LazyLoadMembers {
+	if lazy {
 		// Member events only for the timeline's senders, sent again in
 		// every sync where they speak (the store does not track what each
 		// device already has), and the user's own in a full state.
