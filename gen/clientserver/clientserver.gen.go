@@ -33,18 +33,18 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
-// Defines values for GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported.
+// Defines values for GetAuthMetadataResponseAccountManagementActionsSupported.
 const (
-	OrgMatrixAccountDeactivate GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.account_deactivate"
-	OrgMatrixCrossSigningReset GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.cross_signing_reset"
-	OrgMatrixDeviceDelete      GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.device_delete"
-	OrgMatrixDeviceView        GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.device_view"
-	OrgMatrixDevicesList       GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.devices_list"
-	OrgMatrixProfile           GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported = "org.matrix.profile"
+	OrgMatrixAccountDeactivate GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.account_deactivate"
+	OrgMatrixCrossSigningReset GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.cross_signing_reset"
+	OrgMatrixDeviceDelete      GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.device_delete"
+	OrgMatrixDeviceView        GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.device_view"
+	OrgMatrixDevicesList       GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.devices_list"
+	OrgMatrixProfile           GetAuthMetadataResponseAccountManagementActionsSupported = "org.matrix.profile"
 )
 
-// Valid indicates whether the value is a known member of the GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported enum.
-func (e GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported) Valid() bool {
+// Valid indicates whether the value is a known member of the GetAuthMetadataResponseAccountManagementActionsSupported enum.
+func (e GetAuthMetadataResponseAccountManagementActionsSupported) Valid() bool {
 	switch e {
 	case OrgMatrixAccountDeactivate:
 		return true
@@ -63,14 +63,14 @@ func (e GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported) Val
 	}
 }
 
-// Defines values for GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable.
+// Defines values for GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable.
 const (
-	Stable   GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable = "stable"
-	Unstable GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable = "unstable"
+	Stable   GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable = "stable"
+	Unstable GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable = "unstable"
 )
 
-// Valid indicates whether the value is a known member of the GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable enum.
-func (e GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable) Valid() bool {
+// Valid indicates whether the value is a known member of the GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable enum.
+func (e GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable) Valid() bool {
 	switch e {
 	case Stable:
 		return true
@@ -125,10 +125,7 @@ type AuthenticationResponse struct {
 	Error *string `json:"error,omitempty"`
 
 	// Flows Each flow is one sequence of stages that finishes the authentication.
-	Flows []struct {
-		// Stages The stage types, in the order they must be completed.
-		Stages []string `json:"stages"`
-	} `json:"flows"`
+	Flows []AuthenticationResponseFlowsItem `json:"flows"`
 
 	// Params Extra information per stage type, keyed by the stage type.
 	Params *map[string]map[string]interface{} `json:"params,omitempty"`
@@ -137,11 +134,44 @@ type AuthenticationResponse struct {
 	Session *string `json:"session,omitempty"`
 }
 
+// AuthenticationResponseFlowsItem defines model for AuthenticationResponseFlowsItem.
+type AuthenticationResponseFlowsItem struct {
+	// Stages The stage types, in the order they must be completed.
+	Stages []string `json:"stages"`
+}
+
 // BooleanCapability A capability that is simply on or off.
 type BooleanCapability struct {
 	// Enabled Whether the capability is on.
 	Enabled bool `json:"enabled"`
 }
+
+// CheckUsernameAvailabilityResponse defines model for CheckUsernameAvailabilityResponse.
+type CheckUsernameAvailabilityResponse struct {
+	// Available Always true; a taken name gets a 400 instead.
+	Available *bool `json:"available,omitempty"`
+}
+
+// DeleteDeviceRequest defines model for DeleteDeviceRequest.
+type DeleteDeviceRequest struct {
+	// Auth A stage of user-interactive authentication.
+	Auth *DeleteDeviceRequestAuth `json:"auth,omitempty"`
+}
+
+// DeleteDeviceRequestAuth A stage of user-interactive authentication.
+type DeleteDeviceRequestAuth = AuthenticationData
+
+// DeleteDevicesRequest defines model for DeleteDevicesRequest.
+type DeleteDevicesRequest struct {
+	// Auth A stage of user-interactive authentication.
+	Auth *DeleteDevicesRequestAuth `json:"auth,omitempty"`
+
+	// Devices The IDs of the devices to delete.
+	Devices []string `json:"devices"`
+}
+
+// DeleteDevicesRequestAuth A stage of user-interactive authentication.
+type DeleteDevicesRequestAuth = AuthenticationData
 
 // Device One of the user's devices, as the device endpoints list it.
 type Device struct {
@@ -204,6 +234,192 @@ type Error struct {
 	SoftLogout *bool `json:"soft_logout,omitempty"`
 }
 
+// GenerateLoginTokenRequest defines model for GenerateLoginTokenRequest.
+type GenerateLoginTokenRequest struct {
+	// Auth A stage of user-interactive authentication.
+	Auth *GenerateLoginTokenRequestAuth `json:"auth,omitempty"`
+}
+
+// GenerateLoginTokenRequestAuth A stage of user-interactive authentication.
+type GenerateLoginTokenRequestAuth = AuthenticationData
+
+// GenerateLoginTokenResponse defines model for GenerateLoginTokenResponse.
+type GenerateLoginTokenResponse struct {
+	// ExpiresInMs How long the token stays usable, in milliseconds.
+	ExpiresInMs int `json:"expires_in_ms"`
+
+	// LoginToken The token, for `POST /login` with type `m.login.token`.
+	LoginToken string `json:"login_token"`
+}
+
+// GetAuthMetadataResponse defines model for GetAuthMetadataResponse.
+type GetAuthMetadataResponse struct {
+	// AccountManagementActionsSupported The `action` values the account management page accepts.
+	AccountManagementActionsSupported *[]GetAuthMetadataResponseAccountManagementActionsSupported `json:"account_management_actions_supported,omitempty"`
+
+	// AccountManagementURI The page where users manage their account (MSC4191).
+	AccountManagementURI *string `json:"account_management_uri,omitempty"`
+
+	// AuthorizationEndpoint Where the browser goes to sign in.
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+
+	// CodeChallengeMethodsSupported PKCE methods; must include `S256`.
+	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
+
+	// DeviceAuthorizationEndpoint Where a device without a browser starts the device authorization grant (RFC 8628).
+	DeviceAuthorizationEndpoint *string `json:"device_authorization_endpoint,omitempty"`
+
+	// GrantTypesSupported Must include `authorization_code` and `refresh_token`.
+	GrantTypesSupported []string `json:"grant_types_supported"`
+
+	// Issuer The authorization server's identifier.
+	Issuer string `json:"issuer"`
+
+	// OrgMatrixMsc4191AccountManagementActionsSupported The unstable name of `account_management_actions_supported`. Besides
+	// the stable action names it may hold the MSC-era ones:
+	// `org.matrix.sessions_list`, `org.matrix.session_view` and
+	// `org.matrix.session_end`.
+	OrgMatrixMsc4191AccountManagementActionsSupported *[]string `json:"org.matrix.msc4191.account_management_actions_supported,omitempty"`
+
+	// OrgMatrixMsc4191AccountManagementURI The unstable name of `account_management_uri`, sent by servers that predate v1.18.
+	OrgMatrixMsc4191AccountManagementURI *string `json:"org.matrix.msc4191.account_management_uri,omitempty"`
+
+	// PromptValuesSupported Prompt values such as `create`, which opens sign-up.
+	PromptValuesSupported *[]string `json:"prompt_values_supported,omitempty"`
+
+	// RegistrationEndpoint Where clients register themselves (RFC 7591).
+	RegistrationEndpoint string `json:"registration_endpoint"`
+
+	// ResponseModesSupported Must include `query` and `fragment`.
+	ResponseModesSupported []string `json:"response_modes_supported"`
+
+	// ResponseTypesSupported Must include `code`.
+	ResponseTypesSupported []string `json:"response_types_supported"`
+
+	// RevocationEndpoint Where tokens are revoked (RFC 7009).
+	RevocationEndpoint string `json:"revocation_endpoint"`
+
+	// TokenEndpoint Where codes and refresh tokens are exchanged for tokens.
+	TokenEndpoint string `json:"token_endpoint"`
+}
+
+// GetAuthMetadataResponseAccountManagementActionsSupported defines model for GetAuthMetadataResponse.AccountManagementActionsSupported.
+type GetAuthMetadataResponseAccountManagementActionsSupported string
+
+// GetCapabilitiesResponse defines model for GetCapabilitiesResponse.
+type GetCapabilitiesResponse struct {
+	// Capabilities Capabilities keyed by name; servers may add their own.
+	Capabilities GetCapabilitiesResponseCapabilities `json:"capabilities"`
+}
+
+// GetCapabilitiesResponseCapabilities Capabilities keyed by name; servers may add their own.
+type GetCapabilitiesResponseCapabilities struct {
+	// M3PidChanges A capability that is simply on or off.
+	M3PidChanges *BooleanCapability `json:"m.3pid_changes,omitempty"`
+
+	// MAccountModeration Which moderation actions the user may take on accounts.
+	MAccountModeration *GetCapabilitiesResponseCapabilitiesMAccountModeration `json:"m.account_moderation,omitempty"`
+
+	// MChangePassword A capability that is simply on or off.
+	MChangePassword *BooleanCapability `json:"m.change_password,omitempty"`
+
+	// MForgetForcedUponLeave A capability that is simply on or off.
+	MForgetForcedUponLeave *BooleanCapability `json:"m.forget_forced_upon_leave,omitempty"`
+
+	// MGetLoginToken A capability that is simply on or off.
+	MGetLoginToken *BooleanCapability `json:"m.get_login_token,omitempty"`
+
+	// MProfileFields Which profile fields the user may change.
+	MProfileFields *GetCapabilitiesResponseCapabilitiesMProfileFields `json:"m.profile_fields,omitempty"`
+
+	// MRoomVersions The room versions the server can create and which it prefers.
+	MRoomVersions *GetCapabilitiesResponseCapabilitiesMRoomVersions `json:"m.room_versions,omitempty"`
+
+	// MSetAvatarURL A capability that is simply on or off.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MSetAvatarURL *BooleanCapability `json:"m.set_avatar_url,omitempty"`
+
+	// MSetDisplayname A capability that is simply on or off.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	MSetDisplayname      *BooleanCapability     `json:"m.set_displayname,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// GetCapabilitiesResponseCapabilitiesMAccountModeration Which moderation actions the user may take on accounts.
+type GetCapabilitiesResponseCapabilitiesMAccountModeration struct {
+	// Lock Whether the user may lock accounts.
+	Lock *bool `json:"lock,omitempty"`
+
+	// Suspend Whether the user may suspend accounts.
+	Suspend *bool `json:"suspend,omitempty"`
+}
+
+// GetCapabilitiesResponseCapabilitiesMProfileFields Which profile fields the user may change.
+type GetCapabilitiesResponseCapabilitiesMProfileFields struct {
+	// Allowed Fields that may be changed; all others may not.
+	Allowed *[]string `json:"allowed,omitempty"`
+
+	// Disallowed Fields that may not be changed.
+	Disallowed *[]string `json:"disallowed,omitempty"`
+
+	// Enabled Whether profile fields can be changed at all.
+	Enabled bool `json:"enabled"`
+}
+
+// GetCapabilitiesResponseCapabilitiesMRoomVersions The room versions the server can create and which it prefers.
+type GetCapabilitiesResponseCapabilitiesMRoomVersions struct {
+	// Available Each known room version and whether it is stable.
+	Available map[string]GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable `json:"available"`
+
+	// Default The version new rooms get.
+	Default string `json:"default"`
+}
+
+// GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable defines model for GetCapabilitiesResponseCapabilitiesMRoomVersions.Available.
+type GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable string
+
+// GetDevicesResponse defines model for GetDevicesResponse.
+type GetDevicesResponse struct {
+	// Devices One entry per device.
+	Devices *[]Device `json:"devices,omitempty"`
+}
+
+// GetLoginFlowsResponse defines model for GetLoginFlowsResponse.
+type GetLoginFlowsResponse struct {
+	// Flows One entry per accepted login type.
+	Flows *[]GetLoginFlowsResponseFlowsItem `json:"flows,omitempty"`
+}
+
+// GetLoginFlowsResponseFlowsItem defines model for GetLoginFlowsResponseFlowsItem.
+type GetLoginFlowsResponseFlowsItem struct {
+	// GetLoginToken For `m.login.token`, whether a logged-in client can make such tokens with `POST /login/get_token`.
+	GetLoginToken *bool `json:"get_login_token,omitempty"`
+
+	// Type The login type, used as `type` in `POST /login`.
+	Type string `json:"type"`
+}
+
+// GetTokenOwnerResponse defines model for GetTokenOwnerResponse.
+type GetTokenOwnerResponse struct {
+	// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
+	DeviceID *string `json:"device_id,omitempty"`
+
+	// IsGuest True for a guest account.
+	IsGuest *bool `json:"is_guest,omitempty"`
+
+	// UserID The user the token belongs to.
+	UserID string `json:"user_id"`
+}
+
+// GetVersionsResponse defines model for GetVersionsResponse.
+type GetVersionsResponse struct {
+	// UnstableFeatures Unstable features, keyed by name, with whether each is on.
+	UnstableFeatures *map[string]bool `json:"unstable_features,omitempty"`
+
+	// Versions Spec versions such as `v1.18`.
+	Versions []string `json:"versions"`
+}
+
 // HomeserverInformation The homeserver's client-server API location.
 type HomeserverInformation struct {
 	// BaseURL The base URL of the homeserver, such as `https://matrix.example.org`.
@@ -215,6 +431,72 @@ type IdentityServerInformation struct {
 	// BaseURL The base URL of the identity server.
 	BaseURL string `json:"base_url"`
 }
+
+// LoginRequest defines model for LoginRequest.
+type LoginRequest struct {
+	// Address Deprecated in favour of `identifier`. The third-party address.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Address *string `json:"address,omitempty"`
+
+	// DeviceID The device to log in as. The server makes a new one when this is missing.
+	DeviceID *string `json:"device_id,omitempty"`
+
+	// Identifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
+	// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
+	// `country` and `phone`.
+	Identifier *UserIdentifier `json:"identifier,omitempty"`
+
+	// InitialDeviceDisplayName A name for a new device. Ignored when the device exists.
+	InitialDeviceDisplayName *string `json:"initial_device_display_name,omitempty"`
+
+	// Medium Deprecated in favour of `identifier`. A third-party medium such as `email`.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	Medium *string `json:"medium,omitempty"`
+
+	// Password The password, for `m.login.password`.
+	Password *string `json:"password,omitempty"`
+
+	// RefreshToken Set to true when the client can refresh tokens.
+	RefreshToken *bool `json:"refresh_token,omitempty"`
+
+	// Token The login token, for `m.login.token`.
+	Token *string `json:"token,omitempty"`
+
+	// Type The login type, `m.login.password` or `m.login.token`.
+	Type string `json:"type"`
+
+	// User Deprecated in favour of `identifier`. The user's ID or localpart.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	User *string `json:"user,omitempty"`
+}
+
+// LoginResponse defines model for LoginResponse.
+type LoginResponse struct {
+	// AccessToken The token to send with later requests.
+	AccessToken string `json:"access_token"`
+
+	// DeviceID The device the session belongs to.
+	DeviceID string `json:"device_id"`
+
+	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
+	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
+
+	// HomeServer Deprecated. The server name; read it from `user_id` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HomeServer *string `json:"home_server,omitempty"`
+
+	// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// UserID The full user ID of the account.
+	UserID string `json:"user_id"`
+
+	// WellKnown Discovery information the client should use from now on.
+	WellKnown *LoginResponseWellKnown `json:"well_known,omitempty"`
+}
+
+// LoginResponseWellKnown Discovery information the client should use from now on.
+type LoginResponseWellKnown = DiscoveryInformation
 
 // PhoneValidationRequest Asks the server to text a validation code to a phone number.
 type PhoneValidationRequest struct {
@@ -258,159 +540,28 @@ type RateLimitedError struct {
 	SoftLogout *bool `json:"soft_logout,omitempty"`
 }
 
-// RequestTokenResponse The answer to a request for a validation code.
-type RequestTokenResponse struct {
-	// Sid The validation session's ID.
-	Sid string `json:"sid"`
-
-	// SubmitURL Where the client may send the code the user received, when the server wants it that way.
-	SubmitURL *string `json:"submit_url,omitempty"`
-}
-
-// UserIdentifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
-// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
-// `country` and `phone`.
-type UserIdentifier struct {
-	// Type The kind of identifier, such as `m.id.user`.
-	Type                 string                 `json:"type"`
-	AdditionalProperties map[string]interface{} `json:"-"`
-}
-
-// GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported defines parameters for GetAuthMetadata.
-type GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported string
-
-// GenerateLoginTokenJSONBody defines parameters for GenerateLoginToken.
-type GenerateLoginTokenJSONBody struct {
-	// Auth A stage of user-interactive authentication.
-	Auth *AuthenticationData `json:"auth,omitempty"`
-}
-
-// GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable defines parameters for GetCapabilities.
-type GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable string
-
-// GetCapabilities200JSONResponseBody_Capabilities defines parameters for GetCapabilities.
-type GetCapabilities200JSONResponseBody_Capabilities struct {
-	// M3PidChanges A capability that is simply on or off.
-	M3PidChanges *BooleanCapability `json:"m.3pid_changes,omitempty"`
-
-	// MAccountModeration Which moderation actions the user may take on accounts.
-	MAccountModeration *struct {
-		// Lock Whether the user may lock accounts.
-		Lock *bool `json:"lock,omitempty"`
-
-		// Suspend Whether the user may suspend accounts.
-		Suspend *bool `json:"suspend,omitempty"`
-	} `json:"m.account_moderation,omitempty"`
-
-	// MChangePassword A capability that is simply on or off.
-	MChangePassword *BooleanCapability `json:"m.change_password,omitempty"`
-
-	// MForgetForcedUponLeave A capability that is simply on or off.
-	MForgetForcedUponLeave *BooleanCapability `json:"m.forget_forced_upon_leave,omitempty"`
-
-	// MGetLoginToken A capability that is simply on or off.
-	MGetLoginToken *BooleanCapability `json:"m.get_login_token,omitempty"`
-
-	// MProfileFields Which profile fields the user may change.
-	MProfileFields *struct {
-		// Allowed Fields that may be changed; all others may not.
-		Allowed *[]string `json:"allowed,omitempty"`
-
-		// Disallowed Fields that may not be changed.
-		Disallowed *[]string `json:"disallowed,omitempty"`
-
-		// Enabled Whether profile fields can be changed at all.
-		Enabled bool `json:"enabled"`
-	} `json:"m.profile_fields,omitempty"`
-
-	// MRoomVersions The room versions the server can create and which it prefers.
-	MRoomVersions *struct {
-		// Available Each known room version and whether it is stable.
-		Available map[string]GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable `json:"available"`
-
-		// Default The version new rooms get.
-		Default string `json:"default"`
-	} `json:"m.room_versions,omitempty"`
-
-	// MSetAvatarURL A capability that is simply on or off.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	MSetAvatarURL *BooleanCapability `json:"m.set_avatar_url,omitempty"`
-
-	// MSetDisplayname A capability that is simply on or off.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	MSetDisplayname      *BooleanCapability     `json:"m.set_displayname,omitempty"`
-	AdditionalProperties map[string]interface{} `json:"-"`
-}
-
-// DeleteDevicesJSONBody defines parameters for DeleteDevices.
-type DeleteDevicesJSONBody struct {
-	// Auth A stage of user-interactive authentication.
-	Auth *AuthenticationData `json:"auth,omitempty"`
-
-	// Devices The IDs of the devices to delete.
-	Devices []string `json:"devices"`
-}
-
-// DeleteDeviceJSONBody defines parameters for DeleteDevice.
-type DeleteDeviceJSONBody struct {
-	// Auth A stage of user-interactive authentication.
-	Auth *AuthenticationData `json:"auth,omitempty"`
-}
-
-// UpdateDeviceJSONBody defines parameters for UpdateDevice.
-type UpdateDeviceJSONBody struct {
-	// DisplayName The new name. Missing leaves the name as it is.
-	DisplayName *string `json:"display_name,omitempty"`
-}
-
-// LoginJSONBody defines parameters for Login.
-type LoginJSONBody struct {
-	// Address Deprecated in favour of `identifier`. The third-party address.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	Address *string `json:"address,omitempty"`
-
-	// DeviceID The device to log in as. The server makes a new one when this is missing.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// Identifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
-	// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
-	// `country` and `phone`.
-	Identifier *UserIdentifier `json:"identifier,omitempty"`
-
-	// InitialDeviceDisplayName A name for a new device. Ignored when the device exists.
-	InitialDeviceDisplayName *string `json:"initial_device_display_name,omitempty"`
-
-	// Medium Deprecated in favour of `identifier`. A third-party medium such as `email`.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	Medium *string `json:"medium,omitempty"`
-
-	// Password The password, for `m.login.password`.
-	Password *string `json:"password,omitempty"`
-
-	// RefreshToken Set to true when the client can refresh tokens.
-	RefreshToken *bool `json:"refresh_token,omitempty"`
-
-	// Token The login token, for `m.login.token`.
-	Token *string `json:"token,omitempty"`
-
-	// Type The login type, `m.login.password` or `m.login.token`.
-	Type string `json:"type"`
-
-	// User Deprecated in favour of `identifier`. The user's ID or localpart.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	User *string `json:"user,omitempty"`
-}
-
-// RefreshJSONBody defines parameters for Refresh.
-type RefreshJSONBody struct {
+// RefreshRequest defines model for RefreshRequest.
+type RefreshRequest struct {
 	// RefreshToken The refresh token from the last login or refresh.
 	RefreshToken string `json:"refresh_token"`
 }
 
-// RegisterJSONBody defines parameters for Register.
-type RegisterJSONBody struct {
+// RefreshResponse defines model for RefreshResponse.
+type RefreshResponse struct {
+	// AccessToken The access token to use from now on.
+	AccessToken string `json:"access_token"`
+
+	// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
+	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
+
+	// RefreshToken The refresh token to use next time. When missing, keep the old one.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+}
+
+// RegisterRequest defines model for RegisterRequest.
+type RegisterRequest struct {
 	// Auth A stage of user-interactive authentication.
-	Auth *AuthenticationData `json:"auth,omitempty"`
+	Auth *RegisterRequestAuth `json:"auth,omitempty"`
 
 	// DeviceID The device to log in as. Ignored with `inhibit_login`.
 	DeviceID *string `json:"device_id,omitempty"`
@@ -431,6 +582,55 @@ type RegisterJSONBody struct {
 	Username *string `json:"username,omitempty"`
 }
 
+// RegisterRequestAuth A stage of user-interactive authentication.
+type RegisterRequestAuth = AuthenticationData
+
+// RegisterResponse defines model for RegisterResponse.
+type RegisterResponse struct {
+	// AccessToken The access token; missing with `inhibit_login`.
+	AccessToken *string `json:"access_token,omitempty"`
+
+	// DeviceID The device logged in; missing with `inhibit_login`.
+	DeviceID *string `json:"device_id,omitempty"`
+
+	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
+	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
+
+	// HomeServer Deprecated. The server name; read it from `user_id` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HomeServer *string `json:"home_server,omitempty"`
+
+	// RefreshToken A refresh token, when asked for and supported.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// UserID The new account's full user ID.
+	UserID string `json:"user_id"`
+}
+
+// RequestTokenResponse The answer to a request for a validation code.
+type RequestTokenResponse struct {
+	// Sid The validation session's ID.
+	Sid string `json:"sid"`
+
+	// SubmitURL Where the client may send the code the user received, when the server wants it that way.
+	SubmitURL *string `json:"submit_url,omitempty"`
+}
+
+// UpdateDeviceRequest defines model for UpdateDeviceRequest.
+type UpdateDeviceRequest struct {
+	// DisplayName The new name. Missing leaves the name as it is.
+	DisplayName *string `json:"display_name,omitempty"`
+}
+
+// UserIdentifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
+// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
+// `country` and `phone`.
+type UserIdentifier struct {
+	// Type The kind of identifier, such as `m.id.user`.
+	Type                 string                 `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // RegisterParams defines parameters for Register.
 type RegisterParams struct {
 	// Kind `guest` for a guest account; `user` (the default) otherwise.
@@ -447,25 +647,25 @@ type CheckUsernameAvailabilityParams struct {
 }
 
 // GenerateLoginTokenJSONRequestBody defines body for GenerateLoginToken for application/json ContentType.
-type GenerateLoginTokenJSONRequestBody GenerateLoginTokenJSONBody
+type GenerateLoginTokenJSONRequestBody = GenerateLoginTokenRequest
 
 // DeleteDevicesJSONRequestBody defines body for DeleteDevices for application/json ContentType.
-type DeleteDevicesJSONRequestBody DeleteDevicesJSONBody
+type DeleteDevicesJSONRequestBody = DeleteDevicesRequest
 
 // DeleteDeviceJSONRequestBody defines body for DeleteDevice for application/json ContentType.
-type DeleteDeviceJSONRequestBody DeleteDeviceJSONBody
+type DeleteDeviceJSONRequestBody = DeleteDeviceRequest
 
 // UpdateDeviceJSONRequestBody defines body for UpdateDevice for application/json ContentType.
-type UpdateDeviceJSONRequestBody UpdateDeviceJSONBody
+type UpdateDeviceJSONRequestBody = UpdateDeviceRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
-type LoginJSONRequestBody LoginJSONBody
+type LoginJSONRequestBody = LoginRequest
 
 // RefreshJSONRequestBody defines body for Refresh for application/json ContentType.
-type RefreshJSONRequestBody RefreshJSONBody
+type RefreshJSONRequestBody = RefreshRequest
 
 // RegisterJSONRequestBody defines body for Register for application/json ContentType.
-type RegisterJSONRequestBody RegisterJSONBody
+type RegisterJSONRequestBody = RegisterRequest
 
 // RequestTokenToRegisterEmailJSONRequestBody defines body for RequestTokenToRegisterEmail for application/json ContentType.
 type RequestTokenToRegisterEmailJSONRequestBody = EmailValidationRequest
@@ -637,91 +837,25 @@ func (a DiscoveryInformation) MarshalJSON() ([]byte, error) {
 	return json.Marshal(object)
 }
 
-// Getter for additional properties for UserIdentifier. Returns the specified
+// Getter for additional properties for GetCapabilitiesResponseCapabilities. Returns the specified
 // element and whether it was found
-func (a UserIdentifier) Get(fieldName string) (value interface{}, found bool) {
+func (a GetCapabilitiesResponseCapabilities) Get(fieldName string) (value interface{}, found bool) {
 	if a.AdditionalProperties != nil {
 		value, found = a.AdditionalProperties[fieldName]
 	}
 	return
 }
 
-// Setter for additional properties for UserIdentifier
-func (a *UserIdentifier) Set(fieldName string, value interface{}) {
+// Setter for additional properties for GetCapabilitiesResponseCapabilities
+func (a *GetCapabilitiesResponseCapabilities) Set(fieldName string, value interface{}) {
 	if a.AdditionalProperties == nil {
 		a.AdditionalProperties = make(map[string]interface{})
 	}
 	a.AdditionalProperties[fieldName] = value
 }
 
-// Override default JSON handling for UserIdentifier to handle AdditionalProperties
-func (a *UserIdentifier) UnmarshalJSON(b []byte) error {
-	object := make(map[string]json.RawMessage)
-	err := json.Unmarshal(b, &object)
-	if err != nil {
-		return err
-	}
-
-	if raw, found := object["type"]; found {
-		err = json.Unmarshal(raw, &a.Type)
-		if err != nil {
-			return fmt.Errorf("error reading 'type': %w", err)
-		}
-		delete(object, "type")
-	}
-
-	if len(object) != 0 {
-		a.AdditionalProperties = make(map[string]interface{})
-		for fieldName, fieldBuf := range object {
-			var fieldVal interface{}
-			err := json.Unmarshal(fieldBuf, &fieldVal)
-			if err != nil {
-				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
-			}
-			a.AdditionalProperties[fieldName] = fieldVal
-		}
-	}
-	return nil
-}
-
-// Override default JSON handling for UserIdentifier to handle AdditionalProperties
-func (a UserIdentifier) MarshalJSON() ([]byte, error) {
-	var err error
-	object := make(map[string]json.RawMessage)
-
-	object["type"], err = json.Marshal(a.Type)
-	if err != nil {
-		return nil, fmt.Errorf("error marshaling 'type': %w", err)
-	}
-
-	for fieldName, field := range a.AdditionalProperties {
-		object[fieldName], err = json.Marshal(field)
-		if err != nil {
-			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
-		}
-	}
-	return json.Marshal(object)
-}
-
-// Getter for additional properties for GetCapabilities200JSONResponseBody_Capabilities. Returns the specified
-// element and whether it was found
-func (a GetCapabilities200JSONResponseBody_Capabilities) Get(fieldName string) (value interface{}, found bool) {
-	if a.AdditionalProperties != nil {
-		value, found = a.AdditionalProperties[fieldName]
-	}
-	return
-}
-
-// Setter for additional properties for GetCapabilities200JSONResponseBody_Capabilities
-func (a *GetCapabilities200JSONResponseBody_Capabilities) Set(fieldName string, value interface{}) {
-	if a.AdditionalProperties == nil {
-		a.AdditionalProperties = make(map[string]interface{})
-	}
-	a.AdditionalProperties[fieldName] = value
-}
-
-// Override default JSON handling for GetCapabilities200JSONResponseBody_Capabilities to handle AdditionalProperties
-func (a *GetCapabilities200JSONResponseBody_Capabilities) UnmarshalJSON(b []byte) error {
+// Override default JSON handling for GetCapabilitiesResponseCapabilities to handle AdditionalProperties
+func (a *GetCapabilitiesResponseCapabilities) UnmarshalJSON(b []byte) error {
 	object := make(map[string]json.RawMessage)
 	err := json.Unmarshal(b, &object)
 	if err != nil {
@@ -814,8 +948,8 @@ func (a *GetCapabilities200JSONResponseBody_Capabilities) UnmarshalJSON(b []byte
 	return nil
 }
 
-// Override default JSON handling for GetCapabilities200JSONResponseBody_Capabilities to handle AdditionalProperties
-func (a GetCapabilities200JSONResponseBody_Capabilities) MarshalJSON() ([]byte, error) {
+// Override default JSON handling for GetCapabilitiesResponseCapabilities to handle AdditionalProperties
+func (a GetCapabilitiesResponseCapabilities) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
@@ -880,6 +1014,72 @@ func (a GetCapabilities200JSONResponseBody_Capabilities) MarshalJSON() ([]byte, 
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'm.set_displayname': %w", err)
 		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
+// Getter for additional properties for UserIdentifier. Returns the specified
+// element and whether it was found
+func (a UserIdentifier) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for UserIdentifier
+func (a *UserIdentifier) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for UserIdentifier to handle AdditionalProperties
+func (a *UserIdentifier) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for UserIdentifier to handle AdditionalProperties
+func (a UserIdentifier) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
 	}
 
 	for fieldName, field := range a.AdditionalProperties {
@@ -2567,7 +2767,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /.well-known/matrix/client (the `GetWellknown` operationId).
-	GetWellknownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWellknownResponse, error)
+	GetWellknownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWellknownHTTPResponse, error)
 
 	// GetAuthMetadataWithResponse Discover the OAuth 2.0 authorization server
 	//
@@ -2579,7 +2779,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v1/auth_metadata (the `GetAuthMetadata` operationId).
-	GetAuthMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthMetadataResponse, error)
+	GetAuthMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthMetadataHTTPResponse, error)
 
 	// GenerateLoginTokenWithBodyWithResponse Make a single-use login token
 	//
@@ -2590,7 +2790,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v1/login/get_token (the `GenerateLoginToken` operationId).
-	GenerateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GenerateLoginTokenResponse, error)
+	GenerateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GenerateLoginTokenHTTPResponse, error)
 
 	// GenerateLoginTokenWithResponse Make a single-use login token
 	//
@@ -2601,7 +2801,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v1/login/get_token (the `GenerateLoginToken` operationId).
-	GenerateLoginTokenWithResponse(ctx context.Context, body GenerateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*GenerateLoginTokenResponse, error)
+	GenerateLoginTokenWithResponse(ctx context.Context, body GenerateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*GenerateLoginTokenHTTPResponse, error)
 
 	// GetTokenOwnerWithResponse Say whose access token this is
 	//
@@ -2610,7 +2810,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/account/whoami (the `GetTokenOwner` operationId).
-	GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerResponse, error)
+	GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerHTTPResponse, error)
 
 	// GetCapabilitiesWithResponse Say what this server lets the user do
 	//
@@ -2619,7 +2819,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/capabilities (the `GetCapabilities` operationId).
-	GetCapabilitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCapabilitiesResponse, error)
+	GetCapabilitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCapabilitiesHTTPResponse, error)
 
 	// DeleteDevicesWithBodyWithResponse Delete several devices
 	//
@@ -2628,7 +2828,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/delete_devices (the `DeleteDevices` operationId).
-	DeleteDevicesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDevicesResponse, error)
+	DeleteDevicesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDevicesHTTPResponse, error)
 
 	// DeleteDevicesWithResponse Delete several devices
 	//
@@ -2637,7 +2837,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/delete_devices (the `DeleteDevices` operationId).
-	DeleteDevicesWithResponse(ctx context.Context, body DeleteDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDevicesResponse, error)
+	DeleteDevicesWithResponse(ctx context.Context, body DeleteDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDevicesHTTPResponse, error)
 
 	// GetDevicesWithResponse List the user's devices
 	//
@@ -2646,7 +2846,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/devices (the `GetDevices` operationId).
-	GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesResponse, error)
+	GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesHTTPResponse, error)
 
 	// DeleteDeviceWithBodyWithResponse Delete a device
 	//
@@ -2656,7 +2856,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /_matrix/client/v3/devices/{deviceId} (the `DeleteDevice` operationId).
-	DeleteDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error)
+	DeleteDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDeviceHTTPResponse, error)
 
 	// DeleteDeviceWithResponse Delete a device
 	//
@@ -2666,7 +2866,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /_matrix/client/v3/devices/{deviceId} (the `DeleteDevice` operationId).
-	DeleteDeviceWithResponse(ctx context.Context, deviceID string, body DeleteDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error)
+	DeleteDeviceWithResponse(ctx context.Context, deviceID string, body DeleteDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDeviceHTTPResponse, error)
 
 	// GetDeviceWithResponse Get one device
 	//
@@ -2675,7 +2875,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/devices/{deviceId} (the `GetDevice` operationId).
-	GetDeviceWithResponse(ctx context.Context, deviceID string, reqEditors ...RequestEditorFn) (*GetDeviceResponse, error)
+	GetDeviceWithResponse(ctx context.Context, deviceID string, reqEditors ...RequestEditorFn) (*GetDeviceHTTPResponse, error)
 
 	// UpdateDeviceWithBodyWithResponse Rename a device
 	//
@@ -2684,7 +2884,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-	UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+	UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error)
 
 	// UpdateDeviceWithResponse Rename a device
 	//
@@ -2693,7 +2893,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-	UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+	UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error)
 
 	// GetLoginFlowsWithResponse List the ways to log in
 	//
@@ -2702,7 +2902,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/login (the `GetLoginFlows` operationId).
-	GetLoginFlowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLoginFlowsResponse, error)
+	GetLoginFlowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLoginFlowsHTTPResponse, error)
 
 	// LoginWithBodyWithResponse Log in and get an access token
 	//
@@ -2714,7 +2914,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error)
 
 	// LoginWithResponse Log in and get an access token
 	//
@@ -2726,7 +2926,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error)
 
 	// LogoutWithResponse End this session
 	//
@@ -2735,7 +2935,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/logout (the `Logout` operationId).
-	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutHTTPResponse, error)
 
 	// LogoutAllWithResponse End every session of the user
 	//
@@ -2744,7 +2944,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/logout/all (the `LogoutAll` operationId).
-	LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllResponse, error)
+	LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllHTTPResponse, error)
 
 	// RefreshWithBodyWithResponse Exchange a refresh token for new tokens
 	//
@@ -2757,7 +2957,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-	RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshResponse, error)
+	RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error)
 
 	// RefreshWithResponse Exchange a refresh token for new tokens
 	//
@@ -2770,7 +2970,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-	RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshResponse, error)
+	RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error)
 
 	// RegisterWithBodyWithResponse Create an account
 	//
@@ -2781,7 +2981,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register (the `Register` operationId).
-	RegisterWithBodyWithResponse(ctx context.Context, params *RegisterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterResponse, error)
+	RegisterWithBodyWithResponse(ctx context.Context, params *RegisterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterHTTPResponse, error)
 
 	// RegisterWithResponse Create an account
 	//
@@ -2792,7 +2992,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register (the `Register` operationId).
-	RegisterWithResponse(ctx context.Context, params *RegisterParams, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterResponse, error)
+	RegisterWithResponse(ctx context.Context, params *RegisterParams, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterHTTPResponse, error)
 
 	// CheckUsernameAvailabilityWithResponse Check whether a username is free
 	//
@@ -2801,7 +3001,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/register/available (the `CheckUsernameAvailability` operationId).
-	CheckUsernameAvailabilityWithResponse(ctx context.Context, params *CheckUsernameAvailabilityParams, reqEditors ...RequestEditorFn) (*CheckUsernameAvailabilityResponse, error)
+	CheckUsernameAvailabilityWithResponse(ctx context.Context, params *CheckUsernameAvailabilityParams, reqEditors ...RequestEditorFn) (*CheckUsernameAvailabilityHTTPResponse, error)
 
 	// RequestTokenToRegisterEmailWithBodyWithResponse Validate an email address before registering
 	//
@@ -2810,7 +3010,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register/email/requestToken (the `RequestTokenToRegisterEmail` operationId).
-	RequestTokenToRegisterEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailResponse, error)
+	RequestTokenToRegisterEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailHTTPResponse, error)
 
 	// RequestTokenToRegisterEmailWithResponse Validate an email address before registering
 	//
@@ -2819,7 +3019,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register/email/requestToken (the `RequestTokenToRegisterEmail` operationId).
-	RequestTokenToRegisterEmailWithResponse(ctx context.Context, body RequestTokenToRegisterEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailResponse, error)
+	RequestTokenToRegisterEmailWithResponse(ctx context.Context, body RequestTokenToRegisterEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailHTTPResponse, error)
 
 	// RequestTokenToRegisterMSISDNWithBodyWithResponse Validate a phone number before registering
 	//
@@ -2828,7 +3028,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register/msisdn/requestToken (the `RequestTokenToRegisterMSISDN` operationId).
-	RequestTokenToRegisterMSISDNWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNResponse, error)
+	RequestTokenToRegisterMSISDNWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNHTTPResponse, error)
 
 	// RequestTokenToRegisterMSISDNWithResponse Validate a phone number before registering
 	//
@@ -2837,7 +3037,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/register/msisdn/requestToken (the `RequestTokenToRegisterMSISDN` operationId).
-	RequestTokenToRegisterMSISDNWithResponse(ctx context.Context, body RequestTokenToRegisterMSISDNJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNResponse, error)
+	RequestTokenToRegisterMSISDNWithResponse(ctx context.Context, body RequestTokenToRegisterMSISDNJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNHTTPResponse, error)
 
 	// GetVersionsWithResponse List the spec versions the server supports
 	//
@@ -2846,10 +3046,10 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/versions (the `GetVersions` operationId).
-	GetVersionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVersionsResponse, error)
+	GetVersionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVersionsHTTPResponse, error)
 }
 
-type GetWellknownResponse struct {
+type GetWellknownHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -2857,17 +3057,17 @@ type GetWellknownResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetWellknownResponse) GetJSON200() *DiscoveryInformation {
+func (r GetWellknownHTTPResponse) GetJSON200() *DiscoveryInformation {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetWellknownResponse) GetBody() []byte {
+func (r GetWellknownHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetWellknownResponse) Status() string {
+func (r GetWellknownHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -2875,7 +3075,7 @@ func (r GetWellknownResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetWellknownResponse) StatusCode() int {
+func (r GetWellknownHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -2883,135 +3083,39 @@ func (r GetWellknownResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetWellknownResponse) ContentType() string {
+func (r GetWellknownHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetAuthMetadataResponse struct {
+type GetAuthMetadataHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccountManagementActionsSupported The `action` values the account management page accepts.
-		AccountManagementActionsSupported *[]GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported `json:"account_management_actions_supported,omitempty"`
-
-		// AccountManagementURI The page where users manage their account (MSC4191).
-		AccountManagementURI *string `json:"account_management_uri,omitempty"`
-
-		// AuthorizationEndpoint Where the browser goes to sign in.
-		AuthorizationEndpoint string `json:"authorization_endpoint"`
-
-		// CodeChallengeMethodsSupported PKCE methods; must include `S256`.
-		CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
-
-		// DeviceAuthorizationEndpoint Where a device without a browser starts the device authorization grant (RFC 8628).
-		DeviceAuthorizationEndpoint *string `json:"device_authorization_endpoint,omitempty"`
-
-		// GrantTypesSupported Must include `authorization_code` and `refresh_token`.
-		GrantTypesSupported []string `json:"grant_types_supported"`
-
-		// Issuer The authorization server's identifier.
-		Issuer string `json:"issuer"`
-
-		// OrgMatrixMsc4191AccountManagementActionsSupported The unstable name of `account_management_actions_supported`. Besides
-		// the stable action names it may hold the MSC-era ones:
-		// `org.matrix.sessions_list`, `org.matrix.session_view` and
-		// `org.matrix.session_end`.
-		OrgMatrixMsc4191AccountManagementActionsSupported *[]string `json:"org.matrix.msc4191.account_management_actions_supported,omitempty"`
-
-		// OrgMatrixMsc4191AccountManagementURI The unstable name of `account_management_uri`, sent by servers that predate v1.18.
-		OrgMatrixMsc4191AccountManagementURI *string `json:"org.matrix.msc4191.account_management_uri,omitempty"`
-
-		// PromptValuesSupported Prompt values such as `create`, which opens sign-up.
-		PromptValuesSupported *[]string `json:"prompt_values_supported,omitempty"`
-
-		// RegistrationEndpoint Where clients register themselves (RFC 7591).
-		RegistrationEndpoint string `json:"registration_endpoint"`
-
-		// ResponseModesSupported Must include `query` and `fragment`.
-		ResponseModesSupported []string `json:"response_modes_supported"`
-
-		// ResponseTypesSupported Must include `code`.
-		ResponseTypesSupported []string `json:"response_types_supported"`
-
-		// RevocationEndpoint Where tokens are revoked (RFC 7009).
-		RevocationEndpoint string `json:"revocation_endpoint"`
-
-		// TokenEndpoint Where codes and refresh tokens are exchanged for tokens.
-		TokenEndpoint string `json:"token_endpoint"`
-	}
+	JSON200 *GetAuthMetadataResponse
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetAuthMetadataResponse) GetJSON200() *struct {
-	// AccountManagementActionsSupported The `action` values the account management page accepts.
-	AccountManagementActionsSupported *[]GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported `json:"account_management_actions_supported,omitempty"`
-
-	// AccountManagementURI The page where users manage their account (MSC4191).
-	AccountManagementURI *string `json:"account_management_uri,omitempty"`
-
-	// AuthorizationEndpoint Where the browser goes to sign in.
-	AuthorizationEndpoint string `json:"authorization_endpoint"`
-
-	// CodeChallengeMethodsSupported PKCE methods; must include `S256`.
-	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
-
-	// DeviceAuthorizationEndpoint Where a device without a browser starts the device authorization grant (RFC 8628).
-	DeviceAuthorizationEndpoint *string `json:"device_authorization_endpoint,omitempty"`
-
-	// GrantTypesSupported Must include `authorization_code` and `refresh_token`.
-	GrantTypesSupported []string `json:"grant_types_supported"`
-
-	// Issuer The authorization server's identifier.
-	Issuer string `json:"issuer"`
-
-	// OrgMatrixMsc4191AccountManagementActionsSupported The unstable name of `account_management_actions_supported`. Besides
-	// the stable action names it may hold the MSC-era ones:
-	// `org.matrix.sessions_list`, `org.matrix.session_view` and
-	// `org.matrix.session_end`.
-	OrgMatrixMsc4191AccountManagementActionsSupported *[]string `json:"org.matrix.msc4191.account_management_actions_supported,omitempty"`
-
-	// OrgMatrixMsc4191AccountManagementURI The unstable name of `account_management_uri`, sent by servers that predate v1.18.
-	OrgMatrixMsc4191AccountManagementURI *string `json:"org.matrix.msc4191.account_management_uri,omitempty"`
-
-	// PromptValuesSupported Prompt values such as `create`, which opens sign-up.
-	PromptValuesSupported *[]string `json:"prompt_values_supported,omitempty"`
-
-	// RegistrationEndpoint Where clients register themselves (RFC 7591).
-	RegistrationEndpoint string `json:"registration_endpoint"`
-
-	// ResponseModesSupported Must include `query` and `fragment`.
-	ResponseModesSupported []string `json:"response_modes_supported"`
-
-	// ResponseTypesSupported Must include `code`.
-	ResponseTypesSupported []string `json:"response_types_supported"`
-
-	// RevocationEndpoint Where tokens are revoked (RFC 7009).
-	RevocationEndpoint string `json:"revocation_endpoint"`
-
-	// TokenEndpoint Where codes and refresh tokens are exchanged for tokens.
-	TokenEndpoint string `json:"token_endpoint"`
-} {
+func (r GetAuthMetadataHTTPResponse) GetJSON200() *GetAuthMetadataResponse {
 	return r.JSON200
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetAuthMetadataResponse) GetJSON404() *Error {
+func (r GetAuthMetadataHTTPResponse) GetJSON404() *Error {
 	return r.JSON404
 }
 
 // GetBody returns the raw response body bytes
-func (r GetAuthMetadataResponse) GetBody() []byte {
+func (r GetAuthMetadataHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetAuthMetadataResponse) Status() string {
+func (r GetAuthMetadataHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3019,7 +3123,7 @@ func (r GetAuthMetadataResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetAuthMetadataResponse) StatusCode() int {
+func (r GetAuthMetadataHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3027,24 +3131,18 @@ func (r GetAuthMetadataResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetAuthMetadataResponse) ContentType() string {
+func (r GetAuthMetadataHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GenerateLoginTokenResponse struct {
+type GenerateLoginTokenHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// ExpiresInMs How long the token stays usable, in milliseconds.
-		ExpiresInMs int `json:"expires_in_ms"`
-
-		// LoginToken The token, for `POST /login` with type `m.login.token`.
-		LoginToken string `json:"login_token"`
-	}
+	JSON200 *GenerateLoginTokenResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -3054,38 +3152,32 @@ type GenerateLoginTokenResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GenerateLoginTokenResponse) GetJSON200() *struct {
-	// ExpiresInMs How long the token stays usable, in milliseconds.
-	ExpiresInMs int `json:"expires_in_ms"`
-
-	// LoginToken The token, for `POST /login` with type `m.login.token`.
-	LoginToken string `json:"login_token"`
-} {
+func (r GenerateLoginTokenHTTPResponse) GetJSON200() *GenerateLoginTokenResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r GenerateLoginTokenResponse) GetJSON400() *Error {
+func (r GenerateLoginTokenHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GenerateLoginTokenResponse) GetJSON401() *AuthenticationResponse {
+func (r GenerateLoginTokenHTTPResponse) GetJSON401() *AuthenticationResponse {
 	return r.JSON401
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GenerateLoginTokenResponse) GetJSON429() *RateLimitedError {
+func (r GenerateLoginTokenHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GenerateLoginTokenResponse) GetBody() []byte {
+func (r GenerateLoginTokenHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GenerateLoginTokenResponse) Status() string {
+func (r GenerateLoginTokenHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3093,7 +3185,7 @@ func (r GenerateLoginTokenResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GenerateLoginTokenResponse) StatusCode() int {
+func (r GenerateLoginTokenHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3101,27 +3193,18 @@ func (r GenerateLoginTokenResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GenerateLoginTokenResponse) ContentType() string {
+func (r GenerateLoginTokenHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetTokenOwnerResponse struct {
+type GetTokenOwnerHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-		DeviceID *string `json:"device_id,omitempty"`
-
-		// IsGuest True for a guest account.
-		IsGuest *bool `json:"is_guest,omitempty"`
-
-		// UserID The user the token belongs to.
-		UserID string `json:"user_id"`
-	}
+	JSON200 *GetTokenOwnerResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -3131,41 +3214,32 @@ type GetTokenOwnerResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON200() *struct {
-	// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// IsGuest True for a guest account.
-	IsGuest *bool `json:"is_guest,omitempty"`
-
-	// UserID The user the token belongs to.
-	UserID string `json:"user_id"`
-} {
+func (r GetTokenOwnerHTTPResponse) GetJSON200() *GetTokenOwnerResponse {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON401() *Error {
+func (r GetTokenOwnerHTTPResponse) GetJSON401() *Error {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON403() *Error {
+func (r GetTokenOwnerHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON429() *RateLimitedError {
+func (r GetTokenOwnerHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetTokenOwnerResponse) GetBody() []byte {
+func (r GetTokenOwnerHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetTokenOwnerResponse) Status() string {
+func (r GetTokenOwnerHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3173,7 +3247,7 @@ func (r GetTokenOwnerResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetTokenOwnerResponse) StatusCode() int {
+func (r GetTokenOwnerHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3181,45 +3255,39 @@ func (r GetTokenOwnerResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetTokenOwnerResponse) ContentType() string {
+func (r GetTokenOwnerHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetCapabilitiesResponse struct {
+type GetCapabilitiesHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// Capabilities Capabilities keyed by name; servers may add their own.
-		Capabilities GetCapabilities200JSONResponseBody_Capabilities `json:"capabilities"`
-	}
+	JSON200 *GetCapabilitiesResponse
 	// JSON429 the response for an HTTP 429 `application/json` response
 	JSON429 *RateLimitedError
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetCapabilitiesResponse) GetJSON200() *struct {
-	// Capabilities Capabilities keyed by name; servers may add their own.
-	Capabilities GetCapabilities200JSONResponseBody_Capabilities `json:"capabilities"`
-} {
+func (r GetCapabilitiesHTTPResponse) GetJSON200() *GetCapabilitiesResponse {
 	return r.JSON200
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetCapabilitiesResponse) GetJSON429() *RateLimitedError {
+func (r GetCapabilitiesHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetCapabilitiesResponse) GetBody() []byte {
+func (r GetCapabilitiesHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetCapabilitiesResponse) Status() string {
+func (r GetCapabilitiesHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3227,7 +3295,7 @@ func (r GetCapabilitiesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetCapabilitiesResponse) StatusCode() int {
+func (r GetCapabilitiesHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3235,14 +3303,14 @@ func (r GetCapabilitiesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetCapabilitiesResponse) ContentType() string {
+func (r GetCapabilitiesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteDevicesResponse struct {
+type DeleteDevicesHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3252,22 +3320,22 @@ type DeleteDevicesResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteDevicesResponse) GetJSON200() *map[string]interface{} {
+func (r DeleteDevicesHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteDevicesResponse) GetJSON401() *AuthenticationResponse {
+func (r DeleteDevicesHTTPResponse) GetJSON401() *AuthenticationResponse {
 	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteDevicesResponse) GetBody() []byte {
+func (r DeleteDevicesHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteDevicesResponse) Status() string {
+func (r DeleteDevicesHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3275,7 +3343,7 @@ func (r DeleteDevicesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteDevicesResponse) StatusCode() int {
+func (r DeleteDevicesHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3283,38 +3351,32 @@ func (r DeleteDevicesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteDevicesResponse) ContentType() string {
+func (r DeleteDevicesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDevicesResponse struct {
+type GetDevicesHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// Devices One entry per device.
-		Devices *[]Device `json:"devices,omitempty"`
-	}
+	JSON200 *GetDevicesResponse
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetDevicesResponse) GetJSON200() *struct {
-	// Devices One entry per device.
-	Devices *[]Device `json:"devices,omitempty"`
-} {
+func (r GetDevicesHTTPResponse) GetJSON200() *GetDevicesResponse {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDevicesResponse) GetBody() []byte {
+func (r GetDevicesHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDevicesResponse) Status() string {
+func (r GetDevicesHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3322,7 +3384,7 @@ func (r GetDevicesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDevicesResponse) StatusCode() int {
+func (r GetDevicesHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3330,14 +3392,14 @@ func (r GetDevicesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDevicesResponse) ContentType() string {
+func (r GetDevicesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type DeleteDeviceResponse struct {
+type DeleteDeviceHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3347,22 +3409,22 @@ type DeleteDeviceResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r DeleteDeviceResponse) GetJSON200() *map[string]interface{} {
+func (r DeleteDeviceHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r DeleteDeviceResponse) GetJSON401() *AuthenticationResponse {
+func (r DeleteDeviceHTTPResponse) GetJSON401() *AuthenticationResponse {
 	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
-func (r DeleteDeviceResponse) GetBody() []byte {
+func (r DeleteDeviceHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r DeleteDeviceResponse) Status() string {
+func (r DeleteDeviceHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3370,7 +3432,7 @@ func (r DeleteDeviceResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r DeleteDeviceResponse) StatusCode() int {
+func (r DeleteDeviceHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3378,14 +3440,14 @@ func (r DeleteDeviceResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r DeleteDeviceResponse) ContentType() string {
+func (r DeleteDeviceHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDeviceResponse struct {
+type GetDeviceHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3393,17 +3455,17 @@ type GetDeviceResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetDeviceResponse) GetJSON200() *Device {
+func (r GetDeviceHTTPResponse) GetJSON200() *Device {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDeviceResponse) GetBody() []byte {
+func (r GetDeviceHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDeviceResponse) Status() string {
+func (r GetDeviceHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3411,7 +3473,7 @@ func (r GetDeviceResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDeviceResponse) StatusCode() int {
+func (r GetDeviceHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3419,14 +3481,14 @@ func (r GetDeviceResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDeviceResponse) ContentType() string {
+func (r GetDeviceHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UpdateDeviceResponse struct {
+type UpdateDeviceHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3436,22 +3498,22 @@ type UpdateDeviceResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateDeviceResponse) GetJSON200() *map[string]interface{} {
+func (r UpdateDeviceHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r UpdateDeviceResponse) GetJSON201() *map[string]interface{} {
+func (r UpdateDeviceHTTPResponse) GetJSON201() *map[string]interface{} {
 	return r.JSON201
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateDeviceResponse) GetBody() []byte {
+func (r UpdateDeviceHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateDeviceResponse) Status() string {
+func (r UpdateDeviceHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3459,7 +3521,7 @@ func (r UpdateDeviceResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateDeviceResponse) StatusCode() int {
+func (r UpdateDeviceHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3467,27 +3529,18 @@ func (r UpdateDeviceResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateDeviceResponse) ContentType() string {
+func (r UpdateDeviceHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetLoginFlowsResponse struct {
+type GetLoginFlowsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// Flows One entry per accepted login type.
-		Flows *[]struct {
-			// GetLoginToken For `m.login.token`, whether a logged-in client can make such tokens with `POST /login/get_token`.
-			GetLoginToken *bool `json:"get_login_token,omitempty"`
-
-			// Type The login type, used as `type` in `POST /login`.
-			Type string `json:"type"`
-		} `json:"flows,omitempty"`
-	}
+	JSON200 *GetLoginFlowsResponse
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -3495,36 +3548,27 @@ type GetLoginFlowsResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetLoginFlowsResponse) GetJSON200() *struct {
-	// Flows One entry per accepted login type.
-	Flows *[]struct {
-		// GetLoginToken For `m.login.token`, whether a logged-in client can make such tokens with `POST /login/get_token`.
-		GetLoginToken *bool `json:"get_login_token,omitempty"`
-
-		// Type The login type, used as `type` in `POST /login`.
-		Type string `json:"type"`
-	} `json:"flows,omitempty"`
-} {
+func (r GetLoginFlowsHTTPResponse) GetJSON200() *GetLoginFlowsResponse {
 	return r.JSON200
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
-func (r GetLoginFlowsResponse) GetJSON404() *Error {
+func (r GetLoginFlowsHTTPResponse) GetJSON404() *Error {
 	return r.JSON404
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetLoginFlowsResponse) GetJSON429() *RateLimitedError {
+func (r GetLoginFlowsHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetLoginFlowsResponse) GetBody() []byte {
+func (r GetLoginFlowsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetLoginFlowsResponse) Status() string {
+func (r GetLoginFlowsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3532,7 +3576,7 @@ func (r GetLoginFlowsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetLoginFlowsResponse) StatusCode() int {
+func (r GetLoginFlowsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3540,40 +3584,18 @@ func (r GetLoginFlowsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetLoginFlowsResponse) ContentType() string {
+func (r GetLoginFlowsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LoginResponse struct {
+type LoginHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccessToken The token to send with later requests.
-		AccessToken string `json:"access_token"`
-
-		// DeviceID The device the session belongs to.
-		DeviceID string `json:"device_id"`
-
-		// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-		ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-		// HomeServer Deprecated. The server name; read it from `user_id` instead.
-		// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-		HomeServer *string `json:"home_server,omitempty"`
-
-		// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-		RefreshToken *string `json:"refresh_token,omitempty"`
-
-		// UserID The full user ID of the account.
-		UserID string `json:"user_id"`
-
-		// WellKnown Discovery information the client should use from now on.
-		WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-	}
+	JSON200 *LoginResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -3583,54 +3605,32 @@ type LoginResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LoginResponse) GetJSON200() *struct {
-	// AccessToken The token to send with later requests.
-	AccessToken string `json:"access_token"`
-
-	// DeviceID The device the session belongs to.
-	DeviceID string `json:"device_id"`
-
-	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// HomeServer Deprecated. The server name; read it from `user_id` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	HomeServer *string `json:"home_server,omitempty"`
-
-	// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserID The full user ID of the account.
-	UserID string `json:"user_id"`
-
-	// WellKnown Discovery information the client should use from now on.
-	WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-} {
+func (r LoginHTTPResponse) GetJSON200() *LoginResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r LoginResponse) GetJSON400() *Error {
+func (r LoginHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r LoginResponse) GetJSON403() *Error {
+func (r LoginHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r LoginResponse) GetJSON429() *RateLimitedError {
+func (r LoginHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r LoginResponse) GetBody() []byte {
+func (r LoginHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LoginResponse) Status() string {
+func (r LoginHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3638,7 +3638,7 @@ func (r LoginResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LoginResponse) StatusCode() int {
+func (r LoginHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3646,14 +3646,14 @@ func (r LoginResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LoginResponse) ContentType() string {
+func (r LoginHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LogoutResponse struct {
+type LogoutHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3661,17 +3661,17 @@ type LogoutResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LogoutResponse) GetJSON200() *map[string]interface{} {
+func (r LogoutHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r LogoutResponse) GetBody() []byte {
+func (r LogoutHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LogoutResponse) Status() string {
+func (r LogoutHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3679,7 +3679,7 @@ func (r LogoutResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LogoutResponse) StatusCode() int {
+func (r LogoutHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3687,14 +3687,14 @@ func (r LogoutResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LogoutResponse) ContentType() string {
+func (r LogoutHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LogoutAllResponse struct {
+type LogoutAllHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3702,17 +3702,17 @@ type LogoutAllResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LogoutAllResponse) GetJSON200() *map[string]interface{} {
+func (r LogoutAllHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r LogoutAllResponse) GetBody() []byte {
+func (r LogoutAllHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LogoutAllResponse) Status() string {
+func (r LogoutAllHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3720,7 +3720,7 @@ func (r LogoutAllResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LogoutAllResponse) StatusCode() int {
+func (r LogoutAllHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3728,27 +3728,18 @@ func (r LogoutAllResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LogoutAllResponse) ContentType() string {
+func (r LogoutAllHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RefreshResponse struct {
+type RefreshHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccessToken The access token to use from now on.
-		AccessToken string `json:"access_token"`
-
-		// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-		ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-		// RefreshToken The refresh token to use next time. When missing, keep the old one.
-		RefreshToken *string `json:"refresh_token,omitempty"`
-	}
+	JSON200 *RefreshResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -3756,36 +3747,27 @@ type RefreshResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RefreshResponse) GetJSON200() *struct {
-	// AccessToken The access token to use from now on.
-	AccessToken string `json:"access_token"`
-
-	// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// RefreshToken The refresh token to use next time. When missing, keep the old one.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-} {
+func (r RefreshHTTPResponse) GetJSON200() *RefreshResponse {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RefreshResponse) GetJSON401() *Error {
+func (r RefreshHTTPResponse) GetJSON401() *Error {
 	return r.JSON401
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r RefreshResponse) GetJSON429() *RateLimitedError {
+func (r RefreshHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r RefreshResponse) GetBody() []byte {
+func (r RefreshHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RefreshResponse) Status() string {
+func (r RefreshHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3793,7 +3775,7 @@ func (r RefreshResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RefreshResponse) StatusCode() int {
+func (r RefreshHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3801,37 +3783,18 @@ func (r RefreshResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RefreshResponse) ContentType() string {
+func (r RefreshHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RegisterResponse struct {
+type RegisterHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccessToken The access token; missing with `inhibit_login`.
-		AccessToken *string `json:"access_token,omitempty"`
-
-		// DeviceID The device logged in; missing with `inhibit_login`.
-		DeviceID *string `json:"device_id,omitempty"`
-
-		// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-		ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-		// HomeServer Deprecated. The server name; read it from `user_id` instead.
-		// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-		HomeServer *string `json:"home_server,omitempty"`
-
-		// RefreshToken A refresh token, when asked for and supported.
-		RefreshToken *string `json:"refresh_token,omitempty"`
-
-		// UserID The new account's full user ID.
-		UserID string `json:"user_id"`
-	}
+	JSON200 *RegisterResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -3843,56 +3806,37 @@ type RegisterResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RegisterResponse) GetJSON200() *struct {
-	// AccessToken The access token; missing with `inhibit_login`.
-	AccessToken *string `json:"access_token,omitempty"`
-
-	// DeviceID The device logged in; missing with `inhibit_login`.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// HomeServer Deprecated. The server name; read it from `user_id` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	HomeServer *string `json:"home_server,omitempty"`
-
-	// RefreshToken A refresh token, when asked for and supported.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserID The new account's full user ID.
-	UserID string `json:"user_id"`
-} {
+func (r RegisterHTTPResponse) GetJSON200() *RegisterResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RegisterResponse) GetJSON400() *Error {
+func (r RegisterHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RegisterResponse) GetJSON401() *AuthenticationResponse {
+func (r RegisterHTTPResponse) GetJSON401() *AuthenticationResponse {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RegisterResponse) GetJSON403() *Error {
+func (r RegisterHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r RegisterResponse) GetJSON429() *RateLimitedError {
+func (r RegisterHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r RegisterResponse) GetBody() []byte {
+func (r RegisterHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RegisterResponse) Status() string {
+func (r RegisterHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3900,7 +3844,7 @@ func (r RegisterResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RegisterResponse) StatusCode() int {
+func (r RegisterHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3908,21 +3852,18 @@ func (r RegisterResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RegisterResponse) ContentType() string {
+func (r RegisterHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type CheckUsernameAvailabilityResponse struct {
+type CheckUsernameAvailabilityHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// Available Always true; a taken name gets a 400 instead.
-		Available *bool `json:"available,omitempty"`
-	}
+	JSON200 *CheckUsernameAvailabilityResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -3930,30 +3871,27 @@ type CheckUsernameAvailabilityResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r CheckUsernameAvailabilityResponse) GetJSON200() *struct {
-	// Available Always true; a taken name gets a 400 instead.
-	Available *bool `json:"available,omitempty"`
-} {
+func (r CheckUsernameAvailabilityHTTPResponse) GetJSON200() *CheckUsernameAvailabilityResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r CheckUsernameAvailabilityResponse) GetJSON400() *Error {
+func (r CheckUsernameAvailabilityHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r CheckUsernameAvailabilityResponse) GetJSON429() *RateLimitedError {
+func (r CheckUsernameAvailabilityHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r CheckUsernameAvailabilityResponse) GetBody() []byte {
+func (r CheckUsernameAvailabilityHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r CheckUsernameAvailabilityResponse) Status() string {
+func (r CheckUsernameAvailabilityHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -3961,7 +3899,7 @@ func (r CheckUsernameAvailabilityResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r CheckUsernameAvailabilityResponse) StatusCode() int {
+func (r CheckUsernameAvailabilityHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -3969,14 +3907,14 @@ func (r CheckUsernameAvailabilityResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r CheckUsernameAvailabilityResponse) ContentType() string {
+func (r CheckUsernameAvailabilityHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RequestTokenToRegisterEmailResponse struct {
+type RequestTokenToRegisterEmailHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -3988,27 +3926,27 @@ type RequestTokenToRegisterEmailResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RequestTokenToRegisterEmailResponse) GetJSON200() *RequestTokenResponse {
+func (r RequestTokenToRegisterEmailHTTPResponse) GetJSON200() *RequestTokenResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RequestTokenToRegisterEmailResponse) GetJSON400() *Error {
+func (r RequestTokenToRegisterEmailHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RequestTokenToRegisterEmailResponse) GetJSON403() *Error {
+func (r RequestTokenToRegisterEmailHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r RequestTokenToRegisterEmailResponse) GetBody() []byte {
+func (r RequestTokenToRegisterEmailHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RequestTokenToRegisterEmailResponse) Status() string {
+func (r RequestTokenToRegisterEmailHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4016,7 +3954,7 @@ func (r RequestTokenToRegisterEmailResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RequestTokenToRegisterEmailResponse) StatusCode() int {
+func (r RequestTokenToRegisterEmailHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4024,14 +3962,14 @@ func (r RequestTokenToRegisterEmailResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RequestTokenToRegisterEmailResponse) ContentType() string {
+func (r RequestTokenToRegisterEmailHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RequestTokenToRegisterMSISDNResponse struct {
+type RequestTokenToRegisterMSISDNHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -4043,27 +3981,27 @@ type RequestTokenToRegisterMSISDNResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RequestTokenToRegisterMSISDNResponse) GetJSON200() *RequestTokenResponse {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) GetJSON200() *RequestTokenResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RequestTokenToRegisterMSISDNResponse) GetJSON400() *Error {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r RequestTokenToRegisterMSISDNResponse) GetJSON403() *Error {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetBody returns the raw response body bytes
-func (r RequestTokenToRegisterMSISDNResponse) GetBody() []byte {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RequestTokenToRegisterMSISDNResponse) Status() string {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4071,7 +4009,7 @@ func (r RequestTokenToRegisterMSISDNResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RequestTokenToRegisterMSISDNResponse) StatusCode() int {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4079,44 +4017,32 @@ func (r RequestTokenToRegisterMSISDNResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RequestTokenToRegisterMSISDNResponse) ContentType() string {
+func (r RequestTokenToRegisterMSISDNHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetVersionsResponse struct {
+type GetVersionsHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// UnstableFeatures Unstable features, keyed by name, with whether each is on.
-		UnstableFeatures *map[string]bool `json:"unstable_features,omitempty"`
-
-		// Versions Spec versions such as `v1.18`.
-		Versions []string `json:"versions"`
-	}
+	JSON200 *GetVersionsResponse
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetVersionsResponse) GetJSON200() *struct {
-	// UnstableFeatures Unstable features, keyed by name, with whether each is on.
-	UnstableFeatures *map[string]bool `json:"unstable_features,omitempty"`
-
-	// Versions Spec versions such as `v1.18`.
-	Versions []string `json:"versions"`
-} {
+func (r GetVersionsHTTPResponse) GetJSON200() *GetVersionsResponse {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetVersionsResponse) GetBody() []byte {
+func (r GetVersionsHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetVersionsResponse) Status() string {
+func (r GetVersionsHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -4124,7 +4050,7 @@ func (r GetVersionsResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetVersionsResponse) StatusCode() int {
+func (r GetVersionsHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -4132,7 +4058,7 @@ func (r GetVersionsResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetVersionsResponse) ContentType() string {
+func (r GetVersionsHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4146,12 +4072,12 @@ func (r GetVersionsResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /.well-known/matrix/client (the `GetWellknown` operationId).
-func (c *ClientWithResponses) GetWellknownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWellknownResponse, error) {
+func (c *ClientWithResponses) GetWellknownWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWellknownHTTPResponse, error) {
 	rsp, err := c.GetWellknown(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetWellknownResponse(rsp)
+	return ParseGetWellknownHTTPResponse(rsp)
 }
 
 // GetAuthMetadataWithResponse Discover the OAuth 2.0 authorization server
@@ -4164,12 +4090,12 @@ func (c *ClientWithResponses) GetWellknownWithResponse(ctx context.Context, reqE
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v1/auth_metadata (the `GetAuthMetadata` operationId).
-func (c *ClientWithResponses) GetAuthMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthMetadataResponse, error) {
+func (c *ClientWithResponses) GetAuthMetadataWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthMetadataHTTPResponse, error) {
 	rsp, err := c.GetAuthMetadata(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetAuthMetadataResponse(rsp)
+	return ParseGetAuthMetadataHTTPResponse(rsp)
 }
 
 // GenerateLoginTokenWithBodyWithResponse Make a single-use login token
@@ -4181,12 +4107,12 @@ func (c *ClientWithResponses) GetAuthMetadataWithResponse(ctx context.Context, r
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v1/login/get_token (the `GenerateLoginToken` operationId).
-func (c *ClientWithResponses) GenerateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GenerateLoginTokenResponse, error) {
+func (c *ClientWithResponses) GenerateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GenerateLoginTokenHTTPResponse, error) {
 	rsp, err := c.GenerateLoginTokenWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGenerateLoginTokenResponse(rsp)
+	return ParseGenerateLoginTokenHTTPResponse(rsp)
 }
 
 // GenerateLoginTokenWithResponse Make a single-use login token
@@ -4198,12 +4124,12 @@ func (c *ClientWithResponses) GenerateLoginTokenWithBodyWithResponse(ctx context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v1/login/get_token (the `GenerateLoginToken` operationId).
-func (c *ClientWithResponses) GenerateLoginTokenWithResponse(ctx context.Context, body GenerateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*GenerateLoginTokenResponse, error) {
+func (c *ClientWithResponses) GenerateLoginTokenWithResponse(ctx context.Context, body GenerateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*GenerateLoginTokenHTTPResponse, error) {
 	rsp, err := c.GenerateLoginToken(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGenerateLoginTokenResponse(rsp)
+	return ParseGenerateLoginTokenHTTPResponse(rsp)
 }
 
 // GetTokenOwnerWithResponse Say whose access token this is
@@ -4213,12 +4139,12 @@ func (c *ClientWithResponses) GenerateLoginTokenWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/account/whoami (the `GetTokenOwner` operationId).
-func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerResponse, error) {
+func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerHTTPResponse, error) {
 	rsp, err := c.GetTokenOwner(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetTokenOwnerResponse(rsp)
+	return ParseGetTokenOwnerHTTPResponse(rsp)
 }
 
 // GetCapabilitiesWithResponse Say what this server lets the user do
@@ -4228,12 +4154,12 @@ func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, req
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/capabilities (the `GetCapabilities` operationId).
-func (c *ClientWithResponses) GetCapabilitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCapabilitiesResponse, error) {
+func (c *ClientWithResponses) GetCapabilitiesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCapabilitiesHTTPResponse, error) {
 	rsp, err := c.GetCapabilities(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetCapabilitiesResponse(rsp)
+	return ParseGetCapabilitiesHTTPResponse(rsp)
 }
 
 // DeleteDevicesWithBodyWithResponse Delete several devices
@@ -4243,12 +4169,12 @@ func (c *ClientWithResponses) GetCapabilitiesWithResponse(ctx context.Context, r
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/delete_devices (the `DeleteDevices` operationId).
-func (c *ClientWithResponses) DeleteDevicesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDevicesResponse, error) {
+func (c *ClientWithResponses) DeleteDevicesWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDevicesHTTPResponse, error) {
 	rsp, err := c.DeleteDevicesWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteDevicesResponse(rsp)
+	return ParseDeleteDevicesHTTPResponse(rsp)
 }
 
 // DeleteDevicesWithResponse Delete several devices
@@ -4258,12 +4184,12 @@ func (c *ClientWithResponses) DeleteDevicesWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/delete_devices (the `DeleteDevices` operationId).
-func (c *ClientWithResponses) DeleteDevicesWithResponse(ctx context.Context, body DeleteDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDevicesResponse, error) {
+func (c *ClientWithResponses) DeleteDevicesWithResponse(ctx context.Context, body DeleteDevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDevicesHTTPResponse, error) {
 	rsp, err := c.DeleteDevices(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteDevicesResponse(rsp)
+	return ParseDeleteDevicesHTTPResponse(rsp)
 }
 
 // GetDevicesWithResponse List the user's devices
@@ -4273,12 +4199,12 @@ func (c *ClientWithResponses) DeleteDevicesWithResponse(ctx context.Context, bod
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/devices (the `GetDevices` operationId).
-func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesResponse, error) {
+func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesHTTPResponse, error) {
 	rsp, err := c.GetDevices(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDevicesResponse(rsp)
+	return ParseGetDevicesHTTPResponse(rsp)
 }
 
 // DeleteDeviceWithBodyWithResponse Delete a device
@@ -4289,12 +4215,12 @@ func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEdi
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /_matrix/client/v3/devices/{deviceId} (the `DeleteDevice` operationId).
-func (c *ClientWithResponses) DeleteDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error) {
+func (c *ClientWithResponses) DeleteDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteDeviceHTTPResponse, error) {
 	rsp, err := c.DeleteDeviceWithBody(ctx, deviceID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteDeviceResponse(rsp)
+	return ParseDeleteDeviceHTTPResponse(rsp)
 }
 
 // DeleteDeviceWithResponse Delete a device
@@ -4305,12 +4231,12 @@ func (c *ClientWithResponses) DeleteDeviceWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /_matrix/client/v3/devices/{deviceId} (the `DeleteDevice` operationId).
-func (c *ClientWithResponses) DeleteDeviceWithResponse(ctx context.Context, deviceID string, body DeleteDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDeviceResponse, error) {
+func (c *ClientWithResponses) DeleteDeviceWithResponse(ctx context.Context, deviceID string, body DeleteDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteDeviceHTTPResponse, error) {
 	rsp, err := c.DeleteDevice(ctx, deviceID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseDeleteDeviceResponse(rsp)
+	return ParseDeleteDeviceHTTPResponse(rsp)
 }
 
 // GetDeviceWithResponse Get one device
@@ -4320,12 +4246,12 @@ func (c *ClientWithResponses) DeleteDeviceWithResponse(ctx context.Context, devi
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/devices/{deviceId} (the `GetDevice` operationId).
-func (c *ClientWithResponses) GetDeviceWithResponse(ctx context.Context, deviceID string, reqEditors ...RequestEditorFn) (*GetDeviceResponse, error) {
+func (c *ClientWithResponses) GetDeviceWithResponse(ctx context.Context, deviceID string, reqEditors ...RequestEditorFn) (*GetDeviceHTTPResponse, error) {
 	rsp, err := c.GetDevice(ctx, deviceID, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDeviceResponse(rsp)
+	return ParseGetDeviceHTTPResponse(rsp)
 }
 
 // UpdateDeviceWithBodyWithResponse Rename a device
@@ -4335,12 +4261,12 @@ func (c *ClientWithResponses) GetDeviceWithResponse(ctx context.Context, deviceI
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error) {
 	rsp, err := c.UpdateDeviceWithBody(ctx, deviceID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateDeviceResponse(rsp)
+	return ParseUpdateDeviceHTTPResponse(rsp)
 }
 
 // UpdateDeviceWithResponse Rename a device
@@ -4350,12 +4276,12 @@ func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error) {
 	rsp, err := c.UpdateDevice(ctx, deviceID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateDeviceResponse(rsp)
+	return ParseUpdateDeviceHTTPResponse(rsp)
 }
 
 // GetLoginFlowsWithResponse List the ways to log in
@@ -4365,12 +4291,12 @@ func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, devi
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/login (the `GetLoginFlows` operationId).
-func (c *ClientWithResponses) GetLoginFlowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLoginFlowsResponse, error) {
+func (c *ClientWithResponses) GetLoginFlowsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetLoginFlowsHTTPResponse, error) {
 	rsp, err := c.GetLoginFlows(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetLoginFlowsResponse(rsp)
+	return ParseGetLoginFlowsHTTPResponse(rsp)
 }
 
 // LoginWithBodyWithResponse Log in and get an access token
@@ -4383,12 +4309,12 @@ func (c *ClientWithResponses) GetLoginFlowsWithResponse(ctx context.Context, req
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error) {
 	rsp, err := c.LoginWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginHTTPResponse(rsp)
 }
 
 // LoginWithResponse Log in and get an access token
@@ -4401,12 +4327,12 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error) {
 	rsp, err := c.Login(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginHTTPResponse(rsp)
 }
 
 // LogoutWithResponse End this session
@@ -4416,12 +4342,12 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/logout (the `Logout` operationId).
-func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutHTTPResponse, error) {
 	rsp, err := c.Logout(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLogoutResponse(rsp)
+	return ParseLogoutHTTPResponse(rsp)
 }
 
 // LogoutAllWithResponse End every session of the user
@@ -4431,12 +4357,12 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/logout/all (the `LogoutAll` operationId).
-func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllResponse, error) {
+func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutAllHTTPResponse, error) {
 	rsp, err := c.LogoutAll(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLogoutAllResponse(rsp)
+	return ParseLogoutAllHTTPResponse(rsp)
 }
 
 // RefreshWithBodyWithResponse Exchange a refresh token for new tokens
@@ -4450,12 +4376,12 @@ func (c *ClientWithResponses) LogoutAllWithResponse(ctx context.Context, reqEdit
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshResponse, error) {
+func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error) {
 	rsp, err := c.RefreshWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshResponse(rsp)
+	return ParseRefreshHTTPResponse(rsp)
 }
 
 // RefreshWithResponse Exchange a refresh token for new tokens
@@ -4469,12 +4395,12 @@ func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshResponse, error) {
+func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error) {
 	rsp, err := c.Refresh(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshResponse(rsp)
+	return ParseRefreshHTTPResponse(rsp)
 }
 
 // RegisterWithBodyWithResponse Create an account
@@ -4486,12 +4412,12 @@ func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body Refr
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register (the `Register` operationId).
-func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, params *RegisterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterResponse, error) {
+func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, params *RegisterParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterHTTPResponse, error) {
 	rsp, err := c.RegisterWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRegisterResponse(rsp)
+	return ParseRegisterHTTPResponse(rsp)
 }
 
 // RegisterWithResponse Create an account
@@ -4503,12 +4429,12 @@ func (c *ClientWithResponses) RegisterWithBodyWithResponse(ctx context.Context, 
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register (the `Register` operationId).
-func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, params *RegisterParams, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterResponse, error) {
+func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, params *RegisterParams, body RegisterJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterHTTPResponse, error) {
 	rsp, err := c.Register(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRegisterResponse(rsp)
+	return ParseRegisterHTTPResponse(rsp)
 }
 
 // CheckUsernameAvailabilityWithResponse Check whether a username is free
@@ -4518,12 +4444,12 @@ func (c *ClientWithResponses) RegisterWithResponse(ctx context.Context, params *
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/register/available (the `CheckUsernameAvailability` operationId).
-func (c *ClientWithResponses) CheckUsernameAvailabilityWithResponse(ctx context.Context, params *CheckUsernameAvailabilityParams, reqEditors ...RequestEditorFn) (*CheckUsernameAvailabilityResponse, error) {
+func (c *ClientWithResponses) CheckUsernameAvailabilityWithResponse(ctx context.Context, params *CheckUsernameAvailabilityParams, reqEditors ...RequestEditorFn) (*CheckUsernameAvailabilityHTTPResponse, error) {
 	rsp, err := c.CheckUsernameAvailability(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseCheckUsernameAvailabilityResponse(rsp)
+	return ParseCheckUsernameAvailabilityHTTPResponse(rsp)
 }
 
 // RequestTokenToRegisterEmailWithBodyWithResponse Validate an email address before registering
@@ -4533,12 +4459,12 @@ func (c *ClientWithResponses) CheckUsernameAvailabilityWithResponse(ctx context.
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register/email/requestToken (the `RequestTokenToRegisterEmail` operationId).
-func (c *ClientWithResponses) RequestTokenToRegisterEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailResponse, error) {
+func (c *ClientWithResponses) RequestTokenToRegisterEmailWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailHTTPResponse, error) {
 	rsp, err := c.RequestTokenToRegisterEmailWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestTokenToRegisterEmailResponse(rsp)
+	return ParseRequestTokenToRegisterEmailHTTPResponse(rsp)
 }
 
 // RequestTokenToRegisterEmailWithResponse Validate an email address before registering
@@ -4548,12 +4474,12 @@ func (c *ClientWithResponses) RequestTokenToRegisterEmailWithBodyWithResponse(ct
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register/email/requestToken (the `RequestTokenToRegisterEmail` operationId).
-func (c *ClientWithResponses) RequestTokenToRegisterEmailWithResponse(ctx context.Context, body RequestTokenToRegisterEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailResponse, error) {
+func (c *ClientWithResponses) RequestTokenToRegisterEmailWithResponse(ctx context.Context, body RequestTokenToRegisterEmailJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterEmailHTTPResponse, error) {
 	rsp, err := c.RequestTokenToRegisterEmail(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestTokenToRegisterEmailResponse(rsp)
+	return ParseRequestTokenToRegisterEmailHTTPResponse(rsp)
 }
 
 // RequestTokenToRegisterMSISDNWithBodyWithResponse Validate a phone number before registering
@@ -4563,12 +4489,12 @@ func (c *ClientWithResponses) RequestTokenToRegisterEmailWithResponse(ctx contex
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register/msisdn/requestToken (the `RequestTokenToRegisterMSISDN` operationId).
-func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNResponse, error) {
+func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNHTTPResponse, error) {
 	rsp, err := c.RequestTokenToRegisterMSISDNWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestTokenToRegisterMSISDNResponse(rsp)
+	return ParseRequestTokenToRegisterMSISDNHTTPResponse(rsp)
 }
 
 // RequestTokenToRegisterMSISDNWithResponse Validate a phone number before registering
@@ -4578,12 +4504,12 @@ func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithBodyWithResponse(c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/register/msisdn/requestToken (the `RequestTokenToRegisterMSISDN` operationId).
-func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithResponse(ctx context.Context, body RequestTokenToRegisterMSISDNJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNResponse, error) {
+func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithResponse(ctx context.Context, body RequestTokenToRegisterMSISDNJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestTokenToRegisterMSISDNHTTPResponse, error) {
 	rsp, err := c.RequestTokenToRegisterMSISDN(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestTokenToRegisterMSISDNResponse(rsp)
+	return ParseRequestTokenToRegisterMSISDNHTTPResponse(rsp)
 }
 
 // GetVersionsWithResponse List the spec versions the server supports
@@ -4593,23 +4519,23 @@ func (c *ClientWithResponses) RequestTokenToRegisterMSISDNWithResponse(ctx conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/versions (the `GetVersions` operationId).
-func (c *ClientWithResponses) GetVersionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVersionsResponse, error) {
+func (c *ClientWithResponses) GetVersionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetVersionsHTTPResponse, error) {
 	rsp, err := c.GetVersions(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetVersionsResponse(rsp)
+	return ParseGetVersionsHTTPResponse(rsp)
 }
 
-// ParseGetWellknownResponse parses an HTTP response from a GetWellknownWithResponse call
-func ParseGetWellknownResponse(rsp *http.Response) (*GetWellknownResponse, error) {
+// ParseGetWellknownHTTPResponse parses an HTTP response from a GetWellknownWithResponse call
+func ParseGetWellknownHTTPResponse(rsp *http.Response) (*GetWellknownHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetWellknownResponse{
+	response := &GetWellknownHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -4630,70 +4556,22 @@ func ParseGetWellknownResponse(rsp *http.Response) (*GetWellknownResponse, error
 	return response, nil
 }
 
-// ParseGetAuthMetadataResponse parses an HTTP response from a GetAuthMetadataWithResponse call
-func ParseGetAuthMetadataResponse(rsp *http.Response) (*GetAuthMetadataResponse, error) {
+// ParseGetAuthMetadataHTTPResponse parses an HTTP response from a GetAuthMetadataWithResponse call
+func ParseGetAuthMetadataHTTPResponse(rsp *http.Response) (*GetAuthMetadataHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetAuthMetadataResponse{
+	response := &GetAuthMetadataHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccountManagementActionsSupported The `action` values the account management page accepts.
-			AccountManagementActionsSupported *[]GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported `json:"account_management_actions_supported,omitempty"`
-
-			// AccountManagementURI The page where users manage their account (MSC4191).
-			AccountManagementURI *string `json:"account_management_uri,omitempty"`
-
-			// AuthorizationEndpoint Where the browser goes to sign in.
-			AuthorizationEndpoint string `json:"authorization_endpoint"`
-
-			// CodeChallengeMethodsSupported PKCE methods; must include `S256`.
-			CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
-
-			// DeviceAuthorizationEndpoint Where a device without a browser starts the device authorization grant (RFC 8628).
-			DeviceAuthorizationEndpoint *string `json:"device_authorization_endpoint,omitempty"`
-
-			// GrantTypesSupported Must include `authorization_code` and `refresh_token`.
-			GrantTypesSupported []string `json:"grant_types_supported"`
-
-			// Issuer The authorization server's identifier.
-			Issuer string `json:"issuer"`
-
-			// OrgMatrixMsc4191AccountManagementActionsSupported The unstable name of `account_management_actions_supported`. Besides
-			// the stable action names it may hold the MSC-era ones:
-			// `org.matrix.sessions_list`, `org.matrix.session_view` and
-			// `org.matrix.session_end`.
-			OrgMatrixMsc4191AccountManagementActionsSupported *[]string `json:"org.matrix.msc4191.account_management_actions_supported,omitempty"`
-
-			// OrgMatrixMsc4191AccountManagementURI The unstable name of `account_management_uri`, sent by servers that predate v1.18.
-			OrgMatrixMsc4191AccountManagementURI *string `json:"org.matrix.msc4191.account_management_uri,omitempty"`
-
-			// PromptValuesSupported Prompt values such as `create`, which opens sign-up.
-			PromptValuesSupported *[]string `json:"prompt_values_supported,omitempty"`
-
-			// RegistrationEndpoint Where clients register themselves (RFC 7591).
-			RegistrationEndpoint string `json:"registration_endpoint"`
-
-			// ResponseModesSupported Must include `query` and `fragment`.
-			ResponseModesSupported []string `json:"response_modes_supported"`
-
-			// ResponseTypesSupported Must include `code`.
-			ResponseTypesSupported []string `json:"response_types_supported"`
-
-			// RevocationEndpoint Where tokens are revoked (RFC 7009).
-			RevocationEndpoint string `json:"revocation_endpoint"`
-
-			// TokenEndpoint Where codes and refresh tokens are exchanged for tokens.
-			TokenEndpoint string `json:"token_endpoint"`
-		}
+		var dest GetAuthMetadataResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4711,28 +4589,22 @@ func ParseGetAuthMetadataResponse(rsp *http.Response) (*GetAuthMetadataResponse,
 	return response, nil
 }
 
-// ParseGenerateLoginTokenResponse parses an HTTP response from a GenerateLoginTokenWithResponse call
-func ParseGenerateLoginTokenResponse(rsp *http.Response) (*GenerateLoginTokenResponse, error) {
+// ParseGenerateLoginTokenHTTPResponse parses an HTTP response from a GenerateLoginTokenWithResponse call
+func ParseGenerateLoginTokenHTTPResponse(rsp *http.Response) (*GenerateLoginTokenHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GenerateLoginTokenResponse{
+	response := &GenerateLoginTokenHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// ExpiresInMs How long the token stays usable, in milliseconds.
-			ExpiresInMs int `json:"expires_in_ms"`
-
-			// LoginToken The token, for `POST /login` with type `m.login.token`.
-			LoginToken string `json:"login_token"`
-		}
+		var dest GenerateLoginTokenResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4764,31 +4636,22 @@ func ParseGenerateLoginTokenResponse(rsp *http.Response) (*GenerateLoginTokenRes
 	return response, nil
 }
 
-// ParseGetTokenOwnerResponse parses an HTTP response from a GetTokenOwnerWithResponse call
-func ParseGetTokenOwnerResponse(rsp *http.Response) (*GetTokenOwnerResponse, error) {
+// ParseGetTokenOwnerHTTPResponse parses an HTTP response from a GetTokenOwnerWithResponse call
+func ParseGetTokenOwnerHTTPResponse(rsp *http.Response) (*GetTokenOwnerHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetTokenOwnerResponse{
+	response := &GetTokenOwnerHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-			DeviceID *string `json:"device_id,omitempty"`
-
-			// IsGuest True for a guest account.
-			IsGuest *bool `json:"is_guest,omitempty"`
-
-			// UserID The user the token belongs to.
-			UserID string `json:"user_id"`
-		}
+		var dest GetTokenOwnerResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4820,25 +4683,22 @@ func ParseGetTokenOwnerResponse(rsp *http.Response) (*GetTokenOwnerResponse, err
 	return response, nil
 }
 
-// ParseGetCapabilitiesResponse parses an HTTP response from a GetCapabilitiesWithResponse call
-func ParseGetCapabilitiesResponse(rsp *http.Response) (*GetCapabilitiesResponse, error) {
+// ParseGetCapabilitiesHTTPResponse parses an HTTP response from a GetCapabilitiesWithResponse call
+func ParseGetCapabilitiesHTTPResponse(rsp *http.Response) (*GetCapabilitiesHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetCapabilitiesResponse{
+	response := &GetCapabilitiesHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// Capabilities Capabilities keyed by name; servers may add their own.
-			Capabilities GetCapabilities200JSONResponseBody_Capabilities `json:"capabilities"`
-		}
+		var dest GetCapabilitiesResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4856,15 +4716,15 @@ func ParseGetCapabilitiesResponse(rsp *http.Response) (*GetCapabilitiesResponse,
 	return response, nil
 }
 
-// ParseDeleteDevicesResponse parses an HTTP response from a DeleteDevicesWithResponse call
-func ParseDeleteDevicesResponse(rsp *http.Response) (*DeleteDevicesResponse, error) {
+// ParseDeleteDevicesHTTPResponse parses an HTTP response from a DeleteDevicesWithResponse call
+func ParseDeleteDevicesHTTPResponse(rsp *http.Response) (*DeleteDevicesHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteDevicesResponse{
+	response := &DeleteDevicesHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -4889,25 +4749,22 @@ func ParseDeleteDevicesResponse(rsp *http.Response) (*DeleteDevicesResponse, err
 	return response, nil
 }
 
-// ParseGetDevicesResponse parses an HTTP response from a GetDevicesWithResponse call
-func ParseGetDevicesResponse(rsp *http.Response) (*GetDevicesResponse, error) {
+// ParseGetDevicesHTTPResponse parses an HTTP response from a GetDevicesWithResponse call
+func ParseGetDevicesHTTPResponse(rsp *http.Response) (*GetDevicesHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDevicesResponse{
+	response := &GetDevicesHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// Devices One entry per device.
-			Devices *[]Device `json:"devices,omitempty"`
-		}
+		var dest GetDevicesResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -4918,15 +4775,15 @@ func ParseGetDevicesResponse(rsp *http.Response) (*GetDevicesResponse, error) {
 	return response, nil
 }
 
-// ParseDeleteDeviceResponse parses an HTTP response from a DeleteDeviceWithResponse call
-func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error) {
+// ParseDeleteDeviceHTTPResponse parses an HTTP response from a DeleteDeviceWithResponse call
+func ParseDeleteDeviceHTTPResponse(rsp *http.Response) (*DeleteDeviceHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &DeleteDeviceResponse{
+	response := &DeleteDeviceHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -4951,15 +4808,15 @@ func ParseDeleteDeviceResponse(rsp *http.Response) (*DeleteDeviceResponse, error
 	return response, nil
 }
 
-// ParseGetDeviceResponse parses an HTTP response from a GetDeviceWithResponse call
-func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
+// ParseGetDeviceHTTPResponse parses an HTTP response from a GetDeviceWithResponse call
+func ParseGetDeviceHTTPResponse(rsp *http.Response) (*GetDeviceHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDeviceResponse{
+	response := &GetDeviceHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -4980,15 +4837,15 @@ func ParseGetDeviceResponse(rsp *http.Response) (*GetDeviceResponse, error) {
 	return response, nil
 }
 
-// ParseUpdateDeviceResponse parses an HTTP response from a UpdateDeviceWithResponse call
-func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error) {
+// ParseUpdateDeviceHTTPResponse parses an HTTP response from a UpdateDeviceWithResponse call
+func ParseUpdateDeviceHTTPResponse(rsp *http.Response) (*UpdateDeviceHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateDeviceResponse{
+	response := &UpdateDeviceHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5016,31 +4873,22 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 	return response, nil
 }
 
-// ParseGetLoginFlowsResponse parses an HTTP response from a GetLoginFlowsWithResponse call
-func ParseGetLoginFlowsResponse(rsp *http.Response) (*GetLoginFlowsResponse, error) {
+// ParseGetLoginFlowsHTTPResponse parses an HTTP response from a GetLoginFlowsWithResponse call
+func ParseGetLoginFlowsHTTPResponse(rsp *http.Response) (*GetLoginFlowsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetLoginFlowsResponse{
+	response := &GetLoginFlowsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// Flows One entry per accepted login type.
-			Flows *[]struct {
-				// GetLoginToken For `m.login.token`, whether a logged-in client can make such tokens with `POST /login/get_token`.
-				GetLoginToken *bool `json:"get_login_token,omitempty"`
-
-				// Type The login type, used as `type` in `POST /login`.
-				Type string `json:"type"`
-			} `json:"flows,omitempty"`
-		}
+		var dest GetLoginFlowsResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5065,44 +4913,22 @@ func ParseGetLoginFlowsResponse(rsp *http.Response) (*GetLoginFlowsResponse, err
 	return response, nil
 }
 
-// ParseLoginResponse parses an HTTP response from a LoginWithResponse call
-func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
+// ParseLoginHTTPResponse parses an HTTP response from a LoginWithResponse call
+func ParseLoginHTTPResponse(rsp *http.Response) (*LoginHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LoginResponse{
+	response := &LoginHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccessToken The token to send with later requests.
-			AccessToken string `json:"access_token"`
-
-			// DeviceID The device the session belongs to.
-			DeviceID string `json:"device_id"`
-
-			// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-			ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-			// HomeServer Deprecated. The server name; read it from `user_id` instead.
-			// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-			HomeServer *string `json:"home_server,omitempty"`
-
-			// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-			RefreshToken *string `json:"refresh_token,omitempty"`
-
-			// UserID The full user ID of the account.
-			UserID string `json:"user_id"`
-
-			// WellKnown Discovery information the client should use from now on.
-			WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-		}
+		var dest LoginResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5134,15 +4960,15 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	return response, nil
 }
 
-// ParseLogoutResponse parses an HTTP response from a LogoutWithResponse call
-func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
+// ParseLogoutHTTPResponse parses an HTTP response from a LogoutWithResponse call
+func ParseLogoutHTTPResponse(rsp *http.Response) (*LogoutHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LogoutResponse{
+	response := &LogoutHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5160,15 +4986,15 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	return response, nil
 }
 
-// ParseLogoutAllResponse parses an HTTP response from a LogoutAllWithResponse call
-func ParseLogoutAllResponse(rsp *http.Response) (*LogoutAllResponse, error) {
+// ParseLogoutAllHTTPResponse parses an HTTP response from a LogoutAllWithResponse call
+func ParseLogoutAllHTTPResponse(rsp *http.Response) (*LogoutAllHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LogoutAllResponse{
+	response := &LogoutAllHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5186,31 +5012,22 @@ func ParseLogoutAllResponse(rsp *http.Response) (*LogoutAllResponse, error) {
 	return response, nil
 }
 
-// ParseRefreshResponse parses an HTTP response from a RefreshWithResponse call
-func ParseRefreshResponse(rsp *http.Response) (*RefreshResponse, error) {
+// ParseRefreshHTTPResponse parses an HTTP response from a RefreshWithResponse call
+func ParseRefreshHTTPResponse(rsp *http.Response) (*RefreshHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RefreshResponse{
+	response := &RefreshHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccessToken The access token to use from now on.
-			AccessToken string `json:"access_token"`
-
-			// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-			ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-			// RefreshToken The refresh token to use next time. When missing, keep the old one.
-			RefreshToken *string `json:"refresh_token,omitempty"`
-		}
+		var dest RefreshResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5235,41 +5052,22 @@ func ParseRefreshResponse(rsp *http.Response) (*RefreshResponse, error) {
 	return response, nil
 }
 
-// ParseRegisterResponse parses an HTTP response from a RegisterWithResponse call
-func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
+// ParseRegisterHTTPResponse parses an HTTP response from a RegisterWithResponse call
+func ParseRegisterHTTPResponse(rsp *http.Response) (*RegisterHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RegisterResponse{
+	response := &RegisterHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccessToken The access token; missing with `inhibit_login`.
-			AccessToken *string `json:"access_token,omitempty"`
-
-			// DeviceID The device logged in; missing with `inhibit_login`.
-			DeviceID *string `json:"device_id,omitempty"`
-
-			// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-			ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-			// HomeServer Deprecated. The server name; read it from `user_id` instead.
-			// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-			HomeServer *string `json:"home_server,omitempty"`
-
-			// RefreshToken A refresh token, when asked for and supported.
-			RefreshToken *string `json:"refresh_token,omitempty"`
-
-			// UserID The new account's full user ID.
-			UserID string `json:"user_id"`
-		}
+		var dest RegisterResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5308,25 +5106,22 @@ func ParseRegisterResponse(rsp *http.Response) (*RegisterResponse, error) {
 	return response, nil
 }
 
-// ParseCheckUsernameAvailabilityResponse parses an HTTP response from a CheckUsernameAvailabilityWithResponse call
-func ParseCheckUsernameAvailabilityResponse(rsp *http.Response) (*CheckUsernameAvailabilityResponse, error) {
+// ParseCheckUsernameAvailabilityHTTPResponse parses an HTTP response from a CheckUsernameAvailabilityWithResponse call
+func ParseCheckUsernameAvailabilityHTTPResponse(rsp *http.Response) (*CheckUsernameAvailabilityHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &CheckUsernameAvailabilityResponse{
+	response := &CheckUsernameAvailabilityHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// Available Always true; a taken name gets a 400 instead.
-			Available *bool `json:"available,omitempty"`
-		}
+		var dest CheckUsernameAvailabilityResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -5351,15 +5146,15 @@ func ParseCheckUsernameAvailabilityResponse(rsp *http.Response) (*CheckUsernameA
 	return response, nil
 }
 
-// ParseRequestTokenToRegisterEmailResponse parses an HTTP response from a RequestTokenToRegisterEmailWithResponse call
-func ParseRequestTokenToRegisterEmailResponse(rsp *http.Response) (*RequestTokenToRegisterEmailResponse, error) {
+// ParseRequestTokenToRegisterEmailHTTPResponse parses an HTTP response from a RequestTokenToRegisterEmailWithResponse call
+func ParseRequestTokenToRegisterEmailHTTPResponse(rsp *http.Response) (*RequestTokenToRegisterEmailHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RequestTokenToRegisterEmailResponse{
+	response := &RequestTokenToRegisterEmailHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5391,15 +5186,15 @@ func ParseRequestTokenToRegisterEmailResponse(rsp *http.Response) (*RequestToken
 	return response, nil
 }
 
-// ParseRequestTokenToRegisterMSISDNResponse parses an HTTP response from a RequestTokenToRegisterMSISDNWithResponse call
-func ParseRequestTokenToRegisterMSISDNResponse(rsp *http.Response) (*RequestTokenToRegisterMSISDNResponse, error) {
+// ParseRequestTokenToRegisterMSISDNHTTPResponse parses an HTTP response from a RequestTokenToRegisterMSISDNWithResponse call
+func ParseRequestTokenToRegisterMSISDNHTTPResponse(rsp *http.Response) (*RequestTokenToRegisterMSISDNHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RequestTokenToRegisterMSISDNResponse{
+	response := &RequestTokenToRegisterMSISDNHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -5431,28 +5226,22 @@ func ParseRequestTokenToRegisterMSISDNResponse(rsp *http.Response) (*RequestToke
 	return response, nil
 }
 
-// ParseGetVersionsResponse parses an HTTP response from a GetVersionsWithResponse call
-func ParseGetVersionsResponse(rsp *http.Response) (*GetVersionsResponse, error) {
+// ParseGetVersionsHTTPResponse parses an HTTP response from a GetVersionsWithResponse call
+func ParseGetVersionsHTTPResponse(rsp *http.Response) (*GetVersionsHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetVersionsResponse{
+	response := &GetVersionsHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// UnstableFeatures Unstable features, keyed by name, with whether each is on.
-			UnstableFeatures *map[string]bool `json:"unstable_features,omitempty"`
-
-			// Versions Spec versions such as `v1.18`.
-			Versions []string `json:"versions"`
-		}
+		var dest GetVersionsResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6082,55 +5871,7 @@ type GetAuthMetadataResponseObject interface {
 	VisitGetAuthMetadataResponse(w http.ResponseWriter) error
 }
 
-type GetAuthMetadata200JSONResponse struct {
-	// AccountManagementActionsSupported The `action` values the account management page accepts.
-	AccountManagementActionsSupported *[]GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported `json:"account_management_actions_supported,omitempty"`
-
-	// AccountManagementURI The page where users manage their account (MSC4191).
-	AccountManagementURI *string `json:"account_management_uri,omitempty"`
-
-	// AuthorizationEndpoint Where the browser goes to sign in.
-	AuthorizationEndpoint string `json:"authorization_endpoint"`
-
-	// CodeChallengeMethodsSupported PKCE methods; must include `S256`.
-	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
-
-	// DeviceAuthorizationEndpoint Where a device without a browser starts the device authorization grant (RFC 8628).
-	DeviceAuthorizationEndpoint *string `json:"device_authorization_endpoint,omitempty"`
-
-	// GrantTypesSupported Must include `authorization_code` and `refresh_token`.
-	GrantTypesSupported []string `json:"grant_types_supported"`
-
-	// Issuer The authorization server's identifier.
-	Issuer string `json:"issuer"`
-
-	// OrgMatrixMsc4191AccountManagementActionsSupported The unstable name of `account_management_actions_supported`. Besides
-	// the stable action names it may hold the MSC-era ones:
-	// `org.matrix.sessions_list`, `org.matrix.session_view` and
-	// `org.matrix.session_end`.
-	OrgMatrixMsc4191AccountManagementActionsSupported *[]string `json:"org.matrix.msc4191.account_management_actions_supported,omitempty"`
-
-	// OrgMatrixMsc4191AccountManagementURI The unstable name of `account_management_uri`, sent by servers that predate v1.18.
-	OrgMatrixMsc4191AccountManagementURI *string `json:"org.matrix.msc4191.account_management_uri,omitempty"`
-
-	// PromptValuesSupported Prompt values such as `create`, which opens sign-up.
-	PromptValuesSupported *[]string `json:"prompt_values_supported,omitempty"`
-
-	// RegistrationEndpoint Where clients register themselves (RFC 7591).
-	RegistrationEndpoint string `json:"registration_endpoint"`
-
-	// ResponseModesSupported Must include `query` and `fragment`.
-	ResponseModesSupported []string `json:"response_modes_supported"`
-
-	// ResponseTypesSupported Must include `code`.
-	ResponseTypesSupported []string `json:"response_types_supported"`
-
-	// RevocationEndpoint Where tokens are revoked (RFC 7009).
-	RevocationEndpoint string `json:"revocation_endpoint"`
-
-	// TokenEndpoint Where codes and refresh tokens are exchanged for tokens.
-	TokenEndpoint string `json:"token_endpoint"`
-}
+type GetAuthMetadata200JSONResponse GetAuthMetadataResponse
 
 func (response GetAuthMetadata200JSONResponse) VisitGetAuthMetadataResponse(w http.ResponseWriter) error {
 
@@ -6166,13 +5907,7 @@ type GenerateLoginTokenResponseObject interface {
 	VisitGenerateLoginTokenResponse(w http.ResponseWriter) error
 }
 
-type GenerateLoginToken200JSONResponse struct {
-	// ExpiresInMs How long the token stays usable, in milliseconds.
-	ExpiresInMs int `json:"expires_in_ms"`
-
-	// LoginToken The token, for `POST /login` with type `m.login.token`.
-	LoginToken string `json:"login_token"`
-}
+type GenerateLoginToken200JSONResponse GenerateLoginTokenResponse
 
 func (response GenerateLoginToken200JSONResponse) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error {
 
@@ -6235,16 +5970,7 @@ type GetTokenOwnerResponseObject interface {
 	VisitGetTokenOwnerResponse(w http.ResponseWriter) error
 }
 
-type GetTokenOwner200JSONResponse struct {
-	// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// IsGuest True for a guest account.
-	IsGuest *bool `json:"is_guest,omitempty"`
-
-	// UserID The user the token belongs to.
-	UserID string `json:"user_id"`
-}
+type GetTokenOwner200JSONResponse GetTokenOwnerResponse
 
 func (response GetTokenOwner200JSONResponse) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
 
@@ -6307,10 +6033,7 @@ type GetCapabilitiesResponseObject interface {
 	VisitGetCapabilitiesResponse(w http.ResponseWriter) error
 }
 
-type GetCapabilities200JSONResponse struct {
-	// Capabilities Capabilities keyed by name; servers may add their own.
-	Capabilities GetCapabilities200JSONResponseBody_Capabilities `json:"capabilities"`
-}
+type GetCapabilities200JSONResponse GetCapabilitiesResponse
 
 func (response GetCapabilities200JSONResponse) VisitGetCapabilitiesResponse(w http.ResponseWriter) error {
 
@@ -6381,10 +6104,7 @@ type GetDevicesResponseObject interface {
 	VisitGetDevicesResponse(w http.ResponseWriter) error
 }
 
-type GetDevices200JSONResponse struct {
-	// Devices One entry per device.
-	Devices *[]Device `json:"devices,omitempty"`
-}
+type GetDevices200JSONResponse GetDevicesResponse
 
 func (response GetDevices200JSONResponse) VisitGetDevicesResponse(w http.ResponseWriter) error {
 
@@ -6517,16 +6237,7 @@ type GetLoginFlowsResponseObject interface {
 	VisitGetLoginFlowsResponse(w http.ResponseWriter) error
 }
 
-type GetLoginFlows200JSONResponse struct {
-	// Flows One entry per accepted login type.
-	Flows *[]struct {
-		// GetLoginToken For `m.login.token`, whether a logged-in client can make such tokens with `POST /login/get_token`.
-		GetLoginToken *bool `json:"get_login_token,omitempty"`
-
-		// Type The login type, used as `type` in `POST /login`.
-		Type string `json:"type"`
-	} `json:"flows,omitempty"`
-}
+type GetLoginFlows200JSONResponse GetLoginFlowsResponse
 
 func (response GetLoginFlows200JSONResponse) VisitGetLoginFlowsResponse(w http.ResponseWriter) error {
 
@@ -6576,29 +6287,7 @@ type LoginResponseObject interface {
 	VisitLoginResponse(w http.ResponseWriter) error
 }
 
-type Login200JSONResponse struct {
-	// AccessToken The token to send with later requests.
-	AccessToken string `json:"access_token"`
-
-	// DeviceID The device the session belongs to.
-	DeviceID string `json:"device_id"`
-
-	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// HomeServer Deprecated. The server name; read it from `user_id` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	HomeServer *string `json:"home_server,omitempty"`
-
-	// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserID The full user ID of the account.
-	UserID string `json:"user_id"`
-
-	// WellKnown Discovery information the client should use from now on.
-	WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-}
+type Login200JSONResponse LoginResponse
 
 func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
 
@@ -6704,16 +6393,7 @@ type RefreshResponseObject interface {
 	VisitRefreshResponse(w http.ResponseWriter) error
 }
 
-type Refresh200JSONResponse struct {
-	// AccessToken The access token to use from now on.
-	AccessToken string `json:"access_token"`
-
-	// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// RefreshToken The refresh token to use next time. When missing, keep the old one.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-}
+type Refresh200JSONResponse RefreshResponse
 
 func (response Refresh200JSONResponse) VisitRefreshResponse(w http.ResponseWriter) error {
 
@@ -6764,26 +6444,7 @@ type RegisterResponseObject interface {
 	VisitRegisterResponse(w http.ResponseWriter) error
 }
 
-type Register200JSONResponse struct {
-	// AccessToken The access token; missing with `inhibit_login`.
-	AccessToken *string `json:"access_token,omitempty"`
-
-	// DeviceID The device logged in; missing with `inhibit_login`.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// HomeServer Deprecated. The server name; read it from `user_id` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	HomeServer *string `json:"home_server,omitempty"`
-
-	// RefreshToken A refresh token, when asked for and supported.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserID The new account's full user ID.
-	UserID string `json:"user_id"`
-}
+type Register200JSONResponse RegisterResponse
 
 func (response Register200JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
 
@@ -6861,10 +6522,7 @@ type CheckUsernameAvailabilityResponseObject interface {
 	VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error
 }
 
-type CheckUsernameAvailability200JSONResponse struct {
-	// Available Always true; a taken name gets a 400 instead.
-	Available *bool `json:"available,omitempty"`
-}
+type CheckUsernameAvailability200JSONResponse CheckUsernameAvailabilityResponse
 
 func (response CheckUsernameAvailability200JSONResponse) VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error {
 
@@ -7013,13 +6671,7 @@ type GetVersionsResponseObject interface {
 	VisitGetVersionsResponse(w http.ResponseWriter) error
 }
 
-type GetVersions200JSONResponse struct {
-	// UnstableFeatures Unstable features, keyed by name, with whether each is on.
-	UnstableFeatures *map[string]bool `json:"unstable_features,omitempty"`
-
-	// Versions Spec versions such as `v1.18`.
-	Versions []string `json:"versions"`
-}
+type GetVersions200JSONResponse GetVersionsResponse
 
 func (response GetVersions200JSONResponse) VisitGetVersionsResponse(w http.ResponseWriter) error {
 
@@ -7714,3 +7366,148 @@ var Operations = operation.NewTable(
 	operation.Info{ID: "requestTokenToRegisterMSISDN", Method: "POST", Path: "/_matrix/client/v3/register/msisdn/requestToken", Auth: operation.AuthNone},
 	operation.Info{ID: "updateDevice", Method: "PUT", Path: "/_matrix/client/v3/devices/{deviceId}", Auth: operation.AuthRequired, QueryToken: true},
 )
+
+// API is the typed API of this package: one method per operation, taking the
+// path parameters, the query parameters (as a *...Params, nil for none) and
+// the body as arguments, and returning the decoded success answer. Any
+// other answer is returned as a *matrixerr.Error, which errors.Is matches
+// against the codes of package matrixerr (matrixerr.ErrUnknownToken, ...).
+//
+// Each request's context is tagged with its operation (operation.InfoFrom),
+// so the http.Client given with WithHTTPClient (a session, say) can tell
+// which requests take an access token. Raw is the lower layer: the client
+// oapi-codegen generates, which returns the *http.Response.
+type API struct {
+	// Raw sends the requests.
+	Raw ClientInterface
+}
+
+// NewAPI returns the typed API of the server at the base URL server, with
+// the same options as NewClient.
+func NewAPI(server string, opts ...ClientOption) (*API, error) {
+	raw, err := NewClient(server, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &API{Raw: raw}, nil
+}
+
+// GetWellknown calls getWellknown: GET /.well-known/matrix/client.
+func (a *API) GetWellknown(ctx context.Context) (*DiscoveryInformation, error) {
+	ctx = Operations.Tag(ctx, "getWellknown")
+	return operation.JSONResult[DiscoveryInformation](a.Raw.GetWellknown(ctx))
+}
+
+// GetAuthMetadata calls getAuthMetadata: GET /_matrix/client/v1/auth_metadata.
+func (a *API) GetAuthMetadata(ctx context.Context) (*GetAuthMetadataResponse, error) {
+	ctx = Operations.Tag(ctx, "getAuthMetadata")
+	return operation.JSONResult[GetAuthMetadataResponse](a.Raw.GetAuthMetadata(ctx))
+}
+
+// GenerateLoginToken calls generateLoginToken: POST /_matrix/client/v1/login/get_token.
+func (a *API) GenerateLoginToken(ctx context.Context, body GenerateLoginTokenRequest) (*GenerateLoginTokenResponse, error) {
+	ctx = Operations.Tag(ctx, "generateLoginToken")
+	return operation.JSONResult[GenerateLoginTokenResponse](a.Raw.GenerateLoginToken(ctx, body))
+}
+
+// GetTokenOwner calls getTokenOwner: GET /_matrix/client/v3/account/whoami.
+func (a *API) GetTokenOwner(ctx context.Context) (*GetTokenOwnerResponse, error) {
+	ctx = Operations.Tag(ctx, "getTokenOwner")
+	return operation.JSONResult[GetTokenOwnerResponse](a.Raw.GetTokenOwner(ctx))
+}
+
+// GetCapabilities calls getCapabilities: GET /_matrix/client/v3/capabilities.
+func (a *API) GetCapabilities(ctx context.Context) (*GetCapabilitiesResponse, error) {
+	ctx = Operations.Tag(ctx, "getCapabilities")
+	return operation.JSONResult[GetCapabilitiesResponse](a.Raw.GetCapabilities(ctx))
+}
+
+// DeleteDevices calls deleteDevices: POST /_matrix/client/v3/delete_devices.
+func (a *API) DeleteDevices(ctx context.Context, body DeleteDevicesRequest) error {
+	ctx = Operations.Tag(ctx, "deleteDevices")
+	return operation.EmptyResult(a.Raw.DeleteDevices(ctx, body))
+}
+
+// GetDevices calls getDevices: GET /_matrix/client/v3/devices.
+func (a *API) GetDevices(ctx context.Context) (*GetDevicesResponse, error) {
+	ctx = Operations.Tag(ctx, "getDevices")
+	return operation.JSONResult[GetDevicesResponse](a.Raw.GetDevices(ctx))
+}
+
+// DeleteDevice calls deleteDevice: DELETE /_matrix/client/v3/devices/{deviceId}.
+func (a *API) DeleteDevice(ctx context.Context, deviceID string, body DeleteDeviceRequest) error {
+	ctx = Operations.Tag(ctx, "deleteDevice")
+	return operation.EmptyResult(a.Raw.DeleteDevice(ctx, deviceID, body))
+}
+
+// GetDevice calls getDevice: GET /_matrix/client/v3/devices/{deviceId}.
+func (a *API) GetDevice(ctx context.Context, deviceID string) (*Device, error) {
+	ctx = Operations.Tag(ctx, "getDevice")
+	return operation.JSONResult[Device](a.Raw.GetDevice(ctx, deviceID))
+}
+
+// UpdateDevice calls updateDevice: PUT /_matrix/client/v3/devices/{deviceId}.
+func (a *API) UpdateDevice(ctx context.Context, deviceID string, body UpdateDeviceRequest) error {
+	ctx = Operations.Tag(ctx, "updateDevice")
+	return operation.EmptyResult(a.Raw.UpdateDevice(ctx, deviceID, body))
+}
+
+// GetLoginFlows calls getLoginFlows: GET /_matrix/client/v3/login.
+func (a *API) GetLoginFlows(ctx context.Context) (*GetLoginFlowsResponse, error) {
+	ctx = Operations.Tag(ctx, "getLoginFlows")
+	return operation.JSONResult[GetLoginFlowsResponse](a.Raw.GetLoginFlows(ctx))
+}
+
+// Login calls login: POST /_matrix/client/v3/login.
+func (a *API) Login(ctx context.Context, body LoginRequest) (*LoginResponse, error) {
+	ctx = Operations.Tag(ctx, "login")
+	return operation.JSONResult[LoginResponse](a.Raw.Login(ctx, body))
+}
+
+// Logout calls logout: POST /_matrix/client/v3/logout.
+func (a *API) Logout(ctx context.Context) error {
+	ctx = Operations.Tag(ctx, "logout")
+	return operation.EmptyResult(a.Raw.Logout(ctx))
+}
+
+// LogoutAll calls logout_all: POST /_matrix/client/v3/logout/all.
+func (a *API) LogoutAll(ctx context.Context) error {
+	ctx = Operations.Tag(ctx, "logout_all")
+	return operation.EmptyResult(a.Raw.LogoutAll(ctx))
+}
+
+// Refresh calls refresh: POST /_matrix/client/v3/refresh.
+func (a *API) Refresh(ctx context.Context, body RefreshRequest) (*RefreshResponse, error) {
+	ctx = Operations.Tag(ctx, "refresh")
+	return operation.JSONResult[RefreshResponse](a.Raw.Refresh(ctx, body))
+}
+
+// Register calls register: POST /_matrix/client/v3/register.
+func (a *API) Register(ctx context.Context, params *RegisterParams, body RegisterRequest) (*RegisterResponse, error) {
+	ctx = Operations.Tag(ctx, "register")
+	return operation.JSONResult[RegisterResponse](a.Raw.Register(ctx, params, body))
+}
+
+// CheckUsernameAvailability calls checkUsernameAvailability: GET /_matrix/client/v3/register/available.
+func (a *API) CheckUsernameAvailability(ctx context.Context, params *CheckUsernameAvailabilityParams) (*CheckUsernameAvailabilityResponse, error) {
+	ctx = Operations.Tag(ctx, "checkUsernameAvailability")
+	return operation.JSONResult[CheckUsernameAvailabilityResponse](a.Raw.CheckUsernameAvailability(ctx, params))
+}
+
+// RequestTokenToRegisterEmail calls requestTokenToRegisterEmail: POST /_matrix/client/v3/register/email/requestToken.
+func (a *API) RequestTokenToRegisterEmail(ctx context.Context, body EmailValidationRequest) (*RequestTokenResponse, error) {
+	ctx = Operations.Tag(ctx, "requestTokenToRegisterEmail")
+	return operation.JSONResult[RequestTokenResponse](a.Raw.RequestTokenToRegisterEmail(ctx, body))
+}
+
+// RequestTokenToRegisterMSISDN calls requestTokenToRegisterMSISDN: POST /_matrix/client/v3/register/msisdn/requestToken.
+func (a *API) RequestTokenToRegisterMSISDN(ctx context.Context, body PhoneValidationRequest) (*RequestTokenResponse, error) {
+	ctx = Operations.Tag(ctx, "requestTokenToRegisterMSISDN")
+	return operation.JSONResult[RequestTokenResponse](a.Raw.RequestTokenToRegisterMSISDN(ctx, body))
+}
+
+// GetVersions calls getVersions: GET /_matrix/client/versions.
+func (a *API) GetVersions(ctx context.Context) (*GetVersionsResponse, error) {
+	ctx = Operations.Tag(ctx, "getVersions")
+	return operation.JSONResult[GetVersionsResponse](a.Raw.GetVersions(ctx))
+}

@@ -86,6 +86,45 @@ func (e RegistrationErrorError) Valid() bool {
 	}
 }
 
+// Defines values for RequestOAuthTokenRequestGrantType.
+const (
+	RequestOAuthTokenRequestGrantTypeAuthorizationCode                     RequestOAuthTokenRequestGrantType = "authorization_code"
+	RequestOAuthTokenRequestGrantTypeRefreshToken                          RequestOAuthTokenRequestGrantType = "refresh_token"
+	RequestOAuthTokenRequestGrantTypeUrnIetfParamsOauthGrantTypeDeviceCode RequestOAuthTokenRequestGrantType = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+// Valid indicates whether the value is a known member of the RequestOAuthTokenRequestGrantType enum.
+func (e RequestOAuthTokenRequestGrantType) Valid() bool {
+	switch e {
+	case RequestOAuthTokenRequestGrantTypeAuthorizationCode:
+		return true
+	case RequestOAuthTokenRequestGrantTypeRefreshToken:
+		return true
+	case RequestOAuthTokenRequestGrantTypeUrnIetfParamsOauthGrantTypeDeviceCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RevokeOAuthTokenRequestTokenTypeHint.
+const (
+	RevokeOAuthTokenRequestTokenTypeHintAccessToken  RevokeOAuthTokenRequestTokenTypeHint = "access_token"
+	RevokeOAuthTokenRequestTokenTypeHintRefreshToken RevokeOAuthTokenRequestTokenTypeHint = "refresh_token"
+)
+
+// Valid indicates whether the value is a known member of the RevokeOAuthTokenRequestTokenTypeHint enum.
+func (e RevokeOAuthTokenRequestTokenTypeHint) Valid() bool {
+	switch e {
+	case RevokeOAuthTokenRequestTokenTypeHintAccessToken:
+		return true
+	case RevokeOAuthTokenRequestTokenTypeHintRefreshToken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AuthorizeOAuthClientParamsCodeChallengeMethod.
 const (
 	S256 AuthorizeOAuthClientParamsCodeChallengeMethod = "S256"
@@ -113,45 +152,6 @@ func (e AuthorizeOAuthClientParamsResponseMode) Valid() bool {
 	case Fragment:
 		return true
 	case Query:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for RevokeOAuthTokenFormdataBodyTokenTypeHint.
-const (
-	RevokeOAuthTokenFormdataBodyTokenTypeHintAccessToken  RevokeOAuthTokenFormdataBodyTokenTypeHint = "access_token"
-	RevokeOAuthTokenFormdataBodyTokenTypeHintRefreshToken RevokeOAuthTokenFormdataBodyTokenTypeHint = "refresh_token"
-)
-
-// Valid indicates whether the value is a known member of the RevokeOAuthTokenFormdataBodyTokenTypeHint enum.
-func (e RevokeOAuthTokenFormdataBodyTokenTypeHint) Valid() bool {
-	switch e {
-	case RevokeOAuthTokenFormdataBodyTokenTypeHintAccessToken:
-		return true
-	case RevokeOAuthTokenFormdataBodyTokenTypeHintRefreshToken:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for RequestOAuthTokenFormdataBodyGrantType.
-const (
-	RequestOAuthTokenFormdataBodyGrantTypeAuthorizationCode                     RequestOAuthTokenFormdataBodyGrantType = "authorization_code"
-	RequestOAuthTokenFormdataBodyGrantTypeRefreshToken                          RequestOAuthTokenFormdataBodyGrantType = "refresh_token"
-	RequestOAuthTokenFormdataBodyGrantTypeUrnIetfParamsOauthGrantTypeDeviceCode RequestOAuthTokenFormdataBodyGrantType = "urn:ietf:params:oauth:grant-type:device_code"
-)
-
-// Valid indicates whether the value is a known member of the RequestOAuthTokenFormdataBodyGrantType enum.
-func (e RequestOAuthTokenFormdataBodyGrantType) Valid() bool {
-	switch e {
-	case RequestOAuthTokenFormdataBodyGrantTypeAuthorizationCode:
-		return true
-	case RequestOAuthTokenFormdataBodyGrantTypeRefreshToken:
-		return true
-	case RequestOAuthTokenFormdataBodyGrantTypeUrnIetfParamsOauthGrantTypeDeviceCode:
 		return true
 	default:
 		return false
@@ -295,6 +295,60 @@ type RegistrationError struct {
 // RegistrationErrorError The error code.
 type RegistrationErrorError string
 
+// RequestDeviceAuthorizationRequest defines model for RequestDeviceAuthorizationRequest.
+type RequestDeviceAuthorizationRequest struct {
+	// ClientID The client's ID.
+	ClientID string `json:"client_id"`
+
+	// Scope The scopes wanted, separated by spaces.
+	Scope *string `json:"scope,omitempty"`
+}
+
+// RequestOAuthTokenRequest defines model for RequestOAuthTokenRequest.
+type RequestOAuthTokenRequest struct {
+	// ClientID The client's ID.
+	ClientID *string `json:"client_id,omitempty"`
+
+	// Code The authorization code, for `authorization_code`.
+	Code *string `json:"code,omitempty"`
+
+	// CodeVerifier The PKCE verifier whose S256 hash was sent as `code_challenge`.
+	CodeVerifier *string `json:"code_verifier,omitempty"`
+
+	// DeviceCode The device code, for the device grant.
+	DeviceCode *string `json:"device_code,omitempty"`
+
+	// GrantType Which grant this is.
+	GrantType RequestOAuthTokenRequestGrantType `json:"grant_type"`
+
+	// RedirectURI The redirect URI the code was sent to, for `authorization_code`.
+	RedirectURI *string `json:"redirect_uri,omitempty"`
+
+	// RefreshToken The refresh token, for `refresh_token`.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// Scope Scopes to narrow a refresh to, separated by spaces.
+	Scope *string `json:"scope,omitempty"`
+}
+
+// RequestOAuthTokenRequestGrantType Which grant this is.
+type RequestOAuthTokenRequestGrantType string
+
+// RevokeOAuthTokenRequest defines model for RevokeOAuthTokenRequest.
+type RevokeOAuthTokenRequest struct {
+	// ClientID The client's ID.
+	ClientID *string `json:"client_id,omitempty"`
+
+	// Token The access or refresh token to revoke.
+	Token string `json:"token"`
+
+	// TokenTypeHint Which kind of token it is, to speed up the lookup.
+	TokenTypeHint *RevokeOAuthTokenRequestTokenTypeHint `json:"token_type_hint,omitempty"`
+}
+
+// RevokeOAuthTokenRequestTokenTypeHint Which kind of token it is, to speed up the lookup.
+type RevokeOAuthTokenRequestTokenTypeHint string
+
 // TokenResponse Tokens issued by the token endpoint (RFC 6749 §5.1).
 type TokenResponse struct {
 	// AccessToken The access token; it works on the Matrix client-server API.
@@ -355,71 +409,17 @@ type AuthorizeOAuthClientParamsCodeChallengeMethod string
 // AuthorizeOAuthClientParamsResponseMode defines parameters for AuthorizeOAuthClient.
 type AuthorizeOAuthClientParamsResponseMode string
 
-// RequestDeviceAuthorizationFormdataBody defines parameters for RequestDeviceAuthorization.
-type RequestDeviceAuthorizationFormdataBody struct {
-	// ClientID The client's ID.
-	ClientID string `form:"client_id" json:"client_id"`
-
-	// Scope The scopes wanted, separated by spaces.
-	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
-}
-
-// RevokeOAuthTokenFormdataBody defines parameters for RevokeOAuthToken.
-type RevokeOAuthTokenFormdataBody struct {
-	// ClientID The client's ID.
-	ClientID *string `form:"client_id,omitempty" json:"client_id,omitempty"`
-
-	// Token The access or refresh token to revoke.
-	Token string `form:"token" json:"token"`
-
-	// TokenTypeHint Which kind of token it is, to speed up the lookup.
-	TokenTypeHint *RevokeOAuthTokenFormdataBodyTokenTypeHint `form:"token_type_hint,omitempty" json:"token_type_hint,omitempty"`
-}
-
-// RevokeOAuthTokenFormdataBodyTokenTypeHint defines parameters for RevokeOAuthToken.
-type RevokeOAuthTokenFormdataBodyTokenTypeHint string
-
-// RequestOAuthTokenFormdataBody defines parameters for RequestOAuthToken.
-type RequestOAuthTokenFormdataBody struct {
-	// ClientID The client's ID.
-	ClientID *string `form:"client_id,omitempty" json:"client_id,omitempty"`
-
-	// Code The authorization code, for `authorization_code`.
-	Code *string `form:"code,omitempty" json:"code,omitempty"`
-
-	// CodeVerifier The PKCE verifier whose S256 hash was sent as `code_challenge`.
-	CodeVerifier *string `form:"code_verifier,omitempty" json:"code_verifier,omitempty"`
-
-	// DeviceCode The device code, for the device grant.
-	DeviceCode *string `form:"device_code,omitempty" json:"device_code,omitempty"`
-
-	// GrantType Which grant this is.
-	GrantType RequestOAuthTokenFormdataBodyGrantType `form:"grant_type" json:"grant_type"`
-
-	// RedirectURI The redirect URI the code was sent to, for `authorization_code`.
-	RedirectURI *string `form:"redirect_uri,omitempty" json:"redirect_uri,omitempty"`
-
-	// RefreshToken The refresh token, for `refresh_token`.
-	RefreshToken *string `form:"refresh_token,omitempty" json:"refresh_token,omitempty"`
-
-	// Scope Scopes to narrow a refresh to, separated by spaces.
-	Scope *string `form:"scope,omitempty" json:"scope,omitempty"`
-}
-
-// RequestOAuthTokenFormdataBodyGrantType defines parameters for RequestOAuthToken.
-type RequestOAuthTokenFormdataBodyGrantType string
-
 // RequestDeviceAuthorizationFormdataRequestBody defines body for RequestDeviceAuthorization for application/x-www-form-urlencoded ContentType.
-type RequestDeviceAuthorizationFormdataRequestBody RequestDeviceAuthorizationFormdataBody
+type RequestDeviceAuthorizationFormdataRequestBody = RequestDeviceAuthorizationRequest
 
 // RegisterOAuthClientJSONRequestBody defines body for RegisterOAuthClient for application/json ContentType.
 type RegisterOAuthClientJSONRequestBody = ClientMetadata
 
 // RevokeOAuthTokenFormdataRequestBody defines body for RevokeOAuthToken for application/x-www-form-urlencoded ContentType.
-type RevokeOAuthTokenFormdataRequestBody RevokeOAuthTokenFormdataBody
+type RevokeOAuthTokenFormdataRequestBody = RevokeOAuthTokenRequest
 
 // RequestOAuthTokenFormdataRequestBody defines body for RequestOAuthToken for application/x-www-form-urlencoded ContentType.
-type RequestOAuthTokenFormdataRequestBody RequestOAuthTokenFormdataBody
+type RequestOAuthTokenFormdataRequestBody = RequestOAuthTokenRequest
 
 // Getter for additional properties for ClientInformation. Returns the specified
 // element and whether it was found
@@ -1560,7 +1560,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /oauth2/authorize (the `AuthorizeOAuthClient` operationId).
-	AuthorizeOAuthClientWithResponse(ctx context.Context, params *AuthorizeOAuthClientParams, reqEditors ...RequestEditorFn) (*AuthorizeOAuthClientResponse, error)
+	AuthorizeOAuthClientWithResponse(ctx context.Context, params *AuthorizeOAuthClientParams, reqEditors ...RequestEditorFn) (*AuthorizeOAuthClientHTTPResponse, error)
 
 	// RequestDeviceAuthorizationWithBodyWithResponse Start the device authorization grant (RFC 8628)
 	//
@@ -1569,7 +1569,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/device_authorization (the `RequestDeviceAuthorization` operationId).
-	RequestDeviceAuthorizationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationResponse, error)
+	RequestDeviceAuthorizationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationHTTPResponse, error)
 
 	// RequestDeviceAuthorizationWithFormdataBodyWithResponse Start the device authorization grant (RFC 8628)
 	//
@@ -1578,7 +1578,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/device_authorization (the `RequestDeviceAuthorization` operationId).
-	RequestDeviceAuthorizationWithFormdataBodyWithResponse(ctx context.Context, body RequestDeviceAuthorizationFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationResponse, error)
+	RequestDeviceAuthorizationWithFormdataBodyWithResponse(ctx context.Context, body RequestDeviceAuthorizationFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationHTTPResponse, error)
 
 	// RegisterOAuthClientWithBodyWithResponse Register a client (RFC 7591)
 	//
@@ -1587,7 +1587,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/registration (the `RegisterOAuthClient` operationId).
-	RegisterOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOAuthClientResponse, error)
+	RegisterOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOAuthClientHTTPResponse, error)
 
 	// RegisterOAuthClientWithResponse Register a client (RFC 7591)
 	//
@@ -1596,7 +1596,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/registration (the `RegisterOAuthClient` operationId).
-	RegisterOAuthClientWithResponse(ctx context.Context, body RegisterOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOAuthClientResponse, error)
+	RegisterOAuthClientWithResponse(ctx context.Context, body RegisterOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOAuthClientHTTPResponse, error)
 
 	// RevokeOAuthTokenWithBodyWithResponse Revoke a token (RFC 7009)
 	//
@@ -1605,7 +1605,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/revoke (the `RevokeOAuthToken` operationId).
-	RevokeOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenResponse, error)
+	RevokeOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenHTTPResponse, error)
 
 	// RevokeOAuthTokenWithFormdataBodyWithResponse Revoke a token (RFC 7009)
 	//
@@ -1614,7 +1614,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/revoke (the `RevokeOAuthToken` operationId).
-	RevokeOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RevokeOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenResponse, error)
+	RevokeOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RevokeOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenHTTPResponse, error)
 
 	// RequestOAuthTokenWithBodyWithResponse Exchange a grant for tokens (RFC 6749, RFC 8628)
 	//
@@ -1624,7 +1624,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/token (the `RequestOAuthToken` operationId).
-	RequestOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestOAuthTokenResponse, error)
+	RequestOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestOAuthTokenHTTPResponse, error)
 
 	// RequestOAuthTokenWithFormdataBodyWithResponse Exchange a grant for tokens (RFC 6749, RFC 8628)
 	//
@@ -1634,28 +1634,28 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /oauth2/token (the `RequestOAuthToken` operationId).
-	RequestOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RequestOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestOAuthTokenResponse, error)
+	RequestOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RequestOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestOAuthTokenHTTPResponse, error)
 }
 
-// AuthorizeOAuthClientResponse302Headers the declared response headers of an HTTP 302 response for AuthorizeOAuthClient
-type AuthorizeOAuthClientResponse302Headers struct {
+// AuthorizeOAuthClientHTTPResponse302Headers the declared response headers of an HTTP 302 response for AuthorizeOAuthClient
+type AuthorizeOAuthClientHTTPResponse302Headers struct {
 	Location *string
 }
 
-type AuthorizeOAuthClientResponse struct {
+type AuthorizeOAuthClientHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// Headers302 the parsed response headers for an HTTP 302 response
-	Headers302 *AuthorizeOAuthClientResponse302Headers
+	Headers302 *AuthorizeOAuthClientHTTPResponse302Headers
 }
 
 // GetBody returns the raw response body bytes
-func (r AuthorizeOAuthClientResponse) GetBody() []byte {
+func (r AuthorizeOAuthClientHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r AuthorizeOAuthClientResponse) Status() string {
+func (r AuthorizeOAuthClientHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1663,7 +1663,7 @@ func (r AuthorizeOAuthClientResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r AuthorizeOAuthClientResponse) StatusCode() int {
+func (r AuthorizeOAuthClientHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1671,14 +1671,14 @@ func (r AuthorizeOAuthClientResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r AuthorizeOAuthClientResponse) ContentType() string {
+func (r AuthorizeOAuthClientHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RequestDeviceAuthorizationResponse struct {
+type RequestDeviceAuthorizationHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1688,22 +1688,22 @@ type RequestDeviceAuthorizationResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RequestDeviceAuthorizationResponse) GetJSON200() *DeviceAuthorizationResponse {
+func (r RequestDeviceAuthorizationHTTPResponse) GetJSON200() *DeviceAuthorizationResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RequestDeviceAuthorizationResponse) GetJSON400() *OAuthError {
+func (r RequestDeviceAuthorizationHTTPResponse) GetJSON400() *OAuthError {
 	return r.JSON400
 }
 
 // GetBody returns the raw response body bytes
-func (r RequestDeviceAuthorizationResponse) GetBody() []byte {
+func (r RequestDeviceAuthorizationHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RequestDeviceAuthorizationResponse) Status() string {
+func (r RequestDeviceAuthorizationHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1711,7 +1711,7 @@ func (r RequestDeviceAuthorizationResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RequestDeviceAuthorizationResponse) StatusCode() int {
+func (r RequestDeviceAuthorizationHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1719,14 +1719,14 @@ func (r RequestDeviceAuthorizationResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RequestDeviceAuthorizationResponse) ContentType() string {
+func (r RequestDeviceAuthorizationHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RegisterOAuthClientResponse struct {
+type RegisterOAuthClientHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON201 the response for an HTTP 201 `application/json` response
@@ -1736,22 +1736,22 @@ type RegisterOAuthClientResponse struct {
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r RegisterOAuthClientResponse) GetJSON201() *ClientInformation {
+func (r RegisterOAuthClientHTTPResponse) GetJSON201() *ClientInformation {
 	return r.JSON201
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RegisterOAuthClientResponse) GetJSON400() *RegistrationError {
+func (r RegisterOAuthClientHTTPResponse) GetJSON400() *RegistrationError {
 	return r.JSON400
 }
 
 // GetBody returns the raw response body bytes
-func (r RegisterOAuthClientResponse) GetBody() []byte {
+func (r RegisterOAuthClientHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RegisterOAuthClientResponse) Status() string {
+func (r RegisterOAuthClientHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1759,7 +1759,7 @@ func (r RegisterOAuthClientResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RegisterOAuthClientResponse) StatusCode() int {
+func (r RegisterOAuthClientHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1767,14 +1767,14 @@ func (r RegisterOAuthClientResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RegisterOAuthClientResponse) ContentType() string {
+func (r RegisterOAuthClientHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RevokeOAuthTokenResponse struct {
+type RevokeOAuthTokenHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -1782,17 +1782,17 @@ type RevokeOAuthTokenResponse struct {
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RevokeOAuthTokenResponse) GetJSON400() *OAuthError {
+func (r RevokeOAuthTokenHTTPResponse) GetJSON400() *OAuthError {
 	return r.JSON400
 }
 
 // GetBody returns the raw response body bytes
-func (r RevokeOAuthTokenResponse) GetBody() []byte {
+func (r RevokeOAuthTokenHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RevokeOAuthTokenResponse) Status() string {
+func (r RevokeOAuthTokenHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1800,7 +1800,7 @@ func (r RevokeOAuthTokenResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RevokeOAuthTokenResponse) StatusCode() int {
+func (r RevokeOAuthTokenHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1808,14 +1808,14 @@ func (r RevokeOAuthTokenResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RevokeOAuthTokenResponse) ContentType() string {
+func (r RevokeOAuthTokenHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RequestOAuthTokenResponse struct {
+type RequestOAuthTokenHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1827,27 +1827,27 @@ type RequestOAuthTokenResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RequestOAuthTokenResponse) GetJSON200() *TokenResponse {
+func (r RequestOAuthTokenHTTPResponse) GetJSON200() *TokenResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r RequestOAuthTokenResponse) GetJSON400() *OAuthError {
+func (r RequestOAuthTokenHTTPResponse) GetJSON400() *OAuthError {
 	return r.JSON400
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RequestOAuthTokenResponse) GetJSON401() *OAuthError {
+func (r RequestOAuthTokenHTTPResponse) GetJSON401() *OAuthError {
 	return r.JSON401
 }
 
 // GetBody returns the raw response body bytes
-func (r RequestOAuthTokenResponse) GetBody() []byte {
+func (r RequestOAuthTokenHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RequestOAuthTokenResponse) Status() string {
+func (r RequestOAuthTokenHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1855,7 +1855,7 @@ func (r RequestOAuthTokenResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RequestOAuthTokenResponse) StatusCode() int {
+func (r RequestOAuthTokenHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1863,7 +1863,7 @@ func (r RequestOAuthTokenResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RequestOAuthTokenResponse) ContentType() string {
+func (r RequestOAuthTokenHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1878,12 +1878,12 @@ func (r RequestOAuthTokenResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /oauth2/authorize (the `AuthorizeOAuthClient` operationId).
-func (c *ClientWithResponses) AuthorizeOAuthClientWithResponse(ctx context.Context, params *AuthorizeOAuthClientParams, reqEditors ...RequestEditorFn) (*AuthorizeOAuthClientResponse, error) {
+func (c *ClientWithResponses) AuthorizeOAuthClientWithResponse(ctx context.Context, params *AuthorizeOAuthClientParams, reqEditors ...RequestEditorFn) (*AuthorizeOAuthClientHTTPResponse, error) {
 	rsp, err := c.AuthorizeOAuthClient(ctx, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseAuthorizeOAuthClientResponse(rsp)
+	return ParseAuthorizeOAuthClientHTTPResponse(rsp)
 }
 
 // RequestDeviceAuthorizationWithBodyWithResponse Start the device authorization grant (RFC 8628)
@@ -1893,12 +1893,12 @@ func (c *ClientWithResponses) AuthorizeOAuthClientWithResponse(ctx context.Conte
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/device_authorization (the `RequestDeviceAuthorization` operationId).
-func (c *ClientWithResponses) RequestDeviceAuthorizationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationResponse, error) {
+func (c *ClientWithResponses) RequestDeviceAuthorizationWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationHTTPResponse, error) {
 	rsp, err := c.RequestDeviceAuthorizationWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestDeviceAuthorizationResponse(rsp)
+	return ParseRequestDeviceAuthorizationHTTPResponse(rsp)
 }
 
 // RequestDeviceAuthorizationWithFormdataBodyWithResponse Start the device authorization grant (RFC 8628)
@@ -1908,12 +1908,12 @@ func (c *ClientWithResponses) RequestDeviceAuthorizationWithBodyWithResponse(ctx
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/device_authorization (the `RequestDeviceAuthorization` operationId).
-func (c *ClientWithResponses) RequestDeviceAuthorizationWithFormdataBodyWithResponse(ctx context.Context, body RequestDeviceAuthorizationFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationResponse, error) {
+func (c *ClientWithResponses) RequestDeviceAuthorizationWithFormdataBodyWithResponse(ctx context.Context, body RequestDeviceAuthorizationFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestDeviceAuthorizationHTTPResponse, error) {
 	rsp, err := c.RequestDeviceAuthorizationWithFormdataBody(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestDeviceAuthorizationResponse(rsp)
+	return ParseRequestDeviceAuthorizationHTTPResponse(rsp)
 }
 
 // RegisterOAuthClientWithBodyWithResponse Register a client (RFC 7591)
@@ -1923,12 +1923,12 @@ func (c *ClientWithResponses) RequestDeviceAuthorizationWithFormdataBodyWithResp
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/registration (the `RegisterOAuthClient` operationId).
-func (c *ClientWithResponses) RegisterOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOAuthClientResponse, error) {
+func (c *ClientWithResponses) RegisterOAuthClientWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RegisterOAuthClientHTTPResponse, error) {
 	rsp, err := c.RegisterOAuthClientWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRegisterOAuthClientResponse(rsp)
+	return ParseRegisterOAuthClientHTTPResponse(rsp)
 }
 
 // RegisterOAuthClientWithResponse Register a client (RFC 7591)
@@ -1938,12 +1938,12 @@ func (c *ClientWithResponses) RegisterOAuthClientWithBodyWithResponse(ctx contex
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/registration (the `RegisterOAuthClient` operationId).
-func (c *ClientWithResponses) RegisterOAuthClientWithResponse(ctx context.Context, body RegisterOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOAuthClientResponse, error) {
+func (c *ClientWithResponses) RegisterOAuthClientWithResponse(ctx context.Context, body RegisterOAuthClientJSONRequestBody, reqEditors ...RequestEditorFn) (*RegisterOAuthClientHTTPResponse, error) {
 	rsp, err := c.RegisterOAuthClient(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRegisterOAuthClientResponse(rsp)
+	return ParseRegisterOAuthClientHTTPResponse(rsp)
 }
 
 // RevokeOAuthTokenWithBodyWithResponse Revoke a token (RFC 7009)
@@ -1953,12 +1953,12 @@ func (c *ClientWithResponses) RegisterOAuthClientWithResponse(ctx context.Contex
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/revoke (the `RevokeOAuthToken` operationId).
-func (c *ClientWithResponses) RevokeOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenResponse, error) {
+func (c *ClientWithResponses) RevokeOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenHTTPResponse, error) {
 	rsp, err := c.RevokeOAuthTokenWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRevokeOAuthTokenResponse(rsp)
+	return ParseRevokeOAuthTokenHTTPResponse(rsp)
 }
 
 // RevokeOAuthTokenWithFormdataBodyWithResponse Revoke a token (RFC 7009)
@@ -1968,12 +1968,12 @@ func (c *ClientWithResponses) RevokeOAuthTokenWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/revoke (the `RevokeOAuthToken` operationId).
-func (c *ClientWithResponses) RevokeOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RevokeOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenResponse, error) {
+func (c *ClientWithResponses) RevokeOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RevokeOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RevokeOAuthTokenHTTPResponse, error) {
 	rsp, err := c.RevokeOAuthTokenWithFormdataBody(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRevokeOAuthTokenResponse(rsp)
+	return ParseRevokeOAuthTokenHTTPResponse(rsp)
 }
 
 // RequestOAuthTokenWithBodyWithResponse Exchange a grant for tokens (RFC 6749, RFC 8628)
@@ -1984,12 +1984,12 @@ func (c *ClientWithResponses) RevokeOAuthTokenWithFormdataBodyWithResponse(ctx c
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/token (the `RequestOAuthToken` operationId).
-func (c *ClientWithResponses) RequestOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestOAuthTokenResponse, error) {
+func (c *ClientWithResponses) RequestOAuthTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestOAuthTokenHTTPResponse, error) {
 	rsp, err := c.RequestOAuthTokenWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestOAuthTokenResponse(rsp)
+	return ParseRequestOAuthTokenHTTPResponse(rsp)
 }
 
 // RequestOAuthTokenWithFormdataBodyWithResponse Exchange a grant for tokens (RFC 6749, RFC 8628)
@@ -2000,30 +2000,30 @@ func (c *ClientWithResponses) RequestOAuthTokenWithBodyWithResponse(ctx context.
 // Takes a body of the `application/x-www-form-urlencoded` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /oauth2/token (the `RequestOAuthToken` operationId).
-func (c *ClientWithResponses) RequestOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RequestOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestOAuthTokenResponse, error) {
+func (c *ClientWithResponses) RequestOAuthTokenWithFormdataBodyWithResponse(ctx context.Context, body RequestOAuthTokenFormdataRequestBody, reqEditors ...RequestEditorFn) (*RequestOAuthTokenHTTPResponse, error) {
 	rsp, err := c.RequestOAuthTokenWithFormdataBody(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRequestOAuthTokenResponse(rsp)
+	return ParseRequestOAuthTokenHTTPResponse(rsp)
 }
 
-// ParseAuthorizeOAuthClientResponse parses an HTTP response from a AuthorizeOAuthClientWithResponse call
-func ParseAuthorizeOAuthClientResponse(rsp *http.Response) (*AuthorizeOAuthClientResponse, error) {
+// ParseAuthorizeOAuthClientHTTPResponse parses an HTTP response from a AuthorizeOAuthClientWithResponse call
+func ParseAuthorizeOAuthClientHTTPResponse(rsp *http.Response) (*AuthorizeOAuthClientHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &AuthorizeOAuthClientResponse{
+	response := &AuthorizeOAuthClientHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case rsp.StatusCode == 302:
-		var headers AuthorizeOAuthClientResponse302Headers
+		var headers AuthorizeOAuthClientHTTPResponse302Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -2037,15 +2037,15 @@ func ParseAuthorizeOAuthClientResponse(rsp *http.Response) (*AuthorizeOAuthClien
 	return response, nil
 }
 
-// ParseRequestDeviceAuthorizationResponse parses an HTTP response from a RequestDeviceAuthorizationWithResponse call
-func ParseRequestDeviceAuthorizationResponse(rsp *http.Response) (*RequestDeviceAuthorizationResponse, error) {
+// ParseRequestDeviceAuthorizationHTTPResponse parses an HTTP response from a RequestDeviceAuthorizationWithResponse call
+func ParseRequestDeviceAuthorizationHTTPResponse(rsp *http.Response) (*RequestDeviceAuthorizationHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RequestDeviceAuthorizationResponse{
+	response := &RequestDeviceAuthorizationHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2070,15 +2070,15 @@ func ParseRequestDeviceAuthorizationResponse(rsp *http.Response) (*RequestDevice
 	return response, nil
 }
 
-// ParseRegisterOAuthClientResponse parses an HTTP response from a RegisterOAuthClientWithResponse call
-func ParseRegisterOAuthClientResponse(rsp *http.Response) (*RegisterOAuthClientResponse, error) {
+// ParseRegisterOAuthClientHTTPResponse parses an HTTP response from a RegisterOAuthClientWithResponse call
+func ParseRegisterOAuthClientHTTPResponse(rsp *http.Response) (*RegisterOAuthClientHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RegisterOAuthClientResponse{
+	response := &RegisterOAuthClientHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2103,15 +2103,15 @@ func ParseRegisterOAuthClientResponse(rsp *http.Response) (*RegisterOAuthClientR
 	return response, nil
 }
 
-// ParseRevokeOAuthTokenResponse parses an HTTP response from a RevokeOAuthTokenWithResponse call
-func ParseRevokeOAuthTokenResponse(rsp *http.Response) (*RevokeOAuthTokenResponse, error) {
+// ParseRevokeOAuthTokenHTTPResponse parses an HTTP response from a RevokeOAuthTokenWithResponse call
+func ParseRevokeOAuthTokenHTTPResponse(rsp *http.Response) (*RevokeOAuthTokenHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RevokeOAuthTokenResponse{
+	response := &RevokeOAuthTokenHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2132,15 +2132,15 @@ func ParseRevokeOAuthTokenResponse(rsp *http.Response) (*RevokeOAuthTokenRespons
 	return response, nil
 }
 
-// ParseRequestOAuthTokenResponse parses an HTTP response from a RequestOAuthTokenWithResponse call
-func ParseRequestOAuthTokenResponse(rsp *http.Response) (*RequestOAuthTokenResponse, error) {
+// ParseRequestOAuthTokenHTTPResponse parses an HTTP response from a RequestOAuthTokenWithResponse call
+func ParseRequestOAuthTokenHTTPResponse(rsp *http.Response) (*RequestOAuthTokenHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RequestOAuthTokenResponse{
+	response := &RequestOAuthTokenHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -2978,3 +2978,58 @@ var Operations = operation.NewTable(
 	operation.Info{ID: "requestOAuthToken", Method: "POST", Path: "/oauth2/token", Auth: operation.AuthNone},
 	operation.Info{ID: "revokeOAuthToken", Method: "POST", Path: "/oauth2/revoke", Auth: operation.AuthNone},
 )
+
+// API is the typed API of this package: one method per operation, taking the
+// path parameters, the query parameters (as a *...Params, nil for none) and
+// the body as arguments, and returning the decoded success answer. Any
+// other answer is returned as a *matrixerr.Error, which errors.Is matches
+// against the codes of package matrixerr (matrixerr.ErrUnknownToken, ...).
+//
+// Each request's context is tagged with its operation (operation.InfoFrom),
+// so the http.Client given with WithHTTPClient (a session, say) can tell
+// which requests take an access token. Raw is the lower layer: the client
+// oapi-codegen generates, which returns the *http.Response.
+type API struct {
+	// Raw sends the requests.
+	Raw ClientInterface
+}
+
+// NewAPI returns the typed API of the server at the base URL server, with
+// the same options as NewClient.
+func NewAPI(server string, opts ...ClientOption) (*API, error) {
+	raw, err := NewClient(server, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &API{Raw: raw}, nil
+}
+
+// AuthorizeOAuthClient calls authorizeOAuthClient: GET /oauth2/authorize.
+func (a *API) AuthorizeOAuthClient(ctx context.Context, params *AuthorizeOAuthClientParams) (*http.Response, error) {
+	ctx = Operations.Tag(ctx, "authorizeOAuthClient")
+	return operation.RawResult(a.Raw.AuthorizeOAuthClient(ctx, params))
+}
+
+// RequestDeviceAuthorization calls requestDeviceAuthorization: POST /oauth2/device_authorization.
+func (a *API) RequestDeviceAuthorization(ctx context.Context, body RequestDeviceAuthorizationRequest) (*DeviceAuthorizationResponse, error) {
+	ctx = Operations.Tag(ctx, "requestDeviceAuthorization")
+	return operation.JSONResult[DeviceAuthorizationResponse](a.Raw.RequestDeviceAuthorizationWithFormdataBody(ctx, body))
+}
+
+// RegisterOAuthClient calls registerOAuthClient: POST /oauth2/registration.
+func (a *API) RegisterOAuthClient(ctx context.Context, body ClientMetadata) (*ClientInformation, error) {
+	ctx = Operations.Tag(ctx, "registerOAuthClient")
+	return operation.JSONResult[ClientInformation](a.Raw.RegisterOAuthClient(ctx, body))
+}
+
+// RevokeOAuthToken calls revokeOAuthToken: POST /oauth2/revoke.
+func (a *API) RevokeOAuthToken(ctx context.Context, body RevokeOAuthTokenRequest) error {
+	ctx = Operations.Tag(ctx, "revokeOAuthToken")
+	return operation.EmptyResult(a.Raw.RevokeOAuthTokenWithFormdataBody(ctx, body))
+}
+
+// RequestOAuthToken calls requestOAuthToken: POST /oauth2/token.
+func (a *API) RequestOAuthToken(ctx context.Context, body RequestOAuthTokenRequest) (*TokenResponse, error) {
+	ctx = Operations.Tag(ctx, "requestOAuthToken")
+	return operation.JSONResult[TokenResponse](a.Raw.RequestOAuthTokenWithFormdataBody(ctx, body))
+}

@@ -42,9 +42,14 @@ type operationData struct {
 func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, error) {
 	// Describe the operations first: oapi-codegen rewrites operationIds in
 	// the document into Go names while it generates.
+	described := describeOperations(doc)
 	var table bytes.Buffer
-	if err := operationsTemplate.Execute(&table, describeOperations(doc)); err != nil {
+	if err := operationsTemplate.Execute(&table, described); err != nil {
 		return nil, err
+	}
+	ids := make(map[string]string, len(described))
+	for _, op := range described {
+		ids[routeKey(op.Method, op.Path)] = op.ID
 	}
 	var sums string
 	if parts.Types {
@@ -59,7 +64,7 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 	// imports.Process below drops the imports that end up unused.
 	cfg.OutputOptions.SkipFmt = true
 	cfg.AdditionalImports = []codegen.AdditionalImport{{Package: runtimeImport}}
-	code, err := runCodegen(doc, cfg)
+	code, api, err := runCodegen(doc, cfg, ids)
 	if err != nil {
 		return nil, fmt.Errorf("generating Go: %w", err)
 	}
@@ -69,7 +74,7 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 	if i := strings.Index(code, "\npackage "); i >= 0 {
 		body = code[i+1:]
 	}
-	src := header(pkg, inputs) + body + "\n" + sums + table.String()
+	src := header(pkg, inputs) + body + "\n" + sums + table.String() + api
 	out, err := imports.Process(pkg+".go", []byte(src), &imports.Options{Comments: true, TabIndent: true, TabWidth: 8})
 	if err != nil {
 		return nil, fmt.Errorf("generated code does not parse (a generator bug): %w", err)
@@ -78,8 +83,10 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 }
 
 // runCodegen calls oapi-codegen, one call at a time, and turns a panic in it
-// into an error, so that one odd schema cannot crash the command.
-func runCodegen(doc *openapi3.T, cfg codegen.Configuration) (code string, err error) {
+// into an error, so that one odd schema cannot crash the command. With a
+// client, it also renders the typed API (see renderAPI), which reads
+// oapi-codegen's settings of the same run; ids are the operationIds by route.
+func runCodegen(doc *openapi3.T, cfg codegen.Configuration, ids map[string]string) (code, api string, err error) {
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
 	defer func() {
@@ -87,8 +94,15 @@ func runCodegen(doc *openapi3.T, cfg codegen.Configuration) (code string, err er
 			err = fmt.Errorf("oapi-codegen failed: %v", r)
 		}
 	}()
-	return codegen.Generate(doc, cfg)
+	if code, err = codegen.Generate(doc, cfg); err != nil || !cfg.Generate.Client {
+		return code, "", err
+	}
+	api, err = renderAPI(doc, ids)
+	return code, api, err
 }
+
+// routeKey identifies an operation by method and path template.
+func routeKey(method, path string) string { return strings.ToUpper(method) + " " + path }
 
 // codegenConfig is the oapi-codegen configuration for a package and parts.
 func codegenConfig(pkg string, parts Parts) codegen.Configuration {
@@ -102,6 +116,10 @@ func codegenConfig(pkg string, parts Parts) codegen.Configuration {
 		},
 		OutputOptions: codegen.OutputOptions{
 			NameNormalizer: string(codegen.NameNormalizerFunctionToCamelCaseWithInitialisms),
+			// The success bodies are named <Operation>Response (see
+			// nameInlineBodies); oapi-codegen's wrappers of an answer with its
+			// *http.Response take this suffix instead.
+			ResponseTypeSuffix: "HTTPResponse",
 		},
 	}
 }

@@ -7,7 +7,7 @@
 // The steps, in order: load (load.go, with Swagger 2.0 converted in
 // swagger2.go), merge (merge.go), filterVersion and filterOperations
 // (filter.go), patternMapsAsAdditional (patterns.go), rewriteTypeLists
-// (sumtypes.go), hoistSchemas (hoist.go), emit (emit.go, which ends with
+// (sumtypes.go), hoistSchemas (hoist.go), nameInlineBodies (bodies.go), emit (emit.go, which ends with
 // prefixClashingEnums in enumnames.go).
 package specgen
 
@@ -71,9 +71,11 @@ func Document(ctx context.Context, opts Options) (*openapi3.T, []string, error) 
 	}
 	patternMapsAsAdditional(doc)
 	sums := rewriteTypeLists(doc)
-	if err := hoistSchemas(doc, sumTypeNames(sums)); err != nil {
+	taken := sumTypeNames(sums)
+	if err := hoistSchemas(doc, taken); err != nil {
 		return nil, nil, err
 	}
+	nameInlineBodies(doc, taken)
 	inputs := make([]string, len(files))
 	for i, f := range files {
 		inputs[i] = f.display

@@ -76,7 +76,8 @@ func TestMergeAndHoist(t *testing.T) {
 		}
 	}
 	// The error schema is used by two files and becomes one component; the two
-	// schemas titled Thing get names from their paths.
+	// schemas titled Thing get names from their paths; getVersions' inline
+	// answer is named after it.
 	var names []string
 	for name, s := range doc.Components.Schemas {
 		names = append(names, name)
@@ -84,8 +85,8 @@ func TestMergeAndHoist(t *testing.T) {
 			t.Errorf("component %s is itself a reference (%s)", name, s.Ref)
 		}
 	}
-	if got := strings.Join(sortedKeys(doc.Components.Schemas), " "); got != "DefinitionsThing Error OtherThing" {
-		t.Errorf("component schemas = %s, want DefinitionsThing Error OtherThing", got)
+	if got := strings.Join(sortedKeys(doc.Components.Schemas), " "); got != "DefinitionsThing Error GetVersionsResponse OtherThing" {
+		t.Errorf("component schemas = %s, want DefinitionsThing Error GetVersionsResponse OtherThing", got)
 	}
 	get := doc.Paths.Value("/_matrix/client/v3/things/{thingId}").Get
 	if len(get.Parameters) != 1 || get.Parameters[0].Value.Name != "thingId" {
