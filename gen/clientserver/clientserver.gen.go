@@ -155,23 +155,17 @@ type CheckUsernameAvailabilityResponse struct {
 // DeleteDeviceRequest defines model for DeleteDeviceRequest.
 type DeleteDeviceRequest struct {
 	// Auth A stage of user-interactive authentication.
-	Auth *DeleteDeviceRequestAuth `json:"auth,omitempty"`
+	Auth *AuthenticationData `json:"auth,omitempty"`
 }
-
-// DeleteDeviceRequestAuth A stage of user-interactive authentication.
-type DeleteDeviceRequestAuth = AuthenticationData
 
 // DeleteDevicesRequest defines model for DeleteDevicesRequest.
 type DeleteDevicesRequest struct {
 	// Auth A stage of user-interactive authentication.
-	Auth *DeleteDevicesRequestAuth `json:"auth,omitempty"`
+	Auth *AuthenticationData `json:"auth,omitempty"`
 
 	// Devices The IDs of the devices to delete.
 	Devices []string `json:"devices"`
 }
-
-// DeleteDevicesRequestAuth A stage of user-interactive authentication.
-type DeleteDevicesRequestAuth = AuthenticationData
 
 // Device One of the user's devices, as the device endpoints list it.
 type Device struct {
@@ -237,11 +231,8 @@ type Error struct {
 // GenerateLoginTokenRequest defines model for GenerateLoginTokenRequest.
 type GenerateLoginTokenRequest struct {
 	// Auth A stage of user-interactive authentication.
-	Auth *GenerateLoginTokenRequestAuth `json:"auth,omitempty"`
+	Auth *AuthenticationData `json:"auth,omitempty"`
 }
-
-// GenerateLoginTokenRequestAuth A stage of user-interactive authentication.
-type GenerateLoginTokenRequestAuth = AuthenticationData
 
 // GenerateLoginTokenResponse defines model for GenerateLoginTokenResponse.
 type GenerateLoginTokenResponse struct {
@@ -492,11 +483,8 @@ type LoginResponse struct {
 	UserID string `json:"user_id"`
 
 	// WellKnown Discovery information the client should use from now on.
-	WellKnown *LoginResponseWellKnown `json:"well_known,omitempty"`
+	WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
 }
-
-// LoginResponseWellKnown Discovery information the client should use from now on.
-type LoginResponseWellKnown = DiscoveryInformation
 
 // PhoneValidationRequest Asks the server to text a validation code to a phone number.
 type PhoneValidationRequest struct {
@@ -561,7 +549,7 @@ type RefreshResponse struct {
 // RegisterRequest defines model for RegisterRequest.
 type RegisterRequest struct {
 	// Auth A stage of user-interactive authentication.
-	Auth *RegisterRequestAuth `json:"auth,omitempty"`
+	Auth *AuthenticationData `json:"auth,omitempty"`
 
 	// DeviceID The device to log in as. Ignored with `inhibit_login`.
 	DeviceID *string `json:"device_id,omitempty"`
@@ -581,9 +569,6 @@ type RegisterRequest struct {
 	// Username The localpart wanted. The server picks one when it is missing.
 	Username *string `json:"username,omitempty"`
 }
-
-// RegisterRequestAuth A stage of user-interactive authentication.
-type RegisterRequestAuth = AuthenticationData
 
 // RegisterResponse defines model for RegisterResponse.
 type RegisterResponse struct {

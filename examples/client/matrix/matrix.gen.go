@@ -70,6 +70,24 @@ type Error struct {
 	SoftLogout *bool `json:"soft_logout,omitempty"`
 }
 
+// GetDevicesResponse defines model for GetDevicesResponse.
+type GetDevicesResponse struct {
+	// Devices One entry per device.
+	Devices *[]Device `json:"devices,omitempty"`
+}
+
+// GetTokenOwnerResponse defines model for GetTokenOwnerResponse.
+type GetTokenOwnerResponse struct {
+	// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
+	DeviceID *string `json:"device_id,omitempty"`
+
+	// IsGuest True for a guest account.
+	IsGuest *bool `json:"is_guest,omitempty"`
+
+	// UserID The user the token belongs to.
+	UserID string `json:"user_id"`
+}
+
 // HomeserverInformation The homeserver's client-server API location.
 type HomeserverInformation struct {
 	// BaseURL The base URL of the homeserver, such as `https://matrix.example.org`.
@@ -82,41 +100,8 @@ type IdentityServerInformation struct {
 	BaseURL string `json:"base_url"`
 }
 
-// RateLimitedError The answer when a client sends requests faster than the server allows.
-type RateLimitedError struct {
-	// Errcode Always `M_LIMIT_EXCEEDED`.
-	Errcode string `json:"errcode"`
-
-	// Error A message for people.
-	Error *string `json:"error,omitempty"`
-
-	// RetryAfterMs How many milliseconds the client should wait before it tries again.
-	RetryAfterMs *int `json:"retry_after_ms,omitempty"`
-
-	// SoftLogout Sent with `M_UNKNOWN_TOKEN`. When true, the session ended without the
-	// device being removed: the client should refresh or log in again with the
-	// same device ID and keep its encryption keys. When false or absent, the
-	// device is gone and the client must start over.
-	SoftLogout *bool `json:"soft_logout,omitempty"`
-}
-
-// UserIdentifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
-// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
-// `country` and `phone`.
-type UserIdentifier struct {
-	// Type The kind of identifier, such as `m.id.user`.
-	Type                 string                 `json:"type"`
-	AdditionalProperties map[string]interface{} `json:"-"`
-}
-
-// UpdateDeviceJSONBody defines parameters for UpdateDevice.
-type UpdateDeviceJSONBody struct {
-	// DisplayName The new name. Missing leaves the name as it is.
-	DisplayName *string `json:"display_name,omitempty"`
-}
-
-// LoginJSONBody defines parameters for Login.
-type LoginJSONBody struct {
+// LoginRequest defines model for LoginRequest.
+type LoginRequest struct {
 	// Address Deprecated in favour of `identifier`. The third-party address.
 	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
 	Address *string `json:"address,omitempty"`
@@ -153,20 +138,90 @@ type LoginJSONBody struct {
 	User *string `json:"user,omitempty"`
 }
 
-// RefreshJSONBody defines parameters for Refresh.
-type RefreshJSONBody struct {
+// LoginResponse defines model for LoginResponse.
+type LoginResponse struct {
+	// AccessToken The token to send with later requests.
+	AccessToken string `json:"access_token"`
+
+	// DeviceID The device the session belongs to.
+	DeviceID string `json:"device_id"`
+
+	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
+	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
+
+	// HomeServer Deprecated. The server name; read it from `user_id` instead.
+	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
+	HomeServer *string `json:"home_server,omitempty"`
+
+	// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+
+	// UserID The full user ID of the account.
+	UserID string `json:"user_id"`
+
+	// WellKnown Discovery information the client should use from now on.
+	WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
+}
+
+// RateLimitedError The answer when a client sends requests faster than the server allows.
+type RateLimitedError struct {
+	// Errcode Always `M_LIMIT_EXCEEDED`.
+	Errcode string `json:"errcode"`
+
+	// Error A message for people.
+	Error *string `json:"error,omitempty"`
+
+	// RetryAfterMs How many milliseconds the client should wait before it tries again.
+	RetryAfterMs *int `json:"retry_after_ms,omitempty"`
+
+	// SoftLogout Sent with `M_UNKNOWN_TOKEN`. When true, the session ended without the
+	// device being removed: the client should refresh or log in again with the
+	// same device ID and keep its encryption keys. When false or absent, the
+	// device is gone and the client must start over.
+	SoftLogout *bool `json:"soft_logout,omitempty"`
+}
+
+// RefreshRequest defines model for RefreshRequest.
+type RefreshRequest struct {
 	// RefreshToken The refresh token from the last login or refresh.
 	RefreshToken string `json:"refresh_token"`
 }
 
+// RefreshResponse defines model for RefreshResponse.
+type RefreshResponse struct {
+	// AccessToken The access token to use from now on.
+	AccessToken string `json:"access_token"`
+
+	// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
+	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
+
+	// RefreshToken The refresh token to use next time. When missing, keep the old one.
+	RefreshToken *string `json:"refresh_token,omitempty"`
+}
+
+// UpdateDeviceRequest defines model for UpdateDeviceRequest.
+type UpdateDeviceRequest struct {
+	// DisplayName The new name. Missing leaves the name as it is.
+	DisplayName *string `json:"display_name,omitempty"`
+}
+
+// UserIdentifier Who is logging in. `m.id.user` carries a `user` field (a localpart or a full
+// user ID); `m.id.thirdparty` a `medium` and `address`; `m.id.phone` a
+// `country` and `phone`.
+type UserIdentifier struct {
+	// Type The kind of identifier, such as `m.id.user`.
+	Type                 string                 `json:"type"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
 // UpdateDeviceJSONRequestBody defines body for UpdateDevice for application/json ContentType.
-type UpdateDeviceJSONRequestBody UpdateDeviceJSONBody
+type UpdateDeviceJSONRequestBody = UpdateDeviceRequest
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
-type LoginJSONRequestBody LoginJSONBody
+type LoginJSONRequestBody = LoginRequest
 
 // RefreshJSONRequestBody defines body for Refresh for application/json ContentType.
-type RefreshJSONRequestBody RefreshJSONBody
+type RefreshJSONRequestBody = RefreshRequest
 
 // Getter for additional properties for DiscoveryInformation. Returns the specified
 // element and whether it was found
@@ -917,7 +972,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/account/whoami (the `GetTokenOwner` operationId).
-	GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerResponse, error)
+	GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerHTTPResponse, error)
 
 	// GetDevicesWithResponse List the user's devices
 	//
@@ -926,7 +981,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v3/devices (the `GetDevices` operationId).
-	GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesResponse, error)
+	GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesHTTPResponse, error)
 
 	// UpdateDeviceWithBodyWithResponse Rename a device
 	//
@@ -935,7 +990,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-	UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+	UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error)
 
 	// UpdateDeviceWithResponse Rename a device
 	//
@@ -944,7 +999,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-	UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error)
+	UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error)
 
 	// LoginWithBodyWithResponse Log in and get an access token
 	//
@@ -956,7 +1011,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error)
 
 	// LoginWithResponse Log in and get an access token
 	//
@@ -968,7 +1023,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
+	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error)
 
 	// LogoutWithResponse End this session
 	//
@@ -977,7 +1032,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/logout (the `Logout` operationId).
-	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutHTTPResponse, error)
 
 	// RefreshWithBodyWithResponse Exchange a refresh token for new tokens
 	//
@@ -990,7 +1045,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-	RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshResponse, error)
+	RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error)
 
 	// RefreshWithResponse Exchange a refresh token for new tokens
 	//
@@ -1003,23 +1058,14 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-	RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshResponse, error)
+	RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error)
 }
 
-type GetTokenOwnerResponse struct {
+type GetTokenOwnerHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-		DeviceID *string `json:"device_id,omitempty"`
-
-		// IsGuest True for a guest account.
-		IsGuest *bool `json:"is_guest,omitempty"`
-
-		// UserID The user the token belongs to.
-		UserID string `json:"user_id"`
-	}
+	JSON200 *GetTokenOwnerResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -1029,41 +1075,32 @@ type GetTokenOwnerResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON200() *struct {
-	// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-	DeviceID *string `json:"device_id,omitempty"`
-
-	// IsGuest True for a guest account.
-	IsGuest *bool `json:"is_guest,omitempty"`
-
-	// UserID The user the token belongs to.
-	UserID string `json:"user_id"`
-} {
+func (r GetTokenOwnerHTTPResponse) GetJSON200() *GetTokenOwnerResponse {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON401() *Error {
+func (r GetTokenOwnerHTTPResponse) GetJSON401() *Error {
 	return r.JSON401
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON403() *Error {
+func (r GetTokenOwnerHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r GetTokenOwnerResponse) GetJSON429() *RateLimitedError {
+func (r GetTokenOwnerHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r GetTokenOwnerResponse) GetBody() []byte {
+func (r GetTokenOwnerHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetTokenOwnerResponse) Status() string {
+func (r GetTokenOwnerHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1071,7 +1108,7 @@ func (r GetTokenOwnerResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetTokenOwnerResponse) StatusCode() int {
+func (r GetTokenOwnerHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1079,38 +1116,32 @@ func (r GetTokenOwnerResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetTokenOwnerResponse) ContentType() string {
+func (r GetTokenOwnerHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type GetDevicesResponse struct {
+type GetDevicesHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// Devices One entry per device.
-		Devices *[]Device `json:"devices,omitempty"`
-	}
+	JSON200 *GetDevicesResponse
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetDevicesResponse) GetJSON200() *struct {
-	// Devices One entry per device.
-	Devices *[]Device `json:"devices,omitempty"`
-} {
+func (r GetDevicesHTTPResponse) GetJSON200() *GetDevicesResponse {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r GetDevicesResponse) GetBody() []byte {
+func (r GetDevicesHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r GetDevicesResponse) Status() string {
+func (r GetDevicesHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1118,7 +1149,7 @@ func (r GetDevicesResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r GetDevicesResponse) StatusCode() int {
+func (r GetDevicesHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1126,14 +1157,14 @@ func (r GetDevicesResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r GetDevicesResponse) ContentType() string {
+func (r GetDevicesHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type UpdateDeviceResponse struct {
+type UpdateDeviceHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1143,22 +1174,22 @@ type UpdateDeviceResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r UpdateDeviceResponse) GetJSON200() *map[string]interface{} {
+func (r UpdateDeviceHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
-func (r UpdateDeviceResponse) GetJSON201() *map[string]interface{} {
+func (r UpdateDeviceHTTPResponse) GetJSON201() *map[string]interface{} {
 	return r.JSON201
 }
 
 // GetBody returns the raw response body bytes
-func (r UpdateDeviceResponse) GetBody() []byte {
+func (r UpdateDeviceHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r UpdateDeviceResponse) Status() string {
+func (r UpdateDeviceHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1166,7 +1197,7 @@ func (r UpdateDeviceResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r UpdateDeviceResponse) StatusCode() int {
+func (r UpdateDeviceHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1174,40 +1205,18 @@ func (r UpdateDeviceResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r UpdateDeviceResponse) ContentType() string {
+func (r UpdateDeviceHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LoginResponse struct {
+type LoginHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccessToken The token to send with later requests.
-		AccessToken string `json:"access_token"`
-
-		// DeviceID The device the session belongs to.
-		DeviceID string `json:"device_id"`
-
-		// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-		ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-		// HomeServer Deprecated. The server name; read it from `user_id` instead.
-		// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-		HomeServer *string `json:"home_server,omitempty"`
-
-		// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-		RefreshToken *string `json:"refresh_token,omitempty"`
-
-		// UserID The full user ID of the account.
-		UserID string `json:"user_id"`
-
-		// WellKnown Discovery information the client should use from now on.
-		WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-	}
+	JSON200 *LoginResponse
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *Error
 	// JSON403 the response for an HTTP 403 `application/json` response
@@ -1217,54 +1226,32 @@ type LoginResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LoginResponse) GetJSON200() *struct {
-	// AccessToken The token to send with later requests.
-	AccessToken string `json:"access_token"`
-
-	// DeviceID The device the session belongs to.
-	DeviceID string `json:"device_id"`
-
-	// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// HomeServer Deprecated. The server name; read it from `user_id` instead.
-	// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-	HomeServer *string `json:"home_server,omitempty"`
-
-	// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-
-	// UserID The full user ID of the account.
-	UserID string `json:"user_id"`
-
-	// WellKnown Discovery information the client should use from now on.
-	WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-} {
+func (r LoginHTTPResponse) GetJSON200() *LoginResponse {
 	return r.JSON200
 }
 
 // GetJSON400 returns the response for an HTTP 400 `application/json` response
-func (r LoginResponse) GetJSON400() *Error {
+func (r LoginHTTPResponse) GetJSON400() *Error {
 	return r.JSON400
 }
 
 // GetJSON403 returns the response for an HTTP 403 `application/json` response
-func (r LoginResponse) GetJSON403() *Error {
+func (r LoginHTTPResponse) GetJSON403() *Error {
 	return r.JSON403
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r LoginResponse) GetJSON429() *RateLimitedError {
+func (r LoginHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r LoginResponse) GetBody() []byte {
+func (r LoginHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LoginResponse) Status() string {
+func (r LoginHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1272,7 +1259,7 @@ func (r LoginResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LoginResponse) StatusCode() int {
+func (r LoginHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1280,14 +1267,14 @@ func (r LoginResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LoginResponse) ContentType() string {
+func (r LoginHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type LogoutResponse struct {
+type LogoutHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
@@ -1295,17 +1282,17 @@ type LogoutResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r LogoutResponse) GetJSON200() *map[string]interface{} {
+func (r LogoutHTTPResponse) GetJSON200() *map[string]interface{} {
 	return r.JSON200
 }
 
 // GetBody returns the raw response body bytes
-func (r LogoutResponse) GetBody() []byte {
+func (r LogoutHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r LogoutResponse) Status() string {
+func (r LogoutHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1313,7 +1300,7 @@ func (r LogoutResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r LogoutResponse) StatusCode() int {
+func (r LogoutHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1321,27 +1308,18 @@ func (r LogoutResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r LogoutResponse) ContentType() string {
+func (r LogoutHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
 }
 
-type RefreshResponse struct {
+type RefreshHTTPResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		// AccessToken The access token to use from now on.
-		AccessToken string `json:"access_token"`
-
-		// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-		ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-		// RefreshToken The refresh token to use next time. When missing, keep the old one.
-		RefreshToken *string `json:"refresh_token,omitempty"`
-	}
+	JSON200 *RefreshResponse
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Error
 	// JSON429 the response for an HTTP 429 `application/json` response
@@ -1349,36 +1327,27 @@ type RefreshResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r RefreshResponse) GetJSON200() *struct {
-	// AccessToken The access token to use from now on.
-	AccessToken string `json:"access_token"`
-
-	// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-	ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-	// RefreshToken The refresh token to use next time. When missing, keep the old one.
-	RefreshToken *string `json:"refresh_token,omitempty"`
-} {
+func (r RefreshHTTPResponse) GetJSON200() *RefreshResponse {
 	return r.JSON200
 }
 
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
-func (r RefreshResponse) GetJSON401() *Error {
+func (r RefreshHTTPResponse) GetJSON401() *Error {
 	return r.JSON401
 }
 
 // GetJSON429 returns the response for an HTTP 429 `application/json` response
-func (r RefreshResponse) GetJSON429() *RateLimitedError {
+func (r RefreshHTTPResponse) GetJSON429() *RateLimitedError {
 	return r.JSON429
 }
 
 // GetBody returns the raw response body bytes
-func (r RefreshResponse) GetBody() []byte {
+func (r RefreshHTTPResponse) GetBody() []byte {
 	return r.Body
 }
 
 // Status returns HTTPResponse.Status
-func (r RefreshResponse) Status() string {
+func (r RefreshHTTPResponse) Status() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Status
 	}
@@ -1386,7 +1355,7 @@ func (r RefreshResponse) Status() string {
 }
 
 // StatusCode returns HTTPResponse.StatusCode
-func (r RefreshResponse) StatusCode() int {
+func (r RefreshHTTPResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -1394,7 +1363,7 @@ func (r RefreshResponse) StatusCode() int {
 }
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
-func (r RefreshResponse) ContentType() string {
+func (r RefreshHTTPResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -1408,12 +1377,12 @@ func (r RefreshResponse) ContentType() string {
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/account/whoami (the `GetTokenOwner` operationId).
-func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerResponse, error) {
+func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetTokenOwnerHTTPResponse, error) {
 	rsp, err := c.GetTokenOwner(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetTokenOwnerResponse(rsp)
+	return ParseGetTokenOwnerHTTPResponse(rsp)
 }
 
 // GetDevicesWithResponse List the user's devices
@@ -1423,12 +1392,12 @@ func (c *ClientWithResponses) GetTokenOwnerWithResponse(ctx context.Context, req
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v3/devices (the `GetDevices` operationId).
-func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesResponse, error) {
+func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDevicesHTTPResponse, error) {
 	rsp, err := c.GetDevices(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseGetDevicesResponse(rsp)
+	return ParseGetDevicesHTTPResponse(rsp)
 }
 
 // UpdateDeviceWithBodyWithResponse Rename a device
@@ -1438,12 +1407,12 @@ func (c *ClientWithResponses) GetDevicesWithResponse(ctx context.Context, reqEdi
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Context, deviceID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error) {
 	rsp, err := c.UpdateDeviceWithBody(ctx, deviceID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateDeviceResponse(rsp)
+	return ParseUpdateDeviceHTTPResponse(rsp)
 }
 
 // UpdateDeviceWithResponse Rename a device
@@ -1453,12 +1422,12 @@ func (c *ClientWithResponses) UpdateDeviceWithBodyWithResponse(ctx context.Conte
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /_matrix/client/v3/devices/{deviceId} (the `UpdateDevice` operationId).
-func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceResponse, error) {
+func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, deviceID string, body UpdateDeviceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateDeviceHTTPResponse, error) {
 	rsp, err := c.UpdateDevice(ctx, deviceID, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseUpdateDeviceResponse(rsp)
+	return ParseUpdateDeviceHTTPResponse(rsp)
 }
 
 // LoginWithBodyWithResponse Log in and get an access token
@@ -1471,12 +1440,12 @@ func (c *ClientWithResponses) UpdateDeviceWithResponse(ctx context.Context, devi
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error) {
 	rsp, err := c.LoginWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginHTTPResponse(rsp)
 }
 
 // LoginWithResponse Log in and get an access token
@@ -1489,12 +1458,12 @@ func (c *ClientWithResponses) LoginWithBodyWithResponse(ctx context.Context, con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/login (the `Login` operationId).
-func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error) {
+func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginHTTPResponse, error) {
 	rsp, err := c.Login(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLoginResponse(rsp)
+	return ParseLoginHTTPResponse(rsp)
 }
 
 // LogoutWithResponse End this session
@@ -1504,12 +1473,12 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/logout (the `Logout` operationId).
-func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error) {
+func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutHTTPResponse, error) {
 	rsp, err := c.Logout(ctx, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseLogoutResponse(rsp)
+	return ParseLogoutHTTPResponse(rsp)
 }
 
 // RefreshWithBodyWithResponse Exchange a refresh token for new tokens
@@ -1523,12 +1492,12 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshResponse, error) {
+func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error) {
 	rsp, err := c.RefreshWithBody(ctx, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshResponse(rsp)
+	return ParseRefreshHTTPResponse(rsp)
 }
 
 // RefreshWithResponse Exchange a refresh token for new tokens
@@ -1542,39 +1511,30 @@ func (c *ClientWithResponses) RefreshWithBodyWithResponse(ctx context.Context, c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /_matrix/client/v3/refresh (the `Refresh` operationId).
-func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshResponse, error) {
+func (c *ClientWithResponses) RefreshWithResponse(ctx context.Context, body RefreshJSONRequestBody, reqEditors ...RequestEditorFn) (*RefreshHTTPResponse, error) {
 	rsp, err := c.Refresh(ctx, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
-	return ParseRefreshResponse(rsp)
+	return ParseRefreshHTTPResponse(rsp)
 }
 
-// ParseGetTokenOwnerResponse parses an HTTP response from a GetTokenOwnerWithResponse call
-func ParseGetTokenOwnerResponse(rsp *http.Response) (*GetTokenOwnerResponse, error) {
+// ParseGetTokenOwnerHTTPResponse parses an HTTP response from a GetTokenOwnerWithResponse call
+func ParseGetTokenOwnerHTTPResponse(rsp *http.Response) (*GetTokenOwnerHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetTokenOwnerResponse{
+	response := &GetTokenOwnerHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// DeviceID The device the token belongs to; missing only for tokens without a device, such as an application service's.
-			DeviceID *string `json:"device_id,omitempty"`
-
-			// IsGuest True for a guest account.
-			IsGuest *bool `json:"is_guest,omitempty"`
-
-			// UserID The user the token belongs to.
-			UserID string `json:"user_id"`
-		}
+		var dest GetTokenOwnerResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1606,25 +1566,22 @@ func ParseGetTokenOwnerResponse(rsp *http.Response) (*GetTokenOwnerResponse, err
 	return response, nil
 }
 
-// ParseGetDevicesResponse parses an HTTP response from a GetDevicesWithResponse call
-func ParseGetDevicesResponse(rsp *http.Response) (*GetDevicesResponse, error) {
+// ParseGetDevicesHTTPResponse parses an HTTP response from a GetDevicesWithResponse call
+func ParseGetDevicesHTTPResponse(rsp *http.Response) (*GetDevicesHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &GetDevicesResponse{
+	response := &GetDevicesHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// Devices One entry per device.
-			Devices *[]Device `json:"devices,omitempty"`
-		}
+		var dest GetDevicesResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1635,15 +1592,15 @@ func ParseGetDevicesResponse(rsp *http.Response) (*GetDevicesResponse, error) {
 	return response, nil
 }
 
-// ParseUpdateDeviceResponse parses an HTTP response from a UpdateDeviceWithResponse call
-func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error) {
+// ParseUpdateDeviceHTTPResponse parses an HTTP response from a UpdateDeviceWithResponse call
+func ParseUpdateDeviceHTTPResponse(rsp *http.Response) (*UpdateDeviceHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &UpdateDeviceResponse{
+	response := &UpdateDeviceHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1671,44 +1628,22 @@ func ParseUpdateDeviceResponse(rsp *http.Response) (*UpdateDeviceResponse, error
 	return response, nil
 }
 
-// ParseLoginResponse parses an HTTP response from a LoginWithResponse call
-func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
+// ParseLoginHTTPResponse parses an HTTP response from a LoginWithResponse call
+func ParseLoginHTTPResponse(rsp *http.Response) (*LoginHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LoginResponse{
+	response := &LoginHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccessToken The token to send with later requests.
-			AccessToken string `json:"access_token"`
-
-			// DeviceID The device the session belongs to.
-			DeviceID string `json:"device_id"`
-
-			// ExpiresInMs The access token's lifetime in milliseconds. Missing means it does not expire.
-			ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-			// HomeServer Deprecated. The server name; read it from `user_id` instead.
-			// Deprecated: this property has been marked as deprecated upstream, but no `x-deprecated-reason` was set
-			HomeServer *string `json:"home_server,omitempty"`
-
-			// RefreshToken A token to get a new access token with `POST /refresh`. Present only when asked for and supported.
-			RefreshToken *string `json:"refresh_token,omitempty"`
-
-			// UserID The full user ID of the account.
-			UserID string `json:"user_id"`
-
-			// WellKnown Discovery information the client should use from now on.
-			WellKnown *DiscoveryInformation `json:"well_known,omitempty"`
-		}
+		var dest LoginResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1740,15 +1675,15 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	return response, nil
 }
 
-// ParseLogoutResponse parses an HTTP response from a LogoutWithResponse call
-func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
+// ParseLogoutHTTPResponse parses an HTTP response from a LogoutWithResponse call
+func ParseLogoutHTTPResponse(rsp *http.Response) (*LogoutHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &LogoutResponse{
+	response := &LogoutHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
@@ -1766,31 +1701,22 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	return response, nil
 }
 
-// ParseRefreshResponse parses an HTTP response from a RefreshWithResponse call
-func ParseRefreshResponse(rsp *http.Response) (*RefreshResponse, error) {
+// ParseRefreshHTTPResponse parses an HTTP response from a RefreshWithResponse call
+func ParseRefreshHTTPResponse(rsp *http.Response) (*RefreshHTTPResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
 	defer func() { _ = rsp.Body.Close() }()
 	if err != nil {
 		return nil, err
 	}
 
-	response := &RefreshResponse{
+	response := &RefreshHTTPResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			// AccessToken The access token to use from now on.
-			AccessToken string `json:"access_token"`
-
-			// ExpiresInMs The new access token's lifetime in milliseconds. Missing means it does not expire.
-			ExpiresInMs *int `json:"expires_in_ms,omitempty"`
-
-			// RefreshToken The refresh token to use next time. When missing, keep the old one.
-			RefreshToken *string `json:"refresh_token,omitempty"`
-		}
+		var dest RefreshResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -1826,3 +1752,64 @@ var Operations = operation.NewTable(
 	operation.Info{ID: "refresh", Method: "POST", Path: "/_matrix/client/v3/refresh", Auth: operation.AuthNone, AddedIn: "1.3"},
 	operation.Info{ID: "updateDevice", Method: "PUT", Path: "/_matrix/client/v3/devices/{deviceId}", Auth: operation.AuthRequired, QueryToken: true},
 )
+
+// API is the typed API of this package: one method per operation, taking the
+// path parameters, the query parameters (as a *...Params, nil for none) and
+// the body as arguments, and returning the decoded success answer. Any
+// other answer is returned as a *matrixerr.Error, which errors.Is matches
+// against the codes of package matrixerr (matrixerr.ErrUnknownToken, ...).
+//
+// Each request's context is tagged with its operation (operation.InfoFrom),
+// so the http.Client given with WithHTTPClient (a session, say) can tell
+// which requests take an access token. Raw is the lower layer: the client
+// oapi-codegen generates, which returns the *http.Response.
+type API struct {
+	// Raw sends the requests.
+	Raw ClientInterface
+}
+
+// NewAPI returns the typed API of the server at the base URL server, with
+// the same options as NewClient.
+func NewAPI(server string, opts ...ClientOption) (*API, error) {
+	raw, err := NewClient(server, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &API{Raw: raw}, nil
+}
+
+// GetTokenOwner calls getTokenOwner: GET /_matrix/client/v3/account/whoami.
+func (a *API) GetTokenOwner(ctx context.Context) (*GetTokenOwnerResponse, error) {
+	ctx = Operations.Tag(ctx, "getTokenOwner")
+	return operation.JSONResult[GetTokenOwnerResponse](a.Raw.GetTokenOwner(ctx))
+}
+
+// GetDevices calls getDevices: GET /_matrix/client/v3/devices.
+func (a *API) GetDevices(ctx context.Context) (*GetDevicesResponse, error) {
+	ctx = Operations.Tag(ctx, "getDevices")
+	return operation.JSONResult[GetDevicesResponse](a.Raw.GetDevices(ctx))
+}
+
+// UpdateDevice calls updateDevice: PUT /_matrix/client/v3/devices/{deviceId}.
+func (a *API) UpdateDevice(ctx context.Context, deviceID string, body UpdateDeviceRequest) error {
+	ctx = Operations.Tag(ctx, "updateDevice")
+	return operation.EmptyResult(a.Raw.UpdateDevice(ctx, deviceID, body))
+}
+
+// Login calls login: POST /_matrix/client/v3/login.
+func (a *API) Login(ctx context.Context, body LoginRequest) (*LoginResponse, error) {
+	ctx = Operations.Tag(ctx, "login")
+	return operation.JSONResult[LoginResponse](a.Raw.Login(ctx, body))
+}
+
+// Logout calls logout: POST /_matrix/client/v3/logout.
+func (a *API) Logout(ctx context.Context) error {
+	ctx = Operations.Tag(ctx, "logout")
+	return operation.EmptyResult(a.Raw.Logout(ctx))
+}
+
+// Refresh calls refresh: POST /_matrix/client/v3/refresh.
+func (a *API) Refresh(ctx context.Context, body RefreshRequest) (*RefreshResponse, error) {
+	ctx = Operations.Tag(ctx, "refresh")
+	return operation.JSONResult[RefreshResponse](a.Raw.Refresh(ctx, body))
+}
