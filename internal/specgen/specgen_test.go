@@ -188,7 +188,7 @@ func TestBadInput(t *testing.T) {
 			`badref/api.yaml:13:23: $ref "definitions/missing.yaml": no such file badref/definitions/missing.yaml`,
 			`badref/api.yaml:19:23: $ref "api.yaml#/components/schemas/Nope": badref/api.yaml has nothing at #/components/schemas/Nope`,
 		}},
-		{"badyaml", []string{`badyaml/api.yaml:4:1: did not find expected`}},
+		{"badyaml", []string{`badyaml/api.yaml:5:5: did not find expected`}}, // the sequence left open on line 5
 		{"dupid", []string{`dupid/b.yaml:5:5: operationId "getThing" is used again (first at dupid/a.yaml:5:5)`}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
