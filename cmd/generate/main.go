@@ -37,11 +37,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxauth/mxauth/internal/specgen"
+	"github.com/mxauth/mxauth/internal/yamlpos"
 	"github.com/mxauth/mxauth/specs"
 )
 
@@ -118,6 +120,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code, err := specgen.Generate(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "generate: %v\n", err)
+		if errors.Is(err, specgen.ErrBadOptions) {
+			return exitUsage
+		}
 		return exitSpec
 	}
 
@@ -200,23 +205,54 @@ func options(cfg config) (specgen.Options, error) {
 	return opts, nil
 }
 
-// readConfig reads a -config file strictly: an unknown key is an error with
-// its line and column. Relative spec and output paths are taken from the
-// config file's folder.
+// readConfig reads a -config file strictly: a syntax error, an unknown key
+// or a value of the wrong type is an error at its line and column, and an
+// unknown key's error lists the allowed ones. A list may be given as a
+// single value. Relative spec and output paths are taken from the config
+// file's folder.
 func readConfig(name string) (config, error) {
 	var cfg config
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return cfg, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		var typeErr *yaml.TypeError
-		if errors.As(err, &typeErr) {
-			return cfg, fmt.Errorf("%s:%s", name, strings.TrimPrefix(strings.Join(typeErr.Errors, "; "), "line "))
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		var msgs []string
+		for _, p := range yamlpos.Problems(data, err) {
+			msgs = append(msgs, fmt.Sprintf("%s:%d:%d: %s", name, p.Line, p.Col, p.Msg))
 		}
-		return cfg, fmt.Errorf("%s: %w", name, err)
+		return cfg, errors.New(strings.Join(msgs, "\n"))
+	}
+	fields, keys := configFields(&cfg)
+	if len(doc.Content) == 0 {
+		return cfg, nil // an empty file: no settings
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return cfg, fmt.Errorf("%s:%d:%d: want settings as key: value; allowed keys: %s", name, root.Line, root.Column, strings.Join(keys, ", "))
+	}
+	var errs []error
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		field, ok := fields[key.Value]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: unknown key %q; allowed: %s", name, key.Line, key.Column, key.Value, strings.Join(keys, ", ")))
+			continue
+		}
+		if field.Kind() == reflect.Slice && value.Kind == yaml.ScalarNode {
+			value = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{value}, Line: value.Line, Column: value.Column}
+		}
+		if err := value.Decode(field.Addr().Interface()); err != nil {
+			msg := err.Error()
+			if ps := yamlpos.Problems(data, err); len(ps) > 0 {
+				msg = ps[0].Msg
+			}
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: %s", name, value.Line, value.Column, key.Value, msg))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
 	}
 	dir := filepath.Dir(name)
 	for i, s := range cfg.Specs {
@@ -228,6 +264,20 @@ func readConfig(name string) (config, error) {
 		cfg.Output = filepath.Join(dir, cfg.Output)
 	}
 	return cfg, nil
+}
+
+// configFields returns the fields of cfg by YAML key, and the keys in the
+// order config declares them.
+func configFields(cfg *config) (map[string]reflect.Value, []string) {
+	v := reflect.ValueOf(cfg).Elem()
+	fields := map[string]reflect.Value{}
+	var keys []string
+	for i := range v.NumField() {
+		key := v.Type().Field(i).Tag.Get("yaml")
+		fields[key] = v.Field(i)
+		keys = append(keys, key)
+	}
+	return fields, keys
 }
 
 // overlay returns the config file's settings with the flags given on the

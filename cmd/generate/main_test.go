@@ -70,10 +70,22 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("flag over config: exit %d, %s %.200s", code, stderr, stdout)
 	}
 
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("spec: [x]\noutput: y.go\n"), 0o644)
-	if code, _, stderr := runCLI(t, "-config", bad); code != exitUsage || !strings.Contains(stderr, "bad.yaml:2: field output not found") {
-		t.Errorf("unknown config key: exit %d, %s", code, stderr)
+	// Mistakes in the file: each at its line and column, an unknown key with
+	// the allowed ones.
+	for _, tc := range []struct{ name, text, want string }{
+		{"unknown key", "spec: [x]\n  # comment\noutput: y.go\n",
+			`:3:1: unknown key "output"; allowed: spec, o, package, generate, include-operations, exclude-operations, include-tags, matrix-version, check`},
+		{"wrong type", "spec: [x]\ncheck: {a: 1}\n", `:2:8: check: cannot unmarshal !!map into bool`},
+		{"syntax error on line 5", "spec: [x]\no: y.go\npackage: p\ngenerate: [types]\ninclude-operations: [login\n", `:5:1: did not find expected ',' or ']'`},
+		{"not a mapping", "- spec\n", `:1:1: want settings as key: value; allowed keys: spec, o,`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := filepath.Join(dir, "bad.yaml")
+			os.WriteFile(bad, []byte(tc.text), 0o644)
+			if code, _, stderr := runCLI(t, "-config", bad); code != exitUsage || !strings.Contains(stderr, "bad.yaml"+tc.want) {
+				t.Errorf("exit %d, %s; want exit 2 and %s", code, stderr, tc.want)
+			}
+		})
 	}
 }
 
@@ -85,10 +97,10 @@ func TestErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown operation", []string{"-spec", spec, "-include-operations", "refrsh"}, exitSpec, `unknown operationId "refrsh" (did you mean refresh`},
+		{"unknown operation", []string{"-spec", spec, "-include-operations", "refrsh"}, exitUsage, `unknown operationId "refrsh" (did you mean refresh`},
 		{"bad part", []string{"-generate", "types,docs"}, exitUsage, `unknown part "docs"`},
 		{"bad package", []string{"-package", "my-pkg"}, exitUsage, `not a Go identifier`},
-		{"bad version", []string{"-matrix-version", "one"}, exitSpec, `want MAJOR.MINOR`},
+		{"bad version", []string{"-matrix-version", "one"}, exitUsage, `want MAJOR.MINOR`},
 		{"missing spec", []string{"-spec", "does/not/exist"}, exitUsage, "does/not/exist"},
 		{"check without output", []string{"-check"}, exitUsage, "-check needs -o"},
 		{"stray argument", []string{"specs"}, exitUsage, "unexpected argument"},

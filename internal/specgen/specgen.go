@@ -13,10 +13,25 @@ package specgen
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/getkin/kin-openapi/openapi3"
 )
+
+// ErrBadOptions is wrapped by the errors that come from the options rather
+// than from the spec files: an operationId that is not in the specs, a
+// selection that leaves nothing, a malformed Matrix version.
+var ErrBadOptions = errors.New("bad options")
+
+// optionsError is an error that matches ErrBadOptions under errors.Is and
+// reads as its cause.
+type optionsError struct{ cause error }
+
+func badOptions(cause error) error          { return optionsError{cause} }
+func (e optionsError) Error() string        { return e.cause.Error() }
+func (e optionsError) Unwrap() error        { return e.cause }
+func (e optionsError) Is(target error) bool { return target == ErrBadOptions }
 
 // Options says what to generate from which files.
 type Options struct {
