@@ -72,6 +72,11 @@ type config struct {
 	IncludeTags       []string `yaml:"include-tags"`
 	MatrixVersion     string   `yaml:"matrix-version"`
 	Check             bool     `yaml:"check"`
+	// specBase is the config file's folder, which relative Specs are
+	// read from; empty for specs given on the command line. Specs are kept
+	// as written, which is how the generated header shows them, so that
+	// it does not depend on where the project is checked out.
+	specBase string `yaml:"-"`
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -196,11 +201,15 @@ func options(cfg config) (specgen.Options, error) {
 		return opts, nil
 	}
 	for _, s := range cfg.Specs {
-		src, err := specgen.DirSource(s, outDir)
+		osPath := s
+		if cfg.specBase != "" && !filepath.IsAbs(s) {
+			osPath = filepath.Join(cfg.specBase, s)
+		}
+		src, err := specgen.DirSource(osPath, ".")
 		if err != nil {
 			return opts, fmt.Errorf("-spec: %w", err)
 		}
-		opts.Sources = append(opts.Sources, src)
+		opts.Sources = append(opts.Sources, src.ShownAs(filepath.ToSlash(filepath.Clean(s))))
 	}
 	return opts, nil
 }
@@ -255,11 +264,7 @@ func readConfig(name string) (config, error) {
 		return cfg, err
 	}
 	dir := filepath.Dir(name)
-	for i, s := range cfg.Specs {
-		if !filepath.IsAbs(s) {
-			cfg.Specs[i] = filepath.Join(dir, s)
-		}
-	}
+	cfg.specBase = dir
 	if cfg.Output != "" && !filepath.IsAbs(cfg.Output) {
 		cfg.Output = filepath.Join(dir, cfg.Output)
 	}
@@ -274,6 +279,9 @@ func configFields(cfg *config) (map[string]reflect.Value, []string) {
 	var keys []string
 	for i := range v.NumField() {
 		key := v.Type().Field(i).Tag.Get("yaml")
+		if key == "-" {
+			continue
+		}
 		fields[key] = v.Field(i)
 		keys = append(keys, key)
 	}
@@ -285,7 +293,7 @@ func configFields(cfg *config) (map[string]reflect.Value, []string) {
 func overlay(file, flags config, set map[string]bool) config {
 	out := file
 	if set["spec"] {
-		out.Specs = flags.Specs
+		out.Specs, out.specBase = flags.Specs, ""
 	}
 	if set["o"] {
 		out.Output = flags.Output

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +166,70 @@ func TestMatrixVersionOnSwaggerRelease(t *testing.T) {
 		if !strings.Contains(stdout, `ID: "login"`) {
 			t.Errorf("-matrix-version %s: login (no version mark) is missing", tc.version)
 		}
+	}
+}
+
+// TestOutputIndependentOfCheckout generates from two copies of one project
+// at different depths, once with the spec folder inside the project
+// (a relative path in the config file) and once outside it (an absolute
+// path): the outputs must be the same bytes, and the header must name only
+// the files that gave the operations asked for.
+func TestOutputIndependentOfCheckout(t *testing.T) {
+	specFolder := filepath.Join("..", "..", "specs", "client-server")
+	outside := filepath.Join(t.TempDir(), "third_party", "client-server")
+	copyDir(t, specFolder, outside)
+	for _, tc := range []struct{ name, spec string }{
+		{"relative spec", "../matrix-spec/client-server"},
+		{"absolute spec", outside},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var outputs [][]byte
+			for _, depth := range []string{"a", filepath.Join("b", "c", "d")} {
+				project := filepath.Join(t.TempDir(), depth, "project")
+				copyDir(t, specFolder, filepath.Join(project, "matrix-spec", "client-server"))
+				config := filepath.Join(project, "pkg", "mxauth.yaml")
+				os.MkdirAll(filepath.Dir(config), 0o755)
+				os.WriteFile(config, []byte("spec: ["+tc.spec+"]\no: out/matrix.gen.go\ninclude-operations: [login, getTokenOwner]\ngenerate: [types, client]\n"), 0o644)
+				if code, _, stderr := runCLI(t, "-config", config); code != exitOK {
+					t.Fatalf("exit %d: %s", code, stderr)
+				}
+				out, err := os.ReadFile(filepath.Join(project, "pkg", "out", "matrix.gen.go"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outputs = append(outputs, out)
+			}
+			if !bytes.Equal(outputs[0], outputs[1]) {
+				t.Errorf("the output depends on where the project is: %s", diffSummary(outputs[0], outputs[1]))
+			}
+			shown := filepath.ToSlash(tc.spec)
+			header, _, _ := strings.Cut(string(outputs[0]), "package ")
+			want := "// Sources:\n//   - " + shown + "/login.yaml\n//   - " + shown + "/whoami.yaml\n"
+			if !strings.HasSuffix(header, want) {
+				t.Errorf("header:\n%s\nwant it to end with:\n%s", header, want)
+			}
+		})
+	}
+}
+
+// copyDir copies the folder from (files and subfolders) to to.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

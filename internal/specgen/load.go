@@ -62,6 +62,22 @@ func DirSource(osPath, relativeTo string) (Source, error) {
 	}, nil
 }
 
+// ShownAs returns s with its files shown under name (in errors and in the
+// generated header): s.Path itself as name, a file in it as name/file. Give
+// the path as the user wrote it, so that what is shown does not depend on
+// where the project is checked out.
+func (s Source) ShownAs(name string) Source {
+	root := s.Path
+	s.Display = func(p string) string {
+		rel, err := filepath.Rel(filepath.FromSlash(root), filepath.FromSlash(p))
+		if err != nil {
+			return p
+		}
+		return path.Join(name, filepath.ToSlash(rel))
+	}
+	return s
+}
+
 // specFile is one loaded top-level OpenAPI document.
 type specFile struct {
 	display string

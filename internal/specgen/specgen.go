@@ -60,7 +60,7 @@ func Generate(ctx context.Context, opts Options) ([]byte, error) {
 
 // Document loads, merges, filters and normalises the sources into the one
 // document that is handed to oapi-codegen, and returns it with the display
-// names of the files it was read from.
+// names of the files that contributed the operations it kept.
 func Document(ctx context.Context, opts Options) (*openapi3.T, []string, error) {
 	var target *matrixVersion
 	if opts.MatrixVersion != "" {
@@ -91,10 +91,37 @@ func Document(ctx context.Context, opts Options) (*openapi3.T, []string, error) 
 		return nil, nil, err
 	}
 	nameInlineBodies(doc, taken)
-	inputs := make([]string, len(files))
-	for i, f := range files {
-		inputs[i] = f.display
+	return doc, contributors(files, doc), nil
+}
+
+// contributors returns the display names of the files that gave doc at
+// least one of its operations, sorted: the sources worth naming in the
+// generated header.
+func contributors(files []*specFile, doc *openapi3.T) []string {
+	kept := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			kept[op.OperationID] = true
+		}
+	}
+	var inputs []string
+	for _, f := range files {
+		if gaveOne(f.doc, kept) {
+			inputs = append(inputs, f.display)
+		}
 	}
 	slices.Sort(inputs)
-	return doc, inputs, nil
+	return inputs
+}
+
+// gaveOne reports whether doc has an operation whose operationId is in kept.
+func gaveOne(doc *openapi3.T, kept map[string]bool) bool {
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if kept[op.OperationID] {
+				return true
+			}
+		}
+	}
+	return false
 }
