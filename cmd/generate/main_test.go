@@ -204,8 +204,8 @@ func TestOutputIndependentOfCheckout(t *testing.T) {
 			}
 			shown := filepath.ToSlash(tc.spec)
 			header, _, _ := strings.Cut(string(outputs[0]), "package ")
-			want := "// Sources:\n//   - " + shown + "/login.yaml\n//   - " + shown + "/whoami.yaml\n"
-			if !strings.HasSuffix(header, want) {
+			want := "// Sources:\n//   - " + shown + "/login.yaml\n//   - " + shown + "/whoami.yaml"
+			if !strings.HasSuffix(strings.TrimSpace(header), want) {
 				t.Errorf("header:\n%s\nwant it to end with:\n%s", header, want)
 			}
 		})

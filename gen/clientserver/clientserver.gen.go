@@ -5829,15 +5829,7 @@ type GetWellknownResponseObject interface {
 type GetWellknown200JSONResponse DiscoveryInformation
 
 func (response GetWellknown200JSONResponse) VisitGetWellknownResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetWellknown404Response struct {
@@ -5858,29 +5850,13 @@ type GetAuthMetadataResponseObject interface {
 type GetAuthMetadata200JSONResponse GetAuthMetadataResponse
 
 func (response GetAuthMetadata200JSONResponse) VisitGetAuthMetadataResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetAuthMetadata404JSONResponse Error
 
 func (response GetAuthMetadata404JSONResponse) VisitGetAuthMetadataResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(404)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 404, response)
 }
 
 type GenerateLoginTokenRequestObject struct {
@@ -5894,57 +5870,25 @@ type GenerateLoginTokenResponseObject interface {
 type GenerateLoginToken200JSONResponse GenerateLoginTokenResponse
 
 func (response GenerateLoginToken200JSONResponse) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GenerateLoginToken400JSONResponse Error
 
 func (response GenerateLoginToken400JSONResponse) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type GenerateLoginToken401JSONResponse AuthenticationResponse
 
 func (response GenerateLoginToken401JSONResponse) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type GenerateLoginToken429JSONResponse RateLimitedError
 
 func (response GenerateLoginToken429JSONResponse) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type GetTokenOwnerRequestObject struct {
@@ -5957,57 +5901,25 @@ type GetTokenOwnerResponseObject interface {
 type GetTokenOwner200JSONResponse GetTokenOwnerResponse
 
 func (response GetTokenOwner200JSONResponse) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetTokenOwner401JSONResponse Error
 
 func (response GetTokenOwner401JSONResponse) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type GetTokenOwner403JSONResponse Error
 
 func (response GetTokenOwner403JSONResponse) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 403, response)
 }
 
 type GetTokenOwner429JSONResponse RateLimitedError
 
 func (response GetTokenOwner429JSONResponse) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type GetCapabilitiesRequestObject struct {
@@ -6020,29 +5932,13 @@ type GetCapabilitiesResponseObject interface {
 type GetCapabilities200JSONResponse GetCapabilitiesResponse
 
 func (response GetCapabilities200JSONResponse) VisitGetCapabilitiesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetCapabilities429JSONResponse RateLimitedError
 
 func (response GetCapabilities429JSONResponse) VisitGetCapabilitiesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type DeleteDevicesRequestObject struct {
@@ -6056,29 +5952,13 @@ type DeleteDevicesResponseObject interface {
 type DeleteDevices200JSONResponse map[string]interface{}
 
 func (response DeleteDevices200JSONResponse) VisitDeleteDevicesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type DeleteDevices401JSONResponse AuthenticationResponse
 
 func (response DeleteDevices401JSONResponse) VisitDeleteDevicesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type GetDevicesRequestObject struct {
@@ -6091,15 +5971,7 @@ type GetDevicesResponseObject interface {
 type GetDevices200JSONResponse GetDevicesResponse
 
 func (response GetDevices200JSONResponse) VisitGetDevicesResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type DeleteDeviceRequestObject struct {
@@ -6114,29 +5986,13 @@ type DeleteDeviceResponseObject interface {
 type DeleteDevice200JSONResponse map[string]interface{}
 
 func (response DeleteDevice200JSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type DeleteDevice401JSONResponse AuthenticationResponse
 
 func (response DeleteDevice401JSONResponse) VisitDeleteDeviceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type GetDeviceRequestObject struct {
@@ -6150,15 +6006,7 @@ type GetDeviceResponseObject interface {
 type GetDevice200JSONResponse Device
 
 func (response GetDevice200JSONResponse) VisitGetDeviceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetDevice404Response struct {
@@ -6181,29 +6029,13 @@ type UpdateDeviceResponseObject interface {
 type UpdateDevice200JSONResponse map[string]interface{}
 
 func (response UpdateDevice200JSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type UpdateDevice201JSONResponse map[string]interface{}
 
 func (response UpdateDevice201JSONResponse) VisitUpdateDeviceResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(201)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 201, response)
 }
 
 type UpdateDevice404Response struct {
@@ -6224,43 +6056,19 @@ type GetLoginFlowsResponseObject interface {
 type GetLoginFlows200JSONResponse GetLoginFlowsResponse
 
 func (response GetLoginFlows200JSONResponse) VisitGetLoginFlowsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type GetLoginFlows404JSONResponse Error
 
 func (response GetLoginFlows404JSONResponse) VisitGetLoginFlowsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(404)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 404, response)
 }
 
 type GetLoginFlows429JSONResponse RateLimitedError
 
 func (response GetLoginFlows429JSONResponse) VisitGetLoginFlowsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type LoginRequestObject struct {
@@ -6274,57 +6082,25 @@ type LoginResponseObject interface {
 type Login200JSONResponse LoginResponse
 
 func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type Login400JSONResponse Error
 
 func (response Login400JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type Login403JSONResponse Error
 
 func (response Login403JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 403, response)
 }
 
 type Login429JSONResponse RateLimitedError
 
 func (response Login429JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type LogoutRequestObject struct {
@@ -6337,15 +6113,7 @@ type LogoutResponseObject interface {
 type Logout200JSONResponse map[string]interface{}
 
 func (response Logout200JSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type LogoutAllRequestObject struct {
@@ -6358,15 +6126,7 @@ type LogoutAllResponseObject interface {
 type LogoutAll200JSONResponse map[string]interface{}
 
 func (response LogoutAll200JSONResponse) VisitLogoutAllResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type RefreshRequestObject struct {
@@ -6380,43 +6140,19 @@ type RefreshResponseObject interface {
 type Refresh200JSONResponse RefreshResponse
 
 func (response Refresh200JSONResponse) VisitRefreshResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type Refresh401JSONResponse Error
 
 func (response Refresh401JSONResponse) VisitRefreshResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type Refresh429JSONResponse RateLimitedError
 
 func (response Refresh429JSONResponse) VisitRefreshResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type RegisterRequestObject struct {
@@ -6431,71 +6167,31 @@ type RegisterResponseObject interface {
 type Register200JSONResponse RegisterResponse
 
 func (response Register200JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type Register400JSONResponse Error
 
 func (response Register400JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type Register401JSONResponse AuthenticationResponse
 
 func (response Register401JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 type Register403JSONResponse Error
 
 func (response Register403JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 403, response)
 }
 
 type Register429JSONResponse RateLimitedError
 
 func (response Register429JSONResponse) VisitRegisterResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type CheckUsernameAvailabilityRequestObject struct {
@@ -6509,43 +6205,19 @@ type CheckUsernameAvailabilityResponseObject interface {
 type CheckUsernameAvailability200JSONResponse CheckUsernameAvailabilityResponse
 
 func (response CheckUsernameAvailability200JSONResponse) VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type CheckUsernameAvailability400JSONResponse Error
 
 func (response CheckUsernameAvailability400JSONResponse) VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type CheckUsernameAvailability429JSONResponse RateLimitedError
 
 func (response CheckUsernameAvailability429JSONResponse) VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(429)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 429, response)
 }
 
 type RequestTokenToRegisterEmailRequestObject struct {
@@ -6559,43 +6231,19 @@ type RequestTokenToRegisterEmailResponseObject interface {
 type RequestTokenToRegisterEmail200JSONResponse RequestTokenResponse
 
 func (response RequestTokenToRegisterEmail200JSONResponse) VisitRequestTokenToRegisterEmailResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type RequestTokenToRegisterEmail400JSONResponse Error
 
 func (response RequestTokenToRegisterEmail400JSONResponse) VisitRequestTokenToRegisterEmailResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RequestTokenToRegisterEmail403JSONResponse Error
 
 func (response RequestTokenToRegisterEmail403JSONResponse) VisitRequestTokenToRegisterEmailResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 403, response)
 }
 
 type RequestTokenToRegisterMSISDNRequestObject struct {
@@ -6609,43 +6257,19 @@ type RequestTokenToRegisterMSISDNResponseObject interface {
 type RequestTokenToRegisterMSISDN200JSONResponse RequestTokenResponse
 
 func (response RequestTokenToRegisterMSISDN200JSONResponse) VisitRequestTokenToRegisterMSISDNResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type RequestTokenToRegisterMSISDN400JSONResponse Error
 
 func (response RequestTokenToRegisterMSISDN400JSONResponse) VisitRequestTokenToRegisterMSISDNResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RequestTokenToRegisterMSISDN403JSONResponse Error
 
 func (response RequestTokenToRegisterMSISDN403JSONResponse) VisitRequestTokenToRegisterMSISDNResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(403)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 403, response)
 }
 
 type GetVersionsRequestObject struct {
@@ -6658,15 +6282,7 @@ type GetVersionsResponseObject interface {
 type GetVersions200JSONResponse GetVersionsResponse
 
 func (response GetVersions200JSONResponse) VisitGetVersionsResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 // StrictServerInterface represents all server handlers.

@@ -2606,29 +2606,13 @@ type RequestDeviceAuthorizationResponseObject interface {
 type RequestDeviceAuthorization200JSONResponse DeviceAuthorizationResponse
 
 func (response RequestDeviceAuthorization200JSONResponse) VisitRequestDeviceAuthorizationResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type RequestDeviceAuthorization400JSONResponse OAuthError
 
 func (response RequestDeviceAuthorization400JSONResponse) VisitRequestDeviceAuthorizationResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RegisterOAuthClientRequestObject struct {
@@ -2642,29 +2626,13 @@ type RegisterOAuthClientResponseObject interface {
 type RegisterOAuthClient201JSONResponse ClientInformation
 
 func (response RegisterOAuthClient201JSONResponse) VisitRegisterOAuthClientResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(201)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 201, response)
 }
 
 type RegisterOAuthClient400JSONResponse RegistrationError
 
 func (response RegisterOAuthClient400JSONResponse) VisitRegisterOAuthClientResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RevokeOAuthTokenRequestObject struct {
@@ -2686,15 +2654,7 @@ func (response RevokeOAuthToken200Response) VisitRevokeOAuthTokenResponse(w http
 type RevokeOAuthToken400JSONResponse OAuthError
 
 func (response RevokeOAuthToken400JSONResponse) VisitRevokeOAuthTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RequestOAuthTokenRequestObject struct {
@@ -2708,43 +2668,19 @@ type RequestOAuthTokenResponseObject interface {
 type RequestOAuthToken200JSONResponse TokenResponse
 
 func (response RequestOAuthToken200JSONResponse) VisitRequestOAuthTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response)
 }
 
 type RequestOAuthToken400JSONResponse OAuthError
 
 func (response RequestOAuthToken400JSONResponse) VisitRequestOAuthTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(400)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 400, response)
 }
 
 type RequestOAuthToken401JSONResponse OAuthError
 
 func (response RequestOAuthToken401JSONResponse) VisitRequestOAuthTokenResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(401)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 401, response)
 }
 
 // StrictServerInterface represents all server handlers.

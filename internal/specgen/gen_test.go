@@ -68,3 +68,21 @@ func TestGenPackageDocs(t *testing.T) {
 		}
 	}
 }
+
+// TestGenFastJSONWriters checks that the strict servers in gen/ send JSON
+// answers through operation.WriteJSON, not oapi-codegen's Encoder and
+// Buffer (see fastJSONWriters).
+func TestGenFastJSONWriters(t *testing.T) {
+	for dir, file := range genPackages {
+		code, err := os.ReadFile(filepath.Join("..", "..", "gen", dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(code), "json.NewEncoder"); n != 0 {
+			t.Errorf("gen/%s: %d answers still written through json.NewEncoder", dir, n)
+		}
+		if !strings.Contains(string(code), "return operation.WriteJSON(w, 200, response)") {
+			t.Errorf("gen/%s: no answer written with operation.WriteJSON", dir)
+		}
+	}
+}
