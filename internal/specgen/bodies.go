@@ -26,9 +26,10 @@ import (
 // It runs after hoistSchemas, so that every $ref'd schema has its name and
 // only inline ones are left.
 func nameInlineBodies(doc *openapi3.T, taken map[string]bool) {
+	perOperation := operationTypeNames(doc)
 	used := func(name string) bool {
 		_, schema := doc.Components.Schemas[name]
-		return schema || taken[name] || reservedNames[name]
+		return schema || taken[name] || reservedNames[name] || perOperation[name]
 	}
 	named := map[*openapi3.Schema]bool{}
 	var give func(sr *openapi3.SchemaRef, name string, top bool)
@@ -112,6 +113,27 @@ func nameInlineBodies(doc *openapi3.T, taken map[string]bool) {
 			}
 		}
 	}
+}
+
+// operationSuffixes end the names oapi-codegen declares for each operation
+// (LoginParams, LoginRequestObject, ...), which a body's name must not take.
+var operationSuffixes = []string{
+	"Params", "JSONBody", "JSONRequestBody", "FormdataBody", "FormdataRequestBody",
+	"TextBody", "TextRequestBody", "RequestObject", "ResponseObject", "HTTPResponse",
+}
+
+// operationTypeNames returns the names oapi-codegen will declare for doc's
+// operations, as far as they do not depend on a status code.
+func operationTypeNames(doc *openapi3.T) map[string]bool {
+	names := map[string]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, suffix := range operationSuffixes {
+				names[upperFirst(op.OperationID)+suffix] = true
+			}
+		}
+	}
+	return names
 }
 
 // needsName reports whether oapi-codegen would write s as a struct or a map

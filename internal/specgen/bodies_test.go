@@ -26,6 +26,10 @@ paths:
                   type: object
                   properties:
                     user: {type: string}
+                object:
+                  type: object
+                  properties:
+                    kind: {type: string}
       responses:
         "200":
           description: ok
@@ -94,7 +98,7 @@ func TestNameInlineBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(sortedKeys(doc.Components.Schemas), " ")
-	want := "Login202Response Login400Error LoginRequest LoginRequestIdentifier LoginResponse LoginResponse2 LoginResponse2FlowsItem"
+	want := "Login202Response Login400Error LoginRequest LoginRequestIdentifier LoginRequestObject2 LoginResponse LoginResponse2 LoginResponse2FlowsItem"
 	if got != want {
 		t.Errorf("schemas:\n got %s\nwant %s", got, want)
 	}
