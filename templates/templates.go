@@ -1,7 +1,7 @@
 // Package templates holds every Go template that mxauth's generator adds to
 // what oapi-codegen writes: the typed API (api.tmpl), the operation table
-// (operations.tmpl) and the JSON sum types (sumtype.tmpl). Each file says
-// which generator type feeds it.
+// (operations.tmpl), the JSON sum types (sumtype.tmpl) and the canned
+// server (canned.tmpl). Each file says which generator type feeds it.
 //
 // It is a package only because go:embed reads files from the embedding
 // package's folder: the templates live at the top of the repository, beside

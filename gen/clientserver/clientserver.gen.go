@@ -7111,3 +7111,189 @@ func (a *API) GetVersions(ctx context.Context) (*GetVersionsResponse, error) {
 	ctx = Operations.Tag(ctx, "getVersions")
 	return operation.JSONResult[GetVersionsResponse](a.Raw.GetVersions(ctx))
 }
+
+// CannedServer implements StrictServerInterface with a fixed answer for
+// every operation: the operation's lowest success status, and a body built
+// from its schema alone (the required fields, with the spec's example or an
+// empty value of their type). Every answer carries the header
+// operation.CannedHeader. Embed it in a server to answer the operations the
+// server does not implement itself; the methods the server defines win.
+type CannedServer struct{}
+
+// cannedAnswer is one of CannedServer's fixed answers.
+type cannedAnswer struct {
+	status      int
+	contentType string
+	body        string
+}
+
+// write sends the answer.
+func (a cannedAnswer) write(w http.ResponseWriter) error {
+	return operation.WriteCanned(w, a.status, a.contentType, a.body)
+}
+
+// GetWellknown answers getWellknown with 200 and a fixed application/json body.
+func (CannedServer) GetWellknown(context.Context, GetWellknownRequestObject) (GetWellknownResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"m.homeserver\":{\"base_url\":\"https://example.org/\"}}"}, nil
+}
+
+// VisitGetWellknownResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetWellknownResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetAuthMetadata answers getAuthMetadata with 200 and a fixed application/json body.
+func (CannedServer) GetAuthMetadata(context.Context, GetAuthMetadataRequestObject) (GetAuthMetadataResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"authorization_endpoint\":\"https://example.org/\",\"code_challenge_methods_supported\":[],\"grant_types_supported\":[],\"issuer\":\"https://example.org/\",\"registration_endpoint\":\"https://example.org/\",\"response_modes_supported\":[],\"response_types_supported\":[],\"revocation_endpoint\":\"https://example.org/\",\"token_endpoint\":\"https://example.org/\"}"}, nil
+}
+
+// VisitGetAuthMetadataResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetAuthMetadataResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GenerateLoginToken answers generateLoginToken with 200 and a fixed application/json body.
+func (CannedServer) GenerateLoginToken(context.Context, GenerateLoginTokenRequestObject) (GenerateLoginTokenResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"expires_in_ms\":0,\"login_token\":\"\"}"}, nil
+}
+
+// VisitGenerateLoginTokenResponse sends the fixed answer.
+func (a cannedAnswer) VisitGenerateLoginTokenResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetTokenOwner answers getTokenOwner with 200 and a fixed application/json body.
+func (CannedServer) GetTokenOwner(context.Context, GetTokenOwnerRequestObject) (GetTokenOwnerResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"user_id\":\"@user:example.org\"}"}, nil
+}
+
+// VisitGetTokenOwnerResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetTokenOwnerResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetCapabilities answers getCapabilities with 200 and a fixed application/json body.
+func (CannedServer) GetCapabilities(context.Context, GetCapabilitiesRequestObject) (GetCapabilitiesResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"capabilities\":{}}"}, nil
+}
+
+// VisitGetCapabilitiesResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetCapabilitiesResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// DeleteDevices answers deleteDevices with 200 and a fixed application/json body.
+func (CannedServer) DeleteDevices(context.Context, DeleteDevicesRequestObject) (DeleteDevicesResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitDeleteDevicesResponse sends the fixed answer.
+func (a cannedAnswer) VisitDeleteDevicesResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetDevices answers getDevices with 200 and a fixed application/json body.
+func (CannedServer) GetDevices(context.Context, GetDevicesRequestObject) (GetDevicesResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitGetDevicesResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetDevicesResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// DeleteDevice answers deleteDevice with 200 and a fixed application/json body.
+func (CannedServer) DeleteDevice(context.Context, DeleteDeviceRequestObject) (DeleteDeviceResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitDeleteDeviceResponse sends the fixed answer.
+func (a cannedAnswer) VisitDeleteDeviceResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetDevice answers getDevice with 200 and a fixed application/json body.
+func (CannedServer) GetDevice(context.Context, GetDeviceRequestObject) (GetDeviceResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"device_id\":\"\"}"}, nil
+}
+
+// VisitGetDeviceResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetDeviceResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// UpdateDevice answers updateDevice with 200 and a fixed application/json body.
+func (CannedServer) UpdateDevice(context.Context, UpdateDeviceRequestObject) (UpdateDeviceResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitUpdateDeviceResponse sends the fixed answer.
+func (a cannedAnswer) VisitUpdateDeviceResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// GetLoginFlows answers getLoginFlows with 200 and a fixed application/json body.
+func (CannedServer) GetLoginFlows(context.Context, GetLoginFlowsRequestObject) (GetLoginFlowsResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitGetLoginFlowsResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetLoginFlowsResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// Login answers login with 200 and a fixed application/json body.
+func (CannedServer) Login(context.Context, LoginRequestObject) (LoginResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"access_token\":\"\",\"device_id\":\"\",\"user_id\":\"@user:example.org\"}"}, nil
+}
+
+// VisitLoginResponse sends the fixed answer.
+func (a cannedAnswer) VisitLoginResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// Logout answers logout with 200 and a fixed application/json body.
+func (CannedServer) Logout(context.Context, LogoutRequestObject) (LogoutResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitLogoutResponse sends the fixed answer.
+func (a cannedAnswer) VisitLogoutResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// LogoutAll answers logout_all with 200 and a fixed application/json body.
+func (CannedServer) LogoutAll(context.Context, LogoutAllRequestObject) (LogoutAllResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitLogoutAllResponse sends the fixed answer.
+func (a cannedAnswer) VisitLogoutAllResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// Refresh answers refresh with 200 and a fixed application/json body.
+func (CannedServer) Refresh(context.Context, RefreshRequestObject) (RefreshResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"access_token\":\"\"}"}, nil
+}
+
+// VisitRefreshResponse sends the fixed answer.
+func (a cannedAnswer) VisitRefreshResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// Register answers register with 200 and a fixed application/json body.
+func (CannedServer) Register(context.Context, RegisterRequestObject) (RegisterResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"user_id\":\"@user:example.org\"}"}, nil
+}
+
+// VisitRegisterResponse sends the fixed answer.
+func (a cannedAnswer) VisitRegisterResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// CheckUsernameAvailability answers checkUsernameAvailability with 200 and a fixed application/json body.
+func (CannedServer) CheckUsernameAvailability(context.Context, CheckUsernameAvailabilityRequestObject) (CheckUsernameAvailabilityResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{}"}, nil
+}
+
+// VisitCheckUsernameAvailabilityResponse sends the fixed answer.
+func (a cannedAnswer) VisitCheckUsernameAvailabilityResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// RequestTokenToRegisterEmail answers requestTokenToRegisterEmail with 200 and a fixed application/json body.
+func (CannedServer) RequestTokenToRegisterEmail(context.Context, RequestTokenToRegisterEmailRequestObject) (RequestTokenToRegisterEmailResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"sid\":\"\"}"}, nil
+}
+
+// VisitRequestTokenToRegisterEmailResponse sends the fixed answer.
+func (a cannedAnswer) VisitRequestTokenToRegisterEmailResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// RequestTokenToRegisterMSISDN answers requestTokenToRegisterMSISDN with 200 and a fixed application/json body.
+func (CannedServer) RequestTokenToRegisterMSISDN(context.Context, RequestTokenToRegisterMSISDNRequestObject) (RequestTokenToRegisterMSISDNResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"sid\":\"\"}"}, nil
+}
+
+// VisitRequestTokenToRegisterMSISDNResponse sends the fixed answer.
+func (a cannedAnswer) VisitRequestTokenToRegisterMSISDNResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// GetVersions answers getVersions with 200 and a fixed application/json body.
+func (CannedServer) GetVersions(context.Context, GetVersionsRequestObject) (GetVersionsResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"versions\":[]}"}, nil
+}
+
+// VisitGetVersionsResponse sends the fixed answer.
+func (a cannedAnswer) VisitGetVersionsResponse(w http.ResponseWriter) error { return a.write(w) }

@@ -2968,3 +2968,69 @@ func (a *API) RequestOAuthToken(ctx context.Context, body RequestOAuthTokenReque
 	ctx = Operations.Tag(ctx, "requestOAuthToken")
 	return operation.JSONResult[TokenResponse](a.Raw.RequestOAuthTokenWithFormdataBody(ctx, body))
 }
+
+// CannedServer implements StrictServerInterface with a fixed answer for
+// every operation: the operation's lowest success status, and a body built
+// from its schema alone (the required fields, with the spec's example or an
+// empty value of their type). Every answer carries the header
+// operation.CannedHeader. Embed it in a server to answer the operations the
+// server does not implement itself; the methods the server defines win.
+type CannedServer struct{}
+
+// cannedAnswer is one of CannedServer's fixed answers.
+type cannedAnswer struct {
+	status      int
+	contentType string
+	body        string
+}
+
+// write sends the answer.
+func (a cannedAnswer) write(w http.ResponseWriter) error {
+	return operation.WriteCanned(w, a.status, a.contentType, a.body)
+}
+
+// AuthorizeOAuthClient answers authorizeOAuthClient with 200 and a fixed text/html body.
+func (CannedServer) AuthorizeOAuthClient(context.Context, AuthorizeOAuthClientRequestObject) (AuthorizeOAuthClientResponseObject, error) {
+	return cannedAnswer{200, "text/html", ""}, nil
+}
+
+// VisitAuthorizeOAuthClientResponse sends the fixed answer.
+func (a cannedAnswer) VisitAuthorizeOAuthClientResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// RequestDeviceAuthorization answers requestDeviceAuthorization with 200 and a fixed application/json body.
+func (CannedServer) RequestDeviceAuthorization(context.Context, RequestDeviceAuthorizationRequestObject) (RequestDeviceAuthorizationResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"device_code\":\"\",\"expires_in\":0,\"user_code\":\"\",\"verification_uri\":\"https://example.org/\"}"}, nil
+}
+
+// VisitRequestDeviceAuthorizationResponse sends the fixed answer.
+func (a cannedAnswer) VisitRequestDeviceAuthorizationResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// RegisterOAuthClient answers registerOAuthClient with 201 and a fixed application/json body.
+func (CannedServer) RegisterOAuthClient(context.Context, RegisterOAuthClientRequestObject) (RegisterOAuthClientResponseObject, error) {
+	return cannedAnswer{201, "application/json", "{\"client_id\":\"\"}"}, nil
+}
+
+// VisitRegisterOAuthClientResponse sends the fixed answer.
+func (a cannedAnswer) VisitRegisterOAuthClientResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// RevokeOAuthToken answers revokeOAuthToken with 200.
+func (CannedServer) RevokeOAuthToken(context.Context, RevokeOAuthTokenRequestObject) (RevokeOAuthTokenResponseObject, error) {
+	return cannedAnswer{200, "", ""}, nil
+}
+
+// VisitRevokeOAuthTokenResponse sends the fixed answer.
+func (a cannedAnswer) VisitRevokeOAuthTokenResponse(w http.ResponseWriter) error { return a.write(w) }
+
+// RequestOAuthToken answers requestOAuthToken with 200 and a fixed application/json body.
+func (CannedServer) RequestOAuthToken(context.Context, RequestOAuthTokenRequestObject) (RequestOAuthTokenResponseObject, error) {
+	return cannedAnswer{200, "application/json", "{\"access_token\":\"\",\"token_type\":\"\"}"}, nil
+}
+
+// VisitRequestOAuthTokenResponse sends the fixed answer.
+func (a cannedAnswer) VisitRequestOAuthTokenResponse(w http.ResponseWriter) error { return a.write(w) }

@@ -88,9 +88,11 @@ func emit(doc *openapi3.T, pkg string, parts Parts, inputs []string) ([]byte, er
 
 // runCodegen calls oapi-codegen, one call at a time, and turns a panic in it
 // into an error, so that one odd schema cannot crash the command. With a
-// client, it also renders the typed API (see renderAPI), which reads
-// oapi-codegen's settings of the same run; ids are the operationIds by route.
-func runCodegen(doc *openapi3.T, cfg codegen.Configuration, ids map[string]string) (code, api string, err error) {
+// client, it also renders the typed API (see renderAPI), and with a strict
+// server the CannedServer (see renderCanned): both read oapi-codegen's
+// settings of the same run, and come back as extra; ids are the
+// operationIds by route.
+func runCodegen(doc *openapi3.T, cfg codegen.Configuration, ids map[string]string) (code, extra string, err error) {
 	codegenMu.Lock()
 	defer codegenMu.Unlock()
 	defer func() {
@@ -98,11 +100,26 @@ func runCodegen(doc *openapi3.T, cfg codegen.Configuration, ids map[string]strin
 			err = fmt.Errorf("oapi-codegen failed: %v", r)
 		}
 	}()
-	if code, err = codegen.Generate(doc, cfg); err != nil || !cfg.Generate.Client {
-		return code, "", err
+	if code, err = codegen.Generate(doc, cfg); err != nil {
+		return "", "", err
 	}
-	api, err = renderAPI(doc, ids)
-	return code, api, err
+	if cfg.Generate.Client {
+		if extra, err = renderAPI(doc, ids); err != nil {
+			return "", "", err
+		}
+	}
+	if cfg.Generate.Strict {
+		defs, err := codegen.OperationDefinitions(doc)
+		if err != nil {
+			return "", "", err
+		}
+		canned, err := renderCanned(defs, ids)
+		if err != nil {
+			return "", "", err
+		}
+		extra += canned
+	}
+	return code, extra, nil
 }
 
 // jsonVisit matches the body of a strict server's Visit method for a JSON
