@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -101,7 +102,7 @@ func (h handlers) GetAuthMetadata(ctx context.Context, _ clientserver.GetAuthMet
 	if o == nil {
 		return nil, errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server does not offer the OAuth 2.0 API")
 	}
-	return o.metadata(exchangeOf(ctx).baseURL()), nil
+	return o.Metadata(exchangeOf(ctx).baseURL()), nil
 }
 
 // errLegacyOff answers the legacy login API on a server that has turned it
@@ -121,7 +122,7 @@ func refuseOAuthSession(ctx context.Context) error {
 	}
 	msg := "Sessions made through OAuth 2.0 cannot delete devices with user-interactive auth"
 	if ex.world.oauth != nil {
-		msg += ": use the account management page " + ex.baseURL() + accountPath
+		msg += ": use the account management page " + ex.baseURL() + oauth.AccountPath
 	}
 	return errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
 }

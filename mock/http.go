@@ -19,6 +19,7 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/operation"
@@ -55,22 +56,17 @@ func exchangeOf(ctx context.Context) *exchange {
 	return ctx.Value(exchangeKey{}).(*exchange)
 }
 
-// serverOf returns the server answering the request.
-func serverOf(ctx context.Context) *Server { return exchangeOf(ctx).server }
-
-// withServer adapts a handler of the server's to the shared router.
-func withServer(h func(*Server, http.ResponseWriter, *http.Request)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) { h(serverOf(r.Context()), w, r) }
-}
-
 // storeOf returns the state the request works on.
 func storeOf(ctx context.Context) *state.Store { return exchangeOf(ctx).world.store }
 
-// refreshV1 is where Synapse before 1.72 served /refresh, and where clients
-// such as matrix-js-sdk fall back to; it is answered as /v3/refresh.
+// Paths answered as others: refreshV1 is where Synapse before 1.72 served
+// /refresh, and where clients such as matrix-js-sdk fall back to, answered
+// as /v3/refresh; authMetadataUnstable is MSC2965's path of auth_metadata.
 const (
-	refreshV1 = "/_matrix/client/v1/refresh"
-	refreshV3 = "/_matrix/client/v3/refresh"
+	refreshV1            = "/_matrix/client/v1/refresh"
+	refreshV3            = "/_matrix/client/v3/refresh"
+	authMetadataUnstable = "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata"
+	authMetadataStable   = "/_matrix/client/v1/auth_metadata"
 )
 
 // sharedRouter is the router behind every Server: building one compiles
@@ -114,12 +110,12 @@ func newRouter() http.Handler {
 		// The authorization endpoint's parameters are checked by authorize,
 		// which knows when an error may go back to the client.
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
-			serverOf(r.Context()).authorize(r.Context(), r.URL.Query()).write(w)
+			oauthOf(r.Context()).ServeAuthorizeQuery(w, r)
 		},
 	})
-	router.HandleFunc(oauthAuthorizePath, withServer((*Server).authorizeForm)).Methods(http.MethodPost)
-	router.HandleFunc(oauthVerifyPath, withServer((*Server).verifyPage)).Methods(http.MethodGet, http.MethodPost)
-	router.HandleFunc(accountPath, withServer((*Server).accountPage)).Methods(http.MethodGet, http.MethodPost)
+	router.HandleFunc(oauth.AuthorizePath, servePage((*oauth.Server).ServeAuthorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauth.VerifyPath, servePage((*oauth.Server).ServeVerify)).Methods(http.MethodGet, http.MethodPost)
+	router.HandleFunc(oauth.AccountPath, servePage((*oauth.Server).ServeAccount)).Methods(http.MethodGet, http.MethodPost)
 	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		route.Handler(routeChain(route, guard))
 		return nil
@@ -265,7 +261,7 @@ func (s *Server) outer(router http.Handler) http.Handler {
 			r.URL.Path, r.URL.RawPath = refreshV3, ""
 		case ex.path == authMetadataUnstable:
 			r.URL.Path, r.URL.RawPath = authMetadataStable, ""
-		case ex.world.oauth == nil && (strings.HasPrefix(ex.path, "/oauth2/") || strings.HasPrefix(ex.path, accountPath)):
+		case ex.world.oauth == nil && (strings.HasPrefix(ex.path, "/oauth2/") || strings.HasPrefix(ex.path, oauth.AccountPath)):
 			fail(rec, r, unrecognized(r, errUnrecognized))
 			return
 		case strings.HasPrefix(ex.path, "/oauth2/"):
@@ -274,7 +270,7 @@ func (s *Server) outer(router http.Handler) http.Handler {
 		if e := readBody(w, r); e != nil {
 			if strings.HasPrefix(ex.path, "/oauth2/") {
 				ex.errcode = "invalid_request"
-				writeJSON(rec, e.status, oauthErr("invalid_request", e.Message)) // RFC 6749 §5.2, RFC 7591 §3.2.2
+				writeJSON(rec, e.status, oauth.ErrorBody("invalid_request", e.Message)) // RFC 6749 §5.2, RFC 7591 §3.2.2
 				return
 			}
 			fail(rec, r, e)
@@ -348,7 +344,7 @@ func readBody(w http.ResponseWriter, r *http.Request) *matrixError {
 // formEndpoint reports whether path takes a form rather than JSON: the
 // OAuth 2.0 endpoints but registration, and the HTML pages.
 func formEndpoint(path string) bool {
-	return strings.HasPrefix(path, "/oauth2/") && path != oauthRegistrationPath || strings.HasPrefix(path, accountPath)
+	return strings.HasPrefix(path, "/oauth2/") && path != oauth.RegistrationPath || strings.HasPrefix(path, oauth.AccountPath)
 }
 
 // decodeObject decodes a body that must be exactly one JSON object.

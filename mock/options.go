@@ -7,6 +7,7 @@ import (
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
@@ -24,6 +25,12 @@ var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // MaxBodyBytes is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
 const MaxBodyBytes = 1 << 20
+
+// oauthSettings say whether the OAuth 2.0 API is on, and how it behaves.
+type oauthSettings struct {
+	enabled bool
+	oauth.Settings
+}
 
 // config is everything the options set.
 type config struct {
@@ -56,7 +63,7 @@ type settings struct {
 // defaultSettings is a server with no scenario: legacy auth, the real
 // clock, no users.
 func defaultSettings() settings {
-	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{fieldNames: scenario.Stable, actionNames: scenario.Stable}}
+	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{Settings: oauth.Settings{FieldNames: scenario.Stable, ActionNames: scenario.Stable}}}
 }
 
 // fromScenario turns a parsed scenario into settings.
@@ -81,8 +88,10 @@ func fromScenario(sc *scenario.Scenario, source string) settings {
 		users:    sc.Users,
 		rules:    sc.Rules,
 		oauth: oauthSettings{
-			enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), autoApprove: sc.OAuth.AutoApprove,
-			fieldNames: sc.OAuth.MetadataNames, actionNames: sc.OAuth.ActionNames,
+			enabled: slices.Contains(sc.Server.Auth, scenario.OAuth),
+			Settings: oauth.Settings{
+				AutoApprove: sc.OAuth.AutoApprove, FieldNames: sc.OAuth.MetadataNames, ActionNames: sc.OAuth.ActionNames,
+			},
 		},
 		legacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
 		synapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
@@ -156,7 +165,7 @@ func WithOAuth() Option {
 // with a code, and device authorizations are approved at once. For
 // headless tests.
 func WithOAuthAutoApprove(user string) Option {
-	return func(c *config) { c.world.oauth.enabled, c.world.oauth.autoApprove = true, user }
+	return func(c *config) { c.world.oauth.enabled, c.world.oauth.AutoApprove = true, user }
 }
 
 // WithoutLegacyAuth turns the legacy login API off, as on a server that

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
@@ -21,7 +22,7 @@ type world struct {
 	settings
 	store  *state.Store
 	engine *scenario.Engine // nil without rules
-	oauth  *oauthState      // nil while the OAuth 2.0 API is off
+	oauth  *oauth.Server    // nil while the OAuth 2.0 API is off
 
 	// versionsEncoded is the answer to GET /versions, encoded once, at the
 	// first request for it (see versionsAnswer).
@@ -48,7 +49,7 @@ func (s *Server) newWorld(set settings) (*world, error) {
 		w.engine = scenario.NewEngine(set.rules, s.Clock.Now(), w.store.UserID)
 	}
 	if set.oauth.enabled {
-		w.oauth = newOAuthState(set.oauth)
+		w.oauth = oauth.New(set.oauth.Settings, w.store, s.Clock)
 	}
 	return w, nil
 }
