@@ -31,7 +31,6 @@ package mock
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,7 +39,8 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
-	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/world"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
@@ -57,9 +57,8 @@ type Server struct {
 	Journal *journal.Journal
 
 	cfg     config
-	world   atomic.Pointer[world]
+	world   atomic.Pointer[world.World]
 	handler http.Handler
-	control http.Handler // nil unless WithControl
 
 	mu     sync.Mutex
 	http   *http.Server // set by Serve
@@ -90,7 +89,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	w, err := s.newWorld(cfg.world)
 	if err != nil {
-		return nil, fmt.Errorf("mock: %w", err)
+		return nil, err
 	}
 	s.world.Store(w)
 	if cfg.stateFile != "" {
@@ -98,15 +97,13 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	pipeline := api.Config{World: s.world.Load, Journal: s.Journal, Logger: cfg.logger, PublicURL: cfg.publicURL}
 	if cfg.controlToken != "" {
-		s.control = s.controlAPI()
+		pipeline.Control = s.controlAPI()
 	}
-	s.handler = s.outer(sharedRouter())
+	s.handler = api.NewHandler(pipeline)
 	return s, nil
 }
-
-// store returns the current state.
-func (s *Server) store() *state.Store { return s.world.Load().store }
 
 // Handler returns the server's HTTP handler, for use in a server of your own.
 func (s *Server) Handler() http.Handler { return s.handler }

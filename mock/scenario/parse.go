@@ -31,14 +31,19 @@ var (
 )
 
 // allVersions are the spec versions a server may advertise, and does by
-// default.
+// default; DefaultVersions hands out copies.
 var allVersions = []string{
 	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9",
 	"v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18",
 }
 
-// defaultStart is the virtual clock's default start.
-var defaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultVersions returns the spec versions a server advertises unless told
+// otherwise, v1.1 to v1.18: a new slice on each call.
+func DefaultVersions() []string { return slices.Clone(allVersions) }
+
+// DefaultStart returns where a virtual clock starts unless told otherwise:
+// 2026-01-01 00:00:00 UTC.
+func DefaultStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // Syntax of names; scenario.schema.json uses the same patterns.
 var (
@@ -62,13 +67,13 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 	s := &Scenario{
 		Server: Server{
 			Name:            "localhost",
-			Versions:        append([]string(nil), allVersions...),
+			Versions:        DefaultVersions(),
 			Auth:            []string{Legacy},
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
 		OAuth: OAuthSettings{MetadataNames: Stable, ActionNames: Stable},
-		Clock: Clock{Virtual: true, Start: defaultStart},
+		Clock: Clock{Virtual: true, Start: DefaultStart()},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
 			RefreshLifetime:    24 * time.Hour,
