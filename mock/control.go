@@ -10,30 +10,49 @@ import (
 // over HTTP. Each call first applies the scenario's time rules that are due
 // at the clock's reading, as a request would.
 
-// Session is what a login hands a client: its user, device and tokens.
+// Session is what a login hands a client.
 type Session struct {
+	// UserID and DeviceID name the user and the device logged in on.
 	UserID, DeviceID string
-	AccessToken      string
-	RefreshToken     string        // "" when none was issued
-	ExpiresIn        time.Duration // the access token's lifetime; 0: never expires
-	IsGuest          bool
+	// AccessToken authenticates the client's requests.
+	AccessToken string
+	// RefreshToken gets a new pair from POST /refresh; "" when the login
+	// did not ask for one.
+	RefreshToken string
+	// ExpiresIn is the access token's lifetime from the login; 0 when it
+	// never expires.
+	ExpiresIn time.Duration
+	// IsGuest is set for a guest account.
+	IsGuest bool
 }
 
-// Device is one of a user's devices, as the device management API shows it.
+// Device is one of a user's devices, as GET /devices shows it.
 type Device struct {
-	ID          string
+	// ID is the device ID.
+	ID string
+	// DisplayName is the name the client or the user gave it; may be "".
 	DisplayName string
-	LastSeenTS  time.Time // zero until the first authenticated request
-	LastSeenIP  string
+	// LastSeenTS is when a request last authenticated with the device's
+	// token; zero until one has.
+	LastSeenTS time.Time
+	// LastSeenIP is the address that request came from.
+	LastSeenIP string
 }
 
-// SessionInfo describes a device's current tokens.
+// SessionInfo describes the current tokens of one of a user's devices.
 type SessionInfo struct {
-	DeviceID        string
-	AccessExpires   time.Time // zero: never
-	AccessExpired   bool
-	HasRefreshToken bool // a refresh token is issued and neither expired nor revoked
-	SoftLoggedOut   bool
+	// DeviceID is the device's ID.
+	DeviceID string
+	// AccessExpires is when its access token expires; zero: never.
+	AccessExpires time.Time
+	// AccessExpired reports whether that time has come.
+	AccessExpired bool
+	// HasRefreshToken reports whether a refresh token is issued that is
+	// neither expired nor revoked.
+	HasRefreshToken bool
+	// SoftLoggedOut reports whether the device is soft-logged-out: its
+	// tokens fail with soft_logout true until it logs in again.
+	SoftLoggedOut bool
 }
 
 // session converts the state's session into the Go API's.

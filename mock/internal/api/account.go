@@ -78,12 +78,7 @@ func registered(st *state.Store, user string, b *clientserver.RegisterJSONReques
 	if deref(b.InhibitLogin) {
 		return resp, nil
 	}
-	sess, err := st.Login(state.LoginRequest{
-		UserID:             user,
-		DeviceID:           deref(b.DeviceID),
-		InitialDisplayName: deref(b.InitialDeviceDisplayName),
-		WithRefresh:        deref(b.RefreshToken),
-	})
+	sess, err := st.Login(loginRequest(user, b.DeviceID, b.InitialDeviceDisplayName, b.RefreshToken))
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
 // The hand-written answers below send what the generated Visit methods
@@ -48,13 +50,31 @@ func (a encodedVersions) VisitGetVersionsResponse(w http.ResponseWriter) error {
 	return writeEncoded(w, http.StatusOK, a)
 }
 
-// loginAnswer is a login's answer, the generated Login200JSONResponse.
-type loginAnswer struct {
-	body        clientserver.Login200JSONResponse
+// issuedTokens holds what a login's or a refresh's answer points to for
+// the refresh token and the access token's lifetime.
+type issuedTokens struct {
 	refresh     string
 	expiresInMs int
-	serverName  string
-	wellKnown   clientserver.DiscoveryInformation
+}
+
+// of returns the answer's refresh_token and expires_in_ms for sess,
+// pointing into t; nil for what sess does not have.
+func (t *issuedTokens) of(sess state.Session) (refresh *string, expiresInMs *int) {
+	if sess.RefreshToken != "" {
+		t.refresh, refresh = sess.RefreshToken, &t.refresh
+	}
+	if sess.ExpiresIn > 0 {
+		t.expiresInMs, expiresInMs = int(sess.ExpiresIn/time.Millisecond), &t.expiresInMs
+	}
+	return refresh, expiresInMs
+}
+
+// loginAnswer is a login's answer, the generated Login200JSONResponse.
+type loginAnswer struct {
+	body       clientserver.Login200JSONResponse
+	tokens     issuedTokens
+	serverName string
+	wellKnown  clientserver.DiscoveryInformation
 }
 
 func (a *loginAnswer) VisitLoginResponse(w http.ResponseWriter) error {
@@ -78,9 +98,8 @@ func (a *tokenOwnerAnswer) VisitGetTokenOwnerResponse(w http.ResponseWriter) err
 // refreshAnswer is a refresh's answer, the generated
 // Refresh200JSONResponse.
 type refreshAnswer struct {
-	body        clientserver.Refresh200JSONResponse
-	refresh     string
-	expiresInMs int
+	body   clientserver.Refresh200JSONResponse
+	tokens issuedTokens
 }
 
 func (a *refreshAnswer) VisitRefreshResponse(w http.ResponseWriter) error {

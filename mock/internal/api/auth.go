@@ -86,28 +86,23 @@ func (Handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) 
 	default:
 		return nil, Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown login type "+b.Type)
 	}
-	sess, err := st.Login(state.LoginRequest{
-		UserID:             userID,
-		DeviceID:           deref(b.DeviceID),
-		InitialDisplayName: deref(b.InitialDeviceDisplayName),
-		WithRefresh:        deref(b.RefreshToken),
-	})
+	sess, err := st.Login(loginRequest(userID, b.DeviceID, b.InitialDeviceDisplayName, b.RefreshToken))
 	if err != nil {
 		return nil, err
 	}
-	a := &loginAnswer{refresh: sess.RefreshToken, serverName: st.ServerName(), wellKnown: discovery(x)}
+	a := &loginAnswer{serverName: st.ServerName(), wellKnown: discovery(x)}
 	a.body = clientserver.Login200JSONResponse{
 		UserID: sess.UserID, DeviceID: sess.DeviceID, AccessToken: sess.AccessToken,
 		HomeServer: &a.serverName, WellKnown: &a.wellKnown,
 	}
-	if a.refresh != "" {
-		a.body.RefreshToken = &a.refresh
-	}
-	if sess.ExpiresIn > 0 {
-		a.expiresInMs = int(sess.ExpiresIn / time.Millisecond)
-		a.body.ExpiresInMs = &a.expiresInMs
-	}
+	a.body.RefreshToken, a.body.ExpiresInMs = a.tokens.of(sess)
 	return a, nil
+}
+
+// loginRequest is a login on the device a client asked for (nil: a new
+// one), with a refresh token if it asked for one.
+func loginRequest(user string, device, displayName *string, refresh *bool) state.LoginRequest {
+	return state.LoginRequest{UserID: user, DeviceID: deref(device), InitialDisplayName: deref(displayName), WithRefresh: deref(refresh)}
 }
 
 // loginUser returns who a password login names: the m.id.user identifier,
@@ -163,15 +158,9 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	if err != nil {
 		return nil, err
 	}
-	a := &refreshAnswer{refresh: sess.RefreshToken}
+	a := &refreshAnswer{}
 	a.body.AccessToken = sess.AccessToken
-	if a.refresh != "" {
-		a.body.RefreshToken = &a.refresh
-	}
-	if sess.ExpiresIn > 0 {
-		a.expiresInMs = int(sess.ExpiresIn / time.Millisecond)
-		a.body.ExpiresInMs = &a.expiresInMs
-	}
+	a.body.RefreshToken, a.body.ExpiresInMs = a.tokens.of(sess)
 	return a, nil
 }
 
