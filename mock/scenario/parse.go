@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/internal/yamlpos"
 )
 
 // Keys allowed in each section, in the order the documentation lists them.
@@ -155,29 +157,14 @@ func expanded(n *yaml.Node, sizes map[*yaml.Node]int) int {
 	return size
 }
 
-// yamlLineRE matches yaml.v3's syntax errors that say where they are.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parserErrors start the messages of yaml.v3's parser (as opposed to its
-// scanner), whose line numbers count from 0.
-var parserErrors = []string{
-	"did not find expected", "found duplicate %", "found incompatible YAML document", "found undefined tag handle",
-}
-
 // syntax records a YAML syntax error. yaml.v3 gives a line, where the
 // problem or the construct around it starts (none means the first), but
 // no column: the column given is that of the line's first character other
 // than a space, except for an unknown alias, which is found exactly.
 func (p *parser) syntax(err error, data []byte) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col := 1, 0
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if slices.ContainsFunc(parserErrors, func(prefix string) bool { return strings.HasPrefix(msg, prefix) }) {
-			line++
-		}
-	} else if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
+	line, msg := yamlpos.SyntaxLine(err)
+	col := 0
+	if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
 		name = strings.TrimSuffix(name, "' referenced")
 		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
 			line = bytes.Count(data[:i], []byte("\n")) + 1
