@@ -16,7 +16,8 @@ import (
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
-// ControlPrefix is where the control API lives when WithControl turns it on.
+// ControlPrefix, "/_mock/", is where the control API lives when WithControl
+// turns it on.
 const ControlPrefix = api.ControlPrefix
 
 // maxWait bounds the timeout of GET /_mock/journal/wait.

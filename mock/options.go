@@ -23,7 +23,7 @@ func DefaultVersions() []string { return scenario.DefaultVersions() }
 // 2026-01-01 00:00:00 UTC.
 func DefaultStart() time.Time { return scenario.DefaultStart() }
 
-// MaxBodyBytes is the largest request body the server reads; a larger one
+// MaxBodyBytes, 1 MiB, is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
 const MaxBodyBytes = api.MaxBodyBytes
 

@@ -24,7 +24,12 @@
 // Every operation of mxauth's specs/client-server and specs/oauth2 is
 // served through the generated strict server interfaces (gen/clientserver,
 // gen/oauth2), so a change to the spec that the mock does not follow breaks
-// the build. Behaviour follows the Matrix spec and the RFCs; where the spec
+// the build.
+//
+// This package is the public API only: it owns the Server, its options and
+// the Go and control APIs, and reaches the state only through
+// mock/internal/world. The request path and the handlers are in
+// mock/internal/api, the authorization server in mock/internal/oauth. Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
 package mock
 

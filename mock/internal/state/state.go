@@ -27,6 +27,10 @@
 // nothing runs in the background. Dead tokens go when their pair is replaced,
 // so a device never holds more than four tokens. A Store is safe for
 // concurrent use.
+//
+// The package owns this state and the random source of every identifier the
+// mock makes (RandomString, RandomBytes); it knows nothing of HTTP, OAuth
+// or scenarios, and reads only the clock.
 package state
 
 import (
