@@ -56,9 +56,11 @@ type Server struct {
 	// "http://127.0.0.1:39421"; empty otherwise.
 	URL string
 	// Clock is the time every expiry decision reads. Move it to make tokens
-	// expire: Advance and Set work on the real clock too.
+	// expire: Advance and Set work on the real clock too. Do not replace
+	// it: the state keeps reading the clock it was built with.
 	Clock *clock.Clock
 	// Journal records every answered request, bounded; see package journal.
+	// Do not replace it either: the request path keeps the one New made.
 	Journal *journal.Journal
 
 	cfg     config
