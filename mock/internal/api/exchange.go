@@ -12,7 +12,25 @@
 // receiver cannot hold one server's state.
 //
 // It may touch the world and its state through their methods; it knows
-// nothing of how state is stored, of the journal or of the log.
+// nothing of how state is stored, and only pipeline.go writes the journal
+// and the log.
+//
+// # Adding an endpoint
+//
+// Once the operation is in the spec and generated (gen/clientserver gives
+// its strict interface method, route and Info with its auth), it is one
+// method of Handlers in the file of its area:
+//
+//	func (Handlers) GetProfile(ctx context.Context, req clientserver.GetProfileRequestObject) (clientserver.GetProfileResponseObject, error) {
+//		x := From(ctx)
+//		... x.Store(), x.World, x.Principal ...
+//		return clientserver.GetProfile200JSONResponse{...}, nil // or an *Error, or a state error
+//	}
+//
+// CORS, the body check, the guard (from the operation's auth), scenario
+// rules, error answers, the journal and the log come from the pipeline.
+// State of a new kind (rooms, sync streams) goes in a package of its own
+// under mock/internal, held by world.World and reached as x.World.<Name>.
 package api
 
 import (
