@@ -5,9 +5,9 @@
 // router that puts the operation naming, the access-token guard and the
 // scenario rules in front of them (router.go).
 //
-// A handler finds everything it uses in its request's Exchange, taken from
-// the context once at its top: the world (state, OAuth server, settings),
-// the caller and the base URL. The router is shared by every server,
+// A handler finds everything it uses in its request's Exchange, which is
+// the context it is handed (From): the world (state, OAuth server,
+// settings), the caller and the base URL. The router is shared by every server,
 // because building one is most of what New would cost, so a handler's
 // receiver cannot hold one server's state.
 //
@@ -44,17 +44,20 @@ import (
 // Exchange is what the server learns about one request while answering it,
 // for the handlers, the journal and the log. It is also the request's
 // ResponseWriter, remembering the status, so that the layers that are
-// handed the writer find it without the context.
+// handed the writer find it there; and from the route chain on, the
+// request's context, so that the guard's Verify and the handlers, which
+// are handed only the request or its context, find it without a search.
 type Exchange struct {
 	http.ResponseWriter
-	World     *world.World
-	Path      string // as sent, before any rewriting
-	Operation string // the operationId of the route, "" for none
-	Principal state.Principal
-	Token     string // the access token that authenticated the caller
-	Errcode   string
-	Dropped   bool // a scenario dropped the connection
-	Status    int  // the answer's, 0 until written
+	context.Context // the request's context, with the router's values
+	World           *world.World
+	Path            string // as sent, before any rewriting
+	Operation       string // the operationId of the route, "" for none
+	Principal       state.Principal
+	Token           string // the access token that authenticated the caller
+	Errcode         string
+	Dropped         bool // a scenario dropped the connection
+	Status          int  // the answer's, 0 until written
 
 	req       *http.Request // as received, for BaseURL
 	publicURL string
@@ -63,18 +66,36 @@ type Exchange struct {
 // NewExchange starts the exchange of r, answered through w on world.
 // publicURL, when set, is the base URL told to clients.
 func NewExchange(w http.ResponseWriter, r *http.Request, wd *world.World, publicURL string) *Exchange {
-	return &Exchange{ResponseWriter: w, World: wd, Path: r.URL.Path, req: r, publicURL: publicURL}
+	return &Exchange{ResponseWriter: w, Context: r.Context(), World: wd, Path: r.URL.Path, req: r, publicURL: publicURL}
 }
 
 type exchangeKey struct{}
 
-// WithExchange returns r carrying x in its context, for the handlers.
-func WithExchange(r *http.Request, x *Exchange) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+// withExchange returns r with x as its context, x holding r's context
+// until then: done once, by the route chain, after the router has put its
+// values in.
+func withExchange(r *http.Request, x *Exchange) *http.Request {
+	x.Context = r.Context()
+	return r.WithContext(x)
 }
 
-// From returns the exchange of a request's context.
-func From(ctx context.Context) *Exchange { return ctx.Value(exchangeKey{}).(*Exchange) }
+// Value returns the exchange itself for its key, and the request
+// context's values for others.
+func (x *Exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return x
+	}
+	return x.Context.Value(key)
+}
+
+// From returns the exchange of a request's context: the context itself,
+// or, should something have wrapped it, the exchange it wraps.
+func From(ctx context.Context) *Exchange {
+	if x, ok := ctx.(*Exchange); ok {
+		return x
+	}
+	return ctx.Value(exchangeKey{}).(*Exchange)
+}
 
 // writerExchange returns the exchange that w is, or nil.
 func writerExchange(w http.ResponseWriter) *Exchange {

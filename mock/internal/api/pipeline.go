@@ -65,7 +65,6 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now()
 	wd := p.World()
 	x := NewExchange(w, r, wd, p.PublicURL)
-	r = WithExchange(r, x)
 	defer p.finish(x, r, began)
 	wd.ApplyDue()
 

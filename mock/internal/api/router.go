@@ -105,8 +105,9 @@ func routeChain(route *mux.Route, guard operation.Guard) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := chains[r.Method]
-		w.(*Exchange).Operation = c.op
-		c.guarded.ServeHTTP(w, r)
+		x := w.(*Exchange)
+		x.Operation = c.op
+		c.guarded.ServeHTTP(w, withExchange(r, x))
 	})
 }
 
