@@ -284,17 +284,17 @@ func strictOperations(code []byte) []string {
 }
 
 // owner returns the operation a generated name belongs to: the longest
-// operation name it starts with (after New or Parse, or after the receiver
-// of a client or server method), or "".
+// operation name it starts with (after New, Parse or Visit, or after the
+// receiver of a client, server or canned-answer method), or "".
 func owner(name string, ops []string) string {
 	recv, method, isMethod := strings.Cut(name, ".")
 	subject := recv
-	if isMethod && slices.Contains([]string{"API", "Client", "ClientWithResponses", "ServerInterfaceWrapper", "strictHandler"}, recv) {
+	if isMethod && slices.Contains([]string{"API", "Client", "ClientWithResponses", "ServerInterfaceWrapper", "strictHandler", "CannedServer", "cannedAnswer"}, recv) {
 		subject = method
 	}
 	best := ""
 	for _, op := range ops {
-		for _, prefix := range []string{"", "New", "Parse"} {
+		for _, prefix := range []string{"", "New", "Parse", "Visit"} {
 			if strings.HasPrefix(subject, prefix+op) && len(op) > len(best) {
 				best = op
 			}
