@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxauth/mxauth/mock/internal/csrf"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/ui"
 	"github.com/mxauth/mxauth/mock/journal"
@@ -110,38 +111,38 @@ func (b uiBackend) Act(action, user, device string) error {
 	if do == nil {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	b.s.applyDue(b.s.world.Load())
-	return do(user, device)
+	return do(user, device) // due time rules first, as every Go API call
 }
 
 func (b uiBackend) AdvanceClock(d time.Duration) {
 	b.s.Clock.Advance(d)
-	b.s.applyDue(b.s.world.Load())
+	b.s.current() // the rules due now apply at once
 }
 
 func (b uiBackend) SetClock(t time.Time) {
 	b.s.Clock.Set(t)
-	b.s.applyDue(b.s.world.Load())
+	b.s.current() // the rules due now apply at once
 }
 
-// pageCSRF is the CSRF scheme of the server's other pages, keeping a token
-// its cookie already holds so that every tab and reload of the control page
-// shares one.
-type pageCSRF struct{}
+// pageCSRF is the CSRF scheme of the server's other pages (package csrf),
+// keeping a token its cookie already holds so that every tab and reload of
+// the control page shares one.
+type pageCSRF struct{ s *Server }
 
-func (pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value, nil
+func (c pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
+	if token := csrf.Current(r); len(token) >= 32 {
+		return token, nil
 	}
-	return newCSRF()
+	token := c.s.world.Load().Store.RandomString(32)
+	return token, csrf.Cookie(token)
 }
 
-func (pageCSRF) Valid(r *http.Request) bool { return csrfOK(r) }
+func (pageCSRF) Valid(r *http.Request) bool { return csrf.Valid(r) }
 
 // newControlPage returns the handler of the control page and the timeline
 // file.
 func (s *Server) newControlPage() *ui.Handler {
-	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{}})
+	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s}})
 }
 
 // changeRecorder turns the state's token changes into journal events. A
