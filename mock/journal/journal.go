@@ -1,6 +1,8 @@
 // Package journal records the requests the mock homeserver answered, in a
-// bounded ring, so tests can assert on what a client did and wait for it.
-// It owns its entries and touches nothing else.
+// bounded ring, so tests can assert on what a client did and wait for it,
+// and beside them the state events a timeline of a session draws (tokens
+// issued, refreshed, ended; rules fired; the clock moved), in one order.
+// It owns its entries and events and touches nothing else.
 package journal
 
 import (

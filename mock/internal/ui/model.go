@@ -3,7 +3,9 @@
 // timeline of every device's session (tokens as bars, requests as marks,
 // rule firings and clock moves as lines) as an HTML file that needs
 // nothing but itself. It reads a plain Model, so it knows nothing of how
-// the server keeps its state.
+// the server keeps its state: it may touch the journal's types, and acts
+// on the server only through its Backend; the forms' CSRF scheme comes in
+// through its Config.
 package ui
 
 import (
