@@ -3431,12 +3431,6 @@ type GetRoomSummaryParams struct {
 	Via *[]string `form:"via,omitempty" json:"via,omitempty"`
 }
 
-// GetRoomSummaryParamsRoomIDOrAlias0 defines parameters for GetRoomSummary.
-type GetRoomSummaryParamsRoomIDOrAlias0 = string
-
-// GetRoomSummaryParamsRoomIDOrAlias1 defines parameters for GetRoomSummary.
-type GetRoomSummaryParamsRoomIDOrAlias1 = string
-
 // GetSpaceHierarchyParams defines parameters for GetSpaceHierarchy.
 type GetSpaceHierarchyParams struct {
 	// SuggestedOnly Only rooms marked as suggested.
@@ -5244,9 +5238,7 @@ type ClientInterface interface {
 	// GetRoomSummary Read a room's summary
 	//
 	// Corresponds with GET /_matrix/client/v1/room_summary/{roomIdOrAlias} (the `GetRoomSummary` operationId).
-	GetRoomSummary(ctx context.Context, roomIDOrAlias struct {
-		union json.RawMessage
-	}, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetRoomSummary(ctx context.Context, roomIDOrAlias string, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSpaceHierarchy Walk the rooms of a space
 	//
@@ -7001,9 +6993,7 @@ func (c *Client) RegistrationTokenValidity(ctx context.Context, params *Registra
 // GetRoomSummary Read a room's summary
 //
 // Corresponds with GET /_matrix/client/v1/room_summary/{roomIdOrAlias} (the `GetRoomSummary` operationId).
-func (c *Client) GetRoomSummary(ctx context.Context, roomIDOrAlias struct {
-	union json.RawMessage
-}, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) GetRoomSummary(ctx context.Context, roomIDOrAlias string, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetRoomSummaryRequest(c.Server, roomIDOrAlias, params)
 	if err != nil {
 		return nil, err
@@ -11291,14 +11281,12 @@ func NewRegistrationTokenValidityRequest(server string, params *RegistrationToke
 }
 
 // NewGetRoomSummaryRequest constructs an http.Request for the GetRoomSummary method
-func NewGetRoomSummaryRequest(server string, roomIDOrAlias struct {
-	union json.RawMessage
-}, params *GetRoomSummaryParams) (*http.Request, error) {
+func NewGetRoomSummaryRequest(server string, roomIDOrAlias string, params *GetRoomSummaryParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roomIdOrAlias", roomIDOrAlias, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "roomIdOrAlias", roomIDOrAlias, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -19069,9 +19057,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /_matrix/client/v1/room_summary/{roomIdOrAlias} (the `GetRoomSummary` operationId).
-	GetRoomSummaryWithResponse(ctx context.Context, roomIDOrAlias struct {
-		union json.RawMessage
-	}, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*GetRoomSummaryHTTPResponse, error)
+	GetRoomSummaryWithResponse(ctx context.Context, roomIDOrAlias string, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*GetRoomSummaryHTTPResponse, error)
 
 	// GetSpaceHierarchyWithResponse Walk the rooms of a space
 	//
@@ -29297,9 +29283,7 @@ func (c *ClientWithResponses) RegistrationTokenValidityWithResponse(ctx context.
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /_matrix/client/v1/room_summary/{roomIdOrAlias} (the `GetRoomSummary` operationId).
-func (c *ClientWithResponses) GetRoomSummaryWithResponse(ctx context.Context, roomIDOrAlias struct {
-	union json.RawMessage
-}, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*GetRoomSummaryHTTPResponse, error) {
+func (c *ClientWithResponses) GetRoomSummaryWithResponse(ctx context.Context, roomIDOrAlias string, params *GetRoomSummaryParams, reqEditors ...RequestEditorFn) (*GetRoomSummaryHTTPResponse, error) {
 	rsp, err := c.GetRoomSummary(ctx, roomIDOrAlias, params, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -38332,9 +38316,7 @@ type ServerInterface interface {
 	RegistrationTokenValidity(w http.ResponseWriter, r *http.Request, params RegistrationTokenValidityParams)
 	// GetRoomSummary Read a room's summary
 	// (GET /_matrix/client/v1/room_summary/{roomIdOrAlias})
-	GetRoomSummary(w http.ResponseWriter, r *http.Request, roomIDOrAlias struct {
-		union json.RawMessage
-	}, params GetRoomSummaryParams)
+	GetRoomSummary(w http.ResponseWriter, r *http.Request, roomIDOrAlias string, params GetRoomSummaryParams)
 	// GetSpaceHierarchy Walk the rooms of a space
 	// (GET /_matrix/client/v1/rooms/{roomId}/hierarchy)
 	GetSpaceHierarchy(w http.ResponseWriter, r *http.Request, roomID string, params GetSpaceHierarchyParams)
@@ -39316,11 +39298,9 @@ func (siw *ServerInterfaceWrapper) GetRoomSummary(w http.ResponseWriter, r *http
 	_ = err
 
 	// ------------- Path parameter "roomIdOrAlias" -------------
-	var roomIDOrAlias struct {
-		union json.RawMessage
-	}
+	var roomIDOrAlias string
 
-	err = runtime.BindStyledParameterWithOptions("simple", "roomIdOrAlias", mux.Vars(r)["roomIdOrAlias"], &roomIDOrAlias, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "", Format: "", ValueIsUnescaped: true})
+	err = runtime.BindStyledParameterWithOptions("simple", "roomIdOrAlias", mux.Vars(r)["roomIdOrAlias"], &roomIDOrAlias, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
 		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roomIdOrAlias", Err: err})
 		return
@@ -45520,10 +45500,8 @@ func (response RegistrationTokenValidity429JSONResponse) VisitRegistrationTokenV
 }
 
 type GetRoomSummaryRequestObject struct {
-	RoomIDOrAlias struct {
-		union json.RawMessage
-	} `json:"roomIdOrAlias"`
-	Params GetRoomSummaryParams
+	RoomIDOrAlias string `json:"roomIdOrAlias"`
+	Params        GetRoomSummaryParams
 }
 
 type GetRoomSummaryResponseObject interface {
@@ -48123,15 +48101,7 @@ type GetRoomStateWithKeyResponseObject interface {
 type GetRoomStateWithKey200JSONResponse = GetRoomStateWithKey200JSONResponseBody
 
 func (response GetRoomStateWithKey200JSONResponse) VisitGetRoomStateWithKeyResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.union); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(200)
-	_, err := buf.WriteTo(w)
-	return err
+	return operation.WriteJSON(w, 200, response.union)
 }
 
 type GetRoomStateWithKey403Response struct {
@@ -50242,9 +50212,7 @@ func (sh *strictHandler) RegistrationTokenValidity(w http.ResponseWriter, r *htt
 }
 
 // GetRoomSummary operation middleware
-func (sh *strictHandler) GetRoomSummary(w http.ResponseWriter, r *http.Request, roomIDOrAlias struct {
-	union json.RawMessage
-}, params GetRoomSummaryParams) {
+func (sh *strictHandler) GetRoomSummary(w http.ResponseWriter, r *http.Request, roomIDOrAlias string, params GetRoomSummaryParams) {
 	var request GetRoomSummaryRequestObject
 
 	request.RoomIDOrAlias = roomIDOrAlias
@@ -55031,9 +54999,7 @@ func (a *API) RegistrationTokenValidity(ctx context.Context, params *Registratio
 }
 
 // GetRoomSummary calls getRoomSummary: GET /_matrix/client/v1/room_summary/{roomIdOrAlias}.
-func (a *API) GetRoomSummary(ctx context.Context, roomIDOrAlias struct {
-	union json.RawMessage
-}, params *GetRoomSummaryParams) (*GetRoomSummaryResponse, error) {
+func (a *API) GetRoomSummary(ctx context.Context, roomIDOrAlias string, params *GetRoomSummaryParams) (*GetRoomSummaryResponse, error) {
 	ctx = Operations.Tag(ctx, "getRoomSummary")
 	return operation.JSONResult[GetRoomSummaryResponse](a.Raw.GetRoomSummary(ctx, roomIDOrAlias, params))
 }
