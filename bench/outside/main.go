@@ -22,8 +22,8 @@
 //
 //	-mockserver BIN   the mockserver binary to measure (required)
 //	-wrk BIN          the wrk binary (default: wrk on $PATH)
-//	-duration D       how long one wrk run lasts (default 2s)
-//	-warmup D         an unmeasured run of each server before each cell (default 500ms)
+//	-duration D       how long one wrk run lasts (default 2s; whole seconds, as wrk takes them)
+//	-warmup D         an unmeasured run of each server before each cell (default 1s; 0: none)
 //	-rounds N         measured runs of each server in each cell (default 3)
 //	-conns LIST       connection counts (default 1,2,16,64)
 //	-endpoints LIST   from versions, whoami, login, refresh, oauth-refresh (default all)
@@ -128,7 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 	flags.StringVar(&o.mockserver, "mockserver", "", "the mockserver `binary` to measure")
 	flags.StringVar(&o.wrk, "wrk", "wrk", "the wrk `binary`")
 	flags.DurationVar(&o.duration, "duration", 2*time.Second, "how long one wrk run lasts")
-	flags.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "an unmeasured run of each server before each cell (0: none)")
+	flags.DurationVar(&o.warmup, "warmup", time.Second, "an unmeasured run of each server before each cell (0: none)")
 	flags.IntVar(&o.rounds, "rounds", 3, "measured runs of each server in each cell")
 	conns := flags.String("conns", "1,2,16,64", "connection counts, comma-separated")
 	eps := flags.String("endpoints", strings.Join(endpoints, ","), "endpoints, comma-separated")
@@ -149,8 +149,8 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 		return o, serveKind, nil
 	case o.mockserver == "":
 		return o, "", errors.New("-mockserver is required (bench/outside.sh builds it)")
-	case o.duration < time.Second || o.warmup < 0 || o.warmup > 0 && o.warmup < time.Second/10:
-		return o, "", errors.New("-duration must be at least 1s, and -warmup 0 or at least 100ms")
+	case o.duration < time.Second || o.warmup < 0 || o.duration%time.Second != 0 || o.warmup%time.Second != 0:
+		return o, "", errors.New("-duration must be at least 1s, and -warmup not negative, both in whole seconds (as wrk takes them)")
 	case o.rounds < 1 || o.rounds > 20:
 		return o, "", errors.New("-rounds must be from 1 to 20")
 	}

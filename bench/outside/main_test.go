@@ -46,6 +46,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-mockserver", "m", "-endpoints", "sync"}, `-endpoints: unknown endpoint "sync"`},
 		{[]string{"-mockserver", "m", "-log-cost", "whoami,x"}, `-log-cost: unknown endpoint "x"`},
 		{[]string{"-mockserver", "m", "-duration", "100ms"}, "-duration must be at least 1s"},
+		{[]string{"-mockserver", "m", "-warmup", "500ms"}, "in whole seconds"},
 		{[]string{"-mockserver", "m", "-rounds", "0"}, "-rounds must be from 1 to 20"},
 		{[]string{"-serve", "nginx"}, `-serve "nginx": want ceiling or baseline`},
 	} {

@@ -61,7 +61,7 @@ func runWrk(ctx context.Context, wrkBin, url string, conns int, d time.Duration,
 	}
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s", "--timeout", "5s", "-s", script}
+	args := []string{"-t1", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d/time.Second)) + "s", "--timeout", "5s", "-s", script}
 	args = append(args, wrkArgs...)
 	args = append(args, url)
 	if len(scriptArgs) > 0 {
