@@ -113,8 +113,8 @@ func (m *measurer) cell(endpoint string, conns int, names []string) (*cell, erro
 				return nil, err
 			}
 			c.runs[name] = append(c.runs[name], r)
-			fmt.Fprintf(m.progress, "%-13s conns=%-3d round %d  %-9s %8.0f req/s  p50 %-8s p99 %-8s errors %d\n",
-				endpoint, conns, round+1, name, r.ReqPerSec, r.P50, r.P99, r.Errors)
+			fmt.Fprintf(m.progress, "%-13s conns=%-3d round %d  %-9s %8.0f req/s  p50 %-8s p99 %-8s CPU %-7s a request  errors %d\n",
+				endpoint, conns, round+1, name, r.ReqPerSec, r.P50, r.P99, r.CPUPerReq, r.Errors)
 		}
 		slices.Reverse(order)
 	}
@@ -142,9 +142,13 @@ func (m *measurer) run(c *cell, name string, d time.Duration) (runResult, error)
 	if scriptArgs != nil {
 		script = m.dynamic
 	}
+	cpuBefore, cpuKnown := s.cpuTime()
 	r, err := runWrk(m.ctx, m.opts.wrk, s.url+endpointPaths[c.endpoint], c.conns, d, wrkArgs, script, scriptArgs)
 	if err != nil {
 		return runResult{}, fmt.Errorf("%s, %s at %d connections: %w", name, c.endpoint, c.conns, err)
+	}
+	if cpuAfter, ok := s.cpuTime(); ok && cpuKnown && r.Requests > 0 {
+		r.CPUPerReq = (cpuAfter - cpuBefore) / time.Duration(r.Requests)
 	}
 	if r.Errors > 0 {
 		c.errors += r.Errors

@@ -37,6 +37,7 @@ func (c *cell) ratios(a, b string, f func(runResult) float64) []float64 {
 func reqPerSec(r runResult) float64 { return r.ReqPerSec }
 func p50(r runResult) float64       { return float64(r.P50) }
 func p99(r runResult) float64       { return float64(r.P99) }
+func cpu(r runResult) float64       { return float64(r.CPUPerReq) }
 
 // median returns the median of xs (the mean of the middle two for an even
 // count).
@@ -84,6 +85,14 @@ func formatLatency(ns float64) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
+// formatCPU writes a CPU time a request in microseconds; "–" when unknown.
+func formatCPU(ns float64) string {
+	if ns == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f", ns/1e3)
+}
+
 // failedRuns counts the cells with errors.
 func (r *report) failedRuns() int {
 	n := 0
@@ -103,31 +112,35 @@ func (r *report) writeMarkdown(w io.Writer) {
 		c.start.UTC().Format("2006-01-02 15:04"), c.end.UTC().Format("15:04"), c.goVersion, c.cpus, c.cpu, c.loadStart, c.loadEnd, c.wrkV)
 	fmt.Fprintf(w, "Command: `%s`. In each cell, each server: a %s warm-up run, then %d measured runs of `wrk -t1 -cN -d%s`, the servers in turns (order reversed every round). Mock: `mockserver %s`.\n\n",
 		strings.Join(append([]string{"bench/outside.sh"}, o.args...), " "), o.warmup, o.rounds, o.duration, c.mockFlags)
-	fmt.Fprintln(w, "Figures are medians of the rounds; ratios are taken within each round, median (min–max of the rounds). Req/s ratios above 1 and p99 ratios below 1 favour the mock.")
+	fmt.Fprintln(w, "Figures are medians of the rounds; ratios are taken within each round, median (min–max of the rounds). Req/s ratios above 1, p99 and CPU ratios below 1 favour the mock. CPU a request: the server process's user and system time during the run (/proc/PID/stat) over the requests it answered.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| endpoint | conns | ceiling req/s | baseline req/s | mock req/s | mock / ceiling req/s | mock / baseline req/s | p50 ceiling / baseline / mock | p99 ceiling / baseline / mock | mock / ceiling p99 | target (vs ceiling) | errors |")
+	fmt.Fprintln(w, "| endpoint | conns | req/s ceiling / baseline / mock | mock / ceiling req/s | mock / baseline req/s | p50 ceiling / baseline / mock | p99 ceiling / baseline / mock | mock / ceiling p99 | CPU µs a request ceiling / baseline / mock | mock / ceiling CPU | target (vs ceiling) | errors |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 	for _, cl := range r.main {
-		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.0f | %s | %s | %s / %s / %s | %s / %s / %s | %s | %s | %d |\n",
+		fmt.Fprintf(w, "| %s | %d | %.0f / %.0f / %.0f | %s | %s | %s / %s / %s | %s / %s / %s | %s | %s / %s / %s | %s | %s | %d |\n",
 			cl.endpoint, cl.conns,
 			median(cl.of(ceiling, reqPerSec)), median(cl.of(base, reqPerSec)), median(cl.of(mockSrv, reqPerSec)),
 			formatRatio(cl.ratios(mockSrv, ceiling, reqPerSec)), formatRatio(cl.ratios(mockSrv, base, reqPerSec)),
 			formatLatency(median(cl.of(ceiling, p50))), formatLatency(median(cl.of(base, p50))), formatLatency(median(cl.of(mockSrv, p50))),
 			formatLatency(median(cl.of(ceiling, p99))), formatLatency(median(cl.of(base, p99))), formatLatency(median(cl.of(mockSrv, p99))),
-			formatRatio(cl.ratios(mockSrv, ceiling, p99)), cl.verdict(), cl.errors)
+			formatRatio(cl.ratios(mockSrv, ceiling, p99)),
+			formatCPU(median(cl.of(ceiling, cpu))), formatCPU(median(cl.of(base, cpu))), formatCPU(median(cl.of(mockSrv, cpu))),
+			formatRatio(cl.ratios(mockSrv, ceiling, cpu)), cl.verdict(), cl.errors)
 	}
 	if len(r.log) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "What the request log costs: the mock with `-log-level info` (a line a request, standard error to a file) against `-log-level warn` (no line for an answered request), in turns as above.")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| endpoint | conns | warn req/s | info req/s | info / warn req/s | p99 warn / info | info / warn p99 | errors |")
-		fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+		fmt.Fprintln(w, "| endpoint | conns | req/s warn / info | info / warn req/s | p99 warn / info | info / warn p99 | CPU µs a request warn / info | info / warn CPU | errors |")
+		fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 		for _, cl := range r.log {
-			fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %s | %s / %s | %s | %d |\n",
+			fmt.Fprintf(w, "| %s | %d | %.0f / %.0f | %s | %s / %s | %s | %s / %s | %s | %d |\n",
 				cl.endpoint, cl.conns, median(cl.of(mockSrv, reqPerSec)), median(cl.of(mockLog, reqPerSec)),
 				formatRatio(cl.ratios(mockLog, mockSrv, reqPerSec)),
 				formatLatency(median(cl.of(mockSrv, p99))), formatLatency(median(cl.of(mockLog, p99))),
-				formatRatio(cl.ratios(mockLog, mockSrv, p99)), cl.errors)
+				formatRatio(cl.ratios(mockLog, mockSrv, p99)),
+				formatCPU(median(cl.of(mockSrv, cpu))), formatCPU(median(cl.of(mockLog, cpu))),
+				formatRatio(cl.ratios(mockLog, mockSrv, cpu)), cl.errors)
 		}
 	}
 	for _, cl := range slices.Concat(r.main, r.log) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -82,6 +83,31 @@ func checkLoopback(u string) error {
 	}
 	return nil
 }
+
+// cpuTime returns the CPU time the process has used so far, user and
+// system, from /proc/PID/stat (Linux; in its clock ticks, which are 1/100 s
+// on every Linux that matters here); ok is false where there is no /proc.
+func (s *server) cpuTime() (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64) // field 14 of proc(5)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * (time.Second / clockTicks), true
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times.
+const clockTicks = 100
 
 // stop ends the process with SIGTERM (SIGKILL after 10s) and waits for it.
 func (s *server) stop() {

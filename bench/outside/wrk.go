@@ -50,6 +50,10 @@ type runResult struct {
 	// Errors counts socket errors, timeouts and answers with a status of
 	// 400 or more: a run with any is not a measurement.
 	Errors int
+	// CPUPerReq is the CPU time (user and system) the server's process
+	// used during the run, over Requests; zero when unknown. It depends
+	// far less than req/s on what else the machine runs.
+	CPUPerReq time.Duration
 }
 
 // runWrk runs wrk with one thread and conns connections for d against
