@@ -63,11 +63,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mxauth/mxauth/internal/baseline"
 )
 
 // Exit codes.
@@ -92,14 +93,8 @@ const (
 	mockLog = "mock+log" // the mock with its request log on
 )
 
-// endpoints are the measured endpoints, in the order they are run.
-var endpoints = []string{"versions", "whoami", "login", "refresh", "oauth-refresh"}
-
 // logCostConns are the connection counts of the log-cost cells.
 var logCostConns = []int{2, 16}
-
-// maxConns bounds -conns, so that a typo cannot open thousands of sockets.
-const maxConns = 256
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,7 +104,7 @@ func main() {
 
 // options are the command-line flags of a measurement.
 type options struct {
-	mockserver, wrk  string
+	mockserver, wrk  string // binaries
 	duration, warmup time.Duration
 	rounds           int
 	conns            []int
@@ -131,7 +126,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "an unmeasured run of each server before each cell (0: none)")
 	flags.IntVar(&o.rounds, "rounds", 3, "measured runs of each server in each cell")
 	conns := flags.String("conns", "1,2,16,64", "connection counts, comma-separated")
-	eps := flags.String("endpoints", strings.Join(endpoints, ","), "endpoints, comma-separated")
+	eps := flags.String("endpoints", strings.Join(baseline.Endpoints, ","), "endpoints, comma-separated")
 	logCost := flags.String("log-cost", "whoami,login", `endpoints whose request log cost is measured, comma-separated ("none": skip)`)
 	flags.StringVar(&o.out, "o", "", "also write the report to this `file`")
 	if err := flags.Parse(args); err != nil {
@@ -154,6 +149,9 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 	case o.rounds < 1 || o.rounds > 20:
 		return o, "", errors.New("-rounds must be from 1 to 20")
 	}
+	// wrk opens the connections at once: a bound keeps a typo from
+	// opening thousands of sockets.
+	const maxConns = 256
 	for _, f := range strings.Split(*conns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > maxConns {
@@ -161,28 +159,15 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 		}
 		o.conns = append(o.conns, n)
 	}
-	if o.endpoints, err = endpointList("-endpoints", *eps); err != nil {
-		return o, "", err
+	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
+		return o, "", fmt.Errorf("-endpoints: %w", err)
 	}
 	if *logCost != "none" {
-		if o.logCost, err = endpointList("-log-cost", *logCost); err != nil {
-			return o, "", err
+		if o.logCost, err = baseline.ParseEndpoints(*logCost); err != nil {
+			return o, "", fmt.Errorf("-log-cost: %w", err)
 		}
 	}
 	return o, "", nil
-}
-
-// endpointList reads a comma-separated list of endpoints.
-func endpointList(flagName, list string) ([]string, error) {
-	var out []string
-	for _, e := range strings.Split(list, ",") {
-		e = strings.TrimSpace(e)
-		if !slices.Contains(endpoints, e) {
-			return nil, fmt.Errorf("%s: unknown endpoint %q (want some of %s)", flagName, e, strings.Join(endpoints, ", "))
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // run measures what args ask for, or serves a yardstick, and returns the
@@ -207,13 +192,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	rep.writeMarkdown(&text)
 	fmt.Fprint(stdout, text.String())
 	if opts.out != "" {
-		if err := os.WriteFile(opts.out, []byte(text.String()), 0o644); err != nil {
-			fmt.Fprintln(stderr, "outside:", err)
-			return exitFailed
-		}
+		err = os.WriteFile(opts.out, []byte(text.String()), 0o644)
 	}
-	if n := rep.failedRuns(); n > 0 {
-		fmt.Fprintf(stderr, "outside: %d runs had errors (marked in the report)\n", n)
+	switch failed := rep.failedCells(); {
+	case err != nil:
+		fmt.Fprintln(stderr, "outside:", err)
+		return exitFailed
+	case failed > 0:
+		fmt.Fprintf(stderr, "outside: errors in %d cells (marked in the report)\n", failed)
 		return exitFailed
 	}
 	return exitOK

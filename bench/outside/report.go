@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,6 +86,36 @@ func formatLatency(ns float64) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
+// medians writes the medians of f over the runs of each server, formatted,
+// separated by slashes.
+func (c *cell) medians(f func(runResult) float64, format func(float64) string, servers ...string) string {
+	var parts []string
+	for _, s := range servers {
+		parts = append(parts, format(median(c.of(s, f))))
+	}
+	return strings.Join(parts, " / ")
+}
+
+// writeTable writes a Markdown table, the first column left-aligned and
+// the others right-aligned, but for a "target" column.
+func writeTable(w io.Writer, header []string, rows [][]string) {
+	fmt.Fprintf(w, "| %s |\n|", strings.Join(header, " | "))
+	for i, h := range header {
+		if i == 0 || strings.HasPrefix(h, "target") {
+			fmt.Fprint(w, " --- |")
+		} else {
+			fmt.Fprint(w, " ---: |")
+		}
+	}
+	fmt.Fprintln(w)
+	for _, row := range rows {
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
+	}
+}
+
+// formatReqPerSec writes requests per second, whole.
+func formatReqPerSec(x float64) string { return strconv.FormatFloat(x, 'f', 0, 64) }
+
 // formatCPU writes a CPU time a request in microseconds; "–" when unknown.
 func formatCPU(ns float64) string {
 	if ns == 0 {
@@ -93,8 +124,8 @@ func formatCPU(ns float64) string {
 	return fmt.Sprintf("%.1f", ns/1e3)
 }
 
-// failedRuns counts the cells with errors.
-func (r *report) failedRuns() int {
+// failedCells counts the cells with errors.
+func (r *report) failedCells() int {
 	n := 0
 	for _, c := range slices.Concat(r.main, r.log) {
 		if c.errors > 0 {
@@ -114,34 +145,33 @@ func (r *report) writeMarkdown(w io.Writer) {
 		strings.Join(append([]string{"bench/outside.sh"}, o.args...), " "), o.warmup, o.rounds, o.duration, c.mockFlags)
 	fmt.Fprintln(w, "Figures are medians of the rounds; ratios are taken within each round, median (min–max of the rounds). Req/s ratios above 1, p99 and CPU ratios below 1 favour the mock. CPU a request: the server process's user and system time during the run (/proc/PID/stat) over the requests it answered.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| endpoint | conns | req/s ceiling / baseline / mock | mock / ceiling req/s | mock / baseline req/s | p50 ceiling / baseline / mock | p99 ceiling / baseline / mock | mock / ceiling p99 | CPU µs a request ceiling / baseline / mock | mock / ceiling CPU | target (vs ceiling) | errors |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
+	var rows [][]string
 	for _, cl := range r.main {
-		fmt.Fprintf(w, "| %s | %d | %.0f / %.0f / %.0f | %s | %s | %s / %s / %s | %s / %s / %s | %s | %s / %s / %s | %s | %s | %d |\n",
-			cl.endpoint, cl.conns,
-			median(cl.of(ceiling, reqPerSec)), median(cl.of(base, reqPerSec)), median(cl.of(mockSrv, reqPerSec)),
+		rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
+			cl.medians(reqPerSec, formatReqPerSec, ceiling, base, mockSrv),
 			formatRatio(cl.ratios(mockSrv, ceiling, reqPerSec)), formatRatio(cl.ratios(mockSrv, base, reqPerSec)),
-			formatLatency(median(cl.of(ceiling, p50))), formatLatency(median(cl.of(base, p50))), formatLatency(median(cl.of(mockSrv, p50))),
-			formatLatency(median(cl.of(ceiling, p99))), formatLatency(median(cl.of(base, p99))), formatLatency(median(cl.of(mockSrv, p99))),
-			formatRatio(cl.ratios(mockSrv, ceiling, p99)),
-			formatCPU(median(cl.of(ceiling, cpu))), formatCPU(median(cl.of(base, cpu))), formatCPU(median(cl.of(mockSrv, cpu))),
-			formatRatio(cl.ratios(mockSrv, ceiling, cpu)), cl.verdict(), cl.errors)
+			cl.medians(p50, formatLatency, ceiling, base, mockSrv),
+			cl.medians(p99, formatLatency, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, p99)),
+			cl.medians(cpu, formatCPU, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, cpu)),
+			cl.verdict(), strconv.Itoa(cl.errors)})
 	}
+	writeTable(w, []string{"endpoint", "conns", "req/s ceiling / baseline / mock", "mock / ceiling req/s", "mock / baseline req/s",
+		"p50 ceiling / baseline / mock", "p99 ceiling / baseline / mock", "mock / ceiling p99",
+		"CPU µs a request ceiling / baseline / mock", "mock / ceiling CPU", "target (vs ceiling)", "errors"}, rows)
 	if len(r.log) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "What the request log costs: the mock with `-log-level info` (a line a request, standard error to a file) against `-log-level warn` (no line for an answered request), in turns as above.")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| endpoint | conns | req/s warn / info | info / warn req/s | p99 warn / info | info / warn p99 | CPU µs a request warn / info | info / warn CPU | errors |")
-		fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+		rows = nil
 		for _, cl := range r.log {
-			fmt.Fprintf(w, "| %s | %d | %.0f / %.0f | %s | %s / %s | %s | %s / %s | %s | %d |\n",
-				cl.endpoint, cl.conns, median(cl.of(mockSrv, reqPerSec)), median(cl.of(mockLog, reqPerSec)),
-				formatRatio(cl.ratios(mockLog, mockSrv, reqPerSec)),
-				formatLatency(median(cl.of(mockSrv, p99))), formatLatency(median(cl.of(mockLog, p99))),
-				formatRatio(cl.ratios(mockLog, mockSrv, p99)),
-				formatCPU(median(cl.of(mockSrv, cpu))), formatCPU(median(cl.of(mockLog, cpu))),
-				formatRatio(cl.ratios(mockLog, mockSrv, cpu)), cl.errors)
+			rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
+				cl.medians(reqPerSec, formatReqPerSec, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, reqPerSec)),
+				cl.medians(p99, formatLatency, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, p99)),
+				cl.medians(cpu, formatCPU, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, cpu)),
+				strconv.Itoa(cl.errors)})
 		}
+		writeTable(w, []string{"endpoint", "conns", "req/s warn / info", "info / warn req/s", "p99 warn / info", "info / warn p99",
+			"CPU µs a request warn / info", "info / warn CPU", "errors"}, rows)
 	}
 	for _, cl := range slices.Concat(r.main, r.log) {
 		if cl.problem != "" {

@@ -67,7 +67,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,9 +89,6 @@ const (
 	benchPassword = "correct horse"
 	serverName    = "localhost"
 )
-
-// endpoints are the measured endpoints, in the order they are run.
-var endpoints = []string{"versions", "whoami", "login", "refresh", "oauth-refresh"}
 
 // maxConns bounds -conns, so that a typo cannot open thousands of sockets.
 const maxConns = 256
@@ -122,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "how long each server runs in each cell before it is measured")
 	flags.IntVar(&o.rounds, "rounds", 5, "slices each cell's duration is cut into, alternating the servers")
 	conns := flags.String("conns", "1,2,16", "concurrency levels, comma-separated")
-	eps := flags.String("endpoints", strings.Join(endpoints, ","), "endpoints, comma-separated")
+	eps := flags.String("endpoints", strings.Join(baseline.Endpoints, ","), "endpoints, comma-separated")
 	flags.IntVar(&o.sessions, "sessions", 10000, "live sessions created in each server before measuring")
 	flags.BoolVar(&o.json, "json", false, "print JSON instead of a Markdown table")
 	if err := flags.Parse(args); err != nil {
@@ -147,12 +143,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.conns = append(o.conns, n)
 	}
-	for _, e := range strings.Split(*eps, ",") {
-		e = strings.TrimSpace(e)
-		if !slices.Contains(endpoints, e) {
-			return o, fmt.Errorf("-endpoints: unknown endpoint %q (want some of %s)", e, strings.Join(endpoints, ", "))
-		}
-		o.endpoints = append(o.endpoints, e)
+	var err error
+	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
+		return o, fmt.Errorf("-endpoints: %w", err)
 	}
 	return o, nil
 }
