@@ -51,8 +51,10 @@ type runResult struct {
 	// 400 or more: a run with any is not a measurement.
 	Errors int
 	// CPUPerReq is the CPU time (user and system) the server's process
-	// used during the run, over Requests; zero when unknown. It depends
-	// far less than req/s on what else the machine runs.
+	// used during the run, over Requests; zero when unknown. It moves less
+	// than req/s from round to round on a shared machine; at one or two
+	// connections it includes going idle between requests, which costs
+	// more on a quiet machine than on a busy one.
 	CPUPerReq time.Duration
 }
 
