@@ -507,7 +507,7 @@ func (Handlers) SetReadMarker(ctx context.Context, req clientserver.SetReadMarke
 // match on the user ID and the display name, sorted by user ID.
 func (Handlers) SearchUserDirectory(ctx context.Context, req clientserver.SearchUserDirectoryRequestObject) (clientserver.SearchUserDirectoryResponseObject, error) {
 	x := From(ctx)
-	if req.Body == nil {
+	if req.Body == nil || req.Body.SearchTerm == "" {
 		return nil, MissingParam("search_term")
 	}
 	limit := deref(req.Body.Limit)
