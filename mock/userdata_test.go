@@ -43,7 +43,10 @@ func TestUserDataEndpoints(t *testing.T) {
 		// Filters; the user ID may come percent-encoded.
 		{name: "define filter", method: "POST", path: "/_matrix/client/v3/user/%40alice%3Alocalhost/filter",
 			body: map[string]any{"room": map[string]any{"timeline": map[string]any{"limit": 5}}}, status: 200,
-			check: func(a answer) string { filterID, _ = a.body["filter_id"].(string); return want(filterID != "", "no filter_id") }},
+			check: func(a answer) string {
+				filterID, _ = a.body["filter_id"].(string)
+				return want(filterID != "", "no filter_id")
+			}},
 		{name: "get filter", method: "GET", path: me + "/filter/{filter}", status: 200,
 			check: func(a answer) string {
 				room, _ := a.body["room"].(map[string]any)
@@ -57,15 +60,23 @@ func TestUserDataEndpoints(t *testing.T) {
 
 		// Push rules: the default set, then a rule of the user's.
 		{name: "push rules", method: "GET", path: "/_matrix/client/v3/pushrules/", status: 200,
-			check: func(a answer) string { return want(hasRule(a.body["global"], "override", ".m.rule.master"), "no .m.rule.master") }},
+			check: func(a answer) string {
+				return want(hasRule(a.body["global"], "override", ".m.rule.master"), "no .m.rule.master")
+			}},
 		{name: "global push rules", method: "GET", path: rules, status: 200,
-			check: func(a answer) string { return want(hasRule(a.body, "underride", ".m.rule.message"), "no .m.rule.message") }},
+			check: func(a answer) string {
+				return want(hasRule(a.body, "underride", ".m.rule.message"), "no .m.rule.message")
+			}},
 		{name: "default rule", method: "GET", path: rules + "override/.m.rule.master", status: 200,
-			check: func(a answer) string { return want(a.body["default"] == true && a.body["rule_id"] == ".m.rule.master", "wrong rule") }},
+			check: func(a answer) string {
+				return want(a.body["default"] == true && a.body["rule_id"] == ".m.rule.master", "wrong rule")
+			}},
 		{name: "put rule", method: "PUT", path: rules + "room/!a:localhost", body: map[string]any{"actions": []any{"notify"}}, status: 200},
 		{name: "put rule before it", method: "PUT", path: rules + "room/!b:localhost?before=!a:localhost", body: map[string]any{"actions": []any{}}, status: 200},
 		{name: "order follows before", method: "GET", path: rules, status: 200,
-			check: func(a answer) string { return want(ruleIDs(a.body, "room") == "!b:localhost,!a:localhost", "room rules "+ruleIDs(a.body, "room")) }},
+			check: func(a answer) string {
+				return want(ruleIDs(a.body, "room") == "!b:localhost,!a:localhost", "room rules "+ruleIDs(a.body, "room"))
+			}},
 		{name: "put rule after missing", method: "PUT", path: rules + "room/!c:localhost?after=!nope:localhost", body: map[string]any{"actions": []any{}}, status: 404, errcode: "M_NOT_FOUND"},
 		{name: "put rule without actions", method: "PUT", path: rules + "room/!c:localhost", body: map[string]any{}, status: 400, errcode: "M_MISSING_PARAM"},
 		{name: "put server rule", method: "PUT", path: rules + "override/.m.rule.mine", body: map[string]any{"actions": []any{}}, status: 400, errcode: "M_INVALID_PARAM"},
@@ -75,7 +86,10 @@ func TestUserDataEndpoints(t *testing.T) {
 			check: func(a answer) string { return want(a.body["enabled"] == false, "still enabled") }},
 		{name: "set actions", method: "PUT", path: rules + "room/!a:localhost/actions", body: map[string]any{"actions": []any{"notify", map[string]any{"set_tweak": "sound", "value": "default"}}}, status: 200},
 		{name: "actions", method: "GET", path: rules + "room/!a:localhost/actions", status: 200,
-			check: func(a answer) string { acts, _ := a.body["actions"].([]any); return want(len(acts) == 2, "actions "+a.raw) }},
+			check: func(a answer) string {
+				acts, _ := a.body["actions"].([]any)
+				return want(len(acts) == 2, "actions "+a.raw)
+			}},
 		{name: "delete rule", method: "DELETE", path: rules + "room/!a:localhost", status: 200},
 		{name: "deleted rule", method: "GET", path: rules + "room/!a:localhost", status: 404, errcode: "M_NOT_FOUND"},
 		{name: "delete default rule", method: "DELETE", path: rules + "override/.m.rule.master", status: 400, errcode: "M_INVALID_PARAM"},
@@ -99,7 +113,10 @@ func TestUserDataEndpoints(t *testing.T) {
 
 		// Tags, kept as the room's m.tag account data.
 		{name: "no tags", method: "GET", path: me + "/rooms/" + room + "/tags", status: 200,
-			check: func(a answer) string { tags, ok := a.body["tags"].(map[string]any); return want(ok && len(tags) == 0, "tags "+a.raw) }},
+			check: func(a answer) string {
+				tags, ok := a.body["tags"].(map[string]any)
+				return want(ok && len(tags) == 0, "tags "+a.raw)
+			}},
 		{name: "add tag", method: "PUT", path: me + "/rooms/" + room + "/tags/u.work", body: map[string]any{"order": 0.5}, status: 200},
 		{name: "add favourite", method: "PUT", path: me + "/rooms/" + room + "/tags/m.favourite", body: map[string]any{}, status: 200},
 		{name: "tags", method: "GET", path: me + "/rooms/" + room + "/tags", status: 200,
@@ -109,7 +126,10 @@ func TestUserDataEndpoints(t *testing.T) {
 				return want(len(tags) == 2 && work["order"] == 0.5, "tags "+a.raw)
 			}},
 		{name: "tags are m.tag", method: "GET", path: me + "/rooms/" + room + "/account_data/m.tag", status: 200,
-			check: func(a answer) string { tags, _ := a.body["tags"].(map[string]any); return want(len(tags) == 2, "m.tag "+a.raw) }},
+			check: func(a answer) string {
+				tags, _ := a.body["tags"].(map[string]any)
+				return want(len(tags) == 2, "m.tag "+a.raw)
+			}},
 		{name: "delete tag", method: "DELETE", path: me + "/rooms/" + room + "/tags/u.work", status: 200},
 		{name: "tag deleted", method: "GET", path: me + "/rooms/" + room + "/tags", status: 200,
 			check: func(a answer) string {
