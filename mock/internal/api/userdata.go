@@ -38,12 +38,14 @@ var errOtherUser = Errorf(http.StatusForbidden, "M_FORBIDDEN", "You cannot act f
 // avatar_url, which are the only ones the mock keeps.
 var errUnstoredField = Errorf(http.StatusForbidden, "M_FORBIDDEN", "This server stores only the displayname and avatar_url profile fields")
 
-// ownUser refuses the request unless userID, from its path, is the caller.
-func ownUser(x *Exchange, userID string) error {
+// caller returns the request's exchange, or errOtherUser when userID, from
+// the request's path, is not the caller.
+func caller(ctx context.Context, userID string) (*Exchange, error) {
+	x := From(ctx)
 	if userID != x.Principal.UserID {
-		return errOtherUser
+		return nil, errOtherUser
 	}
-	return nil
+	return x, nil
 }
 
 // recode copies v into a T through JSON, for the rooms store's types and
@@ -57,28 +59,43 @@ func recode[T any](v any) (T, error) {
 	return out, json.Unmarshal(raw, &out)
 }
 
-// objectContent encodes a request body that the spec makes a JSON object;
-// a missing body is the empty object.
-func objectContent(body *map[string]any) (json.RawMessage, error) {
-	if body == nil || *body == nil {
+// recoded is the answer v as a T, or err when the store failed.
+func recoded[T any](v any, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return recode[T](v)
+}
+
+// done is the empty object answer of an operation that changes something,
+// or err when the change failed.
+func done[T ~map[string]any](err error) (T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return T{}, nil
+}
+
+// bodyJSON encodes a request body whose schema is an object; a missing body
+// is the empty object.
+func bodyJSON[T any](body *T) (json.RawMessage, error) {
+	if body == nil {
 		return json.RawMessage("{}"), nil
 	}
-	return json.Marshal(*body)
+	return json.Marshal(body)
 }
 
 // Filters.
 
 func (Handlers) DefineFilter(ctx context.Context, req clientserver.DefineFilterRequestObject) (clientserver.DefineFilterResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
-	var raw json.RawMessage = []byte("{}")
-	if req.Body != nil {
-		var err error
-		if raw, err = json.Marshal(req.Body); err != nil {
-			return nil, err
-		}
+	raw, err := bodyJSON(req.Body)
+	if err != nil {
+		return nil, err
 	}
 	id, err := x.World.Rooms.CreateFilter(x.Principal.UserID, raw)
 	if err != nil {
@@ -88,15 +105,11 @@ func (Handlers) DefineFilter(ctx context.Context, req clientserver.DefineFilterR
 }
 
 func (Handlers) GetFilter(ctx context.Context, req clientserver.GetFilterRequestObject) (clientserver.GetFilterResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	raw, err := x.World.Rooms.FilterJSON(x.Principal.UserID, req.FilterID)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return recode[clientserver.GetFilter200JSONResponse](raw)
+	return recoded[clientserver.GetFilter200JSONResponse](x.World.Rooms.FilterJSON(x.Principal.UserID, req.FilterID))
 }
 
 // Push rules. The rooms store keeps each user's rule set, starting from the
@@ -118,11 +131,7 @@ func (Handlers) GetPushRulesGlobal(ctx context.Context, _ clientserver.GetPushRu
 
 func (Handlers) GetPushRule(ctx context.Context, req clientserver.GetPushRuleRequestObject) (clientserver.GetPushRuleResponseObject, error) {
 	x := From(ctx)
-	rule, err := x.World.Rooms.PushRule(x.Principal.UserID, string(req.Kind), req.RuleID)
-	if err != nil {
-		return nil, err
-	}
-	return recode[clientserver.GetPushRule200JSONResponse](rule)
+	return recoded[clientserver.GetPushRule200JSONResponse](x.World.Rooms.PushRule(x.Principal.UserID, string(req.Kind), req.RuleID))
 }
 
 func (Handlers) SetPushRule(ctx context.Context, req clientserver.SetPushRuleRequestObject) (clientserver.SetPushRuleResponseObject, error) {
@@ -134,19 +143,12 @@ func (Handlers) SetPushRule(ctx context.Context, req clientserver.SetPushRuleReq
 	if err != nil {
 		return nil, err
 	}
-	err = x.World.Rooms.PutPushRule(x.Principal.UserID, string(req.Kind), req.RuleID, deref(req.Params.Before), deref(req.Params.After), rule)
-	if err != nil {
-		return nil, err
-	}
-	return clientserver.SetPushRule200JSONResponse{}, nil
+	return done[clientserver.SetPushRule200JSONResponse](x.World.Rooms.PutPushRule(x.Principal.UserID, string(req.Kind), req.RuleID, deref(req.Params.Before), deref(req.Params.After), rule))
 }
 
 func (Handlers) DeletePushRule(ctx context.Context, req clientserver.DeletePushRuleRequestObject) (clientserver.DeletePushRuleResponseObject, error) {
 	x := From(ctx)
-	if err := x.World.Rooms.DeletePushRule(x.Principal.UserID, string(req.Kind), req.RuleID); err != nil {
-		return nil, err
-	}
-	return clientserver.DeletePushRule200JSONResponse{}, nil
+	return done[clientserver.DeletePushRule200JSONResponse](x.World.Rooms.DeletePushRule(x.Principal.UserID, string(req.Kind), req.RuleID))
 }
 
 func (Handlers) IsPushRuleEnabled(ctx context.Context, req clientserver.IsPushRuleEnabledRequestObject) (clientserver.IsPushRuleEnabledResponseObject, error) {
@@ -163,10 +165,7 @@ func (Handlers) SetPushRuleEnabled(ctx context.Context, req clientserver.SetPush
 	if req.Body == nil {
 		return nil, MissingParam("enabled")
 	}
-	if err := x.World.Rooms.SetPushRuleEnabled(x.Principal.UserID, string(req.Kind), req.RuleID, req.Body.Enabled); err != nil {
-		return nil, err
-	}
-	return clientserver.SetPushRuleEnabled200JSONResponse{}, nil
+	return done[clientserver.SetPushRuleEnabled200JSONResponse](x.World.Rooms.SetPushRuleEnabled(x.Principal.UserID, string(req.Kind), req.RuleID, req.Body.Enabled))
 }
 
 func (Handlers) GetPushRuleActions(ctx context.Context, req clientserver.GetPushRuleActionsRequestObject) (clientserver.GetPushRuleActionsResponseObject, error) {
@@ -187,66 +186,49 @@ func (Handlers) SetPushRuleActions(ctx context.Context, req clientserver.SetPush
 	if err != nil {
 		return nil, err
 	}
-	if err := x.World.Rooms.SetPushRuleActions(x.Principal.UserID, string(req.Kind), req.RuleID, actions); err != nil {
-		return nil, err
-	}
-	return clientserver.SetPushRuleActions200JSONResponse{}, nil
+	return done[clientserver.SetPushRuleActions200JSONResponse](x.World.Rooms.SetPushRuleActions(x.Principal.UserID, string(req.Kind), req.RuleID, actions))
 }
 
 // Account data, global and per room.
 
 func (Handlers) GetAccountData(ctx context.Context, req clientserver.GetAccountDataRequestObject) (clientserver.GetAccountDataResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	raw, err := x.World.Rooms.AccountData(x.Principal.UserID, req.Type)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return recode[clientserver.GetAccountData200JSONResponse](raw)
+	return recoded[clientserver.GetAccountData200JSONResponse](x.World.Rooms.AccountData(x.Principal.UserID, req.Type))
 }
 
 func (Handlers) SetAccountData(ctx context.Context, req clientserver.SetAccountDataRequestObject) (clientserver.SetAccountDataResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	content, err := objectContent(req.Body)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if err := x.World.Rooms.SetAccountData(x.Principal.UserID, req.Type, content); err != nil {
+	content, err := bodyJSON(req.Body)
+	if err != nil {
 		return nil, err
 	}
-	return clientserver.SetAccountData200JSONResponse{}, nil
+	return done[clientserver.SetAccountData200JSONResponse](x.World.Rooms.SetAccountData(x.Principal.UserID, req.Type, content))
 }
 
 func (Handlers) GetAccountDataPerRoom(ctx context.Context, req clientserver.GetAccountDataPerRoomRequestObject) (clientserver.GetAccountDataPerRoomResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	raw, err := x.World.Rooms.RoomAccountData(x.Principal.UserID, req.RoomID, req.Type)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return recode[clientserver.GetAccountDataPerRoom200JSONResponse](raw)
+	return recoded[clientserver.GetAccountDataPerRoom200JSONResponse](x.World.Rooms.RoomAccountData(x.Principal.UserID, req.RoomID, req.Type))
 }
 
 func (Handlers) SetAccountDataPerRoom(ctx context.Context, req clientserver.SetAccountDataPerRoomRequestObject) (clientserver.SetAccountDataPerRoomResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	content, err := objectContent(req.Body)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if err := x.World.Rooms.SetRoomAccountData(x.Principal.UserID, req.RoomID, req.Type, content); err != nil {
+	content, err := bodyJSON(req.Body)
+	if err != nil {
 		return nil, err
 	}
-	return clientserver.SetAccountDataPerRoom200JSONResponse{}, nil
+	return done[clientserver.SetAccountDataPerRoom200JSONResponse](x.World.Rooms.SetRoomAccountData(x.Principal.UserID, req.RoomID, req.Type, content))
 }
 
 // Room tags are the room's m.tag account data, {"tags": {name: {...}}}.
@@ -296,44 +278,31 @@ func changeTags(x *Exchange, roomID string, change func(map[string]json.RawMessa
 }
 
 func (Handlers) GetRoomTags(ctx context.Context, req clientserver.GetRoomTagsRequestObject) (clientserver.GetRoomTagsResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
-		return nil, err
-	}
-	tags, err := readTags(x, req.RoomID)
+	x, err := caller(ctx, req.UserID)
 	if err != nil {
 		return nil, err
 	}
-	return recode[clientserver.GetRoomTags200JSONResponse](tags)
+	return recoded[clientserver.GetRoomTags200JSONResponse](readTags(x, req.RoomID))
 }
 
 func (Handlers) SetRoomTag(ctx context.Context, req clientserver.SetRoomTagRequestObject) (clientserver.SetRoomTagResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
-	tag := json.RawMessage("{}")
-	if req.Body != nil {
-		var err error
-		if tag, err = json.Marshal(req.Body); err != nil {
-			return nil, err
-		}
-	}
-	if err := changeTags(x, req.RoomID, func(tags map[string]json.RawMessage) { tags[req.Tag] = tag }); err != nil {
+	tag, err := bodyJSON(req.Body)
+	if err != nil {
 		return nil, err
 	}
-	return clientserver.SetRoomTag200JSONResponse{}, nil
+	return done[clientserver.SetRoomTag200JSONResponse](changeTags(x, req.RoomID, func(tags map[string]json.RawMessage) { tags[req.Tag] = tag }))
 }
 
 func (Handlers) DeleteRoomTag(ctx context.Context, req clientserver.DeleteRoomTagRequestObject) (clientserver.DeleteRoomTagResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
-	if err := changeTags(x, req.RoomID, func(tags map[string]json.RawMessage) { delete(tags, req.Tag) }); err != nil {
-		return nil, err
-	}
-	return clientserver.DeleteRoomTag200JSONResponse{}, nil
+	return done[clientserver.DeleteRoomTag200JSONResponse](changeTags(x, req.RoomID, func(tags map[string]json.RawMessage) { delete(tags, req.Tag) }))
 }
 
 // Profile. Anyone may read a registered user's profile; only its owner may
@@ -349,15 +318,16 @@ func (Handlers) GetUserProfile(ctx context.Context, req clientserver.GetUserProf
 	return clientserver.GetUserProfile200JSONResponse{Displayname: optional(p.DisplayName), AvatarURL: optional(p.AvatarURL)}, nil
 }
 
-// profileField returns the value of a stored profile field, "" when unset.
-func profileField(p rooms.Profile, key string) (string, bool) {
+// profileField returns a profile field's value, "" when unset or not one
+// the mock stores.
+func profileField(p rooms.Profile, key string) string {
 	switch key {
 	case "displayname":
-		return p.DisplayName, true
+		return p.DisplayName
 	case "avatar_url":
-		return p.AvatarURL, true
+		return p.AvatarURL
 	}
-	return "", false
+	return ""
 }
 
 // setProfileField sets a stored profile field of the caller ("" clears it).
@@ -379,7 +349,7 @@ func (Handlers) GetProfileField(ctx context.Context, req clientserver.GetProfile
 	if err != nil {
 		return nil, err
 	}
-	value, _ := profileField(p, req.KeyName)
+	value := profileField(p, req.KeyName)
 	if value == "" {
 		return nil, Errorf(http.StatusNotFound, "M_NOT_FOUND", "The profile has no field "+req.KeyName)
 	}
@@ -387,12 +357,9 @@ func (Handlers) GetProfileField(ctx context.Context, req clientserver.GetProfile
 }
 
 func (Handlers) SetProfileField(ctx context.Context, req clientserver.SetProfileFieldRequestObject) (clientserver.SetProfileFieldResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
-	}
-	if _, stored := profileField(rooms.Profile{}, req.KeyName); !stored {
-		return nil, errUnstoredField
 	}
 	var body map[string]any
 	if req.Body != nil {
@@ -406,21 +373,15 @@ func (Handlers) SetProfileField(ctx context.Context, req clientserver.SetProfile
 	if !ok {
 		return nil, Errorf(http.StatusBadRequest, "M_BAD_JSON", req.KeyName+" must be a string")
 	}
-	if err := setProfileField(x, req.KeyName, value); err != nil {
-		return nil, err
-	}
-	return clientserver.SetProfileField200JSONResponse{}, nil
+	return done[clientserver.SetProfileField200JSONResponse](setProfileField(x, req.KeyName, value))
 }
 
 func (Handlers) DeleteProfileField(ctx context.Context, req clientserver.DeleteProfileFieldRequestObject) (clientserver.DeleteProfileFieldResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
-	if err := setProfileField(x, req.KeyName, ""); err != nil {
-		return nil, err
-	}
-	return clientserver.DeleteProfileField200JSONResponse{}, nil
+	return done[clientserver.DeleteProfileField200JSONResponse](setProfileField(x, req.KeyName, ""))
 }
 
 // Presence.
@@ -443,24 +404,21 @@ func (Handlers) GetPresence(ctx context.Context, req clientserver.GetPresenceReq
 }
 
 func (Handlers) SetPresence(ctx context.Context, req clientserver.SetPresenceRequestObject) (clientserver.SetPresenceResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
 	if req.Body == nil || req.Body.Presence == "" {
 		return nil, MissingParam("presence")
 	}
-	if err := x.World.Rooms.SetPresence(x.Principal.UserID, string(req.Body.Presence), req.Body.StatusMsg); err != nil {
-		return nil, err
-	}
-	return clientserver.SetPresence200JSONResponse{}, nil
+	return done[clientserver.SetPresence200JSONResponse](x.World.Rooms.SetPresence(x.Principal.UserID, string(req.Body.Presence), req.Body.StatusMsg))
 }
 
 // Typing, receipts and read markers.
 
 func (Handlers) SetTyping(ctx context.Context, req clientserver.SetTypingRequestObject) (clientserver.SetTypingResponseObject, error) {
-	x := From(ctx)
-	if err := ownUser(x, req.UserID); err != nil {
+	x, err := caller(ctx, req.UserID)
+	if err != nil {
 		return nil, err
 	}
 	if req.Body == nil {
@@ -470,10 +428,7 @@ func (Handlers) SetTyping(ctx context.Context, req clientserver.SetTypingRequest
 	if ms := deref(req.Body.Timeout); ms > 0 {
 		timeout = time.Duration(ms) * time.Millisecond
 	}
-	if err := x.World.Rooms.SetTyping(x.Principal.UserID, req.RoomID, req.Body.Typing, timeout); err != nil {
-		return nil, err
-	}
-	return clientserver.SetTyping200JSONResponse{}, nil
+	return done[clientserver.SetTyping200JSONResponse](x.World.Rooms.SetTyping(x.Principal.UserID, req.RoomID, req.Body.Typing, timeout))
 }
 
 func (Handlers) PostReceipt(ctx context.Context, req clientserver.PostReceiptRequestObject) (clientserver.PostReceiptResponseObject, error) {
@@ -482,10 +437,7 @@ func (Handlers) PostReceipt(ctx context.Context, req clientserver.PostReceiptReq
 	if req.Body != nil {
 		thread = deref(req.Body.ThreadID)
 	}
-	if err := x.World.Rooms.SendReceipt(x.Principal.UserID, req.RoomID, string(req.ReceiptType), req.EventID, thread); err != nil {
-		return nil, err
-	}
-	return clientserver.PostReceipt200JSONResponse{}, nil
+	return done[clientserver.PostReceipt200JSONResponse](x.World.Rooms.SendReceipt(x.Principal.UserID, req.RoomID, string(req.ReceiptType), req.EventID, thread))
 }
 
 func (Handlers) SetReadMarker(ctx context.Context, req clientserver.SetReadMarkerRequestObject) (clientserver.SetReadMarkerResponseObject, error) {
@@ -494,11 +446,7 @@ func (Handlers) SetReadMarker(ctx context.Context, req clientserver.SetReadMarke
 	if req.Body != nil {
 		b = *req.Body
 	}
-	err := x.World.Rooms.SetReadMarkers(x.Principal.UserID, req.RoomID, deref(b.MFullyRead), deref(b.MRead), deref(b.MReadPrivate))
-	if err != nil {
-		return nil, err
-	}
-	return clientserver.SetReadMarker200JSONResponse{}, nil
+	return done[clientserver.SetReadMarker200JSONResponse](x.World.Rooms.SetReadMarkers(x.Principal.UserID, req.RoomID, deref(b.MFullyRead), deref(b.MRead), deref(b.MReadPrivate)))
 }
 
 // SearchUserDirectory searches the users who share a joined room with the
