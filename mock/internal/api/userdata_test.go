@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -212,5 +215,30 @@ func TestUserDataInSync(t *testing.T) {
 	})
 	if !renamed {
 		t.Error("Bob's new display name is not in the room's timeline")
+	}
+}
+
+// TestConcurrentTags: tags added at once, each by its own request, all
+// land: a tag change is one read-modify-write of m.tag.
+func TestConcurrentTags(t *testing.T) {
+	rw := newRoomWorld(t)
+	tags := "/_matrix/client/v3/user/@alice:localhost/rooms/" + rw.room + "/tags"
+	const n = 8
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest("PUT", rw.url+tags+"/u.t"+strconv.Itoa(i), strings.NewReader(`{}`))
+			req.Header.Set("Authorization", "Bearer "+rw.alice)
+			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+				t.Errorf("tag %d: %v %v", i, resp, err)
+			} else {
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	_, body := rw.do("GET", tags, rw.alice, nil)
+	if got, _ := body["tags"].(map[string]any); len(got) != n {
+		t.Errorf("%d tags after %d concurrent adds: %v", len(got), n, body)
 	}
 }
