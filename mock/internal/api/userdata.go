@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -450,9 +449,10 @@ func (Handlers) SetReadMarker(ctx context.Context, req clientserver.SetReadMarke
 }
 
 // SearchUserDirectory searches the users who share a joined room with the
-// caller (the caller among them once joined anywhere), as Synapse does by
-// default without its public-room extension: a case-insensitive substring
-// match on the user ID and the display name, sorted by user ID.
+// caller (the caller among them once joined anywhere), as Synapse does with
+// search_all_users off, less the members of public rooms the caller is not
+// in: a case-insensitive substring match on the user ID and the display
+// name, sorted by user ID.
 func (Handlers) SearchUserDirectory(ctx context.Context, req clientserver.SearchUserDirectoryRequestObject) (clientserver.SearchUserDirectoryResponseObject, error) {
 	x := From(ctx)
 	if req.Body == nil || req.Body.SearchTerm == "" {
@@ -464,9 +464,7 @@ func (Handlers) SearchUserDirectory(ctx context.Context, req clientserver.Search
 	}
 	term := strings.ToLower(req.Body.SearchTerm)
 	out := clientserver.SearchUserDirectory200JSONResponse{Results: []clientserver.SearchUserDirectoryResponseResultsItem{}}
-	mates := x.World.Rooms.RoomMates(x.Principal.UserID)
-	slices.Sort(mates)
-	for _, user := range mates {
+	for _, user := range x.World.Rooms.RoomMates(x.Principal.UserID) {
 		p, err := x.World.Rooms.Profile(user)
 		if err != nil {
 			continue // deactivated or otherwise gone: not listed
