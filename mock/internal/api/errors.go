@@ -76,6 +76,25 @@ func toMatrixError(err error) *Error {
 	return errInternal
 }
 
+// storeError is the Matrix error a store's error value stands for, as the
+// store's documentation names it.
+type storeError struct {
+	err     error
+	status  int
+	errcode string
+}
+
+// fromStore answers err with the first entry of table it matches (its
+// message kept), else as toMatrixError does.
+func fromStore(err error, table []storeError) *Error {
+	for _, e := range table {
+		if errors.Is(err, e.err) {
+			return Errorf(e.status, e.errcode, err.Error())
+		}
+	}
+	return toMatrixError(err)
+}
+
 // decodeError turns a failure to decode a request body or parameter into
 // the answer to send: syntax problems are M_NOT_JSON (the body check has
 // usually caught them already), values of the wrong type M_BAD_JSON.
