@@ -10,6 +10,7 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/keys"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 )
 
 // End-to-end encryption bookkeeping: device and one-time keys, cross-signing
@@ -146,18 +147,42 @@ func (Handlers) UploadCrossSigningKeys(ctx context.Context, req clientserver.Upl
 		}
 		return clientserver.UploadCrossSigningKeys200JSONResponse{}, nil
 	}
-	challenge, err := passwordUIA(x, req.Body.Auth, crossSigningPurpose)
-	if err != nil {
-		return nil, err
-	}
-	if challenge != nil {
-		return jsonAnswer{http.StatusUnauthorized, challenge}, nil
+	if x.Principal.ViaOAuth {
+		// No password stage for an OAuth 2.0 session: the user approves
+		// the reset on the account management page (m.oauth), and the
+		// client uploads again within the approval's lifetime.
+		if x.World.OAuth == nil || !x.World.OAuth.CrossSigningResetApproved(user) {
+			return jsonAnswer{http.StatusUnauthorized, oauthResetChallenge(x)}, nil
+		}
+	} else {
+		challenge, err := passwordUIA(x, req.Body.Auth, crossSigningPurpose)
+		if err != nil {
+			return nil, err
+		}
+		if challenge != nil {
+			return jsonAnswer{http.StatusUnauthorized, challenge}, nil
+		}
 	}
 	if _, err := x.World.Keys.UploadCrossSigning(user, csk, true); err != nil {
 		return nil, keysError(err)
 	}
 	return clientserver.UploadCrossSigningKeys200JSONResponse{}, nil
 }
+
+// oauthResetChallenge is the m.oauth stage of a cross-signing reset: the
+// account management page, with the reset action, where the user approves.
+func oauthResetChallenge(x *Exchange) *clientserver.AuthenticationResponse {
+	st := x.Store()
+	session := st.NewUIASession(crossSigningPurpose, x.Principal.UserID)
+	return &clientserver.AuthenticationResponse{
+		Flows:   []clientserver.AuthenticationResponseFlowsItem{{Stages: []string{loginOAuth}}},
+		Params:  &map[string]map[string]any{loginOAuth: {"url": oauth.CrossSigningResetURL(x.BaseURL())}},
+		Session: &session,
+	}
+}
+
+// loginOAuth is the UIA stage that sends the user to the account page.
+const loginOAuth = "m.oauth"
 
 func (Handlers) UploadCrossSigningSignatures(ctx context.Context, _ clientserver.UploadCrossSigningSignaturesRequestObject) (clientserver.UploadCrossSigningSignaturesResponseObject, error) {
 	x := From(ctx)
