@@ -21,7 +21,7 @@ type reply struct {
 }
 
 // request sends method path to hs with body (nil: none; []byte or string:
-// as is, with contentType; anything else: as JSON) and token (empty: none).
+// or io.Reader: as is, with contentType; anything else: as JSON) and token (empty: none).
 func request(t *testing.T, hs *mock.Server, method, path, token string, body any, contentType string) reply {
 	t.Helper()
 	var r io.Reader
@@ -31,6 +31,8 @@ func request(t *testing.T, hs *mock.Server, method, path, token string, body any
 		r = bytes.NewReader(b)
 	case string:
 		r = strings.NewReader(b)
+	case io.Reader:
+		r = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
