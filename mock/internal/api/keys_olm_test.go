@@ -8,36 +8,22 @@ package api
 // the proof that keys and signed objects come back exactly as uploaded.
 
 import (
-	"log/slog"
-	"net/http/httptest"
 	"testing"
-	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
-	"github.com/mxauth/mxauth/clock"
-	"github.com/mxauth/mxauth/mock/internal/world"
-	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
 func TestOlmMachinesShareKeysThroughTheMock(t *testing.T) {
 	ctx := t.Context()
-	wd, err := world.New(world.Settings{
-		Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		Users: []scenario.User{
-			{ID: "alice", Password: "wonderland", Devices: []scenario.Device{{ID: "ALICE1", AccessToken: "tok_a"}}},
-			{ID: "bob", Password: "builder", Devices: []scenario.Device{{ID: "BOB1", AccessToken: "tok_b"}}},
-		},
-	}, clock.Virtual(time.Time{}), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(NewHandler(Config{World: func() *world.World { return wd }, Journal: journal.New(0), Logger: slog.New(slog.DiscardHandler)}))
-	t.Cleanup(srv.Close)
+	wd, srv := worldServer(t, []scenario.User{
+		{ID: "alice", Password: "wonderland", Devices: []scenario.Device{{ID: "ALICE1", AccessToken: "tok_a"}}},
+		{ID: "bob", Password: "builder", Devices: []scenario.Device{{ID: "BOB1", AccessToken: "tok_b"}}},
+	})
 	machine := func(user, device, token string) *crypto.OlmMachine {
 		cli, err := mautrix.NewClient(srv.URL, id.UserID(user), token)
 		if err != nil {

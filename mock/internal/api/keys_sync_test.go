@@ -16,22 +16,28 @@ import (
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// TestKeysSyncSeesHTTPUploads checks over loopback what the sync handler
-// will show of the keys store (one-time key counts, to-device messages),
-// reading the world's keys store directly since /sync is not this file's.
-func TestKeysSyncSeesHTTPUploads(t *testing.T) {
-	wd, err := world.New(world.Settings{
-		Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
-		Users: []scenario.User{
-			{ID: "alice", Password: "pw", Devices: []scenario.Device{{ID: "A1", AccessToken: "tok_a"}}},
-			{ID: "bob", Password: "pw", Devices: []scenario.Device{{ID: "B1", AccessToken: "tok_b"}, {ID: "B2", AccessToken: "tok_b2"}}},
-		},
-	}, clock.Virtual(time.Time{}), slog.New(slog.DiscardHandler))
+// worldServer serves a world with users over loopback, returning the
+// world too, so that a test can read the stores behind the answers.
+func worldServer(t *testing.T, users []scenario.User) (*world.World, *httptest.Server) {
+	t.Helper()
+	wd, err := world.New(world.Settings{Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Users: users},
+		clock.Virtual(time.Time{}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(NewHandler(Config{World: func() *world.World { return wd }, Journal: journal.New(0), Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
+	return wd, srv
+}
+
+// TestKeysSyncSeesHTTPUploads checks over loopback what the sync handler
+// will show of the keys store (one-time key counts, to-device messages),
+// reading the world's keys store directly since /sync is not this file's.
+func TestKeysSyncSeesHTTPUploads(t *testing.T) {
+	wd, srv := worldServer(t, []scenario.User{
+		{ID: "alice", Password: "pw", Devices: []scenario.Device{{ID: "A1", AccessToken: "tok_a"}}},
+		{ID: "bob", Password: "pw", Devices: []scenario.Device{{ID: "B1", AccessToken: "tok_b"}, {ID: "B2", AccessToken: "tok_b2"}}},
+	})
 	post := func(method, path, token string, body any) {
 		t.Helper()
 		j, _ := json.Marshal(body)
