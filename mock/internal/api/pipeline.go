@@ -21,7 +21,8 @@ import (
 const ControlPrefix = "/_mock/"
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
-// is answered 413 M_TOO_LARGE.
+// is answered 413 M_TOO_LARGE. Media uploads have the media store's cap
+// instead (rawBodyEndpoint).
 const MaxBodyBytes = 1 << 20
 
 // Paths answered as others: refreshV1 is where Synapse before 1.72 served
