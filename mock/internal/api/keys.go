@@ -222,24 +222,33 @@ func (Handlers) GetRoomKeysVersion(ctx context.Context, req clientserver.GetRoom
 
 func (Handlers) PostRoomKeysVersion(ctx context.Context, req clientserver.PostRoomKeysVersionRequestObject) (clientserver.PostRoomKeysVersionResponseObject, error) {
 	x := From(ctx)
-	var body struct {
-		AuthData json.RawMessage `json:"auth_data"`
-	}
-	if err := keysBody(x, &body); err != nil {
-		return nil, err
-	}
 	if req.Body.Algorithm == "" {
 		return nil, MissingParam("algorithm")
 	}
-	if nullAsAbsent(body.AuthData) == nil {
-		return nil, MissingParam("auth_data")
+	authData, err := backupAuthData(x)
+	if err != nil {
+		return nil, err
 	}
-	version := x.World.Keys.CreateBackup(x.Principal.UserID, string(req.Body.Algorithm), body.AuthData)
+	version := x.World.Keys.CreateBackup(x.Principal.UserID, string(req.Body.Algorithm), authData)
 	return clientserver.PostRoomKeysVersion200JSONResponse{Version: version}, nil
 }
 
 func (Handlers) PutRoomKeysVersion(ctx context.Context, req clientserver.PutRoomKeysVersionRequestObject) (clientserver.PutRoomKeysVersionResponseObject, error) {
 	x := From(ctx)
+	authData, err := backupAuthData(x)
+	if err != nil {
+		return nil, err
+	}
+	err = x.World.Keys.UpdateBackup(x.Principal.UserID, req.Version, deref(req.Body.Version), string(req.Body.Algorithm), authData)
+	if err != nil {
+		return nil, keysError(err)
+	}
+	return clientserver.PutRoomKeysVersion200JSONResponse{}, nil
+}
+
+// backupAuthData returns a backup version's auth_data as sent, which
+// must be there.
+func backupAuthData(x *Exchange) (json.RawMessage, error) {
 	var body struct {
 		AuthData json.RawMessage `json:"auth_data"`
 	}
@@ -249,11 +258,7 @@ func (Handlers) PutRoomKeysVersion(ctx context.Context, req clientserver.PutRoom
 	if nullAsAbsent(body.AuthData) == nil {
 		return nil, MissingParam("auth_data")
 	}
-	err := x.World.Keys.UpdateBackup(x.Principal.UserID, req.Version, deref(req.Body.Version), string(req.Body.Algorithm), body.AuthData)
-	if err != nil {
-		return nil, keysError(err)
-	}
-	return clientserver.PutRoomKeysVersion200JSONResponse{}, nil
+	return body.AuthData, nil
 }
 
 func (Handlers) DeleteRoomKeysVersion(ctx context.Context, req clientserver.DeleteRoomKeysVersionRequestObject) (clientserver.DeleteRoomKeysVersionResponseObject, error) {
