@@ -21,7 +21,8 @@ import (
 const ControlPrefix = "/_mock/"
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
-// is answered 413 M_TOO_LARGE.
+// is answered 413 M_TOO_LARGE. Media uploads have the media store's cap
+// instead (rawBodyEndpoint).
 const MaxBodyBytes = 1 << 20
 
 // Paths answered as others: refreshV1 is where Synapse before 1.72 served
@@ -160,14 +161,16 @@ func setCORS(h http.Header) {
 
 // readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
 // that it is a JSON object, so that handlers decode only well-formed JSON;
-// form-encoded bodies are only limited in size.
+// form-encoded bodies are only limited in size, and media uploads are left
+// to their handlers (rawBodyEndpoint).
 // An empty DELETE body counts as {}: DELETE /devices/{deviceId} is often
 // sent without one. Other requests pass untouched.
 func readBody(w http.ResponseWriter, r *http.Request) *Error {
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodDelete:
-	default:
+	switch {
+	case r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodDelete:
 		return nil
+	case rawBodyEndpoint(r.URL.Path):
+		return nil // media: read by the handler, after the guard
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {

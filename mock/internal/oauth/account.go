@@ -115,6 +115,13 @@ func (s *Server) CrossSigningResetApproved(user string) bool {
 	return ok && !now.Before(at) && now.Sub(at) < resetApprovalLifetime
 }
 
+// CrossSigningResetURL is where, on a homeserver at base, the account
+// management page asks the user to approve a cross-signing reset: the URL
+// of the m.oauth stage of keys/device_signing/upload.
+func CrossSigningResetURL(base string) string {
+	return base + accountURL(actionSigningReset, "")
+}
+
 // accountVisit is one request to the account page.
 type accountVisit struct {
 	s      *Server

@@ -260,7 +260,7 @@ func (s *Store) Refresh(refreshToken string) (Session, error) {
 // token.
 func (s *Store) Logout(accessToken string) (Principal, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockRemoved()
 	p := s.access[accessToken]
 	if p == nil {
 		return Principal{}, accessError(CauseUnknown)
@@ -281,7 +281,7 @@ func (s *Store) LogoutAll(userID string) error {
 func (s *Store) endUser(userID string, also func(*user)) error {
 	id := s.UserID(userID)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockRemoved()
 	u := s.users[id]
 	if u == nil {
 		return ErrNotFound
@@ -328,7 +328,7 @@ func (s *Store) AccessTokenLifetime() time.Duration { return s.accessTTL }
 // tokens. It reports whether the token was live.
 func (s *Store) RevokeToken(token string) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockRemoved()
 	p := s.access[token]
 	if p == nil {
 		p = s.refresh[token]

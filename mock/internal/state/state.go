@@ -92,6 +92,11 @@ type Config struct {
 	// order. It is called with the store locked: it must not call the
 	// store.
 	OnChange func(Change)
+	// OnDeviceRemoved, when set, hears of every device that goes: deleted,
+	// logged out, revoked, or ended with its user. It is called after the
+	// Store's lock is released, so it may call back into the Store; by
+	// then the same device ID may have logged in again.
+	OnDeviceRemoved func(userID, deviceID string)
 }
 
 // Store is the homeserver's authentication state. Create it with New.
@@ -108,8 +113,9 @@ type Store struct {
 	loginTokens map[string]loginToken
 	uia         map[string]*UIA
 	lastGuest   int
-	loginSweep  int // sweep loginTokens when it reaches this size
-	uiaSweep    int // sweep uia when it reaches this size
+	loginSweep  int         // sweep loginTokens when it reaches this size
+	uiaSweep    int         // sweep uia when it reaches this size
+	removed     []Principal // devices removed under the lock, for OnDeviceRemoved
 }
 
 // New returns an empty store with the given policy, reading time from clk.

@@ -72,7 +72,10 @@ type World struct {
 // set asks for. Effects that find no device are logged to logger.
 func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 	clk.Reset(set.Virtual, set.Start)
-	w := &World{Settings: set, Store: state.New(set.Store, clk), clock: clk, logger: logger}
+	w := &World{Settings: set, clock: clk, logger: logger}
+	storeCfg := set.Store
+	storeCfg.OnDeviceRemoved = w.deviceRemoved
+	w.Store = state.New(storeCfg, clk)
 	w.newContentStores()
 	for _, u := range set.Users {
 		if _, err := w.Store.AddUser(u.ID, u.Password); err != nil {
@@ -120,6 +123,13 @@ func (w *World) newContentStores() {
 		OnChange: w.Rooms.Notify,
 	})
 	w.Media = media.New(media.Config{ServerName: server, Now: w.clock.Now, NewID: newID})
+}
+
+// deviceRemoved is the state store's OnDeviceRemoved: however a device
+// goes (deleted, logged out, revoked, a scenario effect), its keys and
+// queued to-device messages go with it.
+func (w *World) deviceRemoved(userID, deviceID string) {
+	w.Keys.DeleteDevice(userID, deviceID)
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.
