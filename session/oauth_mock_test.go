@@ -237,8 +237,8 @@ users: [{id: alice, password: pw}]
 	_, err = session.RegisterOAuthClient(t.Context(), cfg, meta, session.ClientMetadata{
 		ApplicationType: session.NativeApplication, ClientURI: "http://insecure.example/", RedirectURIs: []string{"http://127.0.0.1/callback"},
 	})
-	var e *session.OAuthError
-	if !errors.Is(err, session.ErrInvalidClientMetadata) || !errors.As(err, &e) || e.StatusCode != 400 || e.Description == "" {
+	var e *session.Error
+	if !errors.Is(err, session.ErrInvalidClientMetadata) || !errors.As(err, &e) || e.StatusCode != 400 || e.Message == "" {
 		t.Fatalf("RegisterOAuthClient with an http client_uri: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxauth/mxauth/matrixerr"
 	"github.com/mxauth/mxauth/mock"
 	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/session"
@@ -234,8 +235,8 @@ func TestRegisterOAuthClient(t *testing.T) {
 		_, err := session.RegisterOAuthClient(t.Context(), cfg, oc.Metadata(), session.ClientMetadata{
 			ApplicationType: session.WebApplication, ClientURI: "https://a.example/", RedirectURIs: []string{"https://b.example/cb"},
 		})
-		var e *session.OAuthError
-		if !errors.Is(err, session.ErrInvalidRedirectURI) || !errors.As(err, &e) || e.StatusCode != 400 || !strings.Contains(e.Description, "share") {
+		var e *session.Error
+		if !errors.Is(err, session.ErrInvalidRedirectURI) || !errors.As(err, &e) || e.StatusCode != 400 || !strings.Contains(e.Message, "share") {
 			t.Fatalf("RegisterOAuthClient: %v", err)
 		}
 		if errors.Is(err, session.ErrInvalidClientMetadata) {
@@ -435,8 +436,8 @@ func TestFinishLoginRedirectErrors(t *testing.T) {
 			defer f.set(func(f *fakeAS) { f.authError = "" })
 			data := start("")
 			_, err := oc.FinishLogin(t.Context(), *data, follow(t, data.URL))
-			var e *session.OAuthError
-			if !errors.As(err, &e) || e.Code != code || e.StatusCode != 0 || e.Description != "the user said no" {
+			var e *session.Error
+			if !errors.As(err, &e) || e.Errcode != code || e.StatusCode != 0 || e.Message != "the user said no" {
 				t.Fatalf("FinishLogin: %v", err)
 			}
 			if code == "access_denied" && !errors.Is(err, session.ErrAccessDenied) {
@@ -457,7 +458,7 @@ func TestFinishLoginRedirectErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := oc.FinishLogin(t.Context(), *data, landed)
-		var e *session.OAuthError
+		var e *session.Error
 		if !errors.Is(err, session.ErrInvalidGrant) || !errors.As(err, &e) || e.StatusCode != 400 {
 			t.Fatalf("second FinishLogin: %v", err)
 		}
@@ -830,15 +831,18 @@ func TestAccountManagementURL(t *testing.T) {
 	}
 }
 
-func TestOAuthErrorIs(t *testing.T) {
-	e := &session.OAuthError{StatusCode: 400, Code: "invalid_grant", Description: "expired"}
-	if !errors.Is(e, session.ErrInvalidGrant) || errors.Is(e, session.ErrInvalidClient) || errors.Is(e, session.ErrUnknownToken) {
-		t.Fatal("OAuthError.Is does not match on the code")
+// TestOneErrorType: an OAuth 2.0 error and a Matrix one are the same type,
+// matrixerr's, and the session's codes are matrixerr's.
+func TestOneErrorType(t *testing.T) {
+	e := &session.Error{StatusCode: 400, Errcode: "invalid_grant", Message: "expired"}
+	var m *matrixerr.Error = e
+	if !errors.Is(m, session.ErrInvalidGrant) || !errors.Is(m, matrixerr.ErrInvalidGrant) || errors.Is(e, session.ErrInvalidClient) || errors.Is(e, session.ErrUnknownToken) {
+		t.Fatal("Error.Is does not match on the code")
 	}
-	if got := e.Error(); got != "oauth2: invalid_grant (HTTP 400): expired" {
-		t.Fatalf("message %q", got)
+	if session.ErrUnknownToken != matrixerr.ErrUnknownToken || session.ErrInvalidGrant != matrixerr.ErrInvalidGrant {
+		t.Fatal("the session's codes are not matrixerr's")
 	}
-	if got := (&session.OAuthError{Code: "access_denied"}).Error(); got != "oauth2: access_denied" {
+	if got := e.Error(); got != "invalid_grant (HTTP 400): expired" {
 		t.Fatalf("message %q", got)
 	}
 }
