@@ -193,7 +193,7 @@ type Session struct {
 	origin *url.URL
 	prefix string // the homeserver URL's path, without the trailing slash
 	plain  *http.Client
-	api    *clientserver.API   // for refresh and logout, through plain
+	api    *clientserver.API  // for refresh and logout, through plain
 	tables []*operation.Table // where takesToken looks operations up, in order
 
 	// ctx ends at Close. Renewals run under it rather than under the
