@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -71,6 +72,8 @@ func TestDiscoverOAuth(t *testing.T) {
 		{name: "no OAuth", stable: unrecognized(404), unstable: unrecognized(404), wantErr: session.ErrOAuthNotSupported},
 		{name: "server error: no fallback", stable: failing, wantErr: session.ErrUnknown},
 		{name: "invalid metadata", edit: func(m map[string]any) { delete(m, "token_endpoint") }, wantErr: session.ErrInvalidServerMetadata},
+		{name: "metadata not JSON", stable: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>hello</html>")) }, wantErr: session.ErrInvalidServerMetadata},
+		{name: "metadata of the wrong shape", edit: func(m map[string]any) { m["issuer"] = 7 }, wantErr: session.ErrInvalidServerMetadata},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeAS(t)
@@ -93,6 +96,26 @@ func TestDiscoverOAuth(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an empty list of actions is not an absent one", func(t *testing.T) {
+		f := newFakeAS(t)
+		for _, tt := range []struct {
+			list    any
+			wantNil bool
+		}{{[]string{}, false}, {nil, true}} {
+			f.set(func(f *fakeAS) {
+				f.edit = func(m map[string]any) {
+					delete(m, "account_management_actions_supported")
+					if tt.list != nil {
+						m["account_management_actions_supported"] = tt.list
+					}
+				}
+			})
+			m, err := session.DiscoverOAuth(t.Context(), session.Config{HomeserverURL: f.srv.URL})
+			if err != nil || (m.AccountManagementActionsSupported == nil) != tt.wantNil || len(m.AccountManagementActionsSupported) != 0 {
+				t.Fatalf("list %v: actions %#v, %v", tt.list, m.AccountManagementActionsSupported, err)
+			}
+		}
+	})
 	t.Run("no OAuth wraps the server's error", func(t *testing.T) {
 		f := newFakeAS(t)
 		f.set(func(f *fakeAS) { f.stable, f.unstable = unrecognized(404), unrecognized(404) })
@@ -855,5 +878,63 @@ func TestOAuthNotOnLegacyMock(t *testing.T) {
 	}
 	if got := hs.Journal.Count(journal.Filter{Errcode: "M_UNRECOGNIZED"}); got != 2 {
 		t.Fatalf("%d requests answered M_UNRECOGNIZED, want 2 (stable, then unstable)", got)
+	}
+}
+
+// TestOAuthEndpointsFromMetadata: registration, the token grants and
+// revocation go to the URLs the server metadata names, here on another
+// origin and under other paths than gen/oauth2's, as with an
+// authorization service beside the homeserver.
+func TestOAuthEndpointsFromMetadata(t *testing.T) {
+	f := newFakeAS(t)
+	var mu sync.Mutex
+	var paths []string
+	seen := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			paths = append(paths, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			h(w, r)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /as/clients", seen(f.register))
+	mux.HandleFunc("POST /as/token", seen(f.token))
+	mux.HandleFunc("POST /as/revoke", seen(f.revoke))
+	as := httptest.NewServer(mux)
+	defer as.Close()
+	f.set(func(f *fakeAS) {
+		f.edit = func(m map[string]any) {
+			m["registration_endpoint"] = as.URL + "/as/clients"
+			m["token_endpoint"] = as.URL + "/as/token"
+			m["revocation_endpoint"] = as.URL + "/as/revoke"
+		}
+	})
+	cfg := session.Config{HomeserverURL: f.srv.URL, Now: f.clock.Now}
+	oc := register(t, f, cfg)
+	data, err := oc.AuthorizationURL(session.AuthorizationRequest{RedirectURI: "http://127.0.0.1:8123/callback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials, err = oc.FinishLogin(t.Context(), *data, follow(t, data.URL)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.OAuth = oc
+	s, err := session.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Logout(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := "[POST /as/clients POST /as/token POST /as/token POST /as/revoke]"
+	if got := fmt.Sprint(paths); got != want {
+		t.Fatalf("the authorization service saw %s, want %s", got, want)
+	}
+	if forms := f.forms(); len(forms) != 2 || forms[1].Get("grant_type") != "refresh_token" || forms[1].Get("client_id") != oc.ClientID() {
+		t.Fatalf("token forms %v", forms)
 	}
 }
