@@ -102,11 +102,13 @@ type Config struct {
 	// HTTPClient sends the requests (default http.DefaultClient). Its
 	// Transport, Timeout and Jar are kept.
 	HTTPClient *http.Client
-	// Operations tells, with the operations of gen/clientserver and
-	// gen/oauth2, which operations take no access token: a request to the
-	// homeserver carries the token unless it matches one that takes none
-	// (such as the login or the registration). Set it to the table of a package
-	// you generated to name more operations; it is looked in first.
+	// Operations is only needed for requests that do not come through a
+	// generated typed API: the typed API tags each request with its
+	// operation (operation.InfoFrom), which says whether it takes the
+	// token. An untagged request to the homeserver is looked up in this
+	// table (first) and those of gen/clientserver and gen/oauth2, and
+	// carries the token unless it matches an operation that takes none
+	// (such as the login or the registration).
 	Operations *operation.Table
 	// RefreshSkew is how long before the access token expires it is
 	// refreshed (default 30s; negative: only after the server refuses it).
@@ -265,8 +267,8 @@ func (s *Session) HTTPClient() *http.Client {
 }
 
 // RoundTrip sends req. Requests to the homeserver get the current access
-// token, unless they are for an operation that takes none (see
-// Config.Operations); when the server refuses it as expired or
+// token, unless they are for an operation that takes none (the one the
+// typed API tagged the request with, else see Config.Operations); when the server refuses it as expired or
 // soft-logged-out, the session renews its tokens (one renewal for any
 // number of requests) and sends the request once more: a request is sent
 // at most twice, and a second refusal is returned as it is. When the
