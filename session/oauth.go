@@ -17,10 +17,12 @@ import (
 )
 
 // This file is the client side of Matrix's OAuth 2.0 API (Matrix v1.15,
-// MSC3861): discovering the authorization server, registering the client
-// The login itself is in
-// oauth_login.go, refresh and revocation in oauth_session.go, MSC4191's
-// account management links in oauth_account.go.
+// MSC3861): discovering the authorization server and registering the
+// client, through the generated typed APIs (gen/clientserver's
+// getAuthMetadata, gen/oauth2's operations sent to the endpoints the
+// metadata names; see api.go). The login itself is in oauth_login.go,
+// refresh and revocation in oauth_session.go, MSC4191's account management
+// links in oauth_account.go.
 //
 // The flow, in the shape of the matrix-rust-sdk:
 //
