@@ -253,7 +253,7 @@ func newCallback(t *testing.T) *callback {
 	return c
 }
 
-// uri is the redirect URI to register: http://127.0.0.1:<port>/callback.
+// uri is the redirect URI to authorize with: http://127.0.0.1:<port>/callback.
 func (c *callback) uri() string { return c.srv.URL + "/callback" }
 
 // wait returns the query the redirect brought, or fails when ctx ends first.
@@ -297,7 +297,7 @@ func random(n int) string {
 func signInWithBrowser(t *testing.T, ctx context.Context, hs *mock.Server, device string) string {
 	t.Helper()
 	cb := newCallback(t)
-	client := registerClient(t, hs, cb.uri())
+	client := registerClient(t, hs, "http://127.0.0.1/callback") // any port when authorizing (RFC 8252 §7.3)
 	verifier, state := random(32), random(16)
 	sum := sha256.Sum256([]byte(verifier))
 	authURL := hs.URL + "/oauth2/authorize?" + url.Values{

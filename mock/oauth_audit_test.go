@@ -1,0 +1,226 @@
+package mock_test
+
+// Tests for the findings of the OAuth 2.0 server's security audit (issue
+// 15): each failed before its fix.
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mxauth/mxauth/mock"
+)
+
+// registration posts client metadata: a native client of
+// https://client.example.org/ with the given redirect URIs, changed by
+// extra (a nil value removes a field).
+func registration(t *testing.T, hs *mock.Server, redirects []string, extra map[string]any) answer {
+	t.Helper()
+	md := map[string]any{
+		"client_uri": "https://client.example.org/", "application_type": "native", "redirect_uris": redirects,
+		"grant_types": []string{"authorization_code", "refresh_token"},
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(md, k)
+		} else {
+			md[k] = v
+		}
+	}
+	return call(t, hs, "POST", "/oauth2/registration", "", md)
+}
+
+// Finding 3: redirect URIs at registration follow the Matrix spec and
+// RFC 8252: no userinfo, private-use schemes without an authority, loopback
+// only on localhost, 127.0.0.1 or [::1] and without a port.
+func TestOAuthRedirectURIRegistration(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth())
+	web := map[string]any{"application_type": "web"}
+	tests := []struct {
+		name     string
+		uri      string
+		extra    map[string]any
+		accepted bool
+	}{
+		{"loopback IPv4", "http://127.0.0.1/cb", nil, true},
+		{"loopback IPv6", "http://[::1]/cb", nil, true},
+		{"loopback localhost", "http://localhost/cb", nil, true},
+		{"private-use scheme", "org.example.client:/cb", nil, true},
+		{"private-use scheme of a subdomain", "org.example.client.app:/cb", nil, true},
+		{"native https on the site", "https://client.example.org/cb", nil, true},
+		{"web on the site", "https://web.client.example.org/cb", web, true},
+		{"web with a query", "https://client.example.org/cb?b=2&a=1", web, true},
+
+		{"web with userinfo", "https://evil.com@web.client.example.org/cb", web, false},
+		{"loopback with userinfo", "http://user:pw@127.0.0.1/cb", nil, false},
+		{"native https with userinfo", "https://evil.com@client.example.org/cb", nil, false},
+		{"private-use scheme with an authority", "org.example.client://evil.com/cb", nil, false},
+		{"private-use scheme with an empty authority", "org.example.client:///cb", nil, false},
+		{"loopback with a port", "http://127.0.0.1:8080/cb", nil, false},
+		{"localhost with a port", "http://localhost:8080/cb", nil, false},
+		{"other loopback address", "http://127.0.0.2/cb", nil, false},
+		{"IPv4-mapped loopback", "http://[::ffff:127.0.0.1]/cb", nil, false},
+		{"loopback in another spelling", "http://127.1/cb", nil, false},
+		{"localhost subdomain", "http://app.localhost/cb", nil, false},
+		{"javascript", "javascript:alert(1)", nil, false},
+		{"data", "data:text/html,<script>alert(1)</script>", nil, false},
+		{"private-use scheme of another site", "com.evil:/cb", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := registration(t, hs, []string{tt.uri}, tt.extra)
+			if tt.accepted {
+				a.wantStatus(t, http.StatusCreated)
+			} else {
+				a.wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
+			}
+		})
+	}
+}
+
+// Finding 3, at authorization: a loopback redirect URI registered without
+// a port matches any port on the same host name, and nothing else.
+func TestOAuthLoopbackRedirectAtAuthorization(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	a := registration(t, hs, []string{"http://localhost/cb", "http://127.0.0.1/cb"}, nil)
+	a.wantStatus(t, http.StatusCreated)
+	client := a.str(t, "client_id")
+	for _, tt := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://localhost/cb", true},
+		{"http://localhost:53682/cb", true},
+		{"http://127.0.0.1:1/cb", true},
+		{"http://[::1]:1/cb", false}, // not registered
+		{"http://[::ffff:127.0.0.1]:1/cb", false},
+		{"http://127.0.0.2:1/cb", false},
+		{"http://user@127.0.0.1:1/cb", false},
+		{"https://localhost:1/cb", false},
+	} {
+		resp := follow(t, hs.URL+"/oauth2/authorize?"+authorizeQuery(client, tt.uri, "DEVICEAAAA").Encode())
+		if got := resp.StatusCode == http.StatusFound && strings.HasPrefix(resp.Header.Get("Location"), tt.uri+"?"); got != tt.ok {
+			t.Errorf("%s: got %d %q, want accepted=%v", tt.uri, resp.StatusCode, resp.Header.Get("Location"), tt.ok)
+		}
+	}
+}
+
+// Finding 10: the redirect keeps the registered URI's query as it was
+// registered and appends the answer's parameters.
+func TestOAuthRedirectKeepsRegisteredQuery(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	const registered = "https://client.example.org/cb?b=2&a=1&flag"
+	a := registration(t, hs, []string{registered}, map[string]any{"application_type": "web"})
+	a.wantStatus(t, http.StatusCreated)
+	client := a.str(t, "client_id")
+	for _, mode := range []string{"query", "fragment"} {
+		q := authorizeQuery(client, registered, "DEVICEAAAA")
+		q.Set("response_mode", mode)
+		loc := follow(t, hs.URL+"/oauth2/authorize?"+q.Encode()).Header.Get("Location")
+		sep := "&"
+		if mode == "fragment" {
+			sep = "#"
+		}
+		if !strings.HasPrefix(loc, registered+sep) || !strings.Contains(loc, "code=") || !strings.Contains(loc, "state=st4te") {
+			t.Errorf("%s mode: redirect to %q, want %s%s…", mode, loc, registered, sep)
+		}
+	}
+}
+
+// Finding 13: code_challenge must be 43 base64url characters.
+func TestOAuthCodeChallengeAlphabet(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	client := register(t, hs, nil)
+	for _, bad := range []string{strings.Repeat("=", 43), strings.Repeat("a", 42) + "+", strings.Repeat("a", 42) + "/", strings.Repeat("é", 21) + "a"} {
+		q := authorizeQuery(client, loopback, "DEVICEAAAA")
+		q.Set("code_challenge", bad)
+		if got := redirected(t, follow(t, hs.URL+"/oauth2/authorize?"+q.Encode()), loopback); got.Get("error") != "invalid_request" {
+			t.Errorf("code_challenge %q: redirect %v, want invalid_request", bad, got)
+		}
+	}
+}
+
+// Finding 13: a client that did not register the refresh_token grant
+// cannot refresh.
+func TestOAuthRefreshNeedsTheGrant(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	client := register(t, hs, map[string]any{"grant_types": []string{"authorization_code"}})
+	tokens := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEAAAA"))
+	tokens.wantStatus(t, http.StatusOK)
+	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens.str(t, "refresh_token")}, "client_id": {client}}).
+		wantOAuthError(t, http.StatusBadRequest, "unauthorized_client")
+	call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+}
+
+// signInForm loads the sign-in page of an authorization request and
+// returns a function that submits it.
+func signInForm(t *testing.T, hs *mock.Server, q url.Values) func(values url.Values) answer {
+	t.Helper()
+	csrf, cookie := pageForm(t, hs.URL+"/oauth2/authorize?"+q.Encode())
+	return func(values url.Values) answer {
+		t.Helper()
+		v := url.Values{"csrf": {csrf}}
+		for k := range q {
+			v.Set(k, q.Get(k))
+		}
+		for k := range values {
+			v.Set(k, values.Get(k))
+		}
+		return postPage(t, hs.URL+"/oauth2/authorize", v, cookie)
+	}
+}
+
+// Finding 8: sign-up needs a password and prompt=create.
+func TestOAuthSignUpRules(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth())
+	client := register(t, hs, nil)
+	q := authorizeQuery(client, loopback, "DEVICEAAAA")
+	q.Set("prompt", "create")
+	a := signInForm(t, hs, q)(url.Values{"action": {"create"}, "username": {"carol"}, "password": {""}})
+	if a.status != http.StatusOK || !strings.Contains(a.raw, "password") {
+		t.Fatalf("sign-up without a password: %d %s", a.status, a.raw)
+	}
+	if _, err := hs.AddUser("carol", "pw"); err != nil {
+		t.Fatalf("the refused sign-up took the name: %v", err)
+	}
+
+	q.Del("prompt")
+	a = signInForm(t, hs, q)(url.Values{"action": {"create"}, "username": {"dave"}, "password": {"secret"}})
+	if a.status == http.StatusFound {
+		t.Fatalf("sign-up without prompt=create: %d %v", a.status, a.header)
+	}
+	if _, err := hs.AddUser("dave", "pw"); err != nil {
+		t.Fatalf("sign-up without prompt=create made the account: %v", err)
+	}
+}
+
+// Finding 4: a replayed authorization code revokes everything issued from
+// it, also after refreshes.
+func TestOAuthCodeReplayRevokesTheGrant(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"), mock.WithVirtualClock(epoch))
+	client := register(t, hs, nil)
+	code := codeFor(t, hs, client, "DEVICECCCC")
+	first := exchange(t, hs, client, code)
+	first.wantStatus(t, http.StatusOK)
+	r := first
+	for range 2 { // two refreshes: the first access token is gone
+		r = form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str(t, "refresh_token")}, "client_id": {client}})
+		r.wantStatus(t, http.StatusOK)
+		call(t, hs, "GET", whoami, r.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+	}
+
+	hs.Clock.Advance(time.Minute)
+	exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+	wantUnknownToken(t, call(t, hs, "GET", whoami, r.str(t, "access_token"), nil), false)
+	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str(t, "refresh_token")}, "client_id": {client}}).
+		wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+
+	// A later sign-in on the same device is another grant: replaying the
+	// old code again leaves it alone.
+	again := exchange(t, hs, client, codeFor(t, hs, client, "DEVICECCCC"))
+	again.wantStatus(t, http.StatusOK)
+	exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+	call(t, hs, "GET", whoami, again.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+}
