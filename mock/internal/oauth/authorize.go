@@ -119,21 +119,24 @@ type authRequest struct {
 }
 
 // redirect returns the URL that sends params back to the client, in the
-// query or the fragment as the request asked.
+// query or the fragment as the request asked. The redirect URI is kept as
+// the client sent it, which is as it registered it: a query it has is
+// neither re-encoded nor reordered (RFC 6749 §3.1.2); the parameters are
+// appended.
 func (a *authRequest) redirect(params url.Values) string {
 	if a.state != "" {
 		params.Set("state", a.state)
 	}
-	u, _ := url.Parse(a.redirectURI)
-	if a.mode == "fragment" {
-		return u.String() + "#" + params.Encode() // already encoded: not through URL.Fragment
+	sep := "?"
+	switch {
+	case a.mode == "fragment":
+		sep = "#"
+	case strings.HasSuffix(a.redirectURI, "?") || strings.HasSuffix(a.redirectURI, "&"):
+		sep = ""
+	case strings.Contains(a.redirectURI, "?"):
+		sep = "&"
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	return a.redirectURI + sep + params.Encode()
 }
 
 // redirectError returns the URL that reports an RFC 6749 error to the client.
