@@ -167,8 +167,8 @@ func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL 
 		return nil, "", req.redirectError("unauthorized_client", "this client did not register the authorization_code grant")
 	case req.challenge == "" || req.challengeKind != "S256":
 		return nil, "", req.redirectError("invalid_request", "PKCE is required, with code_challenge_method S256")
-	case len(req.challenge) != 43:
-		return nil, "", req.redirectError("invalid_request", "code_challenge must be a base64url SHA-256 digest")
+	case !spelled(req.challenge, 43, 43, "-_"):
+		return nil, "", req.redirectError("invalid_request", "code_challenge must be a base64url SHA-256 digest: 43 characters of A-Z a-z 0-9 - _")
 	case req.prompt != "" && req.prompt != "create" && req.prompt != "login" && req.prompt != "consent":
 		return nil, "", req.redirectError("invalid_request", "unsupported prompt value "+req.prompt)
 	}

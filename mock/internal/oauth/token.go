@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/gen/oauth2"
@@ -51,6 +52,9 @@ func (s *Server) Token(req oauth2.RequestOAuthTokenRequestObject) oauth2.Request
 func (s *Server) refreshGrant(client *client, token string) oauth2.RequestOAuthTokenResponseObject {
 	if token == "" {
 		return tokenError("invalid_request", "refresh_token is required")
+	}
+	if !slices.Contains(client.grantTypes, grantRefreshToken) {
+		return tokenError("unauthorized_client", "this client did not register the refresh_token grant")
 	}
 	// RFC 6749 §6: the refresh token must have been issued to this client
 	// (a legacy session's was issued to none).
