@@ -241,8 +241,16 @@ func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		redirectPage(req.redirectError("access_denied", "the user refused")).write(w)
 		return
 	case "create":
+		if req.prompt != "create" { // the page offers sign-up only then
+			s.signInPage(req, "This application did not ask to create an account: sign in instead.", http.StatusBadRequest).write(w)
+			return
+		}
+		if password == "" {
+			s.signInPage(req, "Choose a password.", http.StatusOK).write(w)
+			return
+		}
 		id, err := st.Register(strings.TrimPrefix(user, "@"), password, false)
-		if err != nil || password == "" {
+		if err != nil {
 			msg := "Choose a username (a-z, 0-9, . _ = - /) and a password."
 			if errors.Is(err, state.ErrUserInUse) {
 				msg = "That username is taken."
