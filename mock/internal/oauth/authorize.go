@@ -34,11 +34,12 @@ type authCode struct {
 	expires                               time.Time
 }
 
-// usedCode is a code presented once already: the access token it gave, if
-// its exchange succeeded, and until when it is remembered.
+// usedCode is a code presented once already: the session its exchange
+// gave, if it succeeded, and until when it is remembered.
 type usedCode struct {
-	issued  string
-	expires time.Time
+	user, device string    // "" until the exchange succeeded
+	exchanged    time.Time // when it succeeded
+	expires      time.Time
 }
 
 // parseScope checks a Matrix scope and returns the device ID it asks for.
@@ -287,19 +288,18 @@ func (s *Server) issueCode(req *authRequest, user string) string {
 }
 
 // redeemCode takes a code out of the store: it can be presented once.
-// A code presented before is reported as replayed, with the access token
-// its exchange gave ("" if that failed), so that it can be revoked
-// (RFC 6749 §4.1.2). Used codes are remembered until they would have
-// expired.
-func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool, replayedToken string, replayed bool) {
+// A code presented before is reported as replayed, with what its exchange
+// gave, so that it can be revoked (RFC 6749 §4.1.2). Used codes are
+// remembered until they would have expired.
+func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool, replay *usedCode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if used, ok := s.usedCodes[code]; ok {
-		return authCode{}, true, used.issued, true
+		return authCode{}, true, &used
 	}
 	p := s.codes[code]
 	if p == nil {
-		return authCode{}, false, "", false
+		return authCode{}, false, nil
 	}
 	for k, u := range s.usedCodes {
 		if now.After(u.expires) {
@@ -308,16 +308,32 @@ func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool,
 	}
 	delete(s.codes, code)
 	s.usedCodes[code] = usedCode{expires: p.expires}
-	return *p, true, "", false
+	return *p, true, nil
 }
 
-// codeIssued records the access token a code's exchange gave.
-func (s *Server) codeIssued(code, accessToken string) {
+// codeIssued records the session a code's exchange gave.
+func (s *Server) codeIssued(code string, sess state.Session, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u, ok := s.usedCodes[code]; ok {
-		u.issued = accessToken
+		u.user, u.device, u.exchanged = sess.UserID, sess.DeviceID, now
 		s.usedCodes[code] = u
+	}
+}
+
+// revokeReplayed ends the session a replayed code gave, with every token
+// refreshed from it (RFC 6749 §4.1.2), unless the device has been signed in
+// again since by another grant, or the replay comes within
+// Settings.CodeReplayGrace of the exchange.
+func (s *Server) revokeReplayed(code string, used usedCode, now time.Time) {
+	if used.user == "" || now.Sub(used.exchanged) < s.settings.CodeReplayGrace {
+		return
+	}
+	s.mu.Lock()
+	same := s.grants[grantKey{used.user, used.device}].code == code
+	s.mu.Unlock()
+	if same {
+		_ = s.store.DeleteDevice(used.user, used.device) // gone already: nothing to revoke
 	}
 }
 

@@ -122,7 +122,7 @@ func (s *Server) deviceCodeGrant(client *client, code string) oauth2.RequestOAut
 	delete(s.deviceCodes, code)
 	delete(s.userCodes, g.userCode)
 	s.mu.Unlock()
-	sess, err := s.login(client, g.user, g.device)
+	sess, err := s.login(client, g.user, g.device, "")
 	if err != nil {
 		return tokenError("invalid_grant", "the user no longer exists")
 	}

@@ -84,6 +84,11 @@ type Settings struct {
 	// ActionNames are the account management action names: scenario.Stable
 	// or MSC.
 	ActionNames string
+	// CodeReplayGrace is how long after an authorization code's exchange a
+	// replay of it is only refused: later, the session it gave is revoked
+	// too. 0 (the default) revokes at once, as RFC 6749 §4.1.2 asks; the
+	// Matrix Authentication Service waits 20 seconds.
+	CodeReplayGrace time.Duration
 }
 
 // Server is an authorization server for one homeserver state. Its methods
@@ -98,8 +103,8 @@ type Server struct {
 	codes       map[string]*authCode
 	usedCodes   map[string]usedCode // to refuse a replayed code and revoke what it gave
 	deviceCodes map[string]*deviceGrant
-	userCodes   map[string]string   // user code → device code
-	grants      map[grantKey]string // the client each session was granted to
+	userCodes   map[string]string        // user code → device code
+	grants      map[grantKey]grantRecord // how each session was granted
 	pageLogins  map[string]pageSession
 	resets      map[string]time.Time // user ID → when they approved a cross-signing reset
 }
@@ -116,7 +121,7 @@ func New(set Settings, st Store, clk Clock) *Server {
 		usedCodes:   map[string]usedCode{},
 		deviceCodes: map[string]*deviceGrant{},
 		userCodes:   map[string]string{},
-		grants:      map[grantKey]string{},
+		grants:      map[grantKey]grantRecord{},
 		pageLogins:  map[string]pageSession{},
 		resets:      map[string]time.Time{},
 	}
@@ -125,19 +130,23 @@ func New(set Settings, st Store, clk Clock) *Server {
 // grantKey names an OAuth session: a user's device.
 type grantKey struct{ User, Device string }
 
-// grant records that the session on device was granted to client, so that
-// only that client may refresh it.
-func (s *Server) grant(user, device, client string) {
+// grantRecord is how an OAuth session was granted: to which client, and
+// from which authorization code ("" for a device grant or a restored one).
+type grantRecord struct{ client, code string }
+
+// grant records how the session on device was granted, so that only that
+// client may refresh it and a replay of its code ends it.
+func (s *Server) grant(user, device string, g grantRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.grants[grantKey{user, device}] = client
+	s.grants[grantKey{user, device}] = g
 }
 
 // grantedTo returns the client a session was granted to; "" when none.
 func (s *Server) grantedTo(user, device string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.grants[grantKey{user, device}]
+	return s.grants[grantKey{user, device}].client
 }
 
 // autoApproveUser returns the user every authorization is approved as,

@@ -75,14 +75,12 @@ func (s *Server) codeGrant(client *client, b *oauth2.RequestOAuthTokenFormdataRe
 		return tokenError("invalid_request", "code, redirect_uri and code_verifier are required")
 	}
 	now := s.clock.Now()
-	code, found, issued, replayed := s.redeemCode(*b.Code, now)
+	code, found, replay := s.redeemCode(*b.Code, now)
 	switch {
 	case !found:
 		return invalid("unknown authorization code")
-	case replayed:
-		if issued != "" {
-			s.store.RevokeToken(issued) // RFC 6749 §4.1.2: revoke what the code gave
-		}
+	case replay != nil:
+		s.revokeReplayed(*b.Code, *replay, now)
 		return invalid("the authorization code was presented already")
 	case now.After(code.expires):
 		return invalid("the authorization code has expired")
@@ -93,22 +91,23 @@ func (s *Server) codeGrant(client *client, b *oauth2.RequestOAuthTokenFormdataRe
 	case !validVerifier(*b.CodeVerifier) || !equalStrings(s256(*b.CodeVerifier), code.challenge):
 		return invalid("code_verifier does not match the code_challenge")
 	}
-	sess, err := s.login(client, code.user, code.device)
+	sess, err := s.login(client, code.user, code.device, *b.Code)
 	if err != nil {
 		return invalid("the user no longer exists")
 	}
-	s.codeIssued(*b.Code, sess.AccessToken)
+	s.codeIssued(*b.Code, sess, now)
 	return tokenAnswer(sess, code.scope)
 }
 
 // login starts the session a grant gave client: user on device, with a
-// refresh token, marked as made through OAuth 2.0.
-func (s *Server) login(client *client, user, device string) (state.Session, error) {
+// refresh token, marked as made through OAuth 2.0. code is the
+// authorization code it came from, "" for a device grant.
+func (s *Server) login(client *client, user, device, code string) (state.Session, error) {
 	sess, err := s.store.Login(state.LoginRequest{UserID: user, DeviceID: device, WithRefresh: true, ViaOAuth: true})
 	if err != nil {
 		return sess, err
 	}
-	s.grant(sess.UserID, sess.DeviceID, client.id)
+	s.grant(sess.UserID, sess.DeviceID, grantRecord{client: client.id, code: code})
 	return sess, nil
 }
 
