@@ -224,3 +224,70 @@ func TestOAuthCodeReplayRevokesTheGrant(t *testing.T) {
 	exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
 	call(t, hs, "GET", whoami, again.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
 }
+
+// Finding 5: the pages' CSRF token is bound to the server. A page on
+// another loopback port (the same site for cookies) can plant a cookie of
+// its choice, and its form posts say Sec-Fetch-Site: same-site.
+func TestOAuthPagesCSRFBoundToServer(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"))
+	client := register(t, hs, nil)
+	planted := &http.Cookie{Name: "mxauth_csrf", Value: "x"}
+	d := form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client}, "scope": {"urn:matrix:client:api:* urn:matrix:client:device:TVDEVICE01"}})
+	d.wantStatus(t, http.StatusOK)
+	q := authorizeQuery(client, loopback, "DEVICEAAAA")
+	signIn := url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}
+	for k := range q {
+		signIn.Set(k, q.Get(k))
+	}
+	forms := []struct {
+		name, path string
+		values     url.Values
+	}{
+		{"sign-in (login CSRF)", "/oauth2/authorize", signIn},
+		{"sign-up", "/oauth2/authorize", func() url.Values {
+			v := url.Values{"action": {"create"}, "username": {"mallory"}, "password": {"pw"}, "prompt": {"create"}}
+			for k := range q {
+				v.Set(k, q.Get(k))
+			}
+			return v
+		}()},
+		{"device deny", "/oauth2/device", url.Values{"action": {"deny"}, "user_code": {d.str(t, "user_code")}}},
+		{"account sign-in", "/account/", url.Values{"action": {"signin"}, "username": {"alice"}, "password": {"pw"}}},
+	}
+	for _, f := range forms {
+		t.Run(f.name+": planted cookie", func(t *testing.T) {
+			v := url.Values{"csrf": {"x"}}
+			for k := range f.values {
+				v.Set(k, f.values.Get(k))
+			}
+			if a := postPage(t, hs.URL+f.path, v, planted); a.status != http.StatusForbidden {
+				t.Fatalf("a planted CSRF cookie was taken: %d %v %s", a.status, a.header.Get("Location"), a.raw)
+			}
+		})
+		t.Run(f.name+": cross-origin post", func(t *testing.T) {
+			csrf, cookie := pageForm(t, hs.URL+"/oauth2/authorize?"+q.Encode())
+			v := url.Values{"csrf": {csrf}}
+			for k := range f.values {
+				v.Set(k, f.values.Get(k))
+			}
+			req, _ := http.NewRequest("POST", hs.URL+f.path, strings.NewReader(v.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "same-site")
+			req.Header.Set("Origin", "http://127.0.0.1:1")
+			req.AddCookie(cookie)
+			resp, err := noRedirect.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusForbidden {
+				t.Fatalf("a form posted from another origin was taken: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+			}
+		})
+	}
+	if _, err := hs.AddUser("mallory", "pw"); err != nil {
+		t.Fatalf("a forged sign-up made the account: %v", err)
+	}
+	tok := form(t, hs, "/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}})
+	tok.wantOAuthError(t, http.StatusBadRequest, "authorization_pending") // not access_denied
+}

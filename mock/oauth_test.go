@@ -385,7 +385,7 @@ func pageForm(t *testing.T, u string) (string, *http.Cookie) {
 			cookie = c
 		}
 	}
-	if !ok || cookie == nil || cookie.Value != token || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+	if !ok || token == "" || cookie == nil || cookie.Value == "" || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("no CSRF token and cookie in the form: %+v", cookie)
 	}
 	return token, cookie

@@ -151,8 +151,7 @@ func (s *Server) ServeVerify(w http.ResponseWriter, r *http.Request) {
 		show("")
 		return
 	}
-	if err := r.ParseForm(); err != nil || !csrfOK(r) {
-		s.errorPage(http.StatusForbidden, "The form has expired or did not come from this server. Go back and try again.").write(w)
+	if !s.readForm(w, r, "The form has expired or did not come from this server. Go back and try again.") {
 		return
 	}
 	userCode := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("user_code")))

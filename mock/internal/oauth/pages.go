@@ -2,8 +2,10 @@ package oauth
 
 import (
 	"bytes"
-	"crypto/subtle"
+	"crypto/hmac"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -57,15 +59,25 @@ func (p page) VisitAuthorizeOAuthClientResponse(w http.ResponseWriter) error {
 
 func redirectPage(location string) page { return page{location: location} }
 
-// csrfCookie is the name of the cookie that holds a form's CSRF token: the
-// form carries the same token in a hidden field (double submit), and
-// SameSite=Strict keeps other sites from sending the cookie.
+// csrfCookie is the name of the cookie that holds a browser's CSRF nonce.
+// A form carries the token of that nonce: an HMAC of it under the server's
+// own key, so that a cookie planted by a page of the same site (another
+// port on the loopback address) has no token that goes with it.
+// SameSite=Strict keeps other sites from sending the cookie at all.
 const csrfCookie = "mxauth_csrf"
 
-// newCSRF returns a fresh token and the cookie that carries it.
+// newCSRF returns a fresh nonce's token for a form, and the cookie that
+// carries the nonce.
 func (s *Server) newCSRF() (string, *http.Cookie) {
-	token := s.store.RandomString(32)
-	return token, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	nonce := s.store.RandomString(32)
+	return s.csrfToken(nonce), &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+}
+
+// csrfToken is the token that goes with a nonce.
+func (s *Server) csrfToken(nonce string) string {
+	mac := hmac.New(sha256.New, s.csrfKey[:])
+	mac.Write([]byte(nonce))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -76,18 +88,22 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, expired string
 		s.errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
 		return false
 	}
-	if !csrfOK(r) {
+	if !s.csrfOK(r) {
 		s.errorPage(http.StatusForbidden, expired).write(w)
 		return false
 	}
 	return true
 }
 
-// csrfOK reports whether a submitted form carries the token of its cookie.
-func csrfOK(r *http.Request) bool {
+// csrfOK reports whether a submitted form carries the token of its cookie's
+// nonce, and was not posted by a page of another origin: browsers say so
+// in Sec-Fetch-Site.
+func (s *Server) csrfOK(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
 	c, err := r.Cookie(csrfCookie)
-	form := r.PostForm.Get("csrf")
-	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+	return err == nil && c.Value != "" && hmac.Equal([]byte(s.csrfToken(c.Value)), []byte(r.PostForm.Get("csrf")))
 }
 
 //go:embed pages/*.html
@@ -119,7 +135,8 @@ type button struct{ Value, Label string }
 
 type link struct{ URL, Label string }
 
-// render fills the layout; a form gets a fresh CSRF token and its cookie.
+// render fills the layout; a form gets a fresh CSRF nonce's token, and
+// the cookie that carries the nonce.
 func (s *Server) render(status int, v view) page {
 	p := page{status: status}
 	if v.Form != nil {

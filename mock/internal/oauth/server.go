@@ -15,6 +15,7 @@
 package oauth
 
 import (
+	cryptorand "crypto/rand"
 	"errors"
 	"sync"
 	"time"
@@ -97,6 +98,7 @@ type Server struct {
 	settings Settings
 	store    Store
 	clock    Clock
+	csrfKey  [32]byte // signs the pages' CSRF tokens
 
 	mu          sync.Mutex
 	clients     map[string]*client
@@ -112,7 +114,7 @@ type Server struct {
 // New returns an authorization server with no clients, working on st and
 // reading time from clk.
 func New(set Settings, st Store, clk Clock) *Server {
-	return &Server{
+	s := &Server{
 		settings:    set,
 		store:       st,
 		clock:       clk,
@@ -125,6 +127,10 @@ func New(set Settings, st Store, clk Clock) *Server {
 		pageLogins:  map[string]pageSession{},
 		resets:      map[string]time.Time{},
 	}
+	// Not from the store's generator, which a deterministic seed makes
+	// predictable: the key must stay secret.
+	_, _ = cryptorand.Read(s.csrfKey[:]) // never fails
+	return s
 }
 
 // grantKey names an OAuth session: a user's device.
