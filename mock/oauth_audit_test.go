@@ -291,3 +291,133 @@ func TestOAuthPagesCSRFBoundToServer(t *testing.T) {
 	tok := form(t, hs, "/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}})
 	tok.wantOAuthError(t, http.StatusBadRequest, "authorization_pending") // not access_denied
 }
+
+// deviceGrantFor starts a device authorization for the client.
+func deviceGrantFor(t *testing.T, hs *mock.Server, client string) answer {
+	t.Helper()
+	d := form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client}, "scope": {"urn:matrix:client:api:* urn:matrix:client:device:TVDEVICE01"}})
+	d.wantStatus(t, http.StatusOK)
+	return d
+}
+
+// pollDevice polls the token endpoint for a device grant.
+func pollDevice(t *testing.T, hs *mock.Server, client string, d answer) answer {
+	t.Helper()
+	return form(t, hs, "/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}})
+}
+
+// verifyPage posts the verification page's first form: a code and a
+// password, with the form's own CSRF token.
+func verifyPage(t *testing.T, hs *mock.Server, values url.Values) answer {
+	t.Helper()
+	csrf, cookie := pageForm(t, hs.URL+"/oauth2/device")
+	values.Set("csrf", csrf)
+	if values.Get("action") == "" {
+		values.Set("action", "continue")
+	}
+	return postPage(t, hs.URL+"/oauth2/device", values, cookie)
+}
+
+// confirmDevice answers the confirmation page with approve or deny.
+func confirmDevice(t *testing.T, hs *mock.Server, page answer, action string) answer {
+	t.Helper()
+	value := func(name string) string {
+		_, rest, ok := strings.Cut(page.raw, `name="`+name+`" value="`)
+		v, _, _ := strings.Cut(rest, `"`)
+		if !ok || v == "" {
+			t.Fatalf("no %s in the page %s", name, page.raw)
+		}
+		return v
+	}
+	var cookie *http.Cookie
+	for _, c := range (&http.Response{Header: page.header}).Cookies() {
+		if c.Name == "mxauth_csrf" {
+			cookie = c
+		}
+	}
+	return postPage(t, hs.URL+"/oauth2/device", url.Values{"csrf": {value("csrf")}, "confirmation": {value("confirmation")}, "action": {action}}, cookie)
+}
+
+// Finding 7: the device verification page.
+func TestOAuthDeviceVerificationPage(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch))
+	client := register(t, hs, map[string]any{"client_name": "Living-room TV",
+		"grant_types": []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"}})
+
+	t.Run("deny needs sign-in", func(t *testing.T) {
+		d := deviceGrantFor(t, hs, client)
+		a := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "action": {"deny"}})
+		if a.status == http.StatusOK && strings.Contains(a.raw, "Denied") {
+			t.Fatalf("denied without signing in: %s", a.raw)
+		}
+		a = verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "action": {"approve"}, "username": {"alice"}, "password": {"pw"}})
+		if strings.Contains(a.raw, "Device connected") {
+			t.Fatalf("approved without the confirmation page: %s", a.raw)
+		}
+		hs.Clock.Advance(10 * time.Second)
+		pollDevice(t, hs, client, d).wantOAuthError(t, http.StatusBadRequest, "authorization_pending")
+	})
+	t.Run("the page says nothing of a code before sign-in", func(t *testing.T) {
+		d := deviceGrantFor(t, hs, client)
+		valid := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"wrong"}})
+		invalid := verifyPage(t, hs, url.Values{"user_code": {"BBBB-BBBB"}, "username": {"alice"}, "password": {"wrong"}})
+		if !strings.Contains(valid.raw, "Wrong username or password") || !strings.Contains(invalid.raw, "Wrong username or password") || strings.Contains(valid.raw, "Living-room TV") {
+			t.Fatalf("with a wrong password, a valid code gives %d %s\nand an invalid one %d %s", valid.status, valid.raw, invalid.status, invalid.raw)
+		}
+	})
+	t.Run("the code without the dash, in lower case; the client is shown; deny", func(t *testing.T) {
+		d := deviceGrantFor(t, hs, client)
+		typed := strings.ToLower(strings.ReplaceAll(d.str(t, "user_code"), "-", ""))
+		confirm := verifyPage(t, hs, url.Values{"user_code": {typed}, "username": {"alice"}, "password": {"pw"}})
+		confirm.wantPage(t, http.StatusOK, "Living-room TV", "TVDEVICE01", "@alice:localhost", "https://client.example.org/")
+		confirmDevice(t, hs, confirm, "deny").wantPage(t, http.StatusOK, "Denied")
+		pollDevice(t, hs, client, d).wantOAuthError(t, http.StatusBadRequest, "access_denied")
+	})
+	t.Run("approve, once", func(t *testing.T) {
+		d := deviceGrantFor(t, hs, client)
+		confirm := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}})
+		confirmDevice(t, hs, confirm, "approve").wantPage(t, http.StatusOK, "Device connected")
+		confirmDevice(t, hs, confirm, "deny").wantPage(t, http.StatusBadRequest, "expired or was used already")
+		hs.Clock.Advance(10 * time.Second)
+		pollDevice(t, hs, client, d).wantStatus(t, http.StatusOK)
+	})
+	t.Run("guessing codes is limited", func(t *testing.T) {
+		hs.Clock.Advance(time.Hour)
+		d := deviceGrantFor(t, hs, client)
+		var a answer
+		for i := 0; i < 100; i++ {
+			a = verifyPage(t, hs, url.Values{"user_code": {"BBBB-" + strings.Repeat(string(rune('B'+i%20)), 4)}, "username": {"alice"}, "password": {"pw"}})
+			if a.status == http.StatusTooManyRequests {
+				break
+			}
+		}
+		a.wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+		// Now even the right code waits.
+		verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}}).
+			wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+		hs.Clock.Advance(time.Minute)
+		verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}}).
+			wantPage(t, http.StatusOK, "Living-room TV")
+	})
+}
+
+// Finding 6, on the pages: wrong passwords are limited per user and per
+// client address, across the sign-in, account and device pages.
+func TestOAuthPagesPasswordLimits(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch))
+	client := register(t, hs, nil)
+	submit := signInForm(t, hs, authorizeQuery(client, loopback, "DEVICEAAAA"))
+	var a answer
+	for i := 0; i < 300 && a.status != http.StatusTooManyRequests; i++ {
+		a = submit(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"wrong"}})
+	}
+	a.wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+	submit(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}).wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+	// The account page counts with the sign-in page.
+	accountForm := getAccount(t, hs, "")
+	accountForm.submit(t, hs, nil, url.Values{"action": {"signin"}, "username": {"alice"}, "password": {"pw"}}).wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+	hs.Clock.Advance(time.Minute)
+	if a := submit(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}); a.status != http.StatusFound {
+		t.Fatalf("after the window: %d %s", a.status, a.raw)
+	}
+}

@@ -343,11 +343,8 @@ func TestOAuthDeviceGrant(t *testing.T) {
 		hs.Clock.Advance(10 * time.Second)
 		poll().wantOAuthError(t, 400, "authorization_pending")
 
-		csrf, cookie := pageForm(t, hs.URL+"/oauth2/device?user_code="+d.str(t, "user_code"))
-		resp := postPage(t, hs.URL+"/oauth2/device", url.Values{"csrf": {csrf}, "user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}, "action": {"approve"}}, cookie)
-		if resp.status != 200 || !strings.Contains(resp.raw, "Device connected") {
-			t.Fatalf("approval page %d %s", resp.status, resp.raw)
-		}
+		confirm := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}})
+		confirmDevice(t, hs, confirm, "approve").wantPage(t, 200, "Device connected")
 		hs.Clock.Advance(15 * time.Second)
 		poll().wantStatus(t, 200)
 		poll().wantOAuthError(t, 400, "invalid_grant") // used up

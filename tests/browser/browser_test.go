@@ -400,8 +400,8 @@ func TestAccountPageDeletesDevice(t *testing.T) {
 
 // TestDeviceVerificationPage: a device without a browser starts the device
 // authorization grant (RFC 8628); the user opens verification_uri_complete
-// in Chromium, finds the code filled in, signs in and allows; the device's
-// next poll gets a token for alice on it.
+// in Chromium, finds the code filled in, signs in, sees which client asks
+// and allows; the device's next poll gets a token for alice on it.
 func TestDeviceVerificationPage(t *testing.T) {
 	ctx := newTab(t)
 	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser(alice, alicePassword))
@@ -430,9 +430,11 @@ func TestDeviceVerificationPage(t *testing.T) {
 	if err != nil || code != str(t, grant, "user_code") {
 		t.Fatalf("the code field holds %q (%v), want %s", code, err, grant["user_code"])
 	}
-	do(t, ctx, "sign in and allow",
+	do(t, ctx, "sign in, see the client and allow",
 		fill("username", alice),
 		fill("password", alicePassword),
+		press("continue"),
+		heading("Allow Browser test?"),
 		press("approve"),
 		heading("Device connected"),
 	)

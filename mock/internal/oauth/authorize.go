@@ -261,8 +261,8 @@ func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		}
 		user = id
 	default:
-		if st.CheckPassword(user, password) != nil {
-			s.signInPage(req, "Wrong username or password.", http.StatusOK).write(w)
+		if problem, status := s.checkPassword(r, user, password, "Wrong username or password."); problem != "" {
+			s.signInPage(req, problem, status).write(w)
 			return
 		}
 	}

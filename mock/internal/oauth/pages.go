@@ -157,10 +157,7 @@ func (s *Server) errorPage(status int, message string) page {
 // signInPage asks the user to approve an authorization request: sign in,
 // or create an account when the client asked for prompt=create.
 func (s *Server) signInPage(req *authRequest, problem string, status int) page {
-	name := str(req.client.info.ClientName)
-	if name == "" {
-		name = str(req.client.info.ClientURI)
-	}
+	name, about := clientLabel(req.client)
 	user := req.loginHint
 	if u, ok := strings.CutPrefix(user, "mxid:"); ok {
 		user = u
@@ -182,10 +179,23 @@ func (s *Server) signInPage(req *authRequest, problem string, status int) page {
 		v.Form.Fields[1].Autocomplete = "new-password"
 		v.Form.Buttons[0] = button{"create", "Create account and allow"}
 	}
-	if uri := str(req.client.info.ClientURI); uri != "" {
-		if u, err := url.Parse(uri); err == nil && u.Scheme == "https" {
-			v.Links = append(v.Links, link{URL: uri, Label: "About " + name})
-		}
+	if about != "" {
+		v.Links = append(v.Links, link{URL: about, Label: "About " + name})
 	}
 	return s.render(status, v)
+}
+
+// clientLabel returns how the pages name a client (its client_name, else
+// its client_uri) and the link to its site ("" when not https).
+func clientLabel(c *client) (name, about string) {
+	name = str(c.info.ClientName)
+	if name == "" {
+		name = str(c.info.ClientURI)
+	}
+	if uri := str(c.info.ClientURI); uri != "" {
+		if u, err := url.Parse(uri); err == nil && u.Scheme == "https" {
+			about = uri
+		}
+	}
+	return name, about
 }

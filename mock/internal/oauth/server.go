@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -90,6 +91,11 @@ type Settings struct {
 	// too. 0 (the default) revokes at once, as RFC 6749 §4.1.2 asks; the
 	// Matrix Authentication Service waits 20 seconds.
 	CodeReplayGrace time.Duration
+	// Attempts counts the failed password and user code attempts made on
+	// the pages, per user and per client address; the homeserver shares it
+	// with its other password surfaces. nil: a counter of the server's own,
+	// with limit's default rule.
+	Attempts *limit.Limiter
 }
 
 // Server is an authorization server for one homeserver state. Its methods
@@ -99,33 +105,40 @@ type Server struct {
 	store    Store
 	clock    Clock
 	csrfKey  [32]byte // signs the pages' CSRF tokens
+	attempts *limit.Limiter
 
-	mu          sync.Mutex
-	clients     map[string]*client
-	codes       map[string]*authCode
-	usedCodes   map[string]usedCode // to refuse a replayed code and revoke what it gave
-	deviceCodes map[string]*deviceGrant
-	userCodes   map[string]string        // user code → device code
-	grants      map[grantKey]grantRecord // how each session was granted
-	pageLogins  map[string]pageSession
-	resets      map[string]time.Time // user ID → when they approved a cross-signing reset
+	mu            sync.Mutex
+	clients       map[string]*client
+	codes         map[string]*authCode
+	usedCodes     map[string]usedCode // to refuse a replayed code and revoke what it gave
+	deviceCodes   map[string]*deviceGrant
+	userCodes     map[string]string             // user code → device code
+	confirmations map[string]deviceConfirmation // the verification page's, by their random ID
+	grants        map[grantKey]grantRecord      // how each session was granted
+	pageLogins    map[string]pageSession
+	resets        map[string]time.Time // user ID → when they approved a cross-signing reset
 }
 
 // New returns an authorization server with no clients, working on st and
 // reading time from clk.
 func New(set Settings, st Store, clk Clock) *Server {
 	s := &Server{
-		settings:    set,
-		store:       st,
-		clock:       clk,
-		clients:     map[string]*client{},
-		codes:       map[string]*authCode{},
-		usedCodes:   map[string]usedCode{},
-		deviceCodes: map[string]*deviceGrant{},
-		userCodes:   map[string]string{},
-		grants:      map[grantKey]grantRecord{},
-		pageLogins:  map[string]pageSession{},
-		resets:      map[string]time.Time{},
+		settings:      set,
+		store:         st,
+		clock:         clk,
+		clients:       map[string]*client{},
+		codes:         map[string]*authCode{},
+		usedCodes:     map[string]usedCode{},
+		deviceCodes:   map[string]*deviceGrant{},
+		userCodes:     map[string]string{},
+		confirmations: map[string]deviceConfirmation{},
+		grants:        map[grantKey]grantRecord{},
+		pageLogins:    map[string]pageSession{},
+		resets:        map[string]time.Time{},
+	}
+	s.attempts = set.Attempts
+	if s.attempts == nil {
+		s.attempts = limit.New(limit.Rule{}, clk)
 	}
 	// Not from the store's generator, which a deterministic seed makes
 	// predictable: the key must stay secret.
