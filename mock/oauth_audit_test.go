@@ -421,3 +421,25 @@ func TestOAuthPagesPasswordLimits(t *testing.T) {
 		t.Fatalf("after the window: %d %s", a.status, a.raw)
 	}
 }
+
+// Finding 1: revocation checks that the token was issued to the client
+// asking (RFC 7009 §2.1); public clients identify with client_id.
+func TestOAuthRevokeChecksTheClient(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"), mock.WithUser("bob", "pw"))
+	client, other := register(t, hs, nil), register(t, hs, nil)
+	tokens := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEAAAA"))
+	tokens.wantStatus(t, http.StatusOK)
+	legacy := login(t, hs, "bob", "pw", nil).str(t, "access_token")
+	for _, token := range []string{tokens.str(t, "access_token"), tokens.str(t, "refresh_token")} {
+		form(t, hs, "/oauth2/revoke", url.Values{"token": {token}}).wantOAuthError(t, http.StatusBadRequest, "invalid_client")
+		form(t, hs, "/oauth2/revoke", url.Values{"token": {token}, "client_id": {"unknown"}}).wantOAuthError(t, http.StatusBadRequest, "invalid_client")
+		form(t, hs, "/oauth2/revoke", url.Values{"token": {token}, "client_id": {other}}).wantOAuthError(t, http.StatusBadRequest, "unauthorized_client")
+	}
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {legacy}, "client_id": {client}}).wantOAuthError(t, http.StatusBadRequest, "unauthorized_client")
+	call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+	call(t, hs, "GET", whoami, legacy, nil).wantStatus(t, http.StatusOK)
+
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {"unknown"}, "client_id": {client}}).wantStatus(t, http.StatusOK)
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {tokens.str(t, "access_token")}, "client_id": {client}}).wantStatus(t, http.StatusOK)
+	wantUnknownToken(t, call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil), false)
+}

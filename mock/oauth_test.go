@@ -229,7 +229,7 @@ func TestOAuthAutoApprovedLogin(t *testing.T) {
 	rev := form(t, hs, "/oauth2/revoke", url.Values{"token": {r.str(t, "refresh_token")}, "client_id": {client}})
 	rev.wantStatus(t, 200)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, r.str(t, "access_token"), nil), false)
-	form(t, hs, "/oauth2/revoke", url.Values{"token": {"unknown"}}).wantStatus(t, 200)
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {"unknown"}, "client_id": {client}}).wantStatus(t, 200)
 	form(t, hs, "/oauth2/revoke", url.Values{}).wantOAuthError(t, 400, "invalid_request")
 }
 

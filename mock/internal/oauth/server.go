@@ -64,6 +64,7 @@ type Store interface {
 	DeleteDevice(user, deviceID string) error
 	Login(state.LoginRequest) (state.Session, error)
 	Refresh(refreshToken string) (state.Session, error)
+	Owner(accessToken string) (state.Principal, error)
 	RefreshOwner(refreshToken string) (state.Principal, bool)
 	RevokeToken(token string) bool
 	// RandomString and RandomBytes are the source of every identifier the

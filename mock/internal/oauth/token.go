@@ -120,11 +120,33 @@ func tokenAnswer(sess state.Session, scope string) oauth2.RequestOAuthToken200JS
 	return resp
 }
 
-// Revoke answers token revocation (RFC 7009).
+// Revoke answers token revocation (RFC 7009). The client identifies with
+// its client_id, as public clients do; a token issued to another client,
+// or a legacy session's, is refused and left alone (§2.1). An unknown
+// token is no error (§2.2).
 func (s *Server) Revoke(req oauth2.RevokeOAuthTokenRequestObject) oauth2.RevokeOAuthTokenResponseObject {
-	if req.Body.Token == "" {
-		return oauth2.RevokeOAuthToken400JSONResponse(ErrorBody("invalid_request", "token is required"))
+	refuse := func(code, why string) oauth2.RevokeOAuthTokenResponseObject {
+		return oauth2.RevokeOAuthToken400JSONResponse(ErrorBody(code, why))
 	}
-	s.store.RevokeToken(req.Body.Token) // RFC 7009 §2.2: an unknown token is no error
+	b := req.Body
+	switch {
+	case b.Token == "":
+		return refuse("invalid_request", "token is required")
+	case str(b.ClientID) == "":
+		return refuse("invalid_client", "client_id is required: the client revoking a token must identify itself")
+	case s.client(*b.ClientID) == nil:
+		return refuse("invalid_client", "unknown client_id")
+	}
+	who, err := s.store.Owner(b.Token)
+	if err != nil {
+		var ok bool
+		if who, ok = s.store.RefreshOwner(b.Token); !ok {
+			return oauth2.RevokeOAuthToken200Response{}
+		}
+	}
+	if !who.ViaOAuth || s.grantedTo(who.UserID, who.DeviceID) != *b.ClientID {
+		return refuse("unauthorized_client", "the token was not issued to this client")
+	}
+	s.store.RevokeToken(b.Token)
 	return oauth2.RevokeOAuthToken200Response{}
 }
