@@ -443,3 +443,44 @@ func TestOAuthRevokeChecksTheClient(t *testing.T) {
 	form(t, hs, "/oauth2/revoke", url.Values{"token": {tokens.str(t, "access_token")}, "client_id": {client}}).wantStatus(t, http.StatusOK)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil), false)
 }
+
+// refreshAt refreshes at the token endpoint.
+func refreshAt(t *testing.T, hs *mock.Server, client, token string) answer {
+	t.Helper()
+	return form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}, "client_id": {client}})
+}
+
+// Finding 2: a refresh token used again revokes the session (Matrix spec,
+// RFC 9700 §4.14.2), whether or not the pair its first use gave was used,
+// and however many refreshes ago.
+func TestOAuthRefreshReplayRevokes(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		useNext bool // the client used the new pair before the replay
+		later   int  // refreshes after the replayed one
+	}{
+		{"new pair unused", false, 0},
+		{"new pair used", true, 0},
+		{"two refreshes ago", true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+			client := register(t, hs, nil)
+			first := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEAAAA"))
+			first.wantStatus(t, http.StatusOK)
+			next := refreshAt(t, hs, client, first.str(t, "refresh_token"))
+			next.wantStatus(t, http.StatusOK)
+			for range tt.later {
+				call(t, hs, "GET", whoami, next.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+				next = refreshAt(t, hs, client, next.str(t, "refresh_token"))
+				next.wantStatus(t, http.StatusOK)
+			}
+			if tt.useNext {
+				call(t, hs, "GET", whoami, next.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+			}
+			refreshAt(t, hs, client, first.str(t, "refresh_token")).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+			wantUnknownToken(t, call(t, hs, "GET", whoami, next.str(t, "access_token"), nil), false)
+			refreshAt(t, hs, client, next.str(t, "refresh_token")).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+		})
+	}
+}

@@ -66,6 +66,7 @@ type Store interface {
 	Refresh(refreshToken string) (state.Session, error)
 	Owner(accessToken string) (state.Principal, error)
 	RefreshOwner(refreshToken string) (state.Principal, bool)
+	RefreshReplay(refreshToken string) (who state.Principal, replayed, successorUnused bool)
 	RevokeToken(token string) bool
 	// RandomString and RandomBytes are the source of every identifier the
 	// server makes, so that a deterministic store makes them repeatable.
@@ -92,6 +93,12 @@ type Settings struct {
 	// too. 0 (the default) revokes at once, as RFC 6749 §4.1.2 asks; the
 	// Matrix Authentication Service waits 20 seconds.
 	CodeReplayGrace time.Duration
+	// RefreshReplayTolerant lets a client present a refresh token it used
+	// already, as the Matrix Authentication Service does, while the pair
+	// that use gave is unused: that pair is revoked and replaced. Any other
+	// replay revokes the session. false (the default): every replay
+	// revokes the session (RFC 9700 §4.14.2).
+	RefreshReplayTolerant bool
 	// Attempts counts the failed password and user code attempts made on
 	// the pages, per user and per client address; the homeserver shares it
 	// with its other password surfaces. nil: a counter of the server's own,

@@ -56,6 +56,14 @@ func (s *Server) refreshGrant(client *client, token string) oauth2.RequestOAuthT
 	if !slices.Contains(client.grantTypes, grantRefreshToken) {
 		return tokenError("unauthorized_client", "this client did not register the refresh_token grant")
 	}
+	// A refresh token used already means it leaked (Matrix spec, RFC 9700
+	// §4.14.2): the session ends. The tolerant setting lets a replay through
+	// while the pair its first use gave is unused, for a client whose answer
+	// was lost; Refresh then replaces that pair.
+	if who, replayed, unused := s.store.RefreshReplay(token); replayed && who.ViaOAuth && !(s.settings.RefreshReplayTolerant && unused) {
+		_ = s.store.DeleteDevice(who.UserID, who.DeviceID) // gone already: nothing to revoke
+		return tokenError("invalid_grant", "the refresh token was used already: the session is revoked")
+	}
 	// RFC 6749 §6: the refresh token must have been issued to this client
 	// (a legacy session's was issued to none).
 	if who, ok := s.store.RefreshOwner(token); ok && (!who.ViaOAuth || s.grantedTo(who.UserID, who.DeviceID) != client.id) {

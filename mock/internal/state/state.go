@@ -94,9 +94,10 @@ type Store struct {
 
 	mu          sync.Mutex
 	random      io.Reader
-	users       map[string]*user // by user ID
-	access      map[string]*pair // by access token
-	refresh     map[string]*pair // by refresh token
+	users       map[string]*user   // by user ID
+	access      map[string]*pair   // by access token
+	refresh     map[string]*pair   // by refresh token
+	spent       map[string]*device // rotated-out refresh tokens of live sessions (device.spent)
 	loginTokens map[string]loginToken
 	uia         map[string]*UIA
 	lastGuest   int
@@ -119,6 +120,7 @@ func New(cfg Config, clk *clock.Clock) *Store {
 		users:       make(map[string]*user),
 		access:      make(map[string]*pair),
 		refresh:     make(map[string]*pair),
+		spent:       make(map[string]*device),
 		loginTokens: make(map[string]loginToken),
 		uia:         make(map[string]*UIA),
 	}
