@@ -216,9 +216,11 @@ func (s *Store) RefreshReplay(refreshToken string) (who Principal, replayed, suc
 // Authenticate returns who accessToken belongs to and records the request's
 // time and ip as the device's last seen. The first use of a pair's access
 // token revokes the refresh token that produced the pair. Errors are
-// *TokenError: SoftLogout for an expired token (CauseExpired) or a
-// soft-logged-out device (CauseSoftLogout); not for an unknown, logged out
-// or superseded token, or a deleted device (CauseUnknown).
+// *TokenError: SoftLogout for an expired token (CauseExpired; unless
+// Config.HardExpiryLegacy or HardExpiryOAuth says otherwise for its kind of
+// session) or a soft-logged-out device (CauseSoftLogout); not for an
+// unknown, logged out or superseded token, or a deleted device
+// (CauseUnknown).
 func (s *Store) Authenticate(accessToken, ip string) (Principal, error) {
 	now := s.clk.Now()
 	s.mu.Lock()
@@ -230,7 +232,11 @@ func (s *Store) Authenticate(accessToken, ip string) (Principal, error) {
 	case p.dev.softLoggedOut:
 		return Principal{}, accessError(CauseSoftLogout)
 	case expired(p.accessExpiry, now):
-		return Principal{}, accessError(CauseExpired)
+		e := accessError(CauseExpired)
+		if p.dev.viaOAuth && s.cfg.HardExpiryOAuth || !p.dev.viaOAuth && s.cfg.HardExpiryLegacy {
+			e.SoftLogout = false
+		}
+		return Principal{}, e
 	}
 	p.accessUsed = true // see Refresh: this revokes the predecessor's refresh token
 	d := p.dev

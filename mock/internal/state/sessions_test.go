@@ -646,3 +646,21 @@ func TestRefreshReplay(t *testing.T) {
 		t.Fatal("a spent token of an ended session is still recognized")
 	}
 }
+
+func TestHardExpiryPerKindOfSession(t *testing.T) {
+	for _, tt := range []struct {
+		cfg               Config
+		legacySoft, oauth bool
+	}{
+		{Config{}, true, true},
+		{Config{HardExpiryOAuth: true}, true, false},
+		{Config{HardExpiryLegacy: true}, false, true},
+	} {
+		s, clk := newStore(t, tt.cfg)
+		legacy := login(t, s, LoginRequest{WithRefresh: true})
+		oauth := login(t, s, LoginRequest{WithRefresh: true, ViaOAuth: true})
+		clk.Advance(DefaultAccessTokenLifetime)
+		wantAuth(t, s, legacy.AccessToken, false, CauseExpired, tt.legacySoft)
+		wantAuth(t, s, oauth.AccessToken, false, CauseExpired, tt.oauth)
+	}
+}

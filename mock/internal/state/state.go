@@ -73,6 +73,15 @@ type Config struct {
 	// revoked or expired refresh token is used. Synapse reports none (false,
 	// the default); the spec's example for POST /refresh shows true.
 	SoftLogoutOnFailedRefresh bool
+	// HardExpiryLegacy answers an expired access token of a legacy session
+	// with soft_logout: false. By default (false) it says true, as Synapse
+	// does.
+	HardExpiryLegacy bool
+	// HardExpiryOAuth answers an expired access token of an OAuth 2.0
+	// session with soft_logout: false, as Synapse behind the Matrix
+	// Authentication Service does (its introspection only says "not
+	// active"). By default (false) it says true.
+	HardExpiryOAuth bool
 	// LoginTokenLifetime is the lifetime of m.login.token tokens (default
 	// 2m).
 	LoginTokenLifetime time.Duration
