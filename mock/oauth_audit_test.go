@@ -4,7 +4,11 @@ package mock_test
 // 15): each failed before its fix.
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -483,4 +487,39 @@ func TestOAuthRefreshReplayRevokes(t *testing.T) {
 			refreshAt(t, hs, client, next.str(t, "refresh_token")).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
 		})
 	}
+}
+
+// Finding 12: client registration is bounded: redirect URIs per client,
+// their length, and clients per server.
+func TestOAuthRegistrationBounds(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth())
+	uris := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("http://127.0.0.1/cb%d", i)
+		}
+		return out
+	}
+	registration(t, hs, uris(20), nil).wantStatus(t, http.StatusCreated)
+	registration(t, hs, uris(21), nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
+	registration(t, hs, uris(30000), nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
+	registration(t, hs, []string{"http://127.0.0.1/" + strings.Repeat("a", 3000)}, nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
+
+	// The bulk goes through the handler in process; the last one over
+	// loopback.
+	body, _ := json.Marshal(map[string]any{"client_uri": "https://client.example.org/", "application_type": "native", "redirect_uris": []string{loopback}})
+	created := 1
+	for ; created < 20000; created++ {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", "/oauth2/registration", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		hs.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			break
+		}
+	}
+	if created != 10000 {
+		t.Fatalf("%d clients registered, want at most 10000", created)
+	}
+	registration(t, hs, []string{loopback}, nil).wantOAuthError(t, http.StatusBadRequest, "invalid_client_metadata")
 }

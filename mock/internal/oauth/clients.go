@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +17,14 @@ type client struct {
 	grantTypes   []string
 	info         oauth2.ClientInformation
 }
+
+// Bounds of client registration, so that registrations cannot fill the
+// server's memory: far above what any real client registers.
+const (
+	maxClients      = 10000
+	maxRedirectURIs = 20
+	maxURILength    = 2048
+)
 
 // registrationError is an RFC 7591 error answer.
 func registrationError(code oauth2.RegistrationErrorError, description string) oauth2.RegisterOAuthClient400JSONResponse {
@@ -64,7 +73,13 @@ func (s *Server) register(md oauth2.ClientMetadata) oauth2.RegisterOAuthClientRe
 	if slices.Contains(grants, grantAuthorizationCode) && len(redirects) == 0 {
 		return registrationError(oauth2.InvalidRedirectURI, "redirect_uris is required for the authorization_code grant")
 	}
+	if len(redirects) > maxRedirectURIs {
+		return registrationError(oauth2.InvalidRedirectURI, fmt.Sprintf("at most %d redirect URIs", maxRedirectURIs))
+	}
 	for _, r := range redirects {
+		if len(r) > maxURILength {
+			return registrationError(oauth2.InvalidRedirectURI, fmt.Sprintf("a redirect URI is at most %d bytes long", maxURILength))
+		}
 		if msg := checkRedirectURI(r, native, clientURI); msg != "" {
 			return registrationError(oauth2.InvalidRedirectURI, r+": "+msg)
 		}
@@ -86,8 +101,11 @@ func (s *Server) register(md oauth2.ClientMetadata) oauth2.RegisterOAuthClientRe
 		AdditionalProperties: md.AdditionalProperties,
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clients) >= maxClients {
+		return registrationError(oauth2.InvalidClientMetadata, fmt.Sprintf("this server holds %d clients, its most: reuse a client_id", maxClients))
+	}
 	s.clients[c.id] = c
-	s.mu.Unlock()
 	return oauth2.RegisterOAuthClient201JSONResponse(c.info)
 }
 
