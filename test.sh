@@ -21,6 +21,9 @@ done
 echo "== go test -race"
 go test -race -count=1 ./...
 
+echo "== examples/client, a module of its own"
+(cd examples/client && go vet ./... && go test -race -count=1 ./...)
+
 echo "== heap targets, without the race detector (it changes heap figures)"
 go test -count=1 -run 'Heap' ./mock/...
 

@@ -45,10 +45,10 @@ func (s *Server) SaveState(path string) error {
 	w := s.world.Load()
 	f := stateFile{
 		Format: stateFormat, Version: stateVersion, SavedAt: time.Now().UTC(),
-		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.store.Snapshot(),
+		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.Store.Snapshot(),
 	}
-	if w.oauth != nil {
-		f.OAuthClients, f.OAuthGrants = w.oauth.Saved()
+	if w.OAuth != nil {
+		f.OAuthClients, f.OAuthGrants = w.OAuth.Saved()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -127,14 +127,14 @@ func (s *Server) LoadState(path string) error {
 		return fmt.Errorf("mock: %s: bad state file version %d", path, f.Version)
 	}
 	w := s.world.Load()
-	if len(f.OAuthClients) > 0 && w.oauth == nil {
+	if len(f.OAuthClients) > 0 && w.OAuth == nil {
 		return fmt.Errorf("mock: %s: the state has OAuth clients but the OAuth 2.0 API is off", path)
 	}
-	if err := w.store.Restore(f.Store); err != nil {
+	if err := w.Store.Restore(f.Store); err != nil {
 		return fmt.Errorf("mock: %s: %w", path, err)
 	}
-	if w.oauth != nil {
-		w.oauth.Restore(f.OAuthClients, f.OAuthGrants)
+	if w.OAuth != nil {
+		w.OAuth.Restore(f.OAuthClients, f.OAuthGrants)
 	}
 	if f.Virtual && s.Clock.IsVirtual() {
 		s.Clock.Set(f.Clock)

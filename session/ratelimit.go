@@ -1,6 +1,9 @@
 package session
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -13,11 +16,14 @@ const defaultRetryAfter = 500 * time.Millisecond
 // the wait the server asks for (retry_after_ms, else Retry-After), as long
 // as that wait is at most maxWait, at most maxRetries times, and only while
 // the request's context lives. Past those bounds the 429 answer is
-// returned as it is.
+// returned as it is. It waits with sleep and reads Retry-After dates
+// against now.
 type rateLimited struct {
 	next       http.RoundTripper
 	maxWait    time.Duration
 	maxRetries int
+	sleep      func(ctx context.Context, d time.Duration) error
+	now        func() time.Time
 }
 
 func (rt rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -30,41 +36,55 @@ func (rt rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
 		wait := defaultRetryAfter
 		if e := ParseError(resp); e != nil && e.RetryAfter > 0 {
 			wait = e.RetryAfter
-		} else if d := retryAfterHeader(resp.Header, time.Now()); d > 0 {
+		} else if d := retryAfterHeader(resp.Header, rt.now()); d > 0 {
 			wait = d
 		}
-		next, ok := rewind(req)
-		if wait > rt.maxWait || !ok {
+		if wait > rt.maxWait {
 			return resp, nil
 		}
+		next, err := rewind(req)
+		if err != nil {
+			return resp, nil // the 429 says more than that the body is gone
+		}
 		discard(resp)
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-req.Context().Done():
-			timer.Stop()
-			return nil, req.Context().Err()
+		if err := rt.sleep(req.Context(), wait); err != nil {
+			return nil, err
 		}
 		r = next
 	}
 }
 
-// rewind returns a copy of req to send again, with a fresh body; false
-// when its body cannot be read again.
-func rewind(req *http.Request) (*http.Request, bool) {
+// sleep waits d on the real clock, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errNotReplayable says that a request's body cannot be sent again.
+var errNotReplayable = errors.New("session: the request body cannot be sent again (no GetBody)")
+
+// rewind returns a copy of req to send again, with a fresh body, or an
+// error when its body cannot be read again.
+func rewind(req *http.Request) (*http.Request, error) {
 	r := req.Clone(req.Context())
 	if req.Body == nil || req.Body == http.NoBody {
-		return r, true
+		return r, nil
 	}
 	if req.GetBody == nil {
-		return nil, false
+		return nil, errNotReplayable
 	}
 	body, err := req.GetBody()
 	if err != nil {
-		return nil, false
+		return nil, fmt.Errorf("session: reading the request body again: %w", err)
 	}
 	r.Body = body
-	return r, true
+	return r, nil
 }
 
 // discard reads what is left of an answer's body, so that its connection

@@ -17,6 +17,7 @@
 //	s, err := session.New(cfg)
 //	api, err := clientserver.NewClientWithResponses(url, clientserver.WithHTTPClient(s.HTTPClient()))
 //	who, err := api.GetTokenOwnerWithResponse(ctx) // refreshed as needed
+//	s.Close()                                       // when the app is done with it
 //
 // Servers with the OAuth 2.0 API (Matrix v1.15) log in through the browser
 // instead: see DiscoverOAuth, RegisterOAuthClient and OAuthClient; a
@@ -37,6 +38,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
 	"github.com/mxauth/mxauth/operation"
 )
 
@@ -99,21 +101,32 @@ type Config struct {
 	// HTTPClient sends the requests (default http.DefaultClient). Its
 	// Transport, Timeout and Jar are kept.
 	HTTPClient *http.Client
-	// Operations says which requests carry the access token (default the
-	// client-server operations of gen/clientserver).
+	// Operations tells, with the operations of gen/clientserver and
+	// gen/oauth2, which operations take no access token: a request to the
+	// homeserver carries the token unless it matches one that takes none
+	// (such as the login or the registration). Set it to the table of a package
+	// you generated to name more operations; it is looked in first.
 	Operations *operation.Table
 	// RefreshSkew is how long before the access token expires it is
 	// refreshed (default 30s; negative: only after the server refuses it).
+	// Tokens that live less than ten times as long are refreshed a tenth of
+	// their lifetime ahead instead, so that short-lived tokens are not
+	// refreshed before every request (for Credentials given here, the
+	// lifetime counts from New).
 	RefreshSkew time.Duration
 	// Relogin logs in again on deviceID when the server has ended the
 	// tokens with soft_logout and no refresh brings them back: typically it
 	// asks the user for their password and calls PasswordLogin with
 	// deviceID, which keeps the device and its encryption keys. Without it,
-	// such a session is logged out.
+	// such a session is logged out. Its ctx ends when the Session is
+	// closed; requests waiting for it give up when their own context ends.
 	Relogin func(ctx context.Context, deviceID string) (Credentials, error)
 	// OnChange is told every change, in order, before any request uses the
-	// new tokens. It must not call the Session's methods that send
-	// requests.
+	// new tokens; no other change can happen while it runs. It may call the
+	// Session's Credentials (which still returns the previous credentials:
+	// the new ones are in the Event) and Close. It must not send requests
+	// through the Session nor call its Refresh or Logout: those wait for the
+	// change being reported, that is for OnChange itself.
 	OnChange func(Event)
 	// MaxRetryAfter is the longest wait a 429 answer is honoured with
 	// (default 30s); a longer one is returned to the caller.
@@ -121,6 +134,11 @@ type Config struct {
 	// MaxRateLimitRetries is how often one request is retried after 429
 	// answers (default 3).
 	MaxRateLimitRetries int
+	// Sleep waits d before a rate-limited request is sent again, or returns
+	// ctx's error if ctx ends first (default: a timer on the real clock).
+	// Tests whose mock homeserver runs on a virtual clock pass a function
+	// that advances that clock instead, so that a 429 costs no real time.
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Now tells the time for expiry decisions (default time.Now). Tests
 	// pass the mock's virtual clock.
 	Now func() time.Time
@@ -137,9 +155,6 @@ func (c Config) withDefaults() Config {
 	if c.HTTPClient == nil {
 		c.HTTPClient = http.DefaultClient
 	}
-	if c.Operations == nil {
-		c.Operations = clientserver.Operations
-	}
 	if c.RefreshSkew == 0 {
 		c.RefreshSkew = 30 * time.Second
 	}
@@ -152,6 +167,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
 	return c
 }
 
@@ -163,7 +181,7 @@ func (c Config) plainClient() *http.Client {
 		next = http.DefaultTransport
 	}
 	return &http.Client{
-		Transport: rateLimited{next: next, maxWait: c.MaxRetryAfter, maxRetries: c.MaxRateLimitRetries},
+		Transport: rateLimited{next: next, maxWait: c.MaxRetryAfter, maxRetries: c.MaxRateLimitRetries, sleep: c.Sleep, now: c.Now},
 		Timeout:   c.HTTPClient.Timeout, Jar: c.HTTPClient.Jar, CheckRedirect: c.HTTPClient.CheckRedirect,
 	}
 }
@@ -175,21 +193,35 @@ type Session struct {
 	prefix string // the homeserver URL's path, without the trailing slash
 	plain  *http.Client
 	api    *clientserver.ClientWithResponses // for refresh and logout
+	tables []*operation.Table                // where takesToken looks operations up, in order
+
+	// ctx ends at Close. Renewals run under it rather than under the
+	// context of the request that started them: new tokens must be kept
+	// even if that request gives up.
+	ctx   context.Context
+	close context.CancelFunc
 
 	mu       sync.Mutex
 	creds    Credentials
+	since    time.Time // when creds were obtained (or New ran): their lifetime runs from here
 	ended    *LoggedOutError
-	renewing *renewal // the refresh or re-login in flight, if any
+	renewing *renewal // the refresh, re-login or logout in flight, if any
 }
 
-// renewal is a refresh or re-login in flight; done closes when it is over,
-// err is then its outcome.
+// ErrClosed is what a Session's requests and methods return once Close has
+// been called.
+var ErrClosed = errors.New("session: closed")
+
+// renewal is a refresh, re-login or logout in flight: one runs at a time,
+// and requests refused with the old tokens wait for it. done closes when it
+// is over; err is then its outcome.
 type renewal struct {
 	done chan struct{}
 	err  error
 }
 
-// New returns a session that keeps cfg.Credentials alive.
+// New returns a session that keeps cfg.Credentials alive. Close it when the
+// app is done with it.
 func New(cfg Config) (*Session, error) {
 	cfg = cfg.withDefaults()
 	origin, err := url.Parse(cfg.HomeserverURL)
@@ -199,13 +231,25 @@ func New(cfg Config) (*Session, error) {
 	if cfg.Credentials.AccessToken == "" {
 		return nil, errors.New("session: no access token in the credentials")
 	}
-	s := &Session{cfg: cfg, origin: origin, prefix: strings.TrimSuffix(origin.Path, "/"), plain: cfg.plainClient(), creds: cfg.Credentials}
+	s := &Session{cfg: cfg, origin: origin, prefix: strings.TrimSuffix(origin.Path, "/"), plain: cfg.plainClient(), creds: cfg.Credentials, since: cfg.Now()}
+	s.ctx, s.close = context.WithCancel(context.Background())
+	if cfg.Operations != nil {
+		s.tables = append(s.tables, cfg.Operations)
+	}
+	s.tables = append(s.tables, clientserver.Operations, oauth2.Operations)
 	s.api, err = clientserver.NewClientWithResponses(cfg.HomeserverURL, clientserver.WithHTTPClient(s.plain))
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	return s, nil
 }
+
+// Close ends the session here without logging out on the server (that is
+// Logout): the context of a renewal in flight ends (tokens it has obtained
+// already are still reported to OnChange), requests waiting for it return
+// ErrClosed, and so do all later requests and calls. Close may be called
+// more than once, and from OnChange.
+func (s *Session) Close() { s.close() }
 
 // Credentials returns the current credentials.
 func (s *Session) Credentials() Credentials {
@@ -220,13 +264,22 @@ func (s *Session) HTTPClient() *http.Client {
 	return &http.Client{Transport: s, Timeout: s.cfg.HTTPClient.Timeout, Jar: s.cfg.HTTPClient.Jar, CheckRedirect: s.cfg.HTTPClient.CheckRedirect}
 }
 
-// RoundTrip sends req. Requests to the homeserver for operations that take
-// an access token get the current one; when the server refuses it as
-// expired or soft-logged-out, the session renews its tokens (one renewal
-// for any number of requests) and sends the request once more. When the
-// session ends, RoundTrip returns a *LoggedOutError. Answers 429 are
-// retried as Config says. Other answers are returned as they are.
+// RoundTrip sends req. Requests to the homeserver get the current access
+// token, unless they are for an operation that takes none (see
+// Config.Operations); when the server refuses it as expired or
+// soft-logged-out, the session renews its tokens (one renewal for any
+// number of requests) and sends the request once more: a request is sent
+// at most twice, and a second refusal is returned as it is. When the
+// session ends, RoundTrip returns a *LoggedOutError, and after Close
+// ErrClosed. Answers 429 are retried as Config says. Other answers are
+// returned as they are.
 func (s *Session) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.ctx.Err() != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, ErrClosed
+	}
 	if !s.takesToken(req) {
 		return s.plain.Transport.RoundTrip(req)
 	}
@@ -240,10 +293,13 @@ func (s *Session) RoundTrip(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, _ := rewind(req)
+		r, err := rewind(req)
+		if err != nil {
+			return nil, err
+		}
 		r.Header.Set("Authorization", "Bearer "+creds.AccessToken)
 		resp, err := s.plain.Transport.RoundTrip(r)
-		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt == 2 {
+		if err != nil || resp.StatusCode != http.StatusUnauthorized || attempt == 1 {
 			return resp, err
 		}
 		refused := ParseError(resp)
@@ -258,13 +314,30 @@ func (s *Session) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // takesToken reports whether req goes to the homeserver for an operation
-// that takes an access token.
+// that may take an access token: the operation named by req's context, else
+// the first one of s.tables it matches, else any (no table knows every
+// endpoint; a token where none is needed is ignored, while a missing one
+// fails the request with M_MISSING_TOKEN).
 func (s *Session) takesToken(req *http.Request) bool {
 	if req.URL.Scheme != s.origin.Scheme || req.URL.Host != s.origin.Host || !strings.HasPrefix(req.URL.Path, s.prefix+"/") {
 		return false
 	}
-	op, ok := s.cfg.Operations.Match(req.Method, strings.TrimPrefix(req.URL.Path, s.prefix))
-	return ok && op.Auth != operation.AuthNone
+	if op, ok := contextOperation(req.Context()); ok {
+		return op.Auth != operation.AuthNone
+	}
+	path := strings.TrimPrefix(req.URL.Path, s.prefix)
+	for _, t := range s.tables {
+		if op, ok := t.Match(req.Method, path); ok {
+			return op.Auth != operation.AuthNone
+		}
+	}
+	return true
+}
+
+// contextOperation returns the operation that a generated typed API call
+// recorded in its request's context, if any.
+func contextOperation(context.Context) (*operation.Info, bool) {
+	return nil, false // no generated API records its operation yet
 }
 
 // replayable returns req with a body that can be sent again (each send
@@ -294,22 +367,27 @@ func replayable(req *http.Request) (*http.Request, error) {
 // current token may still work.
 func (s *Session) current(ctx context.Context) (Credentials, error) {
 	s.mu.Lock()
-	creds, ended := s.creds, s.ended
+	creds, since, ended := s.creds, s.since, s.ended
 	s.mu.Unlock()
 	if ended != nil {
 		return creds, ended
 	}
-	due := creds.RefreshToken != "" && !creds.ExpiresAt.IsZero() && s.cfg.RefreshSkew >= 0 &&
-		!s.cfg.Now().Add(s.cfg.RefreshSkew).Before(creds.ExpiresAt)
-	if !due {
+	if creds.RefreshToken == "" || creds.ExpiresAt.IsZero() || s.cfg.RefreshSkew < 0 ||
+		s.cfg.Now().Add(refreshSkew(s.cfg.RefreshSkew, creds.ExpiresAt.Sub(since))).Before(creds.ExpiresAt) {
 		return creds, nil
 	}
 	err := s.recover(ctx, creds.AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "access token about to expire", SoftLogout: true})
 	var loggedOut *LoggedOutError
-	if errors.As(err, &loggedOut) || ctx.Err() != nil {
+	if errors.As(err, &loggedOut) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
 		return creds, err
 	}
 	return s.Credentials(), nil
+}
+
+// refreshSkew is how long before its expiry a token that lives lifetime is
+// refreshed: skew, or a tenth of the lifetime when that is shorter.
+func refreshSkew(skew, lifetime time.Duration) time.Duration {
+	return min(skew, lifetime/10)
 }
 
 // recover renews the tokens after the server refused failedToken with
@@ -319,6 +397,9 @@ func (s *Session) current(ctx context.Context) (Credentials, error) {
 func (s *Session) recover(ctx context.Context, failedToken string, refused *Error) error {
 	s.mu.Lock()
 	switch {
+	case s.ctx.Err() != nil:
+		s.mu.Unlock()
+		return ErrClosed
 	case s.ended != nil:
 		defer s.mu.Unlock()
 		return s.ended
@@ -330,16 +411,22 @@ func (s *Session) recover(ctx context.Context, failedToken string, refused *Erro
 	if r == nil {
 		r = &renewal{done: make(chan struct{})}
 		s.renewing = r
-		// The renewal outlives the request that started it: its new tokens
-		// must be kept even if that request gives up.
-		go s.renew(context.WithoutCancel(ctx), r, s.creds, refused)
+		go s.renew(r, s.creds, refused)
 	}
 	s.mu.Unlock()
+	return s.wait(ctx, r)
+}
+
+// wait waits for r to end and returns its outcome, or what ends the wait
+// first: ctx, or the session's Close.
+func (s *Session) wait(ctx context.Context, r *renewal) error {
 	select {
 	case <-r.done:
 		return r.err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.ctx.Done():
+		return ErrClosed
 	}
 }
 
@@ -347,55 +434,66 @@ func (s *Session) recover(ctx context.Context, failedToken string, refused *Erro
 // refused: a hard logout ends the session at once; otherwise the refresh
 // token is tried, then the re-login callback, and if neither brings new
 // tokens the session ends as soft-logged-out. A refresh that fails for a
-// passing reason leaves the session as it is and reports the error.
-func (s *Session) renew(ctx context.Context, r *renewal, creds Credentials, refused *Error) {
-	var ev Event
-	defer func() {
-		// The app hears of the change before any request may use it: until
-		// done closes, requests that see the old tokens refused wait here.
-		if ev.Kind != 0 && s.cfg.OnChange != nil {
-			s.cfg.OnChange(ev)
-		}
-		s.mu.Lock()
-		switch ev.Kind {
-		case Refreshed, Relogged:
-			s.creds = ev.Credentials
-		case LoggedOut:
-			s.ended = ev.Err.(*LoggedOutError)
-			r.err = s.ended
-		}
-		s.renewing = nil
-		s.mu.Unlock()
-		close(r.done)
-	}()
+// passing reason leaves the session as it is and reports the error; so
+// does a Close that stops the chain.
+func (s *Session) renew(r *renewal, creds Credentials, refused *Error) {
+	ev, err := s.chain(creds, refused)
+	s.finish(r, ev, err)
+}
 
+// chain is renew's soft-logout chain; it returns the change to report, or the error
+// for a renewal that changes nothing.
+func (s *Session) chain(creds Credentials, refused *Error) (Event, error) {
 	if !refused.SoftLogout {
-		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: false, Cause: refused}}
-		return
+		return Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: false, Cause: refused}}, nil
 	}
 	cause := error(refused)
 	if creds.RefreshToken != "" {
-		next, err := s.refresh(ctx, creds)
+		next, err := s.refresh(s.ctx, creds)
 		if err == nil {
-			ev = Event{Kind: Refreshed, Credentials: next}
-			return
+			return Event{Kind: Refreshed, Credentials: next}, nil
+		}
+		if s.ctx.Err() != nil {
+			return Event{}, ErrClosed
 		}
 		if !errors.Is(err, ErrUnknownToken) && !errors.Is(err, ErrForbidden) && !oauthRefreshRefused(err) {
-			r.err = err // a network or server error: the tokens may still be good
-			return
+			return Event{}, err // a network or server error: the tokens may still be good
 		}
 		cause = err
 	}
 	if s.cfg.Relogin == nil {
-		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: cause}}
-		return
+		return Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: cause}}, nil
 	}
-	next, err := s.cfg.Relogin(ctx, creds.DeviceID)
+	next, err := s.cfg.Relogin(s.ctx, creds.DeviceID)
+	if s.ctx.Err() != nil && err != nil {
+		return Event{}, ErrClosed
+	}
 	if err != nil {
-		ev = Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: err}}
-		return
+		return Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Soft: true, Cause: err}}, nil
 	}
-	ev = Event{Kind: Relogged, Credentials: next}
+	return Event{Kind: Relogged, Credentials: next}, nil
+}
+
+// finish ends renewal r with the change ev (none when ev.Kind is 0) or the
+// error err. The app hears of the change before any request may use it:
+// until r.done closes, requests refused with the old tokens wait, and no
+// other renewal or logout can start.
+func (s *Session) finish(r *renewal, ev Event, err error) {
+	if ev.Kind != 0 && s.cfg.OnChange != nil {
+		s.cfg.OnChange(ev)
+	}
+	s.mu.Lock()
+	switch ev.Kind {
+	case Refreshed, Relogged:
+		s.creds, s.since = ev.Credentials, s.cfg.Now()
+	case LoggedOut:
+		s.ended = ev.Err.(*LoggedOutError)
+		err = s.ended
+	}
+	r.err = err
+	s.renewing = nil
+	s.mu.Unlock()
+	close(r.done)
 }
 
 // refresh exchanges creds' refresh token for new tokens.
@@ -426,36 +524,81 @@ func (s *Session) Refresh(ctx context.Context) error {
 
 // Logout ends the session on the server (POST /logout, or with
 // Config.OAuth the revocation of its tokens) and here; OnChange hears
-// LoggedOut. A session the server has ended already is ended here without
-// error.
+// LoggedOut. It waits for a renewal in flight first, so that it ends the
+// latest tokens, and no renewal starts while it runs: LoggedOut is the
+// last event. A session the server has ended already is ended here without
+// error; one that has ended here already is left as it is.
 func (s *Session) Logout(ctx context.Context) error {
-	if s.cfg.OAuth != nil {
-		return s.revokeLogout(ctx)
+	r, err := s.claim(ctx)
+	if r == nil {
+		return err
 	}
 	creds := s.Credentials()
+	cause, err := s.endOnServer(ctx, creds)
+	if err != nil {
+		s.finish(r, Event{}, nil) // the tokens still work: requests go on
+		return err
+	}
+	s.finish(r, Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Cause: cause}}, nil)
+	return nil
+}
+
+// claim waits for the renewal in flight, if any, and then starts one for
+// the caller, which must end it with finish. It returns nil when the
+// session has ended (with a nil error) or is closed, or when ctx ends
+// first.
+func (s *Session) claim(ctx context.Context) (*renewal, error) {
+	for {
+		s.mu.Lock()
+		r := s.renewing
+		switch {
+		case s.ctx.Err() != nil:
+			s.mu.Unlock()
+			return nil, ErrClosed
+		case s.ended != nil:
+			s.mu.Unlock()
+			return nil, nil
+		case r == nil:
+			r = &renewal{done: make(chan struct{})}
+			s.renewing = r
+			s.mu.Unlock()
+			return r, nil
+		}
+		s.mu.Unlock()
+		if err := s.wait(ctx, r); errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// endOnServer ends the session of creds on the server and returns what to
+// give as the LoggedOutError's cause; an error means the tokens may still
+// work.
+func (s *Session) endOnServer(ctx context.Context, creds Credentials) (cause, err error) {
+	if s.cfg.OAuth != nil {
+		if err := s.cfg.OAuth.revokeCredentials(ctx, creds); err != nil {
+			return nil, err
+		}
+		return errors.New("logged out by the client (tokens revoked)"), nil
+	}
 	resp, err := s.api.LogoutWithResponse(ctx, func(_ context.Context, req *http.Request) error {
 		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("session: logout: %w", err)
+		return nil, fmt.Errorf("session: logout: %w", err)
 	}
-	var cause error = errors.New("logged out by the client")
 	if resp.JSON200 == nil {
 		e := answerError(resp.HTTPResponse, resp.Body)
 		if !errors.Is(e, ErrUnknownToken) {
-			return e
+			return nil, e
 		}
-		cause = e
+		return e, nil // ended by the server already
 	}
-	ev := Event{Kind: LoggedOut, Credentials: creds, Err: &LoggedOutError{Cause: cause}}
-	s.mu.Lock()
-	s.ended = ev.Err.(*LoggedOutError)
-	s.mu.Unlock()
-	if s.cfg.OnChange != nil {
-		s.cfg.OnChange(ev)
-	}
-	return nil
+	return errors.New("logged out by the client"), nil
 }
 
 // answerError is the error for an unexpected answer: its Matrix error, or

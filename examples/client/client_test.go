@@ -69,6 +69,10 @@ func TestSurvivesExpiryAndKeepsTheRotatedToken(t *testing.T) {
 	}
 
 	// The next run resumes from the store without asking for the password.
+	c.Close()
+	if _, err := c.Devices(t.Context()); !errors.Is(err, session.ErrClosed) {
+		t.Fatalf("devices through a closed client: %v, want ErrClosed", err)
+	}
 	again, err := client.Connect(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -58,9 +58,9 @@ func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONRespon
 	}
 	uri := base + AccountPath
 	if s.settings.FieldNames != scenario.Unstable {
-		typed := make([]clientserver.GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported, len(actions))
+		typed := make([]clientserver.GetAuthMetadataResponseAccountManagementActionsSupported, len(actions))
 		for i, a := range actions {
-			typed[i] = clientserver.GetAuthMetadata200JSONResponseBodyAccountManagementActionsSupported(a)
+			typed[i] = clientserver.GetAuthMetadataResponseAccountManagementActionsSupported(a)
 		}
 		m.AccountManagementURI, m.AccountManagementActionsSupported = &uri, &typed
 	}

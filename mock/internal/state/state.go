@@ -27,6 +27,10 @@
 // nothing runs in the background. Dead tokens go when their pair is replaced,
 // so a device never holds more than four tokens. A Store is safe for
 // concurrent use.
+//
+// The package owns this state and the random source of every identifier the
+// mock makes (RandomString, RandomBytes); it knows nothing of HTTP, OAuth
+// or scenarios, and reads only the clock.
 package state
 
 import (
@@ -181,13 +185,15 @@ func (s *Store) randomToken(prefix string) string { return s.appendRandom(prefix
 // appendRandom returns prefix followed by n random bytes in base64url: the
 // one way the mock makes a token or an identifier. s.mu must be held.
 func (s *Store) appendRandom(prefix string, n int) string {
-	var raw [64]byte
+	var raw [32]byte
 	b := raw[:min(n, len(raw))]
 	s.read(b)
-	return string(base64.RawURLEncoding.AppendEncode(append(make([]byte, 0, len(prefix)+base64.RawURLEncoding.EncodedLen(len(b))), prefix...), b))
+	// A buffer of constant size stays on the stack: the string is the one
+	// allocation.
+	return string(base64.RawURLEncoding.AppendEncode(append(make([]byte, 0, 64), prefix...), b))
 }
 
-// RandomString returns n (at most 64) random bytes in base64url, from the
+// RandomString returns n (at most 32) random bytes in base64url, from the
 // store's generator: crypto/rand, or the seeded one when Deterministic.
 // Identifiers made outside the store (OAuth client IDs, codes, cookies)
 // come from here, so that Deterministic covers them too.
