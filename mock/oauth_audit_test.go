@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/mock"
+	"github.com/mxauth/mxauth/mock/scenario"
 )
 
 // registration posts client metadata: a native client of
@@ -522,4 +523,97 @@ func TestOAuthRegistrationBounds(t *testing.T) {
 		t.Fatalf("%d clients registered, want at most 10000", created)
 	}
 	registration(t, hs, []string{loopback}, nil).wantOAuthError(t, http.StatusBadRequest, "invalid_client_metadata")
+}
+
+// Finding 6, on the Matrix endpoints: POST /login and the UIA password
+// stage count wrong passwords per user and per client address, with the
+// pages, and answer 429 M_LIMIT_EXCEEDED with retry_after_ms over the
+// limit.
+func TestPasswordLimitsOnMatrixEndpoints(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"), mock.WithUser("bob", "pw"),
+		mock.WithVirtualClock(epoch), mock.WithLimits(5, time.Minute))
+	bob := login(t, hs, "bob", "pw", map[string]any{"device_id": "BOBPHONE"}).str(t, "access_token")
+	for range 5 {
+		call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "wrong", nil)).wantError(t, http.StatusForbidden, "M_FORBIDDEN")
+	}
+	a := call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil))
+	a.wantError(t, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
+	if ms, _ := a.body["retry_after_ms"].(float64); ms <= 0 || ms > 60000 {
+		t.Fatalf("retry_after_ms %v", a.body["retry_after_ms"])
+	}
+	// The address has failed too often: bob's UIA password stage waits too.
+	uia := call(t, hs, "POST", "/_matrix/client/v3/delete_devices", bob, map[string]any{"devices": []string{"BOBPHONE"}})
+	uia.wantStatus(t, http.StatusUnauthorized)
+	session := uia.str(t, "session")
+	call(t, hs, "POST", "/_matrix/client/v3/delete_devices", bob, map[string]any{"devices": []string{"BOBPHONE"},
+		"auth": map[string]any{"type": "m.login.password", "session": session, "identifier": map[string]any{"type": "m.id.user", "user": "bob"}, "password": "pw"}}).
+		wantError(t, http.StatusTooManyRequests, "M_LIMIT_EXCEEDED")
+	// And so does the sign-in page.
+	client := register(t, hs, nil)
+	signInForm(t, hs, authorizeQuery(client, loopback, "DEVICEAAAA"))(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}).
+		wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
+
+	hs.Clock.Advance(time.Minute)
+	login(t, hs, "alice", "pw", nil)
+}
+
+// Finding 11: a server whose only login API is OAuth 2.0 answers GET
+// /login with 404 M_UNRECOGNIZED.
+func TestOAuthOnlyLoginFlows(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth(), mock.WithoutLegacyAuth())
+	call(t, hs, "GET", "/_matrix/client/v3/login", "", nil).wantError(t, http.StatusNotFound, "M_UNRECOGNIZED")
+}
+
+// The MAS-faithful settings, through the Go API and a scenario file.
+func TestOAuthMASSettings(t *testing.T) {
+	masYAML := []byte(`
+server: {auth: [legacy, oauth]}
+oauth: {auto_approve: alice, refresh_replay: mas, code_replay: grace}
+tokens: {soft_logout_on_expiry: {legacy: true, oauth: false}}
+users: [{id: alice, password: pw}]
+`)
+	ways := map[string][]mock.Option{
+		"Go API": {mock.WithOAuthAutoApprove("alice"), mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch),
+			mock.WithRefreshReplay(scenario.MAS), mock.WithCodeReplay(scenario.Grace), mock.WithSoftLogoutOnExpiry(true, false)},
+		"scenario": {mock.WithScenarioData("mas.yaml", masYAML)},
+	}
+	for name, opts := range ways {
+		t.Run(name, func(t *testing.T) {
+			hs := mock.Start(t, opts...)
+			client := register(t, hs, nil)
+
+			// Refresh replay, tolerated while the new pair is unused: the
+			// unused pair is revoked and replaced.
+			first := exchange(t, hs, client, codeFor(t, hs, client, "DEVICEAAAA"))
+			first.wantStatus(t, http.StatusOK)
+			lost := refreshAt(t, hs, client, first.str(t, "refresh_token"))
+			lost.wantStatus(t, http.StatusOK)
+			retry := refreshAt(t, hs, client, first.str(t, "refresh_token"))
+			retry.wantStatus(t, http.StatusOK)
+			wantUnknownToken(t, call(t, hs, "GET", whoami, lost.str(t, "access_token"), nil), false)
+			call(t, hs, "GET", whoami, retry.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+			// Once the new pair is used, a replay revokes the session.
+			refreshAt(t, hs, client, first.str(t, "refresh_token")).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+			wantUnknownToken(t, call(t, hs, "GET", whoami, retry.str(t, "access_token"), nil), false)
+
+			// Code replay within 20 s is only refused; later it revokes.
+			code := codeFor(t, hs, client, "DEVICEBBBB")
+			tokens := exchange(t, hs, client, code)
+			tokens.wantStatus(t, http.StatusOK)
+			hs.Clock.Advance(19 * time.Second)
+			exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+			call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
+			hs.Clock.Advance(2 * time.Second)
+			exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
+			wantUnknownToken(t, call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil), false)
+
+			// An expired OAuth token says soft_logout: false, a legacy one
+			// true.
+			oauthTokens := exchange(t, hs, client, codeFor(t, hs, client, "DEVICECCCC"))
+			legacy := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
+			hs.Clock.Advance(6 * time.Minute)
+			wantUnknownToken(t, call(t, hs, "GET", whoami, oauthTokens.str(t, "access_token"), nil), false)
+			wantUnknownToken(t, call(t, hs, "GET", whoami, legacy.str(t, "access_token"), nil), true)
+		})
+	}
 }

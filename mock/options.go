@@ -2,12 +2,14 @@ package mock
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/world"
@@ -60,6 +62,8 @@ func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 			ExpireNonRefreshable:      t.ExpireNonRefreshable,
 			RevokeOldAccessOnRefresh:  t.RevokeOldAccessOnRefresh,
 			SoftLogoutOnFailedRefresh: t.SoftLogoutOnFailedRefresh,
+			HardExpiryLegacy:          !t.SoftLogoutOnExpiry.Legacy,
+			HardExpiryOAuth:           !t.SoftLogoutOnExpiry.OAuth,
 			Deterministic:             t.Deterministic,
 			Seed:                      t.Seed,
 			GuestAccess:               sc.Server.GuestAccess,
@@ -72,13 +76,23 @@ func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 		OAuth:    slices.Contains(sc.Server.Auth, scenario.OAuth),
 		OAuthSettings: oauth.Settings{
 			AutoApprove: sc.OAuth.AutoApprove, FieldNames: sc.OAuth.MetadataNames, ActionNames: sc.OAuth.ActionNames,
+			RefreshReplayTolerant: sc.OAuth.RefreshReplay == scenario.MAS, CodeReplayGrace: codeReplayGrace(sc.OAuth.CodeReplay),
 		},
+		Limits:         limit.Rule{Failures: sc.Limits.FailedAttempts, Window: sc.Limits.Window},
 		LegacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
 		SynapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
 		SynapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
 		Description:    sc.Description,
 		Source:         source,
 	}
+}
+
+// codeReplayGrace is the grace period of a code_replay setting.
+func codeReplayGrace(mode string) time.Duration {
+	if mode == scenario.Grace {
+		return scenario.CodeReplayGrace
+	}
+	return 0
 }
 
 // Option configures a Server. Options apply in order: one given after
@@ -132,9 +146,59 @@ func WithOAuthAutoApprove(user string) Option {
 	return func(c *config) { c.world.OAuth, c.world.OAuthSettings.AutoApprove = true, user }
 }
 
+// WithRefreshReplay sets what a refresh token used again does at the OAuth
+// 2.0 token endpoint: scenario.Strict (the default) revokes the session, as
+// RFC 9700 §4.14.2 asks; scenario.MAS lets the replay through while the
+// pair its first use gave is unused, revoking and replacing that pair, as
+// the Matrix Authentication Service does.
+func WithRefreshReplay(mode string) Option {
+	return func(c *config) {
+		switch mode {
+		case scenario.Strict, scenario.MAS:
+			c.world.OAuthSettings.RefreshReplayTolerant = mode == scenario.MAS
+		default:
+			c.err = fmt.Errorf("mock: WithRefreshReplay(%q): want %q or %q", mode, scenario.Strict, scenario.MAS)
+		}
+	}
+}
+
+// WithCodeReplay sets when an authorization code presented again revokes
+// the session it gave: scenario.Immediate (the default), or scenario.Grace,
+// only once scenario.CodeReplayGrace has passed since its exchange, as the
+// Matrix Authentication Service does.
+func WithCodeReplay(mode string) Option {
+	return func(c *config) {
+		switch mode {
+		case scenario.Immediate, scenario.Grace:
+			c.world.OAuthSettings.CodeReplayGrace = codeReplayGrace(mode)
+		default:
+			c.err = fmt.Errorf("mock: WithCodeReplay(%q): want %q or %q", mode, scenario.Immediate, scenario.Grace)
+		}
+	}
+}
+
+// WithSoftLogoutOnExpiry sets the soft_logout flag of the answer to an
+// expired access token, for legacy and OAuth 2.0 sessions apart. The
+// default says true for both, as Synapse does; Synapse behind the Matrix
+// Authentication Service says false for OAuth sessions.
+func WithSoftLogoutOnExpiry(legacy, oauth bool) Option {
+	return func(c *config) { c.world.Store.HardExpiryLegacy, c.world.Store.HardExpiryOAuth = !legacy, !oauth }
+}
+
+// WithLimits bounds the failed attempts at a password (POST /login, the UIA
+// password stage, the OAuth sign-in, account and device pages) and at a
+// device's user code: a user or a client address may fail failedAttempts
+// times in window, then every attempt is refused until the window ends.
+// A negative failedAttempts means no limit. The default, 30 a minute, is
+// more than any honest test fails.
+func WithLimits(failedAttempts int, window time.Duration) Option {
+	return func(c *config) { c.world.Limits = limit.Rule{Failures: failedAttempts, Window: window} }
+}
+
 // WithoutLegacyAuth turns the legacy login API off, as on a server that
-// delegates authentication: GET /login lists no flows, and POST /login,
-// /register and /refresh answer 404 M_UNRECOGNIZED.
+// delegates authentication: GET and POST /login, /register and /refresh
+// answer 404 M_UNRECOGNIZED, as the spec's discovery of the
+// authentication API says.
 func WithoutLegacyAuth() Option {
 	return func(c *config) { c.world.LegacyOff = true }
 }

@@ -6,9 +6,25 @@
 package limit
 
 import (
+	"net"
 	"sync"
 	"time"
 )
+
+// Keys are the keys an attempt counts under: the client's address (a
+// request's RemoteAddr, its port dropped) and, when known, the user ID it
+// names.
+func Keys(remoteAddr, userID string) []string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	keys := []string{"ip:" + host}
+	if userID != "" {
+		keys = append(keys, "user:"+userID)
+	}
+	return keys
+}
 
 // Defaults of a Rule's zero fields: no honest client or test fails this
 // often, and a guesser is slowed down to a few attempts a second.

@@ -1,10 +1,11 @@
 package oauth
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/mxauth/mxauth/mock/internal/limit"
 )
 
 // Guesses on the pages: every password typed on a page, and every device
@@ -14,20 +15,10 @@ import (
 
 // attemptKeys are the keys an attempt by r for user counts under.
 func (s *Server) attemptKeys(r *http.Request, user string) []string {
-	keys := []string{"ip:" + clientAddress(r)}
 	if user != "" {
-		keys = append(keys, "user:"+s.store.UserID(user))
+		user = s.store.UserID(user)
 	}
-	return keys
-}
-
-// clientAddress is the address r came from, without its port.
-func clientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return limit.Keys(r.RemoteAddr, user)
 }
 
 // tooManyAttempts is what a page says while attempts are refused, and the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/scenario"
@@ -37,9 +38,12 @@ type Settings struct {
 	SynapseRefresh bool
 	OAuth          bool // the OAuth 2.0 API is on
 	OAuthSettings  oauth.Settings
-	LegacyOff      bool   // the legacy login API (login, register, refresh) is off
-	Description    string // the scenario's
-	Source         string // the file the settings came from, if any
+	// Limits bound the failed password and user code attempts per user and
+	// per client address, on every surface (Attempts).
+	Limits      limit.Rule
+	LegacyOff   bool   // the legacy login API (login, register, refresh) is off
+	Description string // the scenario's
+	Source      string // the file the settings came from, if any
 }
 
 // World is a homeserver's state as one scenario set it up.
@@ -48,6 +52,9 @@ type World struct {
 	Store  *state.Store
 	Engine *scenario.Engine // nil without rules
 	OAuth  *oauth.Server    // nil while the OAuth 2.0 API is off
+	// Attempts counts failed password and user code attempts, shared by
+	// POST /login, the UIA password stage and the OAuth pages.
+	Attempts *limit.Limiter
 
 	clock  *clock.Clock
 	logger *slog.Logger
@@ -64,7 +71,7 @@ type World struct {
 // set asks for. Effects that find no device are logged to logger.
 func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 	clk.Reset(set.Virtual, set.Start)
-	w := &World{Settings: set, Store: state.New(set.Store, clk), clock: clk, logger: logger}
+	w := &World{Settings: set, Store: state.New(set.Store, clk), Attempts: limit.New(set.Limits, clk), clock: clk, logger: logger}
 	for _, u := range set.Users {
 		if _, err := w.Store.AddUser(u.ID, u.Password); err != nil {
 			return nil, fmt.Errorf("user %q: %w", u.ID, err)
@@ -79,7 +86,9 @@ func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 		w.Engine = scenario.NewEngine(set.Rules, clk.Now(), w.Store.UserID)
 	}
 	if set.OAuth {
-		w.OAuth = oauth.New(set.OAuthSettings, w.Store, clk)
+		o := set.OAuthSettings
+		o.Attempts = w.Attempts
+		w.OAuth = oauth.New(o, w.Store, clk)
 	}
 	return w, nil
 }
