@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/mock"
+	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
@@ -615,5 +616,30 @@ users: [{id: alice, password: pw}]
 			wantUnknownToken(t, call(t, hs, "GET", whoami, oauthTokens.str(t, "access_token"), nil), false)
 			wantUnknownToken(t, call(t, hs, "GET", whoami, legacy.str(t, "access_token"), nil), true)
 		})
+	}
+}
+
+// The lose_answer effect: the operation is done and kept, the answer lost.
+func TestLoseAnswerEffect(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenarioData("lost.yaml", []byte(`
+users: [{id: alice, password: pw}]
+rules:
+  - when: {request: {operation: login}, nth: 1}
+    then: {lose_answer: bad_gateway}
+  - when: {request: {operation: login}, nth: 2}
+    then: {lose_answer: drop_connection}
+`)))
+	a := call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", map[string]any{"device_id": "LOSTONE"}))
+	if a.status != http.StatusBadGateway || !strings.Contains(a.raw, "502 Bad Gateway") || strings.Contains(a.raw, "access_token") {
+		t.Fatalf("first login: %d %s", a.status, a.raw)
+	}
+	if _, err := send(hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", map[string]any{"device_id": "LOSTTWO"})); err == nil {
+		t.Fatal("second login: answered, want the connection closed")
+	}
+	if devices := hs.Devices("alice"); len(devices) != 2 {
+		t.Fatalf("devices %v: both logins should have been done", devices)
+	}
+	if n := hs.Journal.Count(journal.Filter{Operation: "login", Status: http.StatusBadGateway}); n != 1 {
+		t.Fatalf("%d logins journaled as 502", n)
 	}
 }

@@ -82,7 +82,12 @@ func newRouter() http.Handler {
 func routeChain(route *mux.Route, g guard.Guard) http.Handler {
 	next := route.GetHandler()
 	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !applyRules(w.(*Exchange), r) {
+		x := w.(*Exchange)
+		switch answered, loss := applyRules(x, r); {
+		case answered:
+		case loss != "":
+			loseAnswer(x, r, next, loss)
+		default:
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -126,8 +131,10 @@ func operationInfo(method, tpl string) *operation.Info {
 // OperationIDs are the operations a scenario rule may name.
 func OperationIDs() []string {
 	var ids []string
-	for _, op := range clientserver.Operations.All() {
-		ids = append(ids, op.ID)
+	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		for _, op := range t.All() {
+			ids = append(ids, op.ID)
+		}
 	}
 	return ids
 }
