@@ -643,3 +643,37 @@ rules:
 		t.Fatalf("%d logins journaled as 502", n)
 	}
 }
+
+// Finding 9: a repeated parameter on an OAuth 2.0 endpoint is
+// invalid_request, whichever copy is real (RFC 6749 §3.1, §3.2).
+func TestOAuthRepeatedParameters(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	client := register(t, hs, nil)
+	code := codeFor(t, hs, client, "DEVICEAAAA")
+	exchangeForm := func(extra string) answer {
+		t.Helper()
+		body := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {loopback},
+			"client_id": {client}, "code_verifier": {verifier}}.Encode() + extra
+		resp, err := http.Post(hs.URL+"/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		a, err := decodeAnswer(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	exchangeForm("&code=bogus").wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	exchangeForm("&client_id=" + client).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {"a", "b"}, "client_id": {client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client, client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	q := authorizeQuery(client, loopback, "DEVICEAAAA")
+	q.Add("redirect_uri", "http://127.0.0.1:9/evil")
+	if resp := follow(t, hs.URL+"/oauth2/authorize?"+q.Encode()); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("authorization with two redirect URIs: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The code was not used up by the refused requests.
+	exchangeForm("").wantStatus(t, http.StatusOK)
+}

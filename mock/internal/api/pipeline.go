@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -92,7 +93,35 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(x, e)
 		return
 	}
+	if strings.HasPrefix(x.Path, "/oauth2/") {
+		if name := repeatedParameter(r); name != "" {
+			oauthRequestError(x, http.StatusBadRequest, "the parameter "+name+" appears more than once")
+			return
+		}
+	}
 	p.router.ServeHTTP(x, r)
+}
+
+// repeatedParameter returns the name of a parameter that r's query or form
+// body gives more than once, "" when none does: RFC 6749 §3.1 and §3.2 say
+// OAuth 2.0 request parameters must not be repeated, and a server that
+// read the first or the last of them would be guessing.
+func repeatedParameter(r *http.Request) string {
+	sources := []string{r.URL.RawQuery}
+	if body, ok := r.Body.(*bodyCopy); ok && isForm(r.Header.Get("Content-Type")) {
+		raw := make([]byte, body.Len())
+		_, _ = body.ReadAt(raw, body.Size()-int64(body.Len())) // leaves the body unread
+		sources = append(sources, string(raw))
+	}
+	for _, src := range sources {
+		values, _ := url.ParseQuery(src) // a malformed one is the handler's to refuse
+		for name, v := range values {
+			if len(v) > 1 {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
