@@ -666,7 +666,7 @@ func TestOAuthRepeatedParameters(t *testing.T) {
 		return a
 	}
 	exchangeForm("&code=bogus").wantOAuthError(t, http.StatusBadRequest, "invalid_request")
-	exchangeForm("&client_id=" + client).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	exchangeForm("&client_id="+client).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	form(t, hs, "/oauth2/revoke", url.Values{"token": {"a", "b"}, "client_id": {client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client, client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	q := authorizeQuery(client, loopback, "DEVICEAAAA")
