@@ -677,3 +677,19 @@ func TestOAuthRepeatedParameters(t *testing.T) {
 	// The code was not used up by the refused requests.
 	exchangeForm("").wantStatus(t, http.StatusOK)
 }
+
+// Finding 13: the authorization response carries iss, the metadata's
+// issuer (RFC 9207), on success and on error.
+func TestOAuthAuthorizationResponseIssuer(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
+	issuer := call(t, hs, "GET", "/_matrix/client/v1/auth_metadata", "", nil).str(t, "issuer")
+	client := register(t, hs, nil)
+	ok := authorizeQuery(client, loopback, "DEVICEAAAA")
+	bad := authorizeQuery(client, loopback, "DEVICEAAAA")
+	bad.Set("scope", "openid")
+	for _, q := range []url.Values{ok, bad} {
+		if got := redirected(t, follow(t, hs.URL+"/oauth2/authorize?"+q.Encode()), loopback); got.Get("iss") != issuer {
+			t.Errorf("redirect %v: iss %q, want %q", got, got.Get("iss"), issuer)
+		}
+	}
+}

@@ -60,10 +60,14 @@ func newRouter() http.Handler {
 		// authorization server, which knows when an error may go back to
 		// the client.
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
-			writerExchange(w).World.OAuth.ServeAuthorizeQuery(w, r)
+			x := writerExchange(w)
+			x.World.OAuth.ServeAuthorizeQuery(w, r, x.BaseURL())
 		},
 	})
-	router.HandleFunc(oauth.AuthorizePath, servePage((*oauth.Server).ServeAuthorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauth.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
+		x := writerExchange(w)
+		x.World.OAuth.ServeAuthorizeForm(w, r, x.BaseURL())
+	}).Methods(http.MethodPost)
 	router.HandleFunc(oauth.VerifyPath, servePage((*oauth.Server).ServeVerify)).Methods(http.MethodGet, http.MethodPost)
 	router.HandleFunc(oauth.AccountPath, servePage((*oauth.Server).ServeAccount)).Methods(http.MethodGet, http.MethodPost)
 	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {

@@ -117,6 +117,7 @@ type authRequest struct {
 	authParams
 	client *client
 	device string // from the scope
+	issuer string // this server's issuer, sent back as iss (RFC 9207)
 }
 
 // redirect returns the URL that sends params back to the client, in the
@@ -128,6 +129,7 @@ func (a *authRequest) redirect(params url.Values) string {
 	if a.state != "" {
 		params.Set("state", a.state)
 	}
+	params.Set("iss", a.issuer) // RFC 9207: against mix-up attacks
 	sep := "?"
 	switch {
 	case a.mode == "fragment":
@@ -145,10 +147,10 @@ func (a *authRequest) redirectError(code, description string) string {
 	return a.redirect(url.Values{"error": {code}, "error_description": {description}})
 }
 
-// checkAuthRequest validates an authorization request. A bad client or
-// redirect URI is reported to the user (page is set); anything else goes
-// back to the client (errURL is set).
-func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL string) {
+// checkAuthRequest validates an authorization request to the server at
+// base. A bad client or redirect URI is reported to the user (page is
+// set); anything else goes back to the client (errURL is set).
+func (s *Server) checkAuthRequest(p authParams, base string) (req *authRequest, page, errURL string) {
 	c := s.client(p.clientID)
 	if c == nil {
 		return nil, "This application is not registered with this server (unknown client_id).", ""
@@ -156,7 +158,7 @@ func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL 
 	if !c.redirectAllowed(p.redirectURI) {
 		return nil, "The address this application asked to return to is not one it registered (redirect_uri).", ""
 	}
-	req = &authRequest{authParams: p, client: c}
+	req = &authRequest{authParams: p, client: c, issuer: Issuer(base)}
 	var ok bool
 	switch {
 	case req.mode != "" && req.mode != "query" && req.mode != "fragment":
@@ -179,9 +181,9 @@ func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL 
 	return req, "", ""
 }
 
-// Authorize answers a request to the authorization endpoint whose
-// parameters the generated server read.
-func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams) oauth2.AuthorizeOAuthClientResponseObject {
+// Authorize answers a request to the authorization endpoint of the server
+// at base whose parameters the generated server read.
+func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams, base string) oauth2.AuthorizeOAuthClientResponseObject {
 	p := authParams{
 		responseType: q.ResponseType, clientID: q.ClientID, redirectURI: q.RedirectURI,
 		scope: q.Scope, state: q.State, challenge: q.CodeChallenge, challengeKind: string(q.CodeChallengeMethod),
@@ -190,20 +192,21 @@ func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams) oauth2.Authorize
 	if q.ResponseMode != nil {
 		p.mode = string(*q.ResponseMode)
 	}
-	return s.authorize(p)
+	return s.authorize(p, base)
 }
 
 // ServeAuthorizeQuery answers a request to the authorization endpoint whose
 // parameters the generated server could not read: authorize checks them
-// itself, as it knows when an error may go back to the client.
-func (s *Server) ServeAuthorizeQuery(w http.ResponseWriter, r *http.Request) {
-	s.authorize(paramsOf(r.URL.Query())).write(w)
+// itself, as it knows when an error may go back to the client. base is
+// the server's base URL.
+func (s *Server) ServeAuthorizeQuery(w http.ResponseWriter, r *http.Request, base string) {
+	s.authorize(paramsOf(r.URL.Query()), base).write(w)
 }
 
 // authorize answers an authorization request: an error page, an error or a
 // code sent back to the client, or the sign-in page.
-func (s *Server) authorize(p authParams) page {
-	req, problem, errURL := s.checkAuthRequest(p)
+func (s *Server) authorize(p authParams, base string) page {
+	req, problem, errURL := s.checkAuthRequest(p, base)
 	switch {
 	case problem != "":
 		return s.errorPage(http.StatusBadRequest, problem)
@@ -221,12 +224,13 @@ func (s *Server) authorize(p authParams) page {
 }
 
 // ServeAuthorizeForm answers the sign-in form (POST to the authorization
-// endpoint): approve with a password, create an account, or deny.
-func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
+// endpoint of the server at base): approve with a password, create an
+// account, or deny.
+func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request, base string) {
 	if !s.readForm(w, r, "The sign-in form has expired or did not come from this server. Go back and try again.") {
 		return
 	}
-	req, problem, errURL := s.checkAuthRequest(paramsOf(r.PostForm))
+	req, problem, errURL := s.checkAuthRequest(paramsOf(r.PostForm), base)
 	switch {
 	case problem != "":
 		s.errorPage(http.StatusBadRequest, problem).write(w)
