@@ -4,9 +4,13 @@ package mock_test
 // 15): each failed before its fix.
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -692,4 +696,50 @@ func TestOAuthAuthorizationResponseIssuer(t *testing.T) {
 			t.Errorf("redirect %v: iss %q, want %q", got, got.Get("iss"), issuer)
 		}
 	}
+}
+
+// Finding 12: a connection that trickles its request, or idles after one,
+// is closed by the server. The test sets short timeouts and waits at most
+// five seconds for the close.
+func TestServerTimeouts(t *testing.T) {
+	hs := mock.Start(t, mock.WithTimeouts(mock.Timeouts{Read: 300 * time.Millisecond, Idle: 300 * time.Millisecond}))
+	addr := strings.TrimPrefix(hs.URL, "http://")
+	closed := func(t *testing.T, conn net.Conn) {
+		t.Helper()
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.ReadAll(conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the server kept the connection open")
+		}
+	}
+	t.Run("trickled body", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /_matrix/client/v3/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
+		closed(t, conn)
+	})
+	t.Run("idle", func(t *testing.T) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "GET /_matrix/client/versions HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("versions: %v %v", resp, err)
+		}
+		closed(t, conn)
+	})
+}
+
+// Finding 12: a client registration's body is bounded.
+func TestOAuthRegistrationBodyBound(t *testing.T) {
+	hs := mock.Start(t, mock.WithOAuth())
+	a := registration(t, hs, []string{loopback}, map[string]any{"client_name": strings.Repeat("x", 100<<10)})
+	a.wantOAuthError(t, http.StatusRequestEntityTooLarge, "invalid_request")
 }

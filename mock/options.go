@@ -34,6 +34,7 @@ type config struct {
 	world           world.Settings
 	clock           *clock.Clock // set by WithClock
 	publicURL       string
+	timeouts        Timeouts
 	journalCapacity int
 	logger          *slog.Logger
 	controlToken    string
@@ -193,6 +194,34 @@ func WithSoftLogoutOnExpiry(legacy, oauth bool) Option {
 // more than any honest test fails.
 func WithLimits(failedAttempts int, window time.Duration) Option {
 	return func(c *config) { c.world.Limits = limit.Rule{Failures: failedAttempts, Window: window} }
+}
+
+// Timeouts bound how long a connection may take to send a request and
+// stay idle between requests, so that stalled or trickling clients do not
+// hold the server's connections. A zero field means its default.
+type Timeouts struct {
+	// ReadHeader is how long a request's header may take to arrive.
+	ReadHeader time.Duration
+	// Read is how long a whole request, body included, may take to arrive.
+	// Answers may take longer: a long-polling /sync is not cut.
+	Read time.Duration
+	// Idle is how long a kept-alive connection may wait for its next
+	// request.
+	Idle time.Duration
+}
+
+// The timeouts of Serve (and so of Start and mockserver) unless
+// WithTimeouts says otherwise.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+)
+
+// WithTimeouts sets the timeouts of the server Serve runs; zero fields keep
+// their defaults.
+func WithTimeouts(t Timeouts) Option {
+	return func(c *config) { c.timeouts = t }
 }
 
 // WithoutLegacyAuth turns the legacy login API off, as on a server that

@@ -183,7 +183,8 @@ func setCORS(h http.Header) {
 	}
 }
 
-// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
+// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes (a client
+// registration's up to oauth.MaxRegistrationBytes) and checks
 // that it is a JSON object, so that handlers decode only well-formed JSON;
 // form-encoded bodies are only limited in size.
 // An empty DELETE body counts as {}: DELETE /devices/{deviceId} is often
@@ -194,7 +195,11 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 	default:
 		return nil
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	limit := int64(MaxBodyBytes)
+	if r.URL.Path == oauth.RegistrationPath {
+		limit = oauth.MaxRegistrationBytes
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

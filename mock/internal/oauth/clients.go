@@ -26,6 +26,10 @@ const (
 	maxURILength    = 2048
 )
 
+// MaxRegistrationBytes bounds a client registration's body; the homeserver
+// answers a larger one 413 before the server sees it.
+const MaxRegistrationBytes = 64 << 10
+
 // registrationError is an RFC 7591 error answer.
 func registrationError(code oauth2.RegistrationErrorError, description string) oauth2.RegisterOAuthClient400JSONResponse {
 	return oauth2.RegisterOAuthClient400JSONResponse{Error: code, ErrorDescription: &description}
