@@ -508,7 +508,7 @@ func TestOAuthRegistrationBounds(t *testing.T) {
 	}
 	registration(t, hs, uris(20), nil).wantStatus(t, http.StatusCreated)
 	registration(t, hs, uris(21), nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
-	registration(t, hs, uris(30000), nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
+	registration(t, hs, uris(30000), nil).wantOAuthError(t, http.StatusRequestEntityTooLarge, "invalid_request") // over 64 KiB
 	registration(t, hs, []string{"http://127.0.0.1/" + strings.Repeat("a", 3000)}, nil).wantOAuthError(t, http.StatusBadRequest, "invalid_redirect_uri")
 
 	// The bulk goes through the handler in process; the last one over

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -195,15 +196,15 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 	default:
 		return nil
 	}
-	limit := int64(MaxBodyBytes)
+	limit, tooLargeErr := int64(MaxBodyBytes), ErrTooLarge
 	if r.URL.Path == oauth.RegistrationPath {
-		limit = oauth.MaxRegistrationBytes
+		limit, tooLargeErr = oauth.MaxRegistrationBytes, errRegistrationTooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return ErrTooLarge
+			return tooLargeErr
 		}
 		return errNotJSON
 	}
@@ -233,6 +234,11 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 	r.Body = &decodedBody{bodyCopy: newBodyCopy(body), value: value}
 	return nil
 }
+
+// errRegistrationTooLarge answers a client registration over
+// oauth.MaxRegistrationBytes.
+var errRegistrationTooLarge = Errorf(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
+	"A client registration is at most "+strconv.Itoa(oauth.MaxRegistrationBytes>>10)+" KiB")
 
 // formEndpoint reports whether path takes a form rather than JSON: the
 // OAuth 2.0 endpoints but registration, and the HTML pages.
