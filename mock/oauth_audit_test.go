@@ -654,23 +654,17 @@ func TestOAuthRepeatedParameters(t *testing.T) {
 	hs := mock.Start(t, mock.WithOAuthAutoApprove("alice"))
 	client := register(t, hs, nil)
 	code := codeFor(t, hs, client, "DEVICEAAAA")
-	exchangeForm := func(extra string) answer {
+	exchangeForm := func(name, again string) answer {
 		t.Helper()
-		body := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {loopback},
-			"client_id": {client}, "code_verifier": {verifier}}.Encode() + extra
-		resp, err := http.Post(hs.URL+"/oauth2/token", "application/x-www-form-urlencoded", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
+		v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {loopback},
+			"client_id": {client}, "code_verifier": {verifier}}
+		if name != "" {
+			v.Add(name, again)
 		}
-		defer resp.Body.Close()
-		a, err := decodeAnswer(resp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
+		return form(t, hs, "/oauth2/token", v)
 	}
-	exchangeForm("&code=bogus").wantOAuthError(t, http.StatusBadRequest, "invalid_request")
-	exchangeForm("&client_id="+client).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	exchangeForm("code", "bogus").wantOAuthError(t, http.StatusBadRequest, "invalid_request")
+	exchangeForm("client_id", client).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	form(t, hs, "/oauth2/revoke", url.Values{"token": {"a", "b"}, "client_id": {client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client, client}}).wantOAuthError(t, http.StatusBadRequest, "invalid_request")
 	q := authorizeQuery(client, loopback, "DEVICEAAAA")
@@ -679,7 +673,7 @@ func TestOAuthRepeatedParameters(t *testing.T) {
 		t.Fatalf("authorization with two redirect URIs: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// The code was not used up by the refused requests.
-	exchangeForm("").wantStatus(t, http.StatusOK)
+	exchangeForm("", "").wantStatus(t, http.StatusOK)
 }
 
 // Finding 13: the authorization response carries iss, the metadata's
@@ -713,21 +707,22 @@ func TestServerTimeouts(t *testing.T) {
 			t.Fatal("the server kept the connection open")
 		}
 	}
-	t.Run("trickled body", func(t *testing.T) {
+	dial := func(t *testing.T) net.Conn {
+		t.Helper()
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	t.Run("trickled body", func(t *testing.T) {
+		conn := dial(t)
 		fmt.Fprintf(conn, "POST /_matrix/client/v3/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", addr)
 		closed(t, conn)
 	})
 	t.Run("idle", func(t *testing.T) {
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
+		conn := dial(t)
 		fmt.Fprintf(conn, "GET /_matrix/client/versions HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err != nil || resp.StatusCode != http.StatusOK {

@@ -300,22 +300,7 @@ func TestOAuthAutoApprove(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("metadata: %d %v", status, md)
 	}
-	reg, _ := json.Marshal(map[string]any{
-		"client_name": "cli", "client_uri": "https://cli.example.org/", "application_type": "native",
-		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-	})
-	resp, err := http.Post(md["registration_endpoint"].(string), "application/json", bytes.NewReader(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var client map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&client)
-	resp.Body.Close()
-	clientID, _ := client["client_id"].(string)
-	if resp.StatusCode != 201 || clientID == "" {
-		t.Fatalf("registration: %d %v", resp.StatusCode, client)
-	}
+	clientID := registerClient(t, md["registration_endpoint"].(string), "authorization_code", "refresh_token")
 	verifier := strings.Repeat("v", 43)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
@@ -324,7 +309,7 @@ func TestOAuthAutoApprove(t *testing.T) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = noFollow.Get(md["authorization_endpoint"].(string) + "?" + q.Encode())
+	resp, err := noFollow.Get(md["authorization_endpoint"].(string) + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,6 +370,29 @@ func TestWarnsBeyondLoopback(t *testing.T) {
 	}
 }
 
+// registerClient registers a native client with a loopback redirect URI
+// and the grants at endpoint, and returns its client_id.
+func registerClient(t *testing.T, endpoint string, grants ...string) string {
+	t.Helper()
+	reg, _ := json.Marshal(map[string]any{
+		"client_name": "cli", "client_uri": "https://cli.example.org/", "application_type": "native",
+		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
+		"grant_types": grants, "response_types": []string{"code"},
+	})
+	resp, err := http.Post(endpoint, "application/json", bytes.NewReader(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var client map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&client)
+	resp.Body.Close()
+	clientID, _ := client["client_id"].(string)
+	if resp.StatusCode != 201 || clientID == "" {
+		t.Fatalf("registration: %d %v", resp.StatusCode, client)
+	}
+	return clientID
+}
+
 // TestPublicURL: with -public-url every URL the server advertises is built
 // on it, whatever Host the request names: well_known, the OAuth 2.0
 // metadata, the authorization response's iss (RFC 9207) and the device
@@ -409,18 +417,7 @@ func TestPublicURL(t *testing.T) {
 	if wk, _ := login["well_known"].(map[string]any); status != 200 || fmt.Sprint(wk["m.homeserver"]) != "map[base_url:"+public+"]" {
 		t.Fatalf("login: %d %v, want well_known on %s", status, login, public)
 	}
-	reg, _ := json.Marshal(map[string]any{
-		"client_uri": "https://cli.example.org/", "application_type": "native", "redirect_uris": []string{"http://127.0.0.1/cb"},
-		"grant_types": []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
-	})
-	resp, err := http.Post(base+"/oauth2/registration", "application/json", bytes.NewReader(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var client map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&client)
-	resp.Body.Close()
-	clientID, _ := client["client_id"].(string)
+	clientID := registerClient(t, base+"/oauth2/registration", "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
 	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:5555/cb"},
@@ -428,7 +425,7 @@ func TestPublicURL(t *testing.T) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = noFollow.Get(base + "/oauth2/authorize?" + q.Encode())
+	resp, err := noFollow.Get(base + "/oauth2/authorize?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
