@@ -2,14 +2,13 @@ package oauth
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mxauth/mxauth/mock/internal/csrf"
 )
 
 // page is an HTML answer of the authorization server or the account
@@ -59,25 +58,11 @@ func (p page) VisitAuthorizeOAuthClientResponse(w http.ResponseWriter) error {
 
 func redirectPage(location string) page { return page{location: location} }
 
-// csrfCookie is the name of the cookie that holds a browser's CSRF nonce.
-// A form carries the token of that nonce: an HMAC of it under the server's
-// own key, so that a cookie planted by a page of the same site (another
-// port on the loopback address) has no token that goes with it.
-// SameSite=Strict keeps other sites from sending the cookie at all.
-const csrfCookie = "mxauth_csrf"
-
-// newCSRF returns a fresh nonce's token for a form, and the cookie that
-// carries the nonce.
+// newCSRF returns a fresh nonce's token for a form and the cookie that
+// carries the nonce (package csrf).
 func (s *Server) newCSRF() (string, *http.Cookie) {
 	nonce := s.store.RandomString(32)
-	return s.csrfToken(nonce), &http.Cookie{Name: csrfCookie, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
-}
-
-// csrfToken is the token that goes with a nonce.
-func (s *Server) csrfToken(nonce string) string {
-	mac := hmac.New(sha256.New, s.csrfKey[:])
-	mac.Write([]byte(nonce))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+	return s.csrfKey.Token(nonce), csrf.Cookie(nonce)
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -88,22 +73,11 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, expired string
 		s.errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
 		return false
 	}
-	if !s.csrfOK(r) {
+	if !s.csrfKey.Valid(r) {
 		s.errorPage(http.StatusForbidden, expired).write(w)
 		return false
 	}
 	return true
-}
-
-// csrfOK reports whether a submitted form carries the token of its cookie's
-// nonce, and was not posted by a page of another origin: browsers say so
-// in Sec-Fetch-Site.
-func (s *Server) csrfOK(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
-	c, err := r.Cookie(csrfCookie)
-	return err == nil && c.Value != "" && hmac.Equal([]byte(s.csrfToken(c.Value)), []byte(r.PostForm.Get("csrf")))
 }
 
 //go:embed pages/*.html

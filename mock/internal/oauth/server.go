@@ -15,11 +15,11 @@
 package oauth
 
 import (
-	cryptorand "crypto/rand"
 	"errors"
 	"sync"
 	"time"
 
+	"github.com/mxauth/mxauth/mock/internal/csrf"
 	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
@@ -112,7 +112,7 @@ type Server struct {
 	settings Settings
 	store    Store
 	clock    Clock
-	csrfKey  [32]byte // signs the pages' CSRF tokens
+	csrfKey  *csrf.Key // signs the pages' CSRF tokens
 	attempts *limit.Limiter
 
 	mu            sync.Mutex
@@ -131,6 +131,7 @@ type Server struct {
 // reading time from clk.
 func New(set Settings, st Store, clk Clock) *Server {
 	s := &Server{
+		csrfKey:       csrf.NewKey(),
 		settings:      set,
 		store:         st,
 		clock:         clk,
@@ -148,9 +149,6 @@ func New(set Settings, st Store, clk Clock) *Server {
 	if s.attempts == nil {
 		s.attempts = limit.New(limit.Rule{}, clk)
 	}
-	// Not from the store's generator, which a deterministic seed makes
-	// predictable: the key must stay secret.
-	_, _ = cryptorand.Read(s.csrfKey[:]) // never fails
 	return s
 }
 

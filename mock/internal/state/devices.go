@@ -76,10 +76,12 @@ func (s *Store) device(userID, deviceID string) (*device, error) {
 	return d, nil
 }
 
-// deleteDevice ends d and all its tokens. s.mu must be held.
-func (s *Store) deleteDevice(d *device) {
+// deleteDevice ends d and all its tokens, a change of the kind given.
+// s.mu must be held.
+func (s *Store) deleteDevice(d *device, kind ChangeKind) {
 	s.endTokens(d)
 	delete(d.user.devices, d.ID)
+	s.changed(kind, d, nil)
 }
 
 // Devices returns the user's devices sorted by ID (none for an unknown user).
@@ -130,7 +132,7 @@ func (s *Store) DeleteDevice(userID, deviceID string) error {
 	if err != nil {
 		return err
 	}
-	s.deleteDevice(d)
+	s.deleteDevice(d, Deleted)
 	return nil
 }
 
@@ -152,6 +154,7 @@ func (s *Store) SoftLogout(userID, deviceID string) error {
 		return err
 	}
 	d.softLoggedOut = true
+	s.changed(SoftLoggedOut, d, nil)
 	return nil
 }
 
@@ -173,6 +176,7 @@ func (s *Store) ExpireAccessToken(userID, deviceID string) error {
 			p.accessExpiry = now
 		}
 	}
+	s.changed(Expired, d, nil)
 	return nil
 }
 
@@ -190,5 +194,6 @@ func (s *Store) RevokeRefreshToken(userID, deviceID string) error {
 	if d.prev != nil {
 		s.dropRefresh(d.prev)
 	}
+	s.changed(RefreshRevoked, d, nil)
 	return nil
 }
