@@ -324,7 +324,9 @@ type ClientMetadata struct {
 	// PolicyURI is the client's privacy policy.
 	PolicyURI string
 	// RedirectURIs are where the server may send the browser back to; at
-	// least one.
+	// least one. A native client's loopback URI is registered without a
+	// port (http://127.0.0.1/callback): the authorization request may then
+	// name any port (RFC 8252 §7.3).
 	RedirectURIs []string
 	// Contacts are email addresses of the people responsible for the
 	// client.

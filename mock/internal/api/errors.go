@@ -14,10 +14,11 @@ import (
 // Error is a Matrix error answer: an HTTP status and the standard JSON
 // body. Handlers return it as their error; the router sends it.
 type Error struct {
-	Status     int    `json:"-"`
-	Errcode    string `json:"errcode"`
-	Message    string `json:"error"`
-	SoftLogout *bool  `json:"soft_logout,omitempty"`
+	Status       int    `json:"-"`
+	Errcode      string `json:"errcode"`
+	Message      string `json:"error"`
+	SoftLogout   *bool  `json:"soft_logout,omitempty"`
+	RetryAfterMs int64  `json:"retry_after_ms,omitempty"` // of M_LIMIT_EXCEEDED
 }
 
 func (e *Error) Error() string { return e.Errcode + ": " + e.Message }
