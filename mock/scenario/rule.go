@@ -1,6 +1,9 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Rule is a scripted event: when its trigger holds, its effects apply.
 type Rule struct {
@@ -81,6 +84,11 @@ const (
 var effectOrder = []EffectKind{
 	ExpireAccessToken, SoftLogout, HardLogout, DeleteDevice, RevokeRefreshToken,
 	Delay, Respond, DropConnection,
+}
+
+// responds reports whether the rule answers the requests it fires on.
+func (r *Rule) responds() bool {
+	return slices.ContainsFunc(r.Then, func(e Effect) bool { return e.Kind == Respond })
 }
 
 // targeted reports whether effects of kind k act on a user's device.

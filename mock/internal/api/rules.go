@@ -13,15 +13,16 @@ import (
 // applyRules applies the scenario's request rules that fire for the
 // exchange's request. It runs after the access token is checked, so
 // requests refused for their token do not count. It reports whether the
-// request is answered already.
-func applyRules(x *Exchange, r *http.Request) (answered bool) {
+// request is answered already. outside says that no operation serves the
+// request: only rules that respond see it.
+func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool) {
 	wd := x.World
 	if wd.Engine == nil {
 		return false
 	}
 	fired := wd.Engine.OnRequest(scenario.Request{
 		Operation: x.Operation, Method: r.Method, Path: x.Path,
-		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(),
+		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(), Outside: outside,
 	})
 	for _, f := range fired {
 		for _, e := range f.Effects {
