@@ -131,8 +131,9 @@
 //     token expire after access_lifetime too. Default false: they never
 //     expire.
 //   - old_access_token_after_refresh: keep, the old access token works
-//     until it expires, or revoke, it stops working once its refresh token
-//     is used. Default keep.
+//     until the next refresh (the new refresh token used) or its expiry,
+//     whichever comes first, as on Synapse; or revoke, it stops working
+//     once its refresh token is used. Default keep.
 //   - soft_logout_on_failed_refresh: true answers a failed refresh with
 //     "soft_logout": true. Default false.
 //   - deterministic: a seed (an integer of 0 or more). When given, tokens,
