@@ -152,6 +152,8 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	if req.Body.RefreshToken == "" {
 		return nil, MissingParam("refresh_token")
 	}
+	// Who refreshes, for the journal and the log, also when it fails.
+	x.Principal, _ = x.Store().RefreshOwner(req.Body.RefreshToken)
 	sess, err := x.Store().Refresh(req.Body.RefreshToken)
 	var te *state.TokenError
 	if errors.As(err, &te) && x.World.SynapseRefresh && (te.Cause == state.CauseExpired || te.Cause == state.CauseRevoked) {

@@ -155,6 +155,9 @@ func verify(r *http.Request, op *operation.Info, token string) (*http.Request, e
 	if err != nil {
 		var te *state.TokenError
 		if !errors.As(err, &te) || te.Cause == state.CauseUnknown || (op.ID != "logout" && op.ID != "logout_all") {
+			// A token refused but known (expired, soft-logged-out) still
+			// names its owner in the journal and the log.
+			x.Principal, _ = x.Store().Owner(token)
 			return r, err
 		}
 		if p, err = x.Store().Owner(token); err != nil {

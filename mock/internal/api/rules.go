@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -30,7 +29,7 @@ func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool) {
 			case scenario.Delay:
 				sleep(r.Context(), e.Delay)
 			case scenario.Respond:
-				x.Errcode = errcodeOf(e.Response)
+				x.Errcode = errcodeIn(e.Response.ContentType, e.Response.Body, strings.HasPrefix(x.Path, "/oauth2/"))
 				h := x.Header()
 				if e.Response.ContentType != "" {
 					h.Set("Content-Type", e.Response.ContentType)
@@ -50,18 +49,6 @@ func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool) {
 		}
 	}
 	return false
-}
-
-// errcodeOf returns the errcode of a scripted JSON answer, for the journal.
-func errcodeOf(resp scenario.Response) string {
-	if !strings.HasPrefix(resp.ContentType, "application/json") {
-		return ""
-	}
-	var body struct {
-		Errcode string `json:"errcode"`
-	}
-	_ = json.Unmarshal(resp.Body, &body)
-	return body.Errcode
 }
 
 // sleep waits for d or until ctx ends.
