@@ -98,7 +98,7 @@ func waitCycle(rules []Rule, index map[string]int, i int) []string {
 // rule reads one rule. It also returns the nodes of its name and its
 // after_rule, nil when absent, for the checks across rules.
 func (p *parser) rule(n *yaml.Node, path string) (r Rule, name, after *yaml.Node) {
-	r.Times = 1
+	r.Times, r.Line = 1, deref(n).Line
 	f, ok := p.mapping(n, path, ruleKeys)
 	if !ok {
 		return r, nil, nil

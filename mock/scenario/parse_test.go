@@ -119,7 +119,7 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout},
 					{Kind: Delay, Delay: 250 * time.Millisecond},
 				},
-				Times: 0,
+				Times: 0, Line: 39,
 			},
 			{
 				Name: "logout-bob",
@@ -139,7 +139,7 @@ func TestParseAllKeys(t *testing.T) {
 						ContentType: "text/html; charset=utf-8",
 					}},
 				},
-				Times: 2,
+				Times: 2, Line: 54,
 			},
 			{
 				When: Trigger{At: time.Hour},
@@ -147,7 +147,7 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout, User: "alice"},
 					{Kind: DropConnection},
 				},
-				Times: 1,
+				Times: 1, Line: 71,
 			},
 		},
 	}
