@@ -234,3 +234,18 @@ func TestScenarioRefusesRulesThatCanNeverFire(t *testing.T) {
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+// TestRespondRuleFakesOAuthWhileItIsOff checks that the OAuth 2.0 paths,
+// outside the API while OAuth is off, are seen by respond rules too.
+func TestRespondRuleFakesOAuthWhileItIsOff(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenario(writeScenario(t, `
+rules:
+  - when: {request: {method: POST, path: /oauth2/token}}
+    then: {respond: {status: 400, body: {error: invalid_grant}}}
+`)))
+	a := call(t, hs, "POST", "/oauth2/token", "", map[string]any{})
+	if a.status != 400 || a.body["error"] != "invalid_grant" {
+		t.Fatalf("faked token endpoint: %d %s", a.status, a.raw)
+	}
+	call(t, hs, "POST", "/oauth2/token", "", map[string]any{}).wantError(t, 404, "M_UNRECOGNIZED")
+}

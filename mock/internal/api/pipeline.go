@@ -79,7 +79,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case x.Path == AuthMetadataUnstable:
 		r.URL.Path, r.URL.RawPath = AuthMetadataStable, ""
 	case wd.OAuth == nil && (strings.HasPrefix(x.Path, "/oauth2/") || strings.HasPrefix(x.Path, oauth.AccountPath)):
-		fail(x, unrecognized(x, errUnrecognized))
+		outsideAPI(errUnrecognized).ServeHTTP(x, r) // served by no route while OAuth is off
 		return
 	case strings.HasPrefix(x.Path, "/oauth2/"):
 		w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
