@@ -1,9 +1,12 @@
 package mock
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,48 +29,96 @@ const maxWait = 5 * time.Minute
 // controlAPI returns the handler of the control API: the Go API's
 // operations over HTTP, for tests written in any language. Requests must
 // carry the control token; they are not journaled and no rule sees them.
+// Each operation on a world is served for the default world under
+// /_mock/ and for the world with ID under /_mock/worlds/ID/, by the same
+// code.
 func (s *Server) controlAPI() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h func(r *http.Request) (any, *api.Error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			out, e := h(r)
-			if e != nil {
-				api.WriteJSON(w, e.Status, e)
+	reply := func(w http.ResponseWriter, status int, out any, e *api.Error) {
+		if e != nil {
+			api.WriteJSON(w, e.Status, e)
+			return
+		}
+		api.WriteJSON(w, status, out)
+	}
+	handle := func(method, path string, h func(w *World, r *http.Request) (any, *api.Error)) {
+		mux.HandleFunc(method+" "+ControlPrefix+path, func(rw http.ResponseWriter, r *http.Request) {
+			out, e := h(s.World, r)
+			reply(rw, http.StatusOK, out, e)
+		})
+		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, func(rw http.ResponseWriter, r *http.Request) {
+			w, err := s.WorldByID(r.PathValue("world"))
+			if err != nil {
+				reply(rw, 0, nil, errNoSuchWorld)
 				return
 			}
-			api.WriteJSON(w, http.StatusOK, out)
+			out, e := h(w, r)
+			reply(rw, http.StatusOK, out, e)
 		})
 	}
-	handle("GET /_mock/scenario", s.controlScenario)
-	handle("PUT /_mock/scenario", s.controlLoad)
-	handle("POST /_mock/reset", func(*http.Request) (any, *api.Error) {
-		if err := s.Reset(); err != nil {
+	handle("GET", "scenario", (*World).controlScenario)
+	handle("PUT", "scenario", (*World).controlLoad)
+	handle("POST", "reset", func(w *World, _ *http.Request) (any, *api.Error) {
+		if err := w.Reset(); err != nil {
 			return nil, api.Errorf(http.StatusInternalServerError, "M_UNKNOWN", err.Error())
 		}
 		return struct{}{}, nil
 	})
-	handle("GET /_mock/clock", func(*http.Request) (any, *api.Error) { return s.clockReading(), nil })
-	handle("POST /_mock/clock/advance", s.controlAdvance)
-	handle("POST /_mock/clock/set", s.controlSet)
-	handle("GET /_mock/users", func(*http.Request) (any, *api.Error) {
-		return map[string][]string{"users": s.Users()}, nil
+	handle("GET", "clock", func(w *World, _ *http.Request) (any, *api.Error) { return w.clockReading(), nil })
+	handle("POST", "clock/advance", (*World).controlAdvance)
+	handle("POST", "clock/set", (*World).controlSet)
+	handle("GET", "users", func(w *World, _ *http.Request) (any, *api.Error) {
+		return map[string][]string{"users": w.Users()}, nil
 	})
-	handle("GET /_mock/users/{user}/devices", s.controlDevices)
-	for action, do := range map[string]func(user, device string) error{
-		"expire":               s.ExpireAccessToken,
-		"soft_logout":          s.SoftLogout,
-		"hard_logout":          s.HardLogout,
-		"revoke_refresh_token": s.RevokeRefreshToken,
+	handle("GET", "users/{user}/devices", (*World).controlDevices)
+	for action, do := range map[string]func(w *World, user, device string) error{
+		"expire":               (*World).ExpireAccessToken,
+		"soft_logout":          (*World).SoftLogout,
+		"hard_logout":          (*World).HardLogout,
+		"revoke_refresh_token": (*World).RevokeRefreshToken,
 	} {
-		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *api.Error) {
-			if err := do(r.PathValue("user"), r.PathValue("device")); err != nil {
+		handle("POST", "users/{user}/devices/{device}/"+action, func(w *World, r *http.Request) (any, *api.Error) {
+			if err := do(w, r.PathValue("user"), r.PathValue("device")); err != nil {
 				return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
 			}
 			return struct{}{}, nil
 		})
 	}
-	handle("GET /_mock/journal", s.controlJournal)
-	handle("GET /_mock/journal/wait", s.controlWait)
+	handle("GET", "journal", (*World).controlJournal)
+	handle("GET", "journal/wait", (*World).controlWait)
+	mux.HandleFunc("POST "+ControlPrefix+"worlds", func(rw http.ResponseWriter, r *http.Request) {
+		out, e := s.controlNewWorld(r)
+		reply(rw, http.StatusCreated, out, e)
+	})
+	mux.HandleFunc("GET "+ControlPrefix+"worlds", func(rw http.ResponseWriter, r *http.Request) {
+		list := []worldState{}
+		for _, w := range s.Worlds() {
+			list = append(list, s.worldState(w, r))
+		}
+		reply(rw, http.StatusOK, map[string]any{
+			"server_id": s.ServerID(), "max_worlds": s.worlds.max,
+			"idle_lifetime_ms": s.worlds.idle.Milliseconds(), "worlds": list,
+		}, nil)
+	})
+	mux.HandleFunc("GET "+ControlPrefix+"worlds/{world}", func(rw http.ResponseWriter, r *http.Request) {
+		w, err := s.WorldByID(r.PathValue("world"))
+		if err != nil {
+			reply(rw, 0, nil, errNoSuchWorld)
+			return
+		}
+		reply(rw, http.StatusOK, s.worldState(w, r), nil)
+	})
+	mux.HandleFunc("DELETE "+ControlPrefix+"worlds/{world}", func(rw http.ResponseWriter, r *http.Request) {
+		w, err := s.WorldByID(r.PathValue("world"))
+		if err == nil {
+			err = w.Drop()
+		}
+		if err != nil {
+			reply(rw, 0, nil, errNoSuchWorld)
+			return
+		}
+		reply(rw, http.StatusOK, struct{}{}, nil)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		switch {
@@ -101,12 +152,12 @@ type ruleState struct {
 	Fired int    `json:"fired"`
 }
 
-func (s *Server) controlScenario(*http.Request) (any, *api.Error) {
-	w := s.world.Load()
-	out := scenarioState{Description: w.Description, Source: w.Source, Rules: []ruleState{}}
-	if w.Engine != nil {
-		for i, n := range w.Engine.Fired() {
-			out.Rules = append(out.Rules, ruleState{Name: w.Rules[i].Name, Fired: n})
+func (w *World) controlScenario(*http.Request) (any, *api.Error) {
+	cur := w.current.Load()
+	out := scenarioState{Description: cur.Description, Source: cur.Source, Rules: []ruleState{}}
+	if cur.Engine != nil {
+		for i, n := range cur.Engine.Fired() {
+			out.Rules = append(out.Rules, ruleState{Name: cur.Rules[i].Name, Fired: n})
 		}
 	}
 	return out, nil
@@ -114,7 +165,7 @@ func (s *Server) controlScenario(*http.Request) (any, *api.Error) {
 
 // controlLoad loads the scenario in the body (YAML); ?name= names it in
 // error messages (default "scenario.yaml").
-func (s *Server) controlLoad(r *http.Request) (any, *api.Error) {
+func (w *World) controlLoad(r *http.Request) (any, *api.Error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
 		return nil, api.ErrTooLarge
@@ -123,10 +174,10 @@ func (s *Server) controlLoad(r *http.Request) (any, *api.Error) {
 	if name == "" {
 		name = "scenario.yaml"
 	}
-	if err := s.LoadScenario(name, body); err != nil {
+	if err := w.LoadScenario(name, body); err != nil {
 		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
 	}
-	return s.controlScenario(r)
+	return w.controlScenario(r)
 }
 
 type clockReading struct {
@@ -135,9 +186,9 @@ type clockReading struct {
 	Virtual bool      `json:"virtual"`
 }
 
-func (s *Server) clockReading() clockReading {
-	now := s.Clock.Now()
-	return clockReading{Now: now, NowMs: now.UnixMilli(), Virtual: s.Clock.IsVirtual()}
+func (w *World) clockReading() clockReading {
+	now := w.Clock.Now()
+	return clockReading{Now: now, NowMs: now.UnixMilli(), Virtual: w.Clock.IsVirtual()}
 }
 
 // decodeControl reads a small JSON body into v.
@@ -150,7 +201,7 @@ func decodeControl(r *http.Request, v any) *api.Error {
 	return nil
 }
 
-func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
+func (w *World) controlAdvance(r *http.Request) (any, *api.Error) {
 	var req struct {
 		By string `json:"by"`
 	}
@@ -161,12 +212,12 @@ func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
 	if err != nil {
 		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m": `+err.Error())
 	}
-	s.Clock.Advance(d)
-	s.current() // the rules due now apply at once
-	return s.clockReading(), nil
+	w.Clock.Advance(d)
+	w.state() // the rules due now apply at once
+	return w.clockReading(), nil
 }
 
-func (s *Server) controlSet(r *http.Request) (any, *api.Error) {
+func (w *World) controlSet(r *http.Request) (any, *api.Error) {
 	var req struct {
 		Time time.Time `json:"time"`
 	}
@@ -176,9 +227,9 @@ func (s *Server) controlSet(r *http.Request) (any, *api.Error) {
 	if req.Time.IsZero() {
 		return nil, api.MissingParam("time")
 	}
-	s.Clock.Set(req.Time)
-	s.current() // the rules due now apply at once
-	return s.clockReading(), nil
+	w.Clock.Set(req.Time)
+	w.state() // the rules due now apply at once
+	return w.clockReading(), nil
 }
 
 // deviceState is a device and its session, as the control API lists them.
@@ -193,17 +244,17 @@ type deviceState struct {
 	SoftLoggedOut   bool   `json:"soft_logged_out"`
 }
 
-func (s *Server) controlDevices(r *http.Request) (any, *api.Error) {
-	user := s.UserID(r.PathValue("user"))
-	if !slices.Contains(s.Users(), user) {
+func (w *World) controlDevices(r *http.Request) (any, *api.Error) {
+	user := w.UserID(r.PathValue("user"))
+	if !slices.Contains(w.Users(), user) {
 		return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user")
 	}
 	sessions := map[string]SessionInfo{}
-	for _, si := range s.Sessions(user) {
+	for _, si := range w.Sessions(user) {
 		sessions[si.DeviceID] = si
 	}
 	out := []deviceState{}
-	for _, d := range s.Devices(user) {
+	for _, d := range w.Devices(user) {
 		si := sessions[d.ID]
 		ds := deviceState{
 			DeviceID: d.ID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP,
@@ -222,14 +273,14 @@ func (s *Server) controlDevices(r *http.Request) (any, *api.Error) {
 
 // journalFilter reads a journal filter from the query: operation, method,
 // path, user (localpart or ID), device, status, errcode, since (RFC 3339).
-func (s *Server) journalFilter(r *http.Request) (journal.Filter, *api.Error) {
+func (w *World) journalFilter(r *http.Request) (journal.Filter, *api.Error) {
 	q := r.URL.Query()
 	f := journal.Filter{
 		Operation: q.Get("operation"), Method: q.Get("method"), Path: q.Get("path"),
 		DeviceID: q.Get("device"), Errcode: q.Get("errcode"),
 	}
 	if u := q.Get("user"); u != "" {
-		f.UserID = s.UserID(u)
+		f.UserID = w.UserID(u)
 	}
 	if v := q.Get("status"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -253,18 +304,18 @@ type journalPage struct {
 	Dropped int             `json:"dropped"`
 }
 
-func (s *Server) controlJournal(r *http.Request) (any, *api.Error) {
-	f, e := s.journalFilter(r)
+func (w *World) controlJournal(r *http.Request) (any, *api.Error) {
+	f, e := w.journalFilter(r)
 	if e != nil {
 		return nil, e
 	}
-	return journalPage{Entries: orEmpty(s.Journal.Entries(f)), Dropped: s.Journal.Dropped()}, nil
+	return journalPage{Entries: orEmpty(w.Journal.Entries(f)), Dropped: w.Journal.Dropped()}, nil
 }
 
 // controlWait answers once count requests (default 1) match the filter, or
 // 408 after timeout (default 10s, at most 5m).
-func (s *Server) controlWait(r *http.Request) (any, *api.Error) {
-	f, e := s.journalFilter(r)
+func (w *World) controlWait(r *http.Request) (any, *api.Error) {
+	f, e := w.journalFilter(r)
 	if e != nil {
 		return nil, e
 	}
@@ -286,12 +337,12 @@ func (s *Server) controlWait(r *http.Request) (any, *api.Error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	entries, err := s.Journal.Wait(ctx, f, count)
+	entries, err := w.Journal.Wait(ctx, f, count)
 	if err != nil {
-		got := s.Journal.Count(f)
+		got := w.Journal.Count(f)
 		return nil, api.Errorf(http.StatusRequestTimeout, "M_UNKNOWN", fmt.Sprintf("Timed out after %v with %d of %d matching requests", timeout, got, count))
 	}
-	return journalPage{Entries: entries, Dropped: s.Journal.Dropped()}, nil
+	return journalPage{Entries: entries, Dropped: w.Journal.Dropped()}, nil
 }
 
 func orEmpty[T any](s []T) []T {
@@ -307,3 +358,53 @@ type statusOnly struct{ code int }
 func (s *statusOnly) Header() http.Header         { return http.Header{} }
 func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusOnly) WriteHeader(code int)        { s.code = code }
+
+// errNoSuchWorld answers a control request for a world that does not exist.
+var errNoSuchWorld = api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such world: it was dropped, expired when idle, or never existed")
+
+// maxWorldName bounds the label given with ?name=.
+const maxWorldName = 100
+
+// worldState describes a world for the control API: where its clients and
+// its control API reach it.
+type worldState struct {
+	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`
+	BaseURL    string `json:"base_url"`
+	ControlURL string `json:"control_url"`
+}
+
+func (s *Server) worldState(w *World, r *http.Request) worldState {
+	base := api.BaseURL(r, s.cfg.publicURL)
+	return worldState{
+		ID: w.ID, Name: w.Name, BaseURL: api.WorldURL(base, w.prefix),
+		ControlURL: strings.TrimSuffix(base, "/") + ControlPrefix + "worlds/" + w.ID,
+	}
+}
+
+// controlNewWorld makes a world set up by the scenario in the body (YAML),
+// or as the server was started when the body is empty; ?name= labels it
+// and names the scenario in error messages.
+func (s *Server) controlNewWorld(r *http.Request) (any, *api.Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, api.ErrTooLarge
+	}
+	name := r.URL.Query().Get("name")
+	if len(name) > maxWorldName {
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("name must be at most %d bytes", maxWorldName))
+	}
+	var opts []Option
+	if len(bytes.TrimSpace(body)) > 0 {
+		opts = append(opts, WithScenarioData(cmp.Or(name, "scenario.yaml"), body))
+	}
+	w, err := s.newWorldNamed(name, opts...)
+	switch {
+	case errors.Is(err, ErrTooManyWorlds):
+		return nil, api.Errorf(http.StatusServiceUnavailable, "M_RESOURCE_LIMIT_EXCEEDED",
+			fmt.Sprintf("This server holds %d worlds, its limit (-max-worlds): drop one with DELETE /_mock/worlds/{id}, or wait for idle ones to be dropped (-world-idle-lifetime %v)", s.worlds.max, s.worlds.idle))
+	case err != nil:
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
+	}
+	return s.worldState(w, r), nil
+}

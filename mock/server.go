@@ -40,31 +40,27 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
-	"github.com/mxauth/mxauth/mock/internal/world"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
 // Server is a mock homeserver. Create it with New or Start. Its methods are
 // safe for concurrent use, also while it serves requests.
+//
+// It embeds its default World, at the root of its URL: the Go API
+// (AddUser, Login, Clock, Journal, Reset, …) acts on that world. NewWorld
+// adds isolated worlds beside it, each at a base URL of its own.
 type Server struct {
 	// URL is the base URL of a server run by Start, such as
 	// "http://127.0.0.1:39421"; empty otherwise.
 	URL string
-	// Clock is the time every expiry decision reads. Move it to make tokens
-	// expire: Advance and Set work on the real clock too. Do not replace
-	// it: the state keeps reading the clock it was built with.
-	Clock *clock.Clock
-	// Journal records every answered request, bounded; see package journal.
-	// Do not replace it either: the request path keeps the one New made.
-	Journal *journal.Journal
+	*World
 
 	cfg     config
-	world   atomic.Pointer[world.World]
+	worlds  worlds
 	handler http.Handler
 
 	mu     sync.Mutex
@@ -76,7 +72,7 @@ type Server struct {
 // created. It serves nothing until Handler, Serve or ListenAndServe is
 // used. It fails on a bad scenario file or a bad WithUser.
 func New(opts ...Option) (*Server, error) {
-	cfg := config{world: defaultSettings()}
+	cfg := config{world: defaultSettings(), maxWorlds: DefaultMaxWorlds, worldIdleLifetime: DefaultWorldIdleLifetime}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -89,22 +85,22 @@ func New(opts ...Option) (*Server, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{
-		Clock:   cfg.clock,
-		Journal: journal.New(cfg.journalCapacity),
-		cfg:     cfg,
+	s := &Server{cfg: cfg}
+	if err := s.worlds.init(cfg); err != nil {
+		return nil, err
 	}
+	s.World = &World{Clock: cfg.clock, Journal: journal.New(cfg.journalCapacity), server: s}
 	w, err := s.newWorld(cfg.world)
 	if err != nil {
 		return nil, err
 	}
-	s.world.Store(w)
+	s.current.Store(w)
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err
 		}
 	}
-	pipeline := api.Config{World: s.world.Load, Journal: s.Journal, Logger: cfg.logger, PublicURL: cfg.publicURL}
+	pipeline := api.Config{Route: s.route, Logger: cfg.logger, PublicURL: cfg.publicURL}
 	if cfg.controlToken != "" {
 		pipeline.Control = s.controlAPI()
 	}
@@ -114,9 +110,6 @@ func New(opts ...Option) (*Server, error) {
 
 // Handler returns the server's HTTP handler, for use in a server of your own.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// ServerName returns the server name, the part of user IDs after the colon.
-func (s *Server) ServerName() string { return s.store().ServerName() }
 
 // Serve answers requests on l until Shutdown or Close. It returns
 // http.ErrServerClosed after Shutdown or Close. A server serves once.
@@ -137,6 +130,8 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	srv := s.http
 	s.mu.Unlock()
+	stop := s.startJanitor()
+	defer stop()
 	return srv.Serve(l)
 }
 

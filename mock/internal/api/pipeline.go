@@ -2,12 +2,14 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,12 +38,27 @@ const (
 
 // Config is what a server's request pipeline works with.
 type Config struct {
-	World     func() *world.World // the current world; a request keeps the one it started in
-	Journal   *journal.Journal
+	// Route returns the world a request path is for; false when the path
+	// names a world that does not exist (anymore). A request keeps the
+	// world it started in.
+	Route     func(path string) (Target, bool)
 	Logger    *slog.Logger
 	PublicURL string       // the base URL told to clients; empty: the request's scheme and Host
 	Control   http.Handler // the control API under ControlPrefix; nil when off
 }
+
+// Target is the world a request is for, as Config.Route finds it.
+type Target struct {
+	World   *world.World
+	Journal *journal.Journal // where the world's answered requests go
+	// Prefix is the path the world's URLs sit under: "" for a world at
+	// the root, such as "/_worlds/ID" for another. The pipeline strips it
+	// before routing and puts it back in the URLs it tells clients.
+	Prefix string
+}
+
+// errNoWorld answers a request for a world that does not exist.
+var errNoWorld = Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such world: it was dropped, expired when idle, or never existed")
 
 // pipeline is a server's HTTP handler.
 type pipeline struct {
@@ -63,8 +80,14 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	began := time.Now()
-	wd := p.World()
-	x := NewExchange(w, r, wd, p.PublicURL)
+	t, ok := p.Route(r.URL.Path)
+	if !ok {
+		WriteJSON(w, errNoWorld.Status, errNoWorld)
+		return
+	}
+	stripPrefix(r.URL, t.Prefix)
+	wd := t.World
+	x := NewExchange(w, r, t, p.PublicURL)
 	defer p.finish(x, r, began)
 	wd.ApplyDue()
 
@@ -95,6 +118,18 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.router.ServeHTTP(x, r)
 }
 
+// stripPrefix removes a world's path prefix from u, so that the router
+// sees the path within the world; "/_worlds/ID" alone becomes "/".
+func stripPrefix(u *url.URL, prefix string) {
+	if prefix == "" {
+		return
+	}
+	u.Path = cmp.Or(strings.TrimPrefix(u.Path, prefix), "/")
+	if u.RawPath != "" {
+		u.RawPath = cmp.Or(strings.TrimPrefix(u.RawPath, prefix), "/")
+	}
+}
+
 // finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
 // dropped the connection on purpose), and the answer goes to the journal
 // and the log.
@@ -121,7 +156,7 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 	case status == 0:
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
-	p.Journal.Add(journal.Entry{
+	x.journal.Add(journal.Entry{
 		Time: x.World.Now(), Method: r.Method, Path: x.Path, Operation: x.Operation,
 		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID,
 		Status: status, Errcode: x.Errcode,

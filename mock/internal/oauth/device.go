@@ -137,7 +137,7 @@ func (s *Server) ServeVerify(w http.ResponseWriter, r *http.Request) {
 			Title: "Connect a device", Error: problem,
 			Paragraphs: []string{"Enter the code your device shows, then sign in to let it use your account."},
 			Form: &form{
-				Action: VerifyPath,
+				Action: s.path(VerifyPath),
 				Fields: []field{
 					{Name: "user_code", Label: "Code", Type: "text", Value: r.FormValue("user_code"), Autocomplete: "off"},
 					{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},

@@ -65,7 +65,7 @@ const csrfCookie = "mxauth_csrf"
 // newCSRF returns a fresh token and the cookie that carries it.
 func (s *Server) newCSRF() (string, *http.Cookie) {
 	token := s.store.RandomString(32)
-	return token, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	return token, &http.Cookie{Name: csrfCookie, Value: token, Path: s.path("/"), HttpOnly: true, SameSite: http.SameSiteStrictMode}
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -152,7 +152,7 @@ func (s *Server) signInPage(req *authRequest, problem string, status int) page {
 		Title: "Sign in", Error: problem,
 		Paragraphs: []string{name + " wants to use your account on device " + req.device + "."},
 		Form: &form{
-			Action: AuthorizePath, Hidden: req.hidden(),
+			Action: s.path(AuthorizePath), Hidden: req.hidden(),
 			Fields: []field{
 				{Name: "username", Label: "Username", Type: "text", Value: user, Autocomplete: "username"},
 				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},

@@ -84,6 +84,11 @@ type Settings struct {
 	// ActionNames are the account management action names: scenario.Stable
 	// or MSC.
 	ActionNames string
+	// PathPrefix is the path the homeserver's URLs sit under below its
+	// host, such as "/_worlds/ID" for a world of a server that holds
+	// several; "" at the root. The pages' links, forms and cookies carry
+	// it.
+	PathPrefix string
 }
 
 // Server is an authorization server for one homeserver state. Its methods
@@ -152,6 +157,10 @@ func (s *Server) autoApproveUser() (string, error) {
 	}
 	return s.store.UserID(name), nil
 }
+
+// path returns where one of the server's paths is reached from a browser:
+// below the homeserver's path prefix.
+func (s *Server) path(p string) string { return s.settings.PathPrefix + p }
 
 // str returns *p, or "" for nil.
 func str(p *string) string {
