@@ -20,6 +20,9 @@
 //	-state-interval D               also save the state this often (default 10s; 0: only at shutdown)
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
+//	-server-id ID                   begin the IDs of the worlds made over the control API with ID (default: random)
+//	-max-worlds N                   hold at most N worlds besides the default one (default 1000)
+//	-world-idle-lifetime D          drop a world unused for D (default 30m; 0: never)
 //	-log-format text|json           request log format on standard error (default text)
 //	-log-level LEVEL                least level logged: debug, info, warn or error (default info); each
 //	                                answered request is an info line (warn when refused), so warn keeps
@@ -89,6 +92,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serverName := flags.String("server-name", "localhost", "the server `name` in user IDs (default: the scenario's)")
 	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
 	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens (default: the scenario's)")
+	serverID := flags.String("server-id", "", "begin world IDs with this `id` (lowercase letters and digits; default: random)")
+	maxWorlds := flags.Int("max-worlds", mock.DefaultMaxWorlds, "hold at most `n` worlds besides the default one")
+	worldIdle := flags.Duration("world-idle-lifetime", mock.DefaultWorldIdleLifetime, "drop a world that has gone unused this long (0: never)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
 	logLevel := flags.String("log-level", "info", "least `level` logged: debug, info, warn or error (requests are info, refusals warn)")
 	var users []string
@@ -152,7 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts = append(opts, mock.WithOAuthAutoApprove(*autoApprove))
 		}
 	})
-	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))
+	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken),
+		mock.WithServerID(*serverID), mock.WithMaxWorlds(*maxWorlds), mock.WithWorldIdleLifetime(*worldIdle))
 	if *stateFile != "" {
 		opts = append(opts, mock.WithStateFile(*stateFile))
 	}
@@ -177,7 +184,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 	logger.Info("mock homeserver ready", "url", "http://"+l.Addr().String(), "server_name", srv.ServerName(),
-		"users", strings.Join(srv.Users(), ","), "scenario", cmp.Or(*scenarioFile, "default"))
+		"users", strings.Join(srv.Users(), ","), "scenario", cmp.Or(*scenarioFile, "default"), "server_id", srv.ServerID())
 	fmt.Fprintln(stdout, "http://"+l.Addr().String())
 	if *control {
 		fmt.Fprintln(stdout, "control-token", *controlToken)

@@ -82,6 +82,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	began := time.Now()
 	t, ok := p.Route(r.URL.Path)
 	if !ok {
+		setCORS(w.Header())
 		WriteJSON(w, errNoWorld.Status, errNoWorld)
 		return
 	}
