@@ -29,9 +29,10 @@ const maxWait = 5 * time.Minute
 // controlAPI returns the handler of the control API: the Go API's
 // operations over HTTP, for tests written in any language. Requests must
 // carry the control token; they are not journaled and no rule sees them.
-// Each operation on a world is served for the default world under
-// /_mock/ and for the world with ID under /_mock/worlds/ID/, by the same
-// code.
+// Each operation on a world is served by the same code for the default
+// world under /_mock/, and for the world with ID under /_mock/worlds/ID/
+// and under its own base URL, /_worlds/ID/_mock/ (its control_url), so
+// that a load balancer routing /_worlds/ID by prefix routes it too.
 func (s *Server) controlAPI() http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, status int, out any, e *api.Error) {
@@ -46,7 +47,7 @@ func (s *Server) controlAPI() http.Handler {
 			out, e := h(s.World, r)
 			reply(rw, http.StatusOK, out, e)
 		})
-		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, func(rw http.ResponseWriter, r *http.Request) {
+		inWorld := func(rw http.ResponseWriter, r *http.Request) {
 			w, err := s.WorldByID(r.PathValue("world"))
 			if err != nil {
 				reply(rw, 0, nil, errNoSuchWorld)
@@ -54,7 +55,9 @@ func (s *Server) controlAPI() http.Handler {
 			}
 			out, e := h(w, r)
 			reply(rw, http.StatusOK, out, e)
-		})
+		}
+		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, inWorld)
+		mux.HandleFunc(method+" "+WorldsPrefix+"{world}"+ControlPrefix+path, inWorld)
 	}
 	handle("GET", "scenario", (*World).controlScenario)
 	handle("PUT", "scenario", (*World).controlLoad)
@@ -366,7 +369,8 @@ var errNoSuchWorld = api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such wor
 const maxWorldName = 100
 
 // worldState describes a world for the control API: where its clients and
-// its control API reach it.
+// its control API reach it (the control URL followed by /clock/advance and
+// so on; /_mock/worlds/ID works as well).
 type worldState struct {
 	ID         string `json:"id"`
 	Name       string `json:"name,omitempty"`
@@ -378,7 +382,7 @@ func (s *Server) worldState(w *World, r *http.Request) worldState {
 	base := api.BaseURL(r, s.cfg.publicURL)
 	return worldState{
 		ID: w.ID, Name: w.Name, BaseURL: api.WorldURL(base, w.prefix),
-		ControlURL: strings.TrimSuffix(base, "/") + ControlPrefix + "worlds/" + w.ID,
+		ControlURL: api.WorldURL(base, w.prefix) + strings.TrimSuffix(ControlPrefix, "/"),
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // WorldsPrefix, "/_worlds/", is the path under which a server's worlds
 // other than the default one sit: a world's base URL is the server's
 // followed by WorldsPrefix and the world's ID.
-const WorldsPrefix = "/_worlds/"
+const WorldsPrefix = api.WorldsPrefix
 
 // Defaults of the world limits.
 const (

@@ -35,7 +35,7 @@ func newWorld(t *testing.T, hs *mock.Server, query, body string) (id, prefix str
 	if want := hs.URL + "/_worlds/" + id; base != want {
 		t.Fatalf("base_url %q, want %q", base, want)
 	}
-	if want := hs.URL + "/_mock/worlds/" + id; a.str(t, "control_url") != want {
+	if want := base + "/_mock"; a.str(t, "control_url") != want {
 		t.Fatalf("control_url %q, want %q", a.str(t, "control_url"), want)
 	}
 	return id, "/_worlds/" + id
@@ -67,6 +67,9 @@ func TestWorldsAreIsolated(t *testing.T) {
 
 	// The clocks move apart.
 	control(t, hs, "POST", "/_mock/worlds/"+idA+"/clock/advance", map[string]string{"by": "2m"}).wantStatus(t, 200)
+	if now := control(t, hs, "GET", a+"/_mock/clock", nil).str(t, "now"); now != "2026-01-01T00:02:00Z" {
+		t.Fatalf("world A's clock, through its control URL: %s", now)
+	}
 	if now := control(t, hs, "GET", "/_mock/worlds/"+idB+"/clock", nil).str(t, "now"); now != "2026-01-01T00:00:00Z" {
 		t.Fatalf("world B's clock moved with A's: %s", now)
 	}
@@ -118,6 +121,8 @@ func TestWorldsNeedTheControlToken(t *testing.T) {
 		{"POST", w + "/users/alice/devices/X/expire"}, {"POST", w + "/users/alice/devices/X/soft_logout"},
 		{"POST", w + "/users/alice/devices/X/hard_logout"}, {"POST", w + "/users/alice/devices/X/revoke_refresh_token"},
 		{"GET", w + "/journal"}, {"GET", w + "/journal/wait"},
+		{"GET", prefix + "/_mock/clock"}, {"POST", prefix + "/_mock/reset"}, {"GET", prefix + "/_mock/journal"},
+		{"GET", "/_worlds/nosuch/_mock/clock"}, {"DELETE", "/_mock/worlds/nosuch"},
 	} {
 		call(t, hs, ep.method, ep.path, "", nil).wantError(t, 401, "M_MISSING_TOKEN")
 		call(t, hs, ep.method, ep.path, "wrong", nil).wantError(t, 403, "M_FORBIDDEN")
@@ -257,7 +262,8 @@ func TestTwoServersBehindAPrefixRouter(t *testing.T) {
 		prefix := "/_worlds/" + id
 		at := call(t, viaRouter, "POST", prefix+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland", nil)).str(t, "access_token")
 		call(t, viaRouter, "GET", prefix+"/_matrix/client/v3/account/whoami", at, nil).wantStatus(t, 200)
-		control(t, viaRouter, "POST", "/_mock/worlds/"+id+"/clock/advance", map[string]string{"by": "1h"}).wantStatus(t, 200)
+		control(t, viaRouter, "POST", prefix+"/_mock/clock/advance", map[string]string{"by": "1h"}).wantStatus(t, 200)
+		control(t, viaRouter, "GET", "/_mock/worlds/"+id+"/clock", nil).wantStatus(t, 200)
 		other := servers[map[string]string{"east": "west", "west": "east"}[server]]
 		call(t, other, "GET", prefix+"/_matrix/client/versions", "", nil).wantError(t, 404, "M_NOT_FOUND")
 	}

@@ -19,8 +19,13 @@ import (
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
-// ControlPrefix is where the control API lives when it is on.
+// ControlPrefix is where the control API lives when it is on: at the root
+// for the default world, and below each world's prefix for that world.
 const ControlPrefix = "/_mock/"
+
+// WorldsPrefix is where the worlds other than a server's default one
+// live: each below WorldsPrefix followed by its ID.
+const WorldsPrefix = "/_worlds/"
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
@@ -75,7 +80,7 @@ func NewHandler(cfg Config) http.Handler { return &pipeline{Config: cfg, router:
 // the body read and checked; then the router: route → operation → guard →
 // rules → handler (router.go).
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.Control != nil && strings.HasPrefix(r.URL.Path, ControlPrefix) {
+	if p.Control != nil && isControl(r.URL.Path) {
 		p.Control.ServeHTTP(w, r) // not journaled, and no rule sees it
 		return
 	}
@@ -117,6 +122,20 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.router.ServeHTTP(x, r)
+}
+
+// isControl reports whether path is the control API's, the default
+// world's or another's.
+func isControl(path string) bool {
+	if strings.HasPrefix(path, ControlPrefix) {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, WorldsPrefix)
+	if !ok {
+		return false
+	}
+	_, within, _ := strings.Cut(rest, "/")
+	return strings.HasPrefix(within, ControlPrefix[1:])
 }
 
 // stripPrefix removes a world's path prefix from u, so that the router
