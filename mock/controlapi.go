@@ -31,8 +31,9 @@ const maxWait = 5 * time.Minute
 // carry the control token; they are not journaled and no rule sees them.
 // Each operation on a world is served by the same code for the default
 // world under /_mock/, and for the world with ID under /_mock/worlds/ID/
-// and under its own base URL, /_worlds/ID/_mock/ (its control_url), so
-// that a load balancer routing /_worlds/ID by prefix routes it too.
+// and under its own base URL, /_worlds/SERVER/LOCAL/_mock/ (its
+// control_url), so that a load balancer routing /_worlds/SERVER by prefix
+// routes it too.
 func (s *Server) controlAPI() http.Handler {
 	mux := http.NewServeMux()
 	reply := func(w http.ResponseWriter, status int, out any, e *api.Error) {
@@ -48,7 +49,7 @@ func (s *Server) controlAPI() http.Handler {
 			reply(rw, http.StatusOK, out, e)
 		})
 		inWorld := func(rw http.ResponseWriter, r *http.Request) {
-			w, err := s.WorldByID(r.PathValue("world"))
+			w, err := s.WorldByID(worldID(r))
 			if err != nil {
 				reply(rw, 0, nil, errNoSuchWorld)
 				return
@@ -57,7 +58,7 @@ func (s *Server) controlAPI() http.Handler {
 			reply(rw, http.StatusOK, out, e)
 		}
 		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, inWorld)
-		mux.HandleFunc(method+" "+WorldsPrefix+"{world}"+ControlPrefix+path, inWorld)
+		mux.HandleFunc(method+" "+WorldsPrefix+"{server}/{local}"+ControlPrefix+path, inWorld)
 	}
 	handle("GET", "scenario", (*World).controlScenario)
 	handle("PUT", "scenario", (*World).controlLoad)
@@ -111,16 +112,24 @@ func (s *Server) controlAPI() http.Handler {
 		}
 		reply(rw, http.StatusOK, s.worldState(w, r), nil)
 	})
+	drop := func(w *World, _ *http.Request) (any, *api.Error) {
+		if w.prefix == "" {
+			return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "The default world cannot be dropped; reset it instead")
+		}
+		if w.Drop() != nil {
+			return nil, errNoSuchWorld
+		}
+		return struct{}{}, nil
+	}
+	handle("DELETE", "world", drop) // {control_url}/world
 	mux.HandleFunc("DELETE "+ControlPrefix+"worlds/{world}", func(rw http.ResponseWriter, r *http.Request) {
 		w, err := s.WorldByID(r.PathValue("world"))
-		if err == nil {
-			err = w.Drop()
-		}
 		if err != nil {
 			reply(rw, 0, nil, errNoSuchWorld)
 			return
 		}
-		reply(rw, http.StatusOK, struct{}{}, nil)
+		out, e := drop(w, r)
+		reply(rw, http.StatusOK, out, e)
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -361,6 +370,15 @@ type statusOnly struct{ code int }
 func (s *statusOnly) Header() http.Header         { return http.Header{} }
 func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusOnly) WriteHeader(code int)        { s.code = code }
+
+// worldID returns the ID of the world a control request names: by its ID
+// (/_mock/worlds/ID/…) or by its path (/_worlds/SERVER/LOCAL/_mock/…).
+func worldID(r *http.Request) string {
+	if id := r.PathValue("world"); id != "" {
+		return id
+	}
+	return r.PathValue("server") + "-" + r.PathValue("local")
+}
 
 // errNoSuchWorld answers a control request for a world that does not exist.
 var errNoSuchWorld = api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such world: it was dropped, expired when idle, or never existed")

@@ -17,7 +17,8 @@ import (
 // own users, devices, tokens, OAuth clients, rooms, clock, scenario and
 // journal. A Server's default world is at its root and is the Server's
 // embedded World; NewWorld and POST /_mock/worlds make others, each at a
-// base URL of its own (the server's followed by /_worlds/ID). Its methods
+// base URL of its own (the server's followed by /_worlds/SERVER/LOCAL for
+// the world "SERVER-LOCAL"). Its methods
 // are the Go API and are safe for concurrent use.
 type World struct {
 	// ID names the world in the control API and in its base URL; "" for
@@ -27,7 +28,7 @@ type World struct {
 	// Name is the label the world was created with; may be "".
 	Name string
 	// URL is the world's base URL, the homeserver URL its clients use,
-	// such as "http://127.0.0.1:39421/_worlds/s1-k2j4h6m8q0"; set for a
+	// such as "http://127.0.0.1:39421/_worlds/s1/k2j4h6m8q0"; set for a
 	// world of a server run by Start (the default world's is Server.URL).
 	URL string
 	// Clock is the time every expiry decision in the world reads. Move it

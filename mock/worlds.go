@@ -17,16 +17,19 @@ import (
 )
 
 // Worlds: a server holds its default world at its root and up to
-// WithMaxWorlds others, each under WorldsPrefix followed by its ID. A
-// world's ID starts with the server's ID, so that servers behind a load
-// balancer that routes by path prefix never hand out the same one. A world
+// WithMaxWorlds others. A world's ID is the server's ID, a dash and ten
+// random characters ("east-k2j4h6m8q0"), and its base URL the server's
+// followed by /_worlds/SERVER/LOCAL ("/_worlds/east/k2j4h6m8q0"): servers
+// never hand out the same ID, and a load balancer routes each server's
+// worlds by one path prefix, /_worlds/SERVER, which its clients and its
+// control URL share. A world
 // other than the default is dropped when it has not been used (a request,
 // a control request, a Go API call) for WithWorldIdleLifetime of real
 // time, whatever its own clock says.
 
 // WorldsPrefix, "/_worlds/", is the path under which a server's worlds
-// other than the default one sit: a world's base URL is the server's
-// followed by WorldsPrefix and the world's ID.
+// other than the default one sit: the world "SERVER-LOCAL" at
+// WorldsPrefix + "SERVER/LOCAL".
 const WorldsPrefix = api.WorldsPrefix
 
 // Defaults of the world limits.
@@ -131,7 +134,7 @@ func (s *Server) newWorldNamed(name string, opts ...Option) (*World, error) {
 	for w.ID == "" || s.worlds.byID[w.ID] != nil {
 		w.ID = s.worlds.serverID + "-" + randomFrom(10)
 	}
-	w.prefix = strings.TrimSuffix(WorldsPrefix, "/") + "/" + w.ID
+	w.prefix = api.WorldPath(w.ID)
 	if s.URL != "" {
 		w.URL = api.WorldURL(s.URL, w.prefix)
 	}
@@ -241,13 +244,12 @@ func (s *Server) startJanitor() (stop func()) {
 }
 
 // route finds the world a request path is for: the default world, or the
-// one whose ID follows WorldsPrefix.
+// one whose path follows WorldsPrefix.
 func (s *Server) route(path string) (api.Target, bool) {
-	rest, ok := strings.CutPrefix(path, WorldsPrefix)
+	id, _, ok := api.SplitWorldPath(path)
 	if !ok {
 		return s.target(), true
 	}
-	id, _, _ := strings.Cut(rest, "/")
 	w := s.worlds.lookup(id)
 	if w == nil {
 		return api.Target{}, false

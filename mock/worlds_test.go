@@ -32,13 +32,14 @@ func newWorld(t *testing.T, hs *mock.Server, query, body string) (id, prefix str
 	a := control(t, hs, "POST", "/_mock/worlds"+query, body)
 	a.wantStatus(t, http.StatusCreated)
 	id, base := a.str(t, "id"), a.str(t, "base_url")
-	if want := hs.URL + "/_worlds/" + id; base != want {
+	prefix = "/_worlds/" + strings.Replace(id, "-", "/", 1)
+	if want := hs.URL + prefix; base != want {
 		t.Fatalf("base_url %q, want %q", base, want)
 	}
 	if want := base + "/_mock"; a.str(t, "control_url") != want {
 		t.Fatalf("control_url %q, want %q", a.str(t, "control_url"), want)
 	}
-	return id, "/_worlds/" + id
+	return id, prefix
 }
 
 // TestWorldsAreIsolated: two worlds made from the same scenario have the
@@ -94,7 +95,8 @@ func TestWorldsAreIsolated(t *testing.T) {
 	call(t, hs, "GET", b+"/_matrix/client/v3/account/whoami", atB, nil).wantStatus(t, 200)
 
 	// Dropping B leaves A.
-	control(t, hs, "DELETE", "/_mock/worlds/"+idB, nil).wantStatus(t, 200)
+	control(t, hs, "DELETE", "/_mock/world", nil).wantError(t, 400, "M_INVALID_PARAM")
+	control(t, hs, "DELETE", b+"/_mock/world", nil).wantStatus(t, 200)
 	call(t, hs, "GET", b+"/_matrix/client/versions", "", nil).wantError(t, 404, "M_NOT_FOUND")
 	control(t, hs, "GET", "/_mock/worlds/"+idB+"/clock", nil).wantError(t, 404, "M_NOT_FOUND")
 	control(t, hs, "DELETE", "/_mock/worlds/"+idB, nil).wantError(t, 404, "M_NOT_FOUND")
@@ -122,7 +124,7 @@ func TestWorldsNeedTheControlToken(t *testing.T) {
 		{"POST", w + "/users/alice/devices/X/hard_logout"}, {"POST", w + "/users/alice/devices/X/revoke_refresh_token"},
 		{"GET", w + "/journal"}, {"GET", w + "/journal/wait"},
 		{"GET", prefix + "/_mock/clock"}, {"POST", prefix + "/_mock/reset"}, {"GET", prefix + "/_mock/journal"},
-		{"GET", "/_worlds/nosuch/_mock/clock"}, {"DELETE", "/_mock/worlds/nosuch"},
+		{"GET", "/_worlds/no/such/_mock/clock"}, {"DELETE", "/_mock/worlds/nosuch"}, {"DELETE", prefix + "/_mock/world"},
 	} {
 		call(t, hs, ep.method, ep.path, "", nil).wantError(t, 401, "M_MISSING_TOKEN")
 		call(t, hs, ep.method, ep.path, "wrong", nil).wantError(t, 403, "M_FORBIDDEN")
@@ -230,7 +232,7 @@ func TestTwoServersBehindAPrefixRouter(t *testing.T) {
 	next := 0
 	router := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for id, p := range proxies {
-			if strings.HasPrefix(r.URL.Path, "/_worlds/"+id+"-") || strings.HasPrefix(r.URL.Path, "/_mock/worlds/"+id+"-") {
+			if strings.HasPrefix(r.URL.Path, "/_worlds/"+id+"/") { // by path element, as a Kubernetes Ingress Prefix does
 				p.ServeHTTP(w, r)
 				return
 			}
@@ -256,14 +258,14 @@ func TestTwoServersBehindAPrefixRouter(t *testing.T) {
 		}
 		seen[id] = true
 		perServer[server]++
-		if a.str(t, "base_url") != router.URL+"/_worlds/"+id {
-			t.Fatalf("base_url %q is not behind the router", a.str(t, "base_url"))
+		prefix := "/_worlds/" + server + "/" + strings.TrimPrefix(id, server+"-")
+		if a.str(t, "base_url") != router.URL+prefix || a.str(t, "control_url") != router.URL+prefix+"/_mock" {
+			t.Fatalf("base_url %q or control_url %q is not behind the router", a.str(t, "base_url"), a.str(t, "control_url"))
 		}
-		prefix := "/_worlds/" + id
 		at := call(t, viaRouter, "POST", prefix+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland", nil)).str(t, "access_token")
 		call(t, viaRouter, "GET", prefix+"/_matrix/client/v3/account/whoami", at, nil).wantStatus(t, 200)
 		control(t, viaRouter, "POST", prefix+"/_mock/clock/advance", map[string]string{"by": "1h"}).wantStatus(t, 200)
-		control(t, viaRouter, "GET", "/_mock/worlds/"+id+"/clock", nil).wantStatus(t, 200)
+		control(t, servers[server], "GET", "/_mock/worlds/"+id+"/clock", nil).wantStatus(t, 200)
 		other := servers[map[string]string{"east": "west", "west": "east"}[server]]
 		call(t, other, "GET", prefix+"/_matrix/client/versions", "", nil).wantError(t, 404, "M_NOT_FOUND")
 	}
@@ -291,7 +293,7 @@ func TestWorldOAuthUnderItsPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := strings.TrimPrefix(w.URL, hs.URL)
-	if prefix != "/_worlds/"+w.ID {
+	if prefix != "/_worlds/"+strings.Replace(w.ID, "-", "/", 1) {
 		t.Fatalf("world URL %q", w.URL)
 	}
 	meta := call(t, hs, "GET", prefix+"/_matrix/client/v1/auth_metadata", "", nil)

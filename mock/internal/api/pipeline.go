@@ -24,8 +24,25 @@ import (
 const ControlPrefix = "/_mock/"
 
 // WorldsPrefix is where the worlds other than a server's default one
-// live: each below WorldsPrefix followed by its ID.
+// live: the world with ID "SERVER-LOCAL" below WorldsPrefix + "SERVER/LOCAL",
+// so that a load balancer routes a server's worlds by the path element of
+// the server's ID (WorldPath).
 const WorldsPrefix = "/_worlds/"
+
+// WorldPath returns the path prefix of the world with the given ID.
+func WorldPath(id string) string { return WorldsPrefix + strings.Replace(id, "-", "/", 1) }
+
+// SplitWorldPath returns the ID of the world a path below WorldsPrefix is
+// for, and the path within the world; ok is false for other paths.
+func SplitWorldPath(path string) (id, within string, ok bool) {
+	rest, ok := strings.CutPrefix(path, WorldsPrefix)
+	if !ok {
+		return "", "", false
+	}
+	server, rest, _ := strings.Cut(rest, "/")
+	local, within, _ := strings.Cut(rest, "/")
+	return server + "-" + local, "/" + within, true
+}
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
@@ -130,12 +147,8 @@ func isControl(path string) bool {
 	if strings.HasPrefix(path, ControlPrefix) {
 		return true
 	}
-	rest, ok := strings.CutPrefix(path, WorldsPrefix)
-	if !ok {
-		return false
-	}
-	_, within, _ := strings.Cut(rest, "/")
-	return strings.HasPrefix(within, ControlPrefix[1:])
+	_, within, ok := SplitWorldPath(path)
+	return ok && strings.HasPrefix(within, ControlPrefix)
 }
 
 // stripPrefix removes a world's path prefix from u, so that the router
