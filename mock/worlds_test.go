@@ -15,15 +15,19 @@ import (
 
 	"github.com/mxauth/mxauth/mock"
 	"github.com/mxauth/mxauth/mock/journal"
+	"github.com/mxauth/mxauth/scenarios"
 )
 
-// worldScenario is the scenario the worlds of these tests share: alice on
-// a virtual clock, access tokens living one minute.
-const worldScenario = `
-clock: {mode: virtual, start: 2026-01-01T00:00:00Z}
-tokens: {access_lifetime: 1m}
-users: [{id: alice, password: wonderland}]
-`
+// worldScenario is what the worlds of these tests are made from:
+// scenarios/short-expiry.yaml, alice on a virtual clock at 2026-01-01 with
+// access tokens living one minute.
+var worldScenario = func() string {
+	data, err := scenarios.Files.ReadFile("short-expiry.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}()
 
 // newWorld makes a world over the control API and returns its ID and the
 // path prefix of its base URL on hs.

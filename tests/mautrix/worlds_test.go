@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,13 +20,9 @@ import (
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
-// worldScenario is what each world of these tests is made from: alice on
-// a virtual clock at epoch, access tokens living one minute.
-const worldScenario = `
-clock: {mode: virtual, start: 2026-01-01T00:00:00Z}
-tokens: {access_lifetime: 1m}
-users: [{id: alice, password: wonderland}]
-`
+// worldScenario is the file the worlds of these tests are made from:
+// alice on a virtual clock at epoch, access tokens living one minute.
+const worldScenario = "../../scenarios/short-expiry.yaml"
 
 const worldsControlToken = "worlds-control"
 
@@ -72,13 +69,13 @@ func unknownToken(err error, soft bool) error {
 // at the world's base URL, and, once ready is released, moves its world's
 // clock past the access token's expiry, sees the token expire, refreshes
 // and goes on, then checks its clock and journal saw only its own doings.
-func worldClient(base string, ready *sync.WaitGroup, start <-chan struct{}) (string, error) {
+func worldClient(base, scenario string, ready *sync.WaitGroup, start <-chan struct{}) (string, error) {
 	var w struct {
 		ID         string `json:"id"`
 		BaseURL    string `json:"base_url"`
 		ControlURL string `json:"control_url"`
 	}
-	err := controlJSON("POST", base+"/_mock/worlds?name=suite", worldScenario, http.StatusCreated, &w)
+	err := controlJSON("POST", base+"/_mock/worlds?name=suite", scenario, http.StatusCreated, &w)
 	ready.Done()
 	if err != nil {
 		return "", err
@@ -141,13 +138,17 @@ func worldClient(base string, ready *sync.WaitGroup, start <-chan struct{}) (str
 func TestSixteenWorldsAtOnce(t *testing.T) {
 	const suites = 16
 	hs := mock.Start(t, mock.WithControl(worldsControlToken), mock.WithVirtualClock(epoch))
+	scenario, err := os.ReadFile(worldScenario)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var ready, done sync.WaitGroup
 	ready.Add(suites)
 	start := make(chan struct{})
 	ids := make([]string, suites)
 	errs := make([]error, suites)
 	for i := range suites {
-		done.Go(func() { ids[i], errs[i] = worldClient(hs.URL, &ready, start) })
+		done.Go(func() { ids[i], errs[i] = worldClient(hs.URL, string(scenario), &ready, start) })
 	}
 	ready.Wait()
 	close(start)
@@ -182,7 +183,7 @@ func TestTwoWorldsWithMautrix(t *testing.T) {
 	worlds := make([]*mock.World, 2)
 	clients := make([]*mautrix.Client, 2)
 	for i := range worlds {
-		w, err := hs.NewWorld(mock.WithScenarioData("worlds.yaml", []byte(worldScenario)))
+		w, err := hs.NewWorld(mock.WithScenario(worldScenario))
 		if err != nil {
 			t.Fatal(err)
 		}
