@@ -338,19 +338,10 @@ func TestWorldOAuthUnderItsPrefix(t *testing.T) {
 	if a.status != 302 || loc.Query().Get("code") == "" {
 		t.Fatalf("approve: %d %v", a.status, a.header)
 	}
-	resp2, err := http.PostForm(w.URL+"/oauth2/token", url.Values{
+	at := form(t, hs, prefix+"/oauth2/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {loopback},
 		"client_id": {reg.str(t, "client_id")}, "code_verifier": {verifier},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp2.Body.Close()
-	tok, err := decodeAnswer(resp2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := tok.str(t, "access_token")
+	}).str(t, "access_token")
 	call(t, hs, "GET", prefix+"/_matrix/client/v3/account/whoami", at, nil).wantStatus(t, 200)
 	call(t, hs, "GET", "/_matrix/client/v3/account/whoami", at, nil).wantError(t, 401, "M_UNKNOWN_TOKEN")
 	if n := w.Journal.Count(journal.Filter{Operation: "requestOAuthToken", Status: 200}); n != 1 {
