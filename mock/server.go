@@ -20,6 +20,9 @@
 // mock as its own authorization server. WithControl serves the same
 // operations as the Go API over HTTP under /_mock/, for tests in any
 // language; SaveState and WithStateFile keep the state across restarts.
+// NewWorld (over HTTP, POST /_mock/worlds) adds isolated worlds to one
+// server, each at a base URL of its own, for test suites that share a
+// server.
 //
 // Every operation of mxauth's specs/client-server and specs/oauth2 is
 // served through the generated strict server interfaces (gen/clientserver,

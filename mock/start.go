@@ -21,6 +21,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("mock: listen on loopback: %v", err)
 	}
 	s.URL = "http://" + l.Addr().String()
+	s.World.URL = s.URL
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {

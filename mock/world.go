@@ -28,8 +28,9 @@ type World struct {
 	// Name is the label the world was created with; may be "".
 	Name string
 	// URL is the world's base URL, the homeserver URL its clients use,
-	// such as "http://127.0.0.1:39421/_worlds/s1/k2j4h6m8q0"; set for a
-	// world of a server run by Start (the default world's is Server.URL).
+	// such as "http://127.0.0.1:39421/_worlds/s1/k2j4h6m8q0"; set for the
+	// worlds of a server run by Start (the default world's is the server's
+	// URL).
 	URL string
 	// Clock is the time every expiry decision in the world reads. Move it
 	// to make tokens expire: Advance and Set work on the real clock too.
@@ -71,7 +72,7 @@ func (w *World) touch(now time.Time) { w.lastUsed.Store(now.UnixNano()) }
 // works on.
 func (w *World) state() *world.World {
 	if w.prefix != "" {
-		w.touch(w.server.worlds.now())
+		w.touch(time.Now())
 	}
 	cur := w.current.Load()
 	cur.ApplyDue()

@@ -76,8 +76,7 @@ func randomFrom(n int) string {
 type worlds struct {
 	serverID string
 	max      int
-	idle     time.Duration    // <= 0: never dropped when idle
-	now      func() time.Time // the real clock; tests replace it
+	idle     time.Duration // <= 0: never dropped when idle
 
 	mu   sync.Mutex
 	byID map[string]*World
@@ -89,7 +88,7 @@ func (ws *worlds) init(cfg config) error {
 	if !serverIDPattern.MatchString(ws.serverID) {
 		return fmt.Errorf("mock: server ID %q: use 1 to 32 lowercase letters and digits", ws.serverID)
 	}
-	ws.max, ws.idle, ws.now = cfg.maxWorlds, cfg.worldIdleLifetime, time.Now
+	ws.max, ws.idle = cfg.maxWorlds, cfg.worldIdleLifetime
 	ws.byID = map[string]*World{}
 	return nil
 }
@@ -143,7 +142,7 @@ func (s *Server) newWorldNamed(name string, opts ...Option) (*World, error) {
 		return nil, err
 	}
 	w.current.Store(cur)
-	w.touch(s.worlds.now())
+	w.touch(time.Now())
 	s.worlds.byID[w.ID] = w
 	return w, nil
 }
@@ -187,7 +186,7 @@ func (s *Server) Worlds() []*World {
 // lookup returns the world with the given ID and marks it used; nil when
 // there is none or it has expired (then it is dropped).
 func (ws *worlds) lookup(id string) *World {
-	now := ws.now()
+	now := time.Now()
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	w := ws.byID[id]
@@ -209,7 +208,7 @@ func (ws *worlds) expired(w *World, now time.Time) bool {
 
 // sweep drops the worlds that have expired.
 func (ws *worlds) sweep() {
-	now := ws.now()
+	now := time.Now()
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	for id, w := range ws.byID {
