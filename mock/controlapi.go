@@ -43,12 +43,9 @@ func (s *Server) controlAPI() http.Handler {
 		}
 		api.WriteJSON(w, status, out)
 	}
-	handle := func(method, path string, h func(w *World, r *http.Request) (any, *api.Error)) {
-		mux.HandleFunc(method+" "+ControlPrefix+path, func(rw http.ResponseWriter, r *http.Request) {
-			out, e := h(s.World, r)
-			reply(rw, http.StatusOK, out, e)
-		})
-		inWorld := func(rw http.ResponseWriter, r *http.Request) {
+	// inWorld serves h on the world the request names (worldID).
+	inWorld := func(h func(w *World, r *http.Request) (any, *api.Error)) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
 			w, err := s.WorldByID(worldID(r))
 			if err != nil {
 				reply(rw, 0, nil, errNoSuchWorld)
@@ -57,8 +54,14 @@ func (s *Server) controlAPI() http.Handler {
 			out, e := h(w, r)
 			reply(rw, http.StatusOK, out, e)
 		}
-		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, inWorld)
-		mux.HandleFunc(method+" "+WorldsPrefix+"{server}/{local}"+ControlPrefix+path, inWorld)
+	}
+	handle := func(method, path string, h func(w *World, r *http.Request) (any, *api.Error)) {
+		mux.HandleFunc(method+" "+ControlPrefix+path, func(rw http.ResponseWriter, r *http.Request) {
+			out, e := h(s.World, r)
+			reply(rw, http.StatusOK, out, e)
+		})
+		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, inWorld(h))
+		mux.HandleFunc(method+" "+WorldsPrefix+"{server}/{local}"+ControlPrefix+path, inWorld(h))
 	}
 	handle("GET", "scenario", (*World).controlScenario)
 	handle("PUT", "scenario", (*World).controlLoad)
@@ -104,14 +107,9 @@ func (s *Server) controlAPI() http.Handler {
 			"idle_lifetime_ms": s.worlds.idle.Milliseconds(), "worlds": list,
 		}, nil)
 	})
-	mux.HandleFunc("GET "+ControlPrefix+"worlds/{world}", func(rw http.ResponseWriter, r *http.Request) {
-		w, err := s.WorldByID(r.PathValue("world"))
-		if err != nil {
-			reply(rw, 0, nil, errNoSuchWorld)
-			return
-		}
-		reply(rw, http.StatusOK, s.worldState(w, r), nil)
-	})
+	mux.HandleFunc("GET "+ControlPrefix+"worlds/{world}", inWorld(func(w *World, r *http.Request) (any, *api.Error) {
+		return s.worldState(w, r), nil
+	}))
 	drop := func(w *World, _ *http.Request) (any, *api.Error) {
 		if w.prefix == "" {
 			return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "The default world cannot be dropped; reset it instead")
@@ -122,15 +120,7 @@ func (s *Server) controlAPI() http.Handler {
 		return struct{}{}, nil
 	}
 	handle("DELETE", "world", drop) // {control_url}/world
-	mux.HandleFunc("DELETE "+ControlPrefix+"worlds/{world}", func(rw http.ResponseWriter, r *http.Request) {
-		w, err := s.WorldByID(r.PathValue("world"))
-		if err != nil {
-			reply(rw, 0, nil, errNoSuchWorld)
-			return
-		}
-		out, e := drop(w, r)
-		reply(rw, http.StatusOK, out, e)
-	})
+	mux.HandleFunc("DELETE "+ControlPrefix+"worlds/{world}", inWorld(drop))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		switch {

@@ -74,7 +74,7 @@ type Target struct {
 	World   *world.World
 	Journal *journal.Journal // where the world's answered requests go
 	// Prefix is the path the world's URLs sit under: "" for a world at
-	// the root, such as "/_worlds/ID" for another. The pipeline strips it
+	// the root, WorldPath(ID) for another. The pipeline strips it
 	// before routing and puts it back in the URLs it tells clients.
 	Prefix string
 }
@@ -152,7 +152,7 @@ func isControl(path string) bool {
 }
 
 // stripPrefix removes a world's path prefix from u, so that the router
-// sees the path within the world; "/_worlds/ID" alone becomes "/".
+// sees the path within the world; the prefix alone becomes "/".
 func stripPrefix(u *url.URL, prefix string) {
 	if prefix == "" {
 		return
@@ -200,7 +200,7 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 	}
 	if p.Logger.Enabled(r.Context(), level) {
 		p.Logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", x.Path), slog.String("operation", x.Operation),
+			slog.String("method", r.Method), slog.String("path", x.prefix+x.Path), slog.String("operation", x.Operation),
 			slog.Int("status", status), slog.String("errcode", x.Errcode),
 			slog.String("user", x.Principal.UserID), slog.String("device", x.Principal.DeviceID),
 			slog.Duration("took", time.Since(began)))
