@@ -6,7 +6,7 @@ import (
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
-// The Go API acts on the current state directly, as the control API does
+// The Go API acts on a world's state directly, as the control API does
 // over HTTP. Each call first applies the scenario's time rules that are due
 // at the clock's reading, as a request would.
 
@@ -70,64 +70,64 @@ func convertAll[T, U any](in []T, convert func(T) U) []U {
 // AddUser creates a user with a password: localpart may also be a full user
 // ID on this server. It returns the user ID. Errors: ErrUserInUse,
 // ErrInvalidUsername.
-func (s *Server) AddUser(localpart, password string) (string, error) {
-	return s.store().AddUser(localpart, password)
+func (w *World) AddUser(localpart, password string) (string, error) {
+	return w.store().AddUser(localpart, password)
 }
 
 // Users returns every user ID, sorted.
-func (s *Server) Users() []string { return s.store().Users() }
+func (w *World) Users() []string { return w.store().Users() }
 
 // UserID returns the full user ID of a localpart on this server; a user ID
 // is returned as it is.
-func (s *Server) UserID(localpartOrID string) string { return s.store().UserID(localpartOrID) }
+func (w *World) UserID(localpartOrID string) string { return w.store().UserID(localpartOrID) }
 
 // Login logs the user in on deviceID (created if needed; empty: a new
 // device), as POST /login would, and returns the session. withRefresh asks
 // for an expiring access token and a refresh token. Logging in on an
 // existing device ends its previous tokens. ErrNotFound for an unknown user.
-func (s *Server) Login(user, deviceID string, withRefresh bool) (Session, error) {
-	return session(s.store().Login(state.LoginRequest{UserID: user, DeviceID: deviceID, WithRefresh: withRefresh}))
+func (w *World) Login(user, deviceID string, withRefresh bool) (Session, error) {
+	return session(w.store().Login(state.LoginRequest{UserID: user, DeviceID: deviceID, WithRefresh: withRefresh}))
 }
 
 // AddSession logs the user in on deviceID with fixed tokens, for
 // deterministic tests: accessToken (empty: a generated one) expires after
 // expiresIn (<= 0: never); refreshToken may be empty for none. Errors:
 // ErrNotFound for an unknown user, ErrTokenInUse for a token already issued.
-func (s *Server) AddSession(user, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
-	return session(s.store().AddSession(user, deviceID, accessToken, refreshToken, expiresIn))
+func (w *World) AddSession(user, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
+	return session(w.store().AddSession(user, deviceID, accessToken, refreshToken, expiresIn))
 }
 
 // Devices returns the user's devices, sorted by ID.
-func (s *Server) Devices(user string) []Device {
-	return convertAll(s.store().Devices(user), func(d state.Device) Device { return Device(d) })
+func (w *World) Devices(user string) []Device {
+	return convertAll(w.store().Devices(user), func(d state.Device) Device { return Device(d) })
 }
 
 // Sessions describes the current tokens of each of the user's devices.
-func (s *Server) Sessions(user string) []SessionInfo {
-	return convertAll(s.store().Sessions(user), func(si state.SessionInfo) SessionInfo { return SessionInfo(si) })
+func (w *World) Sessions(user string) []SessionInfo {
+	return convertAll(w.store().Sessions(user), func(si state.SessionInfo) SessionInfo { return SessionInfo(si) })
 }
 
 // ExpireAccessToken makes the device's access tokens expire now: the client
 // gets 401 M_UNKNOWN_TOKEN with soft_logout true, and its refresh token
 // still works. ErrNotFound for an unknown device.
-func (s *Server) ExpireAccessToken(user, deviceID string) error {
-	return s.store().ExpireAccessToken(user, deviceID)
+func (w *World) ExpireAccessToken(user, deviceID string) error {
+	return w.store().ExpireAccessToken(user, deviceID)
 }
 
 // SoftLogout ends the device's tokens with soft_logout true and keeps the
 // device: logging in again with its device ID restores it. ErrNotFound for
 // an unknown device.
-func (s *Server) SoftLogout(user, deviceID string) error { return s.store().SoftLogout(user, deviceID) }
+func (w *World) SoftLogout(user, deviceID string) error { return w.store().SoftLogout(user, deviceID) }
 
 // HardLogout deletes the device with its tokens, as a logout elsewhere
 // would: the client gets 401 M_UNKNOWN_TOKEN with soft_logout false.
 // ErrNotFound for an unknown device.
-func (s *Server) HardLogout(user, deviceID string) error { return s.store().HardLogout(user, deviceID) }
+func (w *World) HardLogout(user, deviceID string) error { return w.store().HardLogout(user, deviceID) }
 
 // RevokeRefreshToken ends the device's refresh tokens; its access token
 // works until it expires. ErrNotFound for an unknown device.
-func (s *Server) RevokeRefreshToken(user, deviceID string) error {
-	return s.store().RevokeRefreshToken(user, deviceID)
+func (w *World) RevokeRefreshToken(user, deviceID string) error {
+	return w.store().RevokeRefreshToken(user, deviceID)
 }
 
 // CrossSigningResetApproved reports whether the user (a user ID or a bare
@@ -136,9 +136,9 @@ func (s *Server) RevokeRefreshToken(user, deviceID string) error {
 // minutes: the time a homeserver gives the client to upload new keys
 // without user-interactive auth. It is false while the OAuth 2.0 API is
 // off.
-func (s *Server) CrossSigningResetApproved(user string) bool {
-	w := s.current()
-	return w.OAuth != nil && w.OAuth.CrossSigningResetApproved(user)
+func (w *World) CrossSigningResetApproved(user string) bool {
+	cur := w.state()
+	return cur.OAuth != nil && cur.OAuth.CrossSigningResetApproved(user)
 }
 
 // Errors of the Go API, for errors.Is.

@@ -1,9 +1,12 @@
 package mock
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,52 +30,110 @@ const maxWait = 5 * time.Minute
 // controlAPI returns the handler of the control API: the Go API's
 // operations over HTTP, for tests written in any language. Requests must
 // carry the control token; they are not journaled and no rule sees them.
+// Each operation on a world is served by the same code for the default
+// world under /_mock/, and for the world with ID under /_mock/worlds/ID/
+// and under its own base URL, /_worlds/SERVER/LOCAL/_mock/ (its
+// control_url), so that a load balancer routing /_worlds/SERVER by prefix
+// routes it too.
 func (s *Server) controlAPI() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h func(r *http.Request) (any, *api.Error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			out, e := h(r)
-			if e != nil {
-				api.WriteJSON(w, e.Status, e)
+	reply := func(w http.ResponseWriter, status int, out any, e *api.Error) {
+		if e != nil {
+			api.WriteJSON(w, e.Status, e)
+			return
+		}
+		api.WriteJSON(w, status, out)
+	}
+	// inWorld serves h on the world the request names (worldID).
+	inWorld := func(h func(w *World, r *http.Request) (any, *api.Error)) http.HandlerFunc {
+		return func(rw http.ResponseWriter, r *http.Request) {
+			w, err := s.WorldByID(worldID(r))
+			if err != nil {
+				reply(rw, 0, nil, errNoSuchWorld)
 				return
 			}
-			api.WriteJSON(w, http.StatusOK, out)
-		})
+			out, e := h(w, r)
+			reply(rw, http.StatusOK, out, e)
+		}
 	}
-	handle("GET /_mock/scenario", s.controlScenario)
-	handle("PUT /_mock/scenario", s.controlLoad)
-	handle("POST /_mock/reset", func(*http.Request) (any, *api.Error) {
-		if err := s.Reset(); err != nil {
+	handle := func(method, path string, h func(w *World, r *http.Request) (any, *api.Error)) {
+		mux.HandleFunc(method+" "+ControlPrefix+path, func(rw http.ResponseWriter, r *http.Request) {
+			out, e := h(s.World, r)
+			reply(rw, http.StatusOK, out, e)
+		})
+		mux.HandleFunc(method+" "+ControlPrefix+"worlds/{world}/"+path, inWorld(h))
+		mux.HandleFunc(method+" "+WorldsPrefix+"{server}/{local}"+ControlPrefix+path, inWorld(h))
+	}
+	handle("GET", "scenario", (*World).controlScenario)
+	handle("PUT", "scenario", (*World).controlLoad)
+	handle("POST", "reset", func(w *World, _ *http.Request) (any, *api.Error) {
+		if err := w.Reset(); err != nil {
 			return nil, api.Errorf(http.StatusInternalServerError, "M_UNKNOWN", err.Error())
 		}
 		return struct{}{}, nil
 	})
-	handle("GET /_mock/clock", func(*http.Request) (any, *api.Error) { return s.clockReading(), nil })
-	handle("POST /_mock/clock/advance", s.controlAdvance)
-	handle("POST /_mock/clock/set", s.controlSet)
-	handle("GET /_mock/users", func(*http.Request) (any, *api.Error) {
-		return map[string][]string{"users": s.Users()}, nil
+	handle("GET", "clock", func(w *World, _ *http.Request) (any, *api.Error) { return w.clockReading(), nil })
+	handle("POST", "clock/advance", (*World).controlAdvance)
+	handle("POST", "clock/set", (*World).controlSet)
+	handle("GET", "users", func(w *World, _ *http.Request) (any, *api.Error) {
+		return map[string][]string{"users": w.Users()}, nil
 	})
-	handle("GET /_mock/users/{user}/devices", s.controlDevices)
-	for action, do := range s.deviceActions() {
-		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *api.Error) {
-			if err := do(r.PathValue("user"), r.PathValue("device")); err != nil {
+	handle("GET", "users/{user}/devices", (*World).controlDevices)
+	for action, do := range deviceActions {
+		handle("POST", "users/{user}/devices/{device}/"+action, func(w *World, r *http.Request) (any, *api.Error) {
+			if err := do(w, r.PathValue("user"), r.PathValue("device")); err != nil {
 				return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
 			}
 			return struct{}{}, nil
 		})
 	}
-	handle("GET /_mock/journal", s.controlJournal)
-	handle("GET /_mock/journal/wait", s.controlWait)
+	handle("GET", "journal", (*World).controlJournal)
+	handle("GET", "journal/wait", (*World).controlWait)
+	mux.HandleFunc("POST "+ControlPrefix+"worlds", func(rw http.ResponseWriter, r *http.Request) {
+		out, e := s.controlNewWorld(r)
+		reply(rw, http.StatusCreated, out, e)
+	})
+	mux.HandleFunc("GET "+ControlPrefix+"worlds", func(rw http.ResponseWriter, r *http.Request) {
+		list := []worldState{}
+		for _, w := range s.Worlds() {
+			list = append(list, s.worldState(w, r))
+		}
+		reply(rw, http.StatusOK, map[string]any{
+			"server_id": s.ServerID(), "max_worlds": s.worlds.max,
+			"idle_lifetime_ms": s.worlds.idle.Milliseconds(), "worlds": list,
+		}, nil)
+	})
+	mux.HandleFunc("GET "+ControlPrefix+"worlds/{world}", inWorld(func(w *World, r *http.Request) (any, *api.Error) {
+		return s.worldState(w, r), nil
+	}))
+	drop := func(w *World, _ *http.Request) (any, *api.Error) {
+		if w.prefix == "" {
+			return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "The default world cannot be dropped; reset it instead")
+		}
+		if w.Drop() != nil {
+			return nil, errNoSuchWorld
+		}
+		return struct{}{}, nil
+	}
+	handle("DELETE", "world", drop) // {control_url}/world
+	mux.HandleFunc("DELETE "+ControlPrefix+"worlds/{world}", inWorld(drop))
 	page := s.newControlPage()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		// A browser signed in to the control page may read, as the page's
 		// links do; its forms go through the page, with CSRF.
 		browser := r.Method == http.MethodGet && page.Authorized(r)
+		id, within, worldPath := api.SplitWorldPath(r.URL.Path)
 		switch {
 		case ui.Serves(r.URL.Path):
 			page.ServeHTTP(w, r) // the page asks for the token itself
+		case worldPath && ui.Serves(within):
+			wd, err := s.WorldByID(id)
+			if err != nil {
+				api.WriteJSON(w, errNoSuchWorld.Status, errNoSuchWorld)
+				return
+			}
+			page.ServeWorld(w, r, uiBackend{wd}, wd.prefix) // {control_url}/ui
 		case !browser && (!ok || got == ""):
 			api.WriteJSON(w, http.StatusUnauthorized, api.ErrMissingToken)
 		case !browser && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.controlToken)) != 1:
@@ -108,26 +169,25 @@ type ruleState struct {
 	Fired   int    `json:"fired"`
 }
 
-// deviceActions are the control API's actions on a device, by name.
-func (s *Server) deviceActions() map[string]func(user, device string) error {
-	return map[string]func(user, device string) error{
-		"expire":               s.ExpireAccessToken,
-		"soft_logout":          s.SoftLogout,
-		"hard_logout":          s.HardLogout,
-		"revoke_refresh_token": s.RevokeRefreshToken,
-	}
+// deviceActions are the control API's actions on a world's device, by
+// name (the control page's buttons too).
+var deviceActions = map[string]func(w *World, user, device string) error{
+	"expire":               (*World).ExpireAccessToken,
+	"soft_logout":          (*World).SoftLogout,
+	"hard_logout":          (*World).HardLogout,
+	"revoke_refresh_token": (*World).RevokeRefreshToken,
 }
 
-func (s *Server) controlScenario(*http.Request) (any, *api.Error) { return s.scenarioState(), nil }
+func (w *World) controlScenario(*http.Request) (any, *api.Error) { return w.scenarioState(), nil }
 
-// scenarioState describes the loaded scenario and how often each rule
+// scenarioState describes the world's scenario and how often each rule
 // fired.
-func (s *Server) scenarioState() scenarioState {
-	w := s.world.Load()
-	out := scenarioState{Description: w.Description, Source: w.Source, Rules: []ruleState{}}
-	if w.Engine != nil {
-		for i, n := range w.Engine.Fired() {
-			rule := &w.Rules[i]
+func (w *World) scenarioState() scenarioState {
+	cur := w.current.Load()
+	out := scenarioState{Description: cur.Description, Source: cur.Source, Rules: []ruleState{}}
+	if cur.Engine != nil {
+		for i, n := range cur.Engine.Fired() {
+			rule := &cur.Rules[i]
 			out.Rules = append(out.Rules, ruleState{Index: i, Name: rule.Name, Line: rule.Line, Summary: rule.Summary(), Fired: n})
 		}
 	}
@@ -136,7 +196,7 @@ func (s *Server) scenarioState() scenarioState {
 
 // controlLoad loads the scenario in the body (YAML); ?name= names it in
 // error messages (default "scenario.yaml").
-func (s *Server) controlLoad(r *http.Request) (any, *api.Error) {
+func (w *World) controlLoad(r *http.Request) (any, *api.Error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
 		return nil, api.ErrTooLarge
@@ -145,10 +205,10 @@ func (s *Server) controlLoad(r *http.Request) (any, *api.Error) {
 	if name == "" {
 		name = "scenario.yaml"
 	}
-	if err := s.LoadScenario(name, body); err != nil {
+	if err := w.LoadScenario(name, body); err != nil {
 		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
 	}
-	return s.controlScenario(r)
+	return w.controlScenario(r)
 }
 
 type clockReading struct {
@@ -157,9 +217,9 @@ type clockReading struct {
 	Virtual bool      `json:"virtual"`
 }
 
-func (s *Server) clockReading() clockReading {
-	now := s.Clock.Now()
-	return clockReading{Now: now, NowMs: now.UnixMilli(), Virtual: s.Clock.IsVirtual()}
+func (w *World) clockReading() clockReading {
+	now := w.Clock.Now()
+	return clockReading{Now: now, NowMs: now.UnixMilli(), Virtual: w.Clock.IsVirtual()}
 }
 
 // decodeControl reads a small JSON body into v.
@@ -172,7 +232,7 @@ func decodeControl(r *http.Request, v any) *api.Error {
 	return nil
 }
 
-func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
+func (w *World) controlAdvance(r *http.Request) (any, *api.Error) {
 	var req struct {
 		By json.RawMessage `json:"by"` // read as a string below, for a clear error
 	}
@@ -183,9 +243,9 @@ func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
 	if e != nil {
 		return nil, e
 	}
-	s.Clock.Advance(d)
-	s.current() // the rules due now apply at once
-	return s.clockReading(), nil
+	w.Clock.Advance(d)
+	w.state() // the rules due now apply at once
+	return w.clockReading(), nil
 }
 
 // advanceBy reads the "by" of clock/advance: a Go duration string, not
@@ -208,7 +268,7 @@ func advanceBy(raw json.RawMessage) (time.Duration, *api.Error) {
 	return d, nil
 }
 
-func (s *Server) controlSet(r *http.Request) (any, *api.Error) {
+func (w *World) controlSet(r *http.Request) (any, *api.Error) {
 	var req struct {
 		Time time.Time `json:"time"`
 	}
@@ -218,9 +278,9 @@ func (s *Server) controlSet(r *http.Request) (any, *api.Error) {
 	if req.Time.IsZero() {
 		return nil, api.MissingParam("time")
 	}
-	s.Clock.Set(req.Time)
-	s.current() // the rules due now apply at once
-	return s.clockReading(), nil
+	w.Clock.Set(req.Time)
+	w.state() // the rules due now apply at once
+	return w.clockReading(), nil
 }
 
 // deviceState is a device and its session, as the control API lists them.
@@ -235,17 +295,17 @@ type deviceState struct {
 	SoftLoggedOut   bool   `json:"soft_logged_out"`
 }
 
-func (s *Server) controlDevices(r *http.Request) (any, *api.Error) {
-	user := s.UserID(r.PathValue("user"))
-	if !slices.Contains(s.Users(), user) {
+func (w *World) controlDevices(r *http.Request) (any, *api.Error) {
+	user := w.UserID(r.PathValue("user"))
+	if !slices.Contains(w.Users(), user) {
 		return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user")
 	}
 	sessions := map[string]SessionInfo{}
-	for _, si := range s.Sessions(user) {
+	for _, si := range w.Sessions(user) {
 		sessions[si.DeviceID] = si
 	}
 	out := []deviceState{}
-	for _, d := range s.Devices(user) {
+	for _, d := range w.Devices(user) {
 		si := sessions[d.ID]
 		ds := deviceState{
 			DeviceID: d.ID, DisplayName: d.DisplayName, LastSeenIP: d.LastSeenIP,
@@ -264,14 +324,14 @@ func (s *Server) controlDevices(r *http.Request) (any, *api.Error) {
 
 // journalFilter reads a journal filter from the query: operation, method,
 // path, user (localpart or ID), device, status, errcode, since (RFC 3339).
-func (s *Server) journalFilter(r *http.Request) (journal.Filter, *api.Error) {
+func (w *World) journalFilter(r *http.Request) (journal.Filter, *api.Error) {
 	q := r.URL.Query()
 	f := journal.Filter{
 		Operation: q.Get("operation"), Method: q.Get("method"), Path: q.Get("path"),
 		DeviceID: q.Get("device"), Errcode: q.Get("errcode"),
 	}
 	if u := q.Get("user"); u != "" {
-		f.UserID = s.UserID(u)
+		f.UserID = w.UserID(u)
 	}
 	if v := q.Get("status"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -295,18 +355,18 @@ type journalPage struct {
 	Dropped int             `json:"dropped"`
 }
 
-func (s *Server) controlJournal(r *http.Request) (any, *api.Error) {
-	f, e := s.journalFilter(r)
+func (w *World) controlJournal(r *http.Request) (any, *api.Error) {
+	f, e := w.journalFilter(r)
 	if e != nil {
 		return nil, e
 	}
-	return journalPage{Entries: orEmpty(s.Journal.Entries(f)), Dropped: s.Journal.Dropped()}, nil
+	return journalPage{Entries: orEmpty(w.Journal.Entries(f)), Dropped: w.Journal.Dropped()}, nil
 }
 
 // controlWait answers once count requests (default 1) match the filter, or
 // 408 after timeout (default 10s, at most 5m).
-func (s *Server) controlWait(r *http.Request) (any, *api.Error) {
-	f, e := s.journalFilter(r)
+func (w *World) controlWait(r *http.Request) (any, *api.Error) {
+	f, e := w.journalFilter(r)
 	if e != nil {
 		return nil, e
 	}
@@ -328,12 +388,12 @@ func (s *Server) controlWait(r *http.Request) (any, *api.Error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	entries, err := s.Journal.Wait(ctx, f, count)
+	entries, err := w.Journal.Wait(ctx, f, count)
 	if err != nil {
-		got := s.Journal.Count(f)
+		got := w.Journal.Count(f)
 		return nil, api.Errorf(http.StatusRequestTimeout, "M_UNKNOWN", fmt.Sprintf("Timed out after %v with %d of %d matching requests", timeout, got, count))
 	}
-	return journalPage{Entries: entries, Dropped: s.Journal.Dropped()}, nil
+	return journalPage{Entries: entries, Dropped: w.Journal.Dropped()}, nil
 }
 
 func orEmpty[T any](s []T) []T {
@@ -349,3 +409,63 @@ type statusOnly struct{ code int }
 func (s *statusOnly) Header() http.Header         { return http.Header{} }
 func (s *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
 func (s *statusOnly) WriteHeader(code int)        { s.code = code }
+
+// worldID returns the ID of the world a control request names: by its ID
+// (/_mock/worlds/ID/…) or by its path (/_worlds/SERVER/LOCAL/_mock/…).
+func worldID(r *http.Request) string {
+	if id := r.PathValue("world"); id != "" {
+		return id
+	}
+	return r.PathValue("server") + "-" + r.PathValue("local")
+}
+
+// errNoSuchWorld answers a control request for a world that does not exist.
+var errNoSuchWorld = api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such world: it was dropped, expired when idle, or never existed")
+
+// maxWorldName bounds the label given with ?name=.
+const maxWorldName = 100
+
+// worldState describes a world for the control API: where its clients and
+// its control API reach it (the control URL followed by /clock/advance and
+// so on; /_mock/worlds/ID works as well).
+type worldState struct {
+	ID         string `json:"id"`
+	Name       string `json:"name,omitempty"`
+	BaseURL    string `json:"base_url"`
+	ControlURL string `json:"control_url"`
+}
+
+func (s *Server) worldState(w *World, r *http.Request) worldState {
+	base := api.BaseURL(r, s.cfg.publicURL)
+	return worldState{
+		ID: w.ID, Name: w.Name, BaseURL: api.WorldURL(base, w.prefix),
+		ControlURL: api.WorldURL(base, w.prefix) + strings.TrimSuffix(ControlPrefix, "/"),
+	}
+}
+
+// controlNewWorld makes a world set up by the scenario in the body (YAML),
+// or as the server was started when the body is empty; ?name= labels it
+// and names the scenario in error messages.
+func (s *Server) controlNewWorld(r *http.Request) (any, *api.Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+	if err != nil {
+		return nil, api.ErrTooLarge
+	}
+	name := r.URL.Query().Get("name")
+	if len(name) > maxWorldName {
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", fmt.Sprintf("name must be at most %d bytes", maxWorldName))
+	}
+	var opts []Option
+	if len(bytes.TrimSpace(body)) > 0 {
+		opts = append(opts, WithScenarioData(cmp.Or(name, "scenario.yaml"), body))
+	}
+	w, err := s.newWorldNamed(name, opts...)
+	switch {
+	case errors.Is(err, ErrTooManyWorlds):
+		return nil, api.Errorf(http.StatusServiceUnavailable, "M_RESOURCE_LIMIT_EXCEEDED",
+			fmt.Sprintf("This server holds %d worlds, its limit (-max-worlds): drop one with DELETE /_mock/worlds/{id}, or wait for idle ones to be dropped (-world-idle-lifetime %v)", s.worlds.max, s.worlds.idle))
+	case err != nil:
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
+	}
+	return s.worldState(w, r), nil
+}

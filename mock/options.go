@@ -39,7 +39,12 @@ type config struct {
 	logger          *slog.Logger
 	controlToken    string
 	stateFile       string
-	err             error // from WithScenario
+	serverID        string // set by WithServerID; "" picks one at random
+	maxWorlds       int
+	// worldIdleLifetime is how long a world besides the default may go
+	// unused; <= 0: forever.
+	worldIdleLifetime time.Duration
+	err               error // from WithScenario
 }
 
 // defaultSettings is a server with no scenario: legacy auth, the real
@@ -348,4 +353,26 @@ func WithLogger(l *slog.Logger) Option {
 // default; an empty token leaves it off.
 func WithControl(token string) Option {
 	return func(c *config) { c.controlToken = token }
+}
+
+// WithServerID sets the server's ID, with which the ID of every world it
+// makes begins (1 to 32 lowercase letters and digits): give each server
+// behind a load balancer its own. By default it is 6 random characters.
+func WithServerID(id string) Option {
+	return func(c *config) { c.serverID = id }
+}
+
+// WithMaxWorlds sets how many worlds the server holds besides its default
+// one (default DefaultMaxWorlds); making another fails with
+// ErrTooManyWorlds, over HTTP 503 M_RESOURCE_LIMIT_EXCEEDED.
+func WithMaxWorlds(n int) Option {
+	return func(c *config) { c.maxWorlds = n }
+}
+
+// WithWorldIdleLifetime sets how long a world besides the default one may
+// go unused, on the real clock, before it is dropped (default
+// DefaultWorldIdleLifetime; <= 0: never), so that a test that crashed
+// leaves none behind.
+func WithWorldIdleLifetime(d time.Duration) Option {
+	return func(c *config) { c.worldIdleLifetime = d }
 }

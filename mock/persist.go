@@ -41,14 +41,14 @@ type stateFile struct {
 // SaveState writes the server's lasting state to path atomically: a
 // temporary file in the same folder, synced, then renamed over path, so a
 // crash leaves the old file or the new one, never half of one.
-func (s *Server) SaveState(path string) error {
-	w := s.world.Load()
+func (w *World) SaveState(path string) error {
+	cur := w.current.Load()
 	f := stateFile{
 		Format: stateFormat, Version: stateVersion, SavedAt: time.Now().UTC(),
-		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.Store.Snapshot(),
+		Clock: w.Clock.Now(), Virtual: w.Clock.IsVirtual(), Store: cur.Store.Snapshot(),
 	}
-	if w.OAuth != nil {
-		f.OAuthClients, f.OAuthGrants = w.OAuth.Saved()
+	if cur.OAuth != nil {
+		f.OAuthClients, f.OAuthGrants = cur.OAuth.Saved()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -100,7 +100,7 @@ func writeAtomically(path string, data []byte) error {
 // saved reading. A file that is not a state file, is damaged, was written
 // by a newer mxauth or for another server name is an error, and the server
 // is left as it was.
-func (s *Server) LoadState(path string) error {
+func (w *World) LoadState(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("loading the state: %w", err)
@@ -126,18 +126,18 @@ func (s *Server) LoadState(path string) error {
 	case f.Version < 1:
 		return fmt.Errorf("%s: bad state file version %d", path, f.Version)
 	}
-	w := s.world.Load()
-	if len(f.OAuthClients) > 0 && w.OAuth == nil {
+	cur := w.current.Load()
+	if len(f.OAuthClients) > 0 && cur.OAuth == nil {
 		return fmt.Errorf("%s: the state has OAuth clients but the OAuth 2.0 API is off", path)
 	}
-	if err := w.Store.Restore(f.Store); err != nil {
+	if err := cur.Store.Restore(f.Store); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if w.OAuth != nil {
-		w.OAuth.Restore(f.OAuthClients, f.OAuthGrants)
+	if cur.OAuth != nil {
+		cur.OAuth.Restore(f.OAuthClients, f.OAuthGrants)
 	}
-	if f.Virtual && s.Clock.IsVirtual() {
-		s.Clock.Set(f.Clock)
+	if f.Virtual && w.Clock.IsVirtual() {
+		w.Clock.Set(f.Clock)
 	}
 	return nil
 }
@@ -152,9 +152,9 @@ func WithStateFile(path string) Option {
 }
 
 // loadStateFile restores c's state file into s, if it exists.
-func (s *Server) loadStateFile(path string) error {
+func (w *World) loadStateFile(path string) error {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return s.LoadState(path)
+	return w.LoadState(path)
 }

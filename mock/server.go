@@ -20,6 +20,9 @@
 // mock as its own authorization server. WithControl serves the same
 // operations as the Go API over HTTP under /_mock/, for tests in any
 // language; SaveState and WithStateFile keep the state across restarts.
+// NewWorld (over HTTP, POST /_mock/worlds) adds isolated worlds to one
+// server, each at a base URL of its own, for test suites that share a
+// server.
 //
 // Every operation of mxauth's specs/client-server and specs/oauth2 is
 // served through the generated strict server interfaces (gen/clientserver,
@@ -31,8 +34,7 @@
 // mock/internal/world. The request path and the handlers are in
 // mock/internal/api, the authorization server in mock/internal/oauth, the
 // control page and the timeline file in mock/internal/ui (fed by ui.go,
-// which also hooks the state's, the rules' and the clock's changes into the
-// journal). Behaviour follows the Matrix spec and the RFCs; where the spec
+// which also hooks each world's state, rules and clock into its journal). Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
 package mock
 
@@ -44,30 +46,26 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
-	"github.com/mxauth/mxauth/mock/internal/world"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
 // Server is a mock homeserver. Create it with New or Start. Its methods are
 // safe for concurrent use, also while it serves requests.
+//
+// It embeds its default World, at the root of its URL: the Go API
+// (AddUser, Login, Clock, Journal, Reset, …) acts on that world. NewWorld
+// adds isolated worlds beside it, each at a base URL of its own.
 type Server struct {
 	// URL is the base URL of a server run by Start, such as
 	// "http://127.0.0.1:39421"; empty otherwise.
 	URL string
-	// Clock is the time every expiry decision reads. Move it to make tokens
-	// expire: Advance and Set work on the real clock too. Do not replace
-	// it: the state keeps reading the clock it was built with.
-	Clock *clock.Clock
-	// Journal records every answered request, bounded; see package journal.
-	// Do not replace it either: the request path keeps the one New made.
-	Journal *journal.Journal
+	*World
 
 	cfg     config
-	world   atomic.Pointer[world.World]
+	worlds  worlds
 	handler http.Handler
 
 	mu     sync.Mutex
@@ -79,7 +77,7 @@ type Server struct {
 // created. It serves nothing until Handler, Serve or ListenAndServe is
 // used. It fails on a bad scenario file or a bad WithUser.
 func New(opts ...Option) (*Server, error) {
-	cfg := config{world: defaultSettings()}
+	cfg := config{world: defaultSettings(), maxWorlds: DefaultMaxWorlds, worldIdleLifetime: DefaultWorldIdleLifetime}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
@@ -92,24 +90,20 @@ func New(opts ...Option) (*Server, error) {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{
-		Clock:   cfg.clock,
-		Journal: journal.New(cfg.journalCapacity),
-		cfg:     cfg,
-	}
-	w, changes, err := s.newWorld(cfg.world)
-	if err != nil {
+	s := &Server{cfg: cfg}
+	if err := s.worlds.init(cfg); err != nil {
 		return nil, err
 	}
-	s.world.Store(w)
-	changes.start(s.Journal)
-	s.Clock.OnMove(s.recordClockMove)
+	s.World = &World{Clock: cfg.clock, Journal: journal.New(cfg.journalCapacity), server: s}
+	if err := s.World.start(cfg.world); err != nil {
+		return nil, err
+	}
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err
 		}
 	}
-	pipeline := api.Config{World: s.world.Load, Journal: s.Journal, Logger: cfg.logger, PublicURL: cfg.publicURL}
+	pipeline := api.Config{Route: s.route, Logger: cfg.logger, PublicURL: cfg.publicURL}
 	if cfg.controlToken != "" {
 		pipeline.Control = s.controlAPI()
 	}
@@ -119,9 +113,6 @@ func New(opts ...Option) (*Server, error) {
 
 // Handler returns the server's HTTP handler, for use in a server of your own.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// ServerName returns the server name, the part of user IDs after the colon.
-func (s *Server) ServerName() string { return s.store().ServerName() }
 
 // Serve answers requests on l until Shutdown or Close. It returns
 // http.ErrServerClosed after Shutdown or Close. A server serves once.
@@ -145,6 +136,8 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	srv := s.http
 	s.mu.Unlock()
+	stop := s.startJanitor()
+	defer stop()
 	return srv.Serve(l)
 }
 

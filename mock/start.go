@@ -21,10 +21,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("mock: listen on loopback: %v", err)
 	}
 	s.URL = "http://" + l.Addr().String()
+	s.World.URL = s.URL
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
-		s.writeTimelineOnFailure(t)
+		for _, w := range append([]*World{s.World}, s.Worlds()...) {
+			w.writeTimelineOnFailure(t)
+		}
 		// Close, not Shutdown: the test is over, and Shutdown would wait up
 		// to five seconds for connections a client opened but never used.
 		_ = s.Close()

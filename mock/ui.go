@@ -18,17 +18,18 @@ import (
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// WriteTimeline writes the timeline of the server's sessions to an HTML
-// file at path, the page GET /_mock/journal/timeline.html answers: each
+// WriteTimeline writes the timeline of the world's sessions to an HTML
+// file at path, the page GET /_mock/journal/timeline.html answers (for a
+// world other than the default, {control_url}/journal/timeline.html): each
 // device's tokens as bars, the requests as marks coloured by status,
 // rule firings and clock moves as lines, and a table of the requests. The
 // file needs nothing but itself (no script, no other file).
-func (s *Server) WriteTimeline(path string) error {
+func (w *World) WriteTimeline(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("mock: write timeline: %w", err)
 	}
-	if err := ui.WriteTimeline(f, s.uiModel()); err != nil {
+	if err := ui.WriteTimeline(f, w.uiModel()); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("mock: write timeline: %w", err)
 	}
@@ -38,10 +39,11 @@ func (s *Server) WriteTimeline(path string) error {
 	return nil
 }
 
-// writeTimelineOnFailure writes the timeline when t has failed and names
-// the file in the test log: in t's artifact directory under
+// writeTimelineOnFailure writes the world's timeline when t has failed
+// and names the file in the test log (named after the test, and the world
+// unless it is the default): in t's artifact directory under
 // go test -artifacts, else in a new temporary directory that is kept.
-func (s *Server) writeTimelineOnFailure(t testing.TB) {
+func (w *World) writeTimelineOnFailure(t testing.TB) {
 	if !t.Failed() {
 		return
 	}
@@ -55,30 +57,35 @@ func (s *Server) writeTimelineOnFailure(t testing.TB) {
 			return
 		}
 	}
-	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(t.Name()) + ".timeline.html"
+	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(t.Name())
+	if w.ID != "" {
+		name += "." + w.ID
+	}
+	name += ".timeline.html"
 	path := filepath.Join(dir, name)
-	if err := s.WriteTimeline(path); err != nil {
+	if err := w.WriteTimeline(path); err != nil {
 		t.Logf("mock: no timeline: %v", err)
 		return
 	}
 	t.Logf("mock: what the client did, as a timeline: %s", path)
 }
 
-// uiModel takes the snapshot the control page and the timeline show.
-func (s *Server) uiModel() ui.Model {
-	events := s.Journal.Events()
+// uiModel takes the snapshot of the world the control page and the
+// timeline show.
+func (w *World) uiModel() ui.Model {
+	events := w.Journal.Events()
 	histories := ui.Histories(events)
 	m := ui.Model{
-		Now: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Scenario: s.uiScenario(),
-		Entries: s.Journal.Entries(journal.Filter{}), Events: events, Dropped: s.Journal.Dropped(),
+		Now: w.Clock.Now(), Virtual: w.Clock.IsVirtual(), Scenario: w.uiScenario(),
+		Entries: w.Journal.Entries(journal.Filter{}), Events: events, Dropped: w.Journal.Dropped(),
 	}
-	for _, user := range s.Users() {
+	for _, user := range w.Users() {
 		sessions := map[string]SessionInfo{}
-		for _, si := range s.Sessions(user) {
+		for _, si := range w.Sessions(user) {
 			sessions[si.DeviceID] = si
 		}
 		u := ui.User{ID: user}
-		for _, d := range s.Devices(user) {
+		for _, d := range w.Devices(user) {
 			si, h := sessions[d.ID], histories[[2]string{user, d.ID}]
 			u.Devices = append(u.Devices, ui.Device{
 				ID: d.ID, DisplayName: d.DisplayName, Auth: h.Auth, Generation: h.Generation,
@@ -91,9 +98,9 @@ func (s *Server) uiModel() ui.Model {
 	return m
 }
 
-// uiScenario describes the loaded scenario for the page.
-func (s *Server) uiScenario() ui.Scenario {
-	st := s.scenarioState()
+// uiScenario describes the world's scenario for the page.
+func (w *World) uiScenario() ui.Scenario {
+	st := w.scenarioState()
 	out := ui.Scenario{Description: st.Description, Source: st.Source}
 	for _, r := range st.Rules {
 		out.Rules = append(out.Rules, ui.Rule{Name: r.Name, Fired: r.Fired})
@@ -101,27 +108,27 @@ func (s *Server) uiScenario() ui.Scenario {
 	return out
 }
 
-// uiBackend is the server as the control page sees it.
-type uiBackend struct{ s *Server }
+// uiBackend is a world as the control page sees it.
+type uiBackend struct{ w *World }
 
-func (b uiBackend) Model() ui.Model { return b.s.uiModel() }
+func (b uiBackend) Model() ui.Model { return b.w.uiModel() }
 
 func (b uiBackend) Act(action, user, device string) error {
-	do := b.s.deviceActions()[action]
+	do := deviceActions[action]
 	if do == nil {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	return do(user, device) // due time rules first, as every Go API call
+	return do(b.w, user, device) // due time rules first, as every Go API call
 }
 
 func (b uiBackend) AdvanceClock(d time.Duration) {
-	b.s.Clock.Advance(d)
-	b.s.current() // the rules due now apply at once
+	b.w.Clock.Advance(d)
+	b.w.state() // the rules due now apply at once
 }
 
 func (b uiBackend) SetClock(t time.Time) {
-	b.s.Clock.Set(t)
-	b.s.current() // the rules due now apply at once
+	b.w.Clock.Set(t)
+	b.w.state() // the rules due now apply at once
 }
 
 // pageCSRF is the CSRF scheme of the server's other pages (package csrf),
@@ -136,16 +143,17 @@ func (c pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
 	if nonce := csrf.Current(r); len(nonce) >= 32 {
 		return c.key.Token(nonce), nil
 	}
-	nonce := c.s.world.Load().Store.RandomString(32)
-	return c.key.Token(nonce), csrf.Cookie(nonce)
+	nonce := c.s.current.Load().Store.RandomString(32)
+	return c.key.Token(nonce), csrf.Cookie(nonce, "/")
 }
 
 func (c pageCSRF) Valid(r *http.Request) bool { return c.key.Valid(r) }
 
 // newControlPage returns the handler of the control page and the timeline
-// file.
+// file: of the default world at /_mock/ui, of another at {control_url}/ui
+// (ServeWorld).
 func (s *Server) newControlPage() *ui.Handler {
-	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s, csrf.NewKey()}})
+	return ui.NewHandler(ui.Config{Backend: uiBackend{s.World}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s, csrf.NewKey()}})
 }
 
 // changeRecorder turns the state's token changes into journal events. A
@@ -204,16 +212,16 @@ func tokenEvent(ch state.Change) journal.Event {
 }
 
 // recordFired is the rule engine's OnFire: a rule's firing goes to the
-// journal before its effects.
-func (s *Server) recordFired(f scenario.Fired) {
+// world's journal before its effects.
+func (w *World) recordFired(f scenario.Fired) {
 	name := f.Name
 	if name == "" {
 		name = fmt.Sprintf("rule %d", f.Index+1)
 	}
-	s.Journal.Record(journal.Event{Time: s.Clock.Now(), Kind: journal.RuleFired, Rule: name})
+	w.Journal.Record(journal.Event{Time: w.Clock.Now(), Kind: journal.RuleFired, Rule: name})
 }
 
-// recordClockMove is the clock's OnMove.
-func (s *Server) recordClockMove(from, to time.Time) {
-	s.Journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
+// recordClockMove is the world's clock's OnMove.
+func (w *World) recordClockMove(from, to time.Time) {
+	w.Journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
 }

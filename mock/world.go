@@ -2,71 +2,138 @@ package mock
 
 import (
 	"fmt"
+	"sync/atomic"
+	"time"
 
+	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/world"
+	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// newWorld builds the world that set describes on the server's clock, which
+// World is one homeserver inside a Server, isolated from the others: its
+// own users, devices, tokens, OAuth clients, rooms, clock, scenario and
+// journal. A Server's default world is at its root and is the Server's
+// embedded World; NewWorld and POST /_mock/worlds make others, each at a
+// base URL of its own (the server's followed by /_worlds/SERVER/LOCAL for
+// the world "SERVER-LOCAL"). Its methods
+// are the Go API and are safe for concurrent use.
+type World struct {
+	// ID names the world in the control API and in its base URL; "" for
+	// a server's default world. It starts with the ID of the server that
+	// holds it (see WithServerID).
+	ID string
+	// Name is the label the world was created with; may be "".
+	Name string
+	// URL is the world's base URL, the homeserver URL its clients use,
+	// such as "http://127.0.0.1:39421/_worlds/s1/k2j4h6m8q0"; set for the
+	// worlds of a server run by Start (the default world's is the server's
+	// URL).
+	URL string
+	// Clock is the time every expiry decision in the world reads. Move it
+	// to make tokens expire: Advance and Set work on the real clock too.
+	// Do not replace it: the state keeps reading the clock it was built
+	// with.
+	Clock *clock.Clock
+	// Journal records every request the world answered, bounded; see
+	// package journal. Do not replace it either.
+	Journal *journal.Journal
+
+	server   *Server
+	prefix   string // the path its URLs sit under; "" at the root
+	current  atomic.Pointer[world.World]
+	lastUsed atomic.Int64 // Unix nanoseconds of the last use, on the real clock
+}
+
+// newWorld builds the world that set describes on the world's clock, which
 // it resets to the start that set asks for. Its token changes and rule
-// firings go to the journal: the changes made while building (the
+// firings go to the world's journal: the changes made while building (the
 // scenario's devices) once the caller starts the recorder it returns,
 // after emptying the journal if it does.
-func (s *Server) newWorld(set world.Settings) (*world.World, *changeRecorder, error) {
+func (w *World) newWorld(set world.Settings) (*world.World, *changeRecorder, error) {
+	set.OAuthSettings.PathPrefix = w.prefix
 	changes := &changeRecorder{}
 	set.Store.OnChange = changes.record
-	w, err := world.New(set, s.Clock, s.cfg.logger)
+	cur, err := world.New(set, w.Clock, w.server.cfg.logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mock: %w", err)
 	}
-	if w.Engine != nil {
-		w.Engine.OnFire(s.recordFired)
+	if cur.Engine != nil {
+		cur.Engine.OnFire(w.recordFired)
 	}
-	return w, changes, nil
+	return cur, changes, nil
 }
 
-// current returns the current world with the time rules due at the clock's
-// reading applied: what every read or write of the Go and control APIs
-// works on.
-func (s *Server) current() *world.World {
-	w := s.world.Load()
-	w.ApplyDue()
-	return w
-}
-
-// store returns the current state, time rules applied.
-func (s *Server) store() *state.Store { return s.current().Store }
-
-// Reset puts the server back as it started, or as the scenario loaded last
-// set it up: users, devices and tokens as the scenario lists them, the
-// clock at its start, rule counts and the journal empty.
-func (s *Server) Reset() error {
-	w, changes, err := s.newWorld(s.world.Load().Settings)
+// start sets a new World up as set describes, with its clock's moves
+// recorded in its journal.
+func (w *World) start(set world.Settings) error {
+	cur, changes, err := w.newWorld(set)
 	if err != nil {
 		return err
 	}
-	s.world.Store(w)
-	s.Journal.Reset()
-	changes.start(s.Journal)
+	w.current.Store(cur)
+	changes.start(w.Journal)
+	w.Clock.OnMove(w.recordClockMove)
+	return nil
+}
+
+// target is what the request pipeline needs of the world.
+func (w *World) target() api.Target {
+	return api.Target{World: w.current.Load(), Journal: w.Journal, Prefix: w.prefix}
+}
+
+// touch records that the world is in use now, which keeps it from being
+// dropped as idle.
+func (w *World) touch(now time.Time) { w.lastUsed.Store(now.UnixNano()) }
+
+// state returns the world's state with the time rules due at the clock's
+// reading applied: what every read or write of the Go and control APIs
+// works on.
+func (w *World) state() *world.World {
+	if w.prefix != "" {
+		w.touch(time.Now())
+	}
+	cur := w.current.Load()
+	cur.ApplyDue()
+	return cur
+}
+
+// store returns the world's auth state, time rules applied.
+func (w *World) store() *state.Store { return w.state().Store }
+
+// ServerName returns the server name, the part of user IDs after the colon.
+func (w *World) ServerName() string { return w.store().ServerName() }
+
+// Reset puts the world back as it started, or as the scenario loaded last
+// set it up: users, devices and tokens as the scenario lists them, the
+// clock at its start, rule counts and the journal empty.
+func (w *World) Reset() error {
+	cur, changes, err := w.newWorld(w.current.Load().Settings)
+	if err != nil {
+		return err
+	}
+	w.current.Store(cur)
+	w.Journal.Reset()
+	changes.start(w.Journal)
 	return nil
 }
 
 // LoadScenario parses a scenario (name is used in error messages) and
-// resets the server to it, as Reset does. On an error, which names the
-// line and column of every problem, the server is left as it was.
-func (s *Server) LoadScenario(name string, data []byte) error {
+// resets the world to it, as Reset does. On an error, which names the
+// line and column of every problem, the world is left as it was.
+func (w *World) LoadScenario(name string, data []byte) error {
 	sc, err := scenario.Parse(name, data, api.Operations())
 	if err != nil {
 		return err
 	}
-	w, changes, err := s.newWorld(fromScenario(sc, name))
+	cur, changes, err := w.newWorld(fromScenario(sc, name))
 	if err != nil {
 		return err
 	}
-	s.world.Store(w)
-	s.Journal.Reset()
-	changes.start(s.Journal)
+	w.current.Store(cur)
+	w.Journal.Reset()
+	changes.start(w.Journal)
 	return nil
 }

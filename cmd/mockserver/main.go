@@ -21,6 +21,9 @@
 //	-state-interval D               also save the state this often (default 10s; 0: only at shutdown)
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
+//	-server-id ID                   begin the IDs of the worlds made over the control API with ID (default: random)
+//	-max-worlds N                   hold at most N worlds besides the default one (default 1000)
+//	-world-idle-lifetime D          drop a world unused for D (default 30m; 0: never)
 //	-log-format text|json           request log format on standard error (default text)
 //	-log-level LEVEL                least level logged: debug, info, warn or error (default info); each
 //	                                answered request is an info line (warn when refused), so warn keeps
@@ -99,6 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	serverName := flags.String("server-name", "", "the server `name` in user IDs (default: the scenario's)")
 	accessLifetime := flags.Duration("access-token-lifetime", 0, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
 	refreshLifetime := flags.Duration("refresh-token-lifetime", 0, "lifetime of refresh tokens (default: the scenario's)")
+	serverID := flags.String("server-id", "", "begin world IDs with this `id` (lowercase letters and digits; default: random)")
+	maxWorlds := flags.Int("max-worlds", mock.DefaultMaxWorlds, "hold at most `n` worlds besides the default one")
+	worldIdle := flags.Duration("world-idle-lifetime", mock.DefaultWorldIdleLifetime, "drop a world that has gone unused this long (0: never)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
 	publicURL := flags.String("public-url", "", "the base `URL` the server tells clients in every URL it advertises (well_known, OAuth 2.0 metadata, iss, device verification); default: http:// and the request's Host header")
 	logLevel := flags.String("log-level", "info", "least `level` logged: debug, info, warn or error (requests are info, refusals warn)")
@@ -173,7 +179,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			opts = append(opts, mock.WithPublicURL(*publicURL))
 		}
 	})
-	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))
+	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken),
+		mock.WithServerID(*serverID), mock.WithMaxWorlds(*maxWorlds), mock.WithWorldIdleLifetime(*worldIdle))
 	stateLoaded := false
 	if *stateFile != "" {
 		// Found now rather than at shutdown, when the state would be lost.
@@ -274,7 +281,7 @@ func logReady(logger *slog.Logger, srv *mock.Server, r readiness) {
 		clockMode = "virtual at " + srv.Clock.Now().UTC().Format(time.RFC3339)
 	}
 	attrs := []any{"url", r.url, "server_name", srv.ServerName(), "users", strings.Join(srv.Users(), ","),
-		"scenario", r.scenario, "clock", clockMode}
+		"scenario", r.scenario, "clock", clockMode, "server_id", srv.ServerID()}
 	switch oauth, approveAs := srv.OAuth(); {
 	case approveAs != "":
 		attrs = append(attrs, "oauth", "on, every authorization approved as "+approveAs)

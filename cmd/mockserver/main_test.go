@@ -192,6 +192,7 @@ func TestBadFlags(t *testing.T) {
 		{"-user", "Bad Name:x"},
 		{"-public-url", "matrix.example.org"},
 		{"-public-url", "https://user@matrix.example.org"},
+		{"-server-id", "Not-An-ID"},
 		{"extra"},
 	} {
 		var stderr lockedBuffer
@@ -486,5 +487,36 @@ func TestBadLogLevel(t *testing.T) {
 		if want := fmt.Sprintf("-log-level %q: want debug, info, warn or error", value); !strings.Contains(stderr.String(), want) {
 			t.Errorf("-log-level %q: stderr %q, want it to say %q", value, stderr.String(), want)
 		}
+	}
+}
+
+// TestWorldFlags: -server-id begins the world IDs, -max-worlds bounds them,
+// and a world made without a body is set up as the server was (here by
+// -user besides the default scenario).
+func TestWorldFlags(t *testing.T) {
+	url, _, _ := startServer(t, "-control", "-control-token", "tok", "-server-id", "ci7", "-max-worlds", "1",
+		"-world-idle-lifetime", "1h", "-user", "carol:pw")
+	req, _ := http.NewRequest(http.MethodPost, url+"/_mock/worlds", nil) // no body: as the server was set up
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var w map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&w); err != nil {
+		t.Fatal(err)
+	}
+	if status := resp.StatusCode; status != http.StatusCreated || !strings.HasPrefix(w["id"].(string), "ci7-") || !strings.HasPrefix(w["base_url"].(string), url+"/_worlds/ci7/") {
+		t.Fatalf("POST /_mock/worlds: %d %v", resp.StatusCode, w)
+	}
+	if status, out := post(t, w["base_url"].(string)+"/_matrix/client/v3/login", "", loginBody("carol", "pw")); status != 200 {
+		t.Fatalf("login in the world: %d %v", status, out)
+	}
+	if status, out := post(t, url+"/_mock/worlds", "tok", map[string]any{}); status != http.StatusServiceUnavailable || out["errcode"] != "M_RESOURCE_LIMIT_EXCEEDED" {
+		t.Fatalf("past -max-worlds: %d %v", status, out)
+	}
+	if status, out := post(t, url+"/_mock/worlds", "tok", nil); status != http.StatusOK || out["server_id"] != "ci7" || out["idle_lifetime_ms"] != float64(3600000) {
+		t.Fatalf("GET /_mock/worlds: %d %v", status, out)
 	}
 }

@@ -141,6 +141,26 @@ func TestFlowsInProcess(t *testing.T) {
 	}
 }
 
+// TestFlowsInWorlds runs every flow at once against one mock.Start server,
+// each in a world of its own reached through the world's base URL (a URL
+// with a path): the SDK and the harness's control requests take it as
+// they take a server's.
+func TestFlowsInWorlds(t *testing.T) {
+	node := requireNode(t)
+	hs := mock.Start(t, mock.WithScenario(scenarioFile), mock.WithControl(controlToken))
+	for _, f := range flows {
+		t.Run(f.name, func(t *testing.T) {
+			skipWithoutWholeAPI(t, f)
+			t.Parallel()
+			w, err := hs.NewWorld()
+			if err != nil {
+				t.Fatal(err)
+			}
+			runFlow(t, node, w.URL, f)
+		})
+	}
+}
+
 // skipWithoutWholeAPI skips the flows that need /sync and rooms until the
 // mock serves them. Remove it when issue 13's API is merged.
 func skipWithoutWholeAPI(t *testing.T, f flow) {

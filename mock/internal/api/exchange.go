@@ -41,6 +41,7 @@ import (
 
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/world"
+	"github.com/mxauth/mxauth/mock/journal"
 )
 
 // Exchange is what the server learns about one request while answering it,
@@ -53,7 +54,7 @@ type Exchange struct {
 	http.ResponseWriter
 	context.Context // the request's context, with the router's values
 	World           *world.World
-	Path            string // as sent, before any rewriting
+	Path            string // as sent within the world (its prefix stripped), before any rewriting
 	Operation       string // the operationId of the route, "" for none
 	Principal       state.Principal
 	Token           string // the access token that authenticated the caller
@@ -67,12 +68,18 @@ type Exchange struct {
 
 	req       *http.Request // as received, for BaseURL
 	publicURL string
+	prefix    string           // the world's path prefix, for BaseURL
+	journal   *journal.Journal // the world's
 }
 
-// NewExchange starts the exchange of r, answered through w on world.
-// publicURL, when set, is the base URL told to clients.
-func NewExchange(w http.ResponseWriter, r *http.Request, wd *world.World, publicURL string) *Exchange {
-	return &Exchange{ResponseWriter: w, Context: r.Context(), World: wd, Path: r.URL.Path, req: r, publicURL: publicURL}
+// NewExchange starts the exchange of r, answered through w on the world of
+// t, with r's path already within the world. publicURL, when set, is the
+// server's base URL told to clients.
+func NewExchange(w http.ResponseWriter, r *http.Request, t Target, publicURL string) *Exchange {
+	return &Exchange{
+		ResponseWriter: w, Context: r.Context(), World: t.World, Path: r.URL.Path,
+		req: r, publicURL: publicURL, prefix: t.Prefix, journal: t.Journal,
+	}
 }
 
 type exchangeKey struct{}
@@ -112,14 +119,26 @@ func writerExchange(w http.ResponseWriter) *Exchange {
 // BaseURL is the URL clients are told to use in well_known answers and the
 // OAuth 2.0 metadata. It is built when an answer asks for it rather than
 // for every request: most answers do not, and building it allocates.
-func (x *Exchange) BaseURL() string {
+func (x *Exchange) BaseURL() string { return WorldURL(BaseURL(x.req, x.publicURL), x.prefix) }
+
+// BaseURL is the server's base URL as a client that sent r reaches it:
+// publicURL when set, else the scheme and Host r was sent to.
+func BaseURL(r *http.Request, publicURL string) string {
 	switch {
-	case x.publicURL != "":
-		return x.publicURL
-	case x.req.TLS != nil:
-		return "https://" + x.req.Host
+	case publicURL != "":
+		return publicURL
+	case r.TLS != nil:
+		return "https://" + r.Host
 	}
-	return "http://" + x.req.Host
+	return "http://" + r.Host
+}
+
+// WorldURL is the base URL of the world at prefix on the server at base.
+func WorldURL(base, prefix string) string {
+	if prefix == "" {
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + prefix
 }
 
 // Store is the state the request works on.

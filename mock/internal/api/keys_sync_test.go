@@ -25,7 +25,7 @@ func worldServer(t *testing.T, users []scenario.User) (*world.World, *httptest.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(NewHandler(Config{World: func() *world.World { return wd }, Journal: journal.New(0), Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(NewHandler(Config{Route: func(string) (Target, bool) { return Target{World: wd, Journal: journal.New(0)}, true }, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	return wd, srv
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -19,8 +20,30 @@ import (
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
-// ControlPrefix is where the control API lives when it is on.
+// ControlPrefix is where the control API lives when it is on: at the root
+// for the default world, and below each world's prefix for that world.
 const ControlPrefix = "/_mock/"
+
+// WorldsPrefix is where the worlds other than a server's default one
+// live: the world with ID "SERVER-LOCAL" below WorldsPrefix + "SERVER/LOCAL",
+// so that a load balancer routes a server's worlds by the path element of
+// the server's ID (WorldPath).
+const WorldsPrefix = "/_worlds/"
+
+// WorldPath returns the path prefix of the world with the given ID.
+func WorldPath(id string) string { return WorldsPrefix + strings.Replace(id, "-", "/", 1) }
+
+// SplitWorldPath returns the ID of the world a path below WorldsPrefix is
+// for, and the path within the world; ok is false for other paths.
+func SplitWorldPath(path string) (id, within string, ok bool) {
+	rest, ok := strings.CutPrefix(path, WorldsPrefix)
+	if !ok {
+		return "", "", false
+	}
+	server, rest, _ := strings.Cut(rest, "/")
+	local, within, _ := strings.Cut(rest, "/")
+	return server + "-" + local, "/" + within, true
+}
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE. Media uploads have the media store's cap
@@ -39,12 +62,27 @@ const (
 
 // Config is what a server's request pipeline works with.
 type Config struct {
-	World     func() *world.World // the current world; a request keeps the one it started in
-	Journal   *journal.Journal
+	// Route returns the world a request path is for; false when the path
+	// names a world that does not exist (anymore). A request keeps the
+	// world it started in.
+	Route     func(path string) (Target, bool)
 	Logger    *slog.Logger
 	PublicURL string       // the base URL told to clients; empty: the request's scheme and Host
 	Control   http.Handler // the control API under ControlPrefix; nil when off
 }
+
+// Target is the world a request is for, as Config.Route finds it.
+type Target struct {
+	World   *world.World
+	Journal *journal.Journal // where the world's answered requests go
+	// Prefix is the path the world's URLs sit under: "" for a world at
+	// the root, WorldPath(ID) for another. The pipeline strips it
+	// before routing and puts it back in the URLs it tells clients.
+	Prefix string
+}
+
+// errNoWorld answers a request for a world that does not exist.
+var errNoWorld = Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such world: it was dropped, expired when idle, or never existed")
 
 // pipeline is a server's HTTP handler.
 type pipeline struct {
@@ -61,13 +99,20 @@ func NewHandler(cfg Config) http.Handler { return &pipeline{Config: cfg, router:
 // the body read and checked; then the router: route → operation → guard →
 // rules → handler (router.go).
 func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p.Control != nil && strings.HasPrefix(r.URL.Path, ControlPrefix) {
+	if p.Control != nil && isControl(r.URL.Path) {
 		p.Control.ServeHTTP(w, r) // not journaled, and no rule sees it
 		return
 	}
 	began := time.Now()
-	wd := p.World()
-	x := NewExchange(w, r, wd, p.PublicURL)
+	t, ok := p.Route(r.URL.Path)
+	if !ok {
+		setCORS(w.Header())
+		WriteJSON(w, errNoWorld.Status, errNoWorld)
+		return
+	}
+	stripPrefix(r.URL, t.Prefix)
+	wd := t.World
+	x := NewExchange(w, r, t, p.PublicURL)
 	defer p.finish(x, r, began)
 	wd.ApplyDue()
 
@@ -126,6 +171,28 @@ func repeatedParameter(r *http.Request) string {
 	return ""
 }
 
+// isControl reports whether path is the control API's, the default
+// world's or another's.
+func isControl(path string) bool {
+	if strings.HasPrefix(path, ControlPrefix) {
+		return true
+	}
+	_, within, ok := SplitWorldPath(path)
+	return ok && strings.HasPrefix(within, ControlPrefix)
+}
+
+// stripPrefix removes a world's path prefix from u, so that the router
+// sees the path within the world; the prefix alone becomes "/".
+func stripPrefix(u *url.URL, prefix string) {
+	if prefix == "" {
+		return
+	}
+	u.Path = cmp.Or(strings.TrimPrefix(u.Path, prefix), "/")
+	if u.RawPath != "" {
+		u.RawPath = cmp.Or(strings.TrimPrefix(u.RawPath, prefix), "/")
+	}
+}
+
 // finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
 // dropped the connection on purpose), and the answer goes to the journal
 // and the log.
@@ -162,14 +229,14 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 		e.TokenUserID, e.TokenDeviceID = x.Carried.UserID, x.Carried.DeviceID
 		who = x.Carried
 	}
-	p.Journal.Add(e)
+	x.journal.Add(e)
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelWarn
 	}
 	if p.Logger.Enabled(r.Context(), level) {
 		p.Logger.LogAttrs(r.Context(), level, "request",
-			slog.String("method", r.Method), slog.String("path", x.Path), slog.String("operation", x.Operation),
+			slog.String("method", r.Method), slog.String("path", x.prefix+x.Path), slog.String("operation", x.Operation),
 			slog.Int("status", status), slog.String("errcode", x.Errcode),
 			slog.String("user", who.UserID), slog.String("device", who.DeviceID),
 			slog.Duration("took", time.Since(began)))

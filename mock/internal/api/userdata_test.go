@@ -44,7 +44,7 @@ func newRoomWorld(t *testing.T) *roomWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewHandler(api.Config{World: func() *world.World { return w }, Journal: journal.New(100), Logger: slog.New(slog.DiscardHandler)}))
+	srv := httptest.NewServer(api.NewHandler(api.Config{Route: func(string) (api.Target, bool) { return api.Target{World: w, Journal: journal.New(100)}, true }, Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(srv.Close)
 	rw := &roomWorld{t: t, w: w, url: srv.URL}
 	rw.room, err = w.Rooms.CreateRoom("@alice:localhost", rooms.CreateRoomRequest{Name: "Tea", Invite: []string{"@bob:localhost"}})

@@ -54,9 +54,11 @@ func (k *Key) Valid(r *http.Request) bool {
 	return nonce != "" && hmac.Equal([]byte(k.Token(nonce)), []byte(r.PostForm.Get(Field)))
 }
 
-// Cookie returns the cookie that carries nonce.
-func Cookie(nonce string) *http.Cookie {
-	return &http.Cookie{Name: CookieName, Value: nonce, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+// Cookie returns the cookie that carries nonce for the pages under path
+// ("/" for the whole host; a world's prefix keeps its pages' nonce apart
+// from other worlds').
+func Cookie(nonce, path string) *http.Cookie {
+	return &http.Cookie{Name: CookieName, Value: nonce, Path: path, HttpOnly: true, SameSite: http.SameSiteStrictMode}
 }
 
 // Current returns the nonce the request's cookie holds, "" without one.

@@ -14,7 +14,7 @@ func form(field, cookie, site string) *http.Request {
 	r := httptest.NewRequest("POST", "/", strings.NewReader(url.Values{Field: {field}}.Encode()))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if cookie != "" {
-		r.AddCookie(Cookie(cookie))
+		r.AddCookie(Cookie(cookie, "/"))
 	}
 	if site != "" {
 		r.Header.Set("Sec-Fetch-Site", site)
@@ -55,8 +55,8 @@ func TestValid(t *testing.T) {
 
 // TestCookie: the cookie is out of script's and other sites' reach.
 func TestCookie(t *testing.T) {
-	c := Cookie("nonce")
-	if c.Name != CookieName || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" {
+	c := Cookie("nonce", "/_worlds/s/w")
+	if c.Name != CookieName || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/_worlds/s/w" {
 		t.Errorf("cookie %+v", c)
 	}
 	if got := Current(form("", "nonce", "")); got != "nonce" {

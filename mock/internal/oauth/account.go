@@ -65,7 +65,7 @@ func (s *Server) startAccountSession(user string, now time.Time, secure bool) *h
 	}
 	s.pageLogins[id] = pageSession{user: user, expires: now.Add(accountSessionLifetime)}
 	s.mu.Unlock()
-	return &http.Cookie{Name: accountCookie, Value: id, Path: AccountPath, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
+	return &http.Cookie{Name: accountCookie, Value: id, Path: s.path(AccountPath), HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
 }
 
 // accountUser returns the user of the request's page session, or "".
@@ -117,9 +117,10 @@ func (s *Server) CrossSigningResetApproved(user string) bool {
 
 // CrossSigningResetURL is where, on a homeserver at base, the account
 // management page asks the user to approve a cross-signing reset: the URL
-// of the m.oauth stage of keys/device_signing/upload.
+// of the m.oauth stage of keys/device_signing/upload. base is the
+// homeserver's base URL, a world's path prefix included.
 func CrossSigningResetURL(base string) string {
-	return base + accountURL(actionSigningReset, "")
+	return base + accountPath(actionSigningReset, "")
 }
 
 // accountVisit is one request to the account page.
@@ -185,12 +186,18 @@ func (v *accountVisit) url(action, device string) string {
 	if old, ok := mscActionNames[action]; ok && v.msc {
 		action = old
 	}
-	return accountURL(action, device)
+	return v.s.accountURL(action, device)
 }
 
-// accountURL returns the page's address for an action as named, on a
-// device; both may be empty.
-func accountURL(action, device string) string {
+// accountURL returns the page's address, path prefix included, for an
+// action as named, on a device; both may be empty.
+func (s *Server) accountURL(action, device string) string {
+	return s.path(accountPath(action, device))
+}
+
+// accountPath returns the page's address within the homeserver for an
+// action as named, on a device; both may be empty.
+func accountPath(action, device string) string {
 	q := url.Values{}
 	if action != "" {
 		q.Set("action", action)
@@ -222,7 +229,7 @@ func (v *accountVisit) signInForm(problem string) page {
 		Title: "Sign in to manage your account", Error: problem,
 		Paragraphs: []string{"Sign in with your username and password to continue."},
 		Form: &form{
-			Action: AccountPath, Hidden: v.hidden(),
+			Action: v.s.path(AccountPath), Hidden: v.hidden(),
 			Fields: []field{
 				{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},
 				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},
@@ -241,7 +248,7 @@ func (v *accountVisit) signIn() {
 		return
 	}
 	http.SetCookie(v.w, v.s.startAccountSession(v.s.store.UserID(name), v.now, v.r.TLS != nil))
-	redirectPage(accountURL(v.raw, v.device)).write(v.w)
+	redirectPage(v.s.accountURL(v.raw, v.device)).write(v.w)
 }
 
 // autoSignIn signs the visitor in as the auto-approved user, created if
@@ -261,7 +268,7 @@ func (v *accountVisit) autoSignIn() bool {
 func (v *accountVisit) problem(status int, message string) page {
 	return v.s.render(status, view{
 		Title: "Something is wrong", Error: message,
-		Links: []link{{URL: AccountPath, Label: "Back to your account"}},
+		Links: []link{{URL: v.s.path(AccountPath), Label: "Back to your account"}},
 	})
 }
 
@@ -287,14 +294,14 @@ func (v *accountVisit) show() {
 		v.s.render(http.StatusOK, view{
 			Title:      "Your profile",
 			Paragraphs: []string{"User ID: " + v.user},
-			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: AccountPath, Label: "Your account"}},
+			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: v.s.path(AccountPath), Label: "Your account"}},
 		}).write(v.w)
 	case actionDevicesList:
 		devices := v.s.store.Devices(v.user)
 		v.s.render(http.StatusOK, view{
 			Title:      "Your devices",
 			Paragraphs: []string{v.user + " has " + countDevices(len(devices)) + "."},
-			Links:      append(v.deviceLinks(devices), link{URL: AccountPath, Label: "Your account"}),
+			Links:      append(v.deviceLinks(devices), link{URL: v.s.path(AccountPath), Label: "Your account"}),
 		}).write(v.w)
 	case actionDeviceView:
 		if d, ok := v.ownDevice(); ok {
@@ -313,8 +320,8 @@ func (v *accountVisit) show() {
 				"Your app asks to replace the cross-signing keys of " + v.user + ".",
 				"Allow it only if you have lost your old keys: your contacts and your other devices will have to verify you again.",
 			},
-			Form:  &form{Action: AccountPath, Hidden: v.hidden(), Buttons: []button{{buttonReset, "Allow the reset"}}},
-			Links: []link{{URL: AccountPath, Label: "Cancel"}},
+			Form:  &form{Action: v.s.path(AccountPath), Hidden: v.hidden(), Buttons: []button{{buttonReset, "Allow the reset"}}},
+			Links: []link{{URL: v.s.path(AccountPath), Label: "Cancel"}},
 		}).write(v.w)
 	default:
 		v.mainPage()
@@ -395,7 +402,7 @@ func (v *accountVisit) deleteForm(d state.Device, problem string) page {
 			"Enter your password to confirm that it is you.",
 		},
 		Form: &form{
-			Action: AccountPath, Hidden: v.hidden(), Fields: []field{passwordField},
+			Action: v.s.path(AccountPath), Hidden: v.hidden(), Fields: []field{passwordField},
 			Buttons: []button{{buttonDelete, "Sign out and delete"}},
 		},
 		Links: []link{{URL: v.url(actionDeviceView, d.ID), Label: "Cancel"}},
@@ -412,10 +419,10 @@ func (v *accountVisit) deactivateForm(problem string) page {
 			"Enter your password to confirm that it is you.",
 		},
 		Form: &form{
-			Action: AccountPath, Hidden: v.hidden(), Fields: []field{passwordField},
+			Action: v.s.path(AccountPath), Hidden: v.hidden(), Fields: []field{passwordField},
 			Buttons: []button{{buttonDeactivate, "Deactivate account"}},
 		},
-		Links: []link{{URL: AccountPath, Label: "Cancel"}},
+		Links: []link{{URL: v.s.path(AccountPath), Label: "Cancel"}},
 	})
 }
 
@@ -451,7 +458,7 @@ func (v *accountVisit) submit() {
 			return
 		}
 		v.s.endAccountSessions(v.user)
-		http.SetCookie(v.w, &http.Cookie{Name: accountCookie, Path: AccountPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(v.w, &http.Cookie{Name: accountCookie, Path: v.s.path(AccountPath), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		v.s.render(http.StatusOK, view{
 			Title:      "Account deactivated",
 			Paragraphs: []string{v.user + " is deactivated and all its devices are signed out."},
@@ -464,7 +471,7 @@ func (v *accountVisit) submit() {
 				"Go back to your app: for the next " + strconv.Itoa(int(resetApprovalLifetime/time.Minute)) +
 					" minutes it may replace the cross-signing keys of " + v.user + " without asking for your password.",
 			},
-			Links: []link{{URL: AccountPath, Label: "Your account"}},
+			Links: []link{{URL: v.s.path(AccountPath), Label: "Your account"}},
 		}).write(v.w)
 	default:
 		v.problem(http.StatusBadRequest, "This form asks for nothing this page does.").write(v.w)

@@ -208,7 +208,7 @@ func (s *Server) verifyForm(userCode, problem string) page {
 		Title: "Connect a device", Error: problem,
 		Paragraphs: []string{"Enter the code your device shows, then sign in: the next page shows which application asks."},
 		Form: &form{
-			Action: VerifyPath,
+			Action: s.path(VerifyPath),
 			Fields: []field{
 				{Name: "user_code", Label: "Code", Type: "text", Value: userCode, Autocomplete: "off"},
 				{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},
@@ -242,7 +242,7 @@ func (s *Server) confirmForm(g *deviceGrant, deviceCode, user string, now time.T
 			"Allow it only if you started this on your device and the code matches.",
 		},
 		Form: &form{
-			Action: VerifyPath, Hidden: map[string]string{"confirmation": ticket},
+			Action: s.path(VerifyPath), Hidden: map[string]string{"confirmation": ticket},
 			Buttons: []button{{buttonApprove, "Allow"}, {buttonDeny, "Deny"}},
 		},
 	}

@@ -62,7 +62,7 @@ func redirectPage(location string) page { return page{location: location} }
 // carries the nonce (package csrf).
 func (s *Server) newCSRF() (string, *http.Cookie) {
 	nonce := s.store.RandomString(32)
-	return s.csrfKey.Token(nonce), csrf.Cookie(nonce)
+	return s.csrfKey.Token(nonce), csrf.Cookie(nonce, s.path("/"))
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -140,7 +140,7 @@ func (s *Server) signInPage(req *authRequest, problem string, status int) page {
 		Title: "Sign in", Error: problem,
 		Paragraphs: []string{name + " wants to use your account on device " + req.device + "."},
 		Form: &form{
-			Action: AuthorizePath, Hidden: req.hidden(),
+			Action: s.path(AuthorizePath), Hidden: req.hidden(),
 			Fields: []field{
 				{Name: "username", Label: "Username", Type: "text", Value: user, Autocomplete: "username"},
 				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},

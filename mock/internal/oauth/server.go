@@ -104,6 +104,11 @@ type Settings struct {
 	// with its other password surfaces. nil: a counter of the server's own,
 	// with limit's default rule.
 	Attempts *limit.Limiter
+	// PathPrefix is the path the homeserver's URLs sit under below its
+	// host, such as "/_worlds/ID" for a world of a server that holds
+	// several; "" at the root. The pages' links, forms and cookies carry
+	// it.
+	PathPrefix string
 }
 
 // Server is an authorization server for one homeserver state. Its methods
@@ -186,6 +191,10 @@ func (s *Server) autoApproveUser() (string, error) {
 	}
 	return s.store.UserID(name), nil
 }
+
+// path returns where one of the server's paths is reached from a browser:
+// below the homeserver's path prefix.
+func (s *Server) path(p string) string { return s.settings.PathPrefix + p }
 
 // str returns *p, or "" for nil.
 func str(p *string) string {

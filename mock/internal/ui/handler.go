@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -37,8 +38,8 @@ type CSRF interface {
 
 // Config is what a Handler needs.
 type Config struct {
-	Backend      Backend
-	ControlToken string // the control API's bearer token
+	Backend      Backend // what ServeHTTP shows; ServeWorld names its own
+	ControlToken string  // the control API's bearer token
 	CSRF         CSRF
 	Refresh      time.Duration    // how often the page reloads itself (DefaultRefresh when zero)
 	Now          func() time.Time // wall time, for cookie sessions and the sign-in limit (time.Now when nil)
@@ -96,8 +97,39 @@ func Serves(path string) bool {
 	return path == PagePath || strings.HasPrefix(path, PagePath+"/") || path == TimelinePath
 }
 
-// ServeHTTP serves the page, its forms and the timeline file.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the page, its forms and the timeline file of
+// Config.Backend at their paths (PagePath, TimelinePath).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.ServeWorld(w, r, h.cfg.Backend, "")
+}
+
+// ServeWorld serves the page, its forms and the timeline file of b, whose
+// paths sit under prefix (such as "/_worlds/SERVER/LOCAL"; "" at the
+// root): r's path is prefix followed by one Serves accepts. The page's
+// links, forms, redirects and session cookie carry prefix. Sessions, the
+// sign-in limit and CSRF are the handler's, shared by every prefix.
+func (h *Handler) ServeWorld(w http.ResponseWriter, r *http.Request, b Backend, prefix string) {
+	u := *r.URL
+	u.Path, u.RawPath = strings.TrimPrefix(u.Path, prefix), ""
+	r2 := r.WithContext(context.WithValue(r.Context(), worldKey{}, world{b, prefix}))
+	r2.URL = &u
+	h.mux.ServeHTTP(w, r2)
+}
+
+// world is the backend a request is for and the prefix of its paths.
+type world struct {
+	backend Backend
+	prefix  string
+}
+
+// worldKey is the context key of a request's world.
+type worldKey struct{}
+
+// worldOf returns the world ServeWorld put in r's context.
+func worldOf(r *http.Request) world {
+	wd, _ := r.Context().Value(worldKey{}).(world)
+	return wd
+}
 
 // Authorized reports whether r carries the control token as a bearer
 // token, or the cookie of a signed-in browser.
@@ -139,22 +171,24 @@ func (h *Handler) livePage(w http.ResponseWriter, r *http.Request, status int, n
 	if paused(r) {
 		o.Refresh = 0
 	}
-	page, err := Render(h.cfg.Backend.Model(), o)
+	wd := worldOf(r)
+	o.Prefix = wd.prefix
+	page, err := Render(wd.backend.Model(), o)
 	write(w, status, page, err, cookie)
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request, status int, notice string) {
 	csrf, cookie := h.cfg.CSRF.Token(r)
-	page, err := RenderSignIn(csrf, notice)
+	page, err := RenderSignIn(csrf, notice, worldOf(r).prefix)
 	write(w, status, page, err, cookie)
 }
 
 func (h *Handler) timeline(w http.ResponseWriter, r *http.Request) {
 	if !h.Authorized(r) {
-		http.Error(w, "Sign in at "+PagePath+" or send the control token", http.StatusUnauthorized)
+		http.Error(w, "Sign in at "+worldOf(r).prefix+PagePath+" or send the control token", http.StatusUnauthorized)
 		return
 	}
-	page, err := Render(h.cfg.Backend.Model(), Options{})
+	page, err := Render(worldOf(r).backend.Model(), Options{Prefix: worldOf(r).prefix})
 	write(w, http.StatusOK, page, err, nil)
 }
 
@@ -200,9 +234,10 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		h.signInPage(w, r, http.StatusForbidden, "Wrong control token.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: h.newSession(), Path: cookiePath,
+	prefix := worldOf(r).prefix
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: h.newSession(), Path: prefix + cookiePath,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, PagePath, http.StatusSeeOther)
+	http.Redirect(w, r, prefix+PagePath, http.StatusSeeOther)
 }
 
 // tooManyFailures reports whether maxFailures wrong tokens came within the
@@ -276,7 +311,7 @@ func (h *Handler) form(act func(*http.Request) (status int, problem string)) htt
 			h.livePage(w, r, status, problem)
 			return
 		}
-		back := PagePath
+		back := worldOf(r).prefix + PagePath
 		if paused(r) {
 			back += "?live=0"
 		}
@@ -300,13 +335,13 @@ func (h *Handler) clock(r *http.Request) (int, string) {
 		if err != nil {
 			return http.StatusBadRequest, `Advance by a duration such as "6m" or "1h30m".`
 		}
-		h.cfg.Backend.AdvanceClock(d)
+		worldOf(r).backend.AdvanceClock(d)
 	case "set":
 		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(r.PostForm.Get("time")))
 		if err != nil {
 			return http.StatusBadRequest, `Set the clock to an RFC 3339 time such as "2026-01-01T00:10:00Z".`
 		}
-		h.cfg.Backend.SetClock(t)
+		worldOf(r).backend.SetClock(t)
 	default:
 		return http.StatusBadRequest, "Unknown clock action."
 	}
@@ -315,7 +350,7 @@ func (h *Handler) clock(r *http.Request) (int, string) {
 
 func (h *Handler) device(r *http.Request) (int, string) {
 	f := r.PostForm
-	if err := h.cfg.Backend.Act(f.Get("action"), f.Get("user"), f.Get("device")); err != nil {
+	if err := worldOf(r).backend.Act(f.Get("action"), f.Get("user"), f.Get("device")); err != nil {
 		return http.StatusNotFound, "Cannot " + f.Get("action") + " " + f.Get("user") + " " + f.Get("device") + ": " + err.Error()
 	}
 	return 0, ""

@@ -53,6 +53,9 @@ type Options struct {
 	Notice string
 	// TableRows bounds the request table (DefaultTableRows when <= 0).
 	TableRows int
+	// Prefix is the path the page's links and forms sit under ("" at the
+	// root), as ServeWorld serves them.
+	Prefix string
 }
 
 // Rendered is a page and the Content-Security-Policy it needs. The page
@@ -134,9 +137,10 @@ func Render(m Model, o Options) (Rendered, error) {
 	return execute("page", v, style.String())
 }
 
-// RenderSignIn draws the page that asks for the control token.
-func RenderSignIn(csrf, notice string) (Rendered, error) {
-	return execute("signin", view{CSRF: csrf, Notice: notice, SignInPath: SignInPath}, baseStyle)
+// RenderSignIn draws the page that asks for the control token; its form
+// posts to SignInPath under prefix.
+func RenderSignIn(csrf, notice, prefix string) (Rendered, error) {
+	return execute("signin", view{CSRF: csrf, Notice: notice, SignInPath: prefix + SignInPath}, baseStyle)
 }
 
 // WriteTimeline writes the timeline file of m: the page without forms.
@@ -152,8 +156,8 @@ func WriteTimeline(w io.Writer, m Model) error {
 func newView(m *Model, o Options) view {
 	v := view{
 		Title: "mxauth mock: sessions and timeline", Live: o.Live, CSRF: o.CSRF, Notice: o.Notice, Model: m,
-		PagePath: PagePath, SignOutPath: SignOutPath, ClockPath: ClockPath, DevicePath: DevicePath,
-		TimelinePath: TimelinePath, JournalPath: JournalPath,
+		PagePath: o.Prefix + PagePath, SignOutPath: o.Prefix + SignOutPath, ClockPath: o.Prefix + ClockPath,
+		DevicePath: o.Prefix + DevicePath, TimelinePath: o.Prefix + TimelinePath, JournalPath: o.Prefix + JournalPath,
 	}
 	if o.Live && o.Refresh > 0 {
 		v.Refresh = max(int(o.Refresh/time.Second), 1)

@@ -72,7 +72,7 @@ var live = Options{Live: true, CSRF: "csrf-0123456789", Refresh: 5 * time.Second
 func TestGolden(t *testing.T) {
 	page := render(t, story(), live)
 	file := render(t, story(), Options{})
-	signin, err := RenderSignIn("csrf-0123456789", "Wrong control token")
+	signin, err := RenderSignIn("csrf-0123456789", "Wrong control token", "")
 	if err != nil {
 		t.Fatal(err)
 	}
