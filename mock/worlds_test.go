@@ -338,6 +338,9 @@ func TestWorldOAuthUnderItsPrefix(t *testing.T) {
 	if a.status != 302 || loc.Query().Get("code") == "" {
 		t.Fatalf("approve: %d %v", a.status, a.header)
 	}
+	if iss := loc.Query().Get("iss"); iss != w.URL+"/" {
+		t.Fatalf("iss %q, want the world's issuer %q", iss, w.URL+"/")
+	}
 	at := form(t, hs, prefix+"/oauth2/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {loopback},
 		"client_id": {reg.str(t, "client_id")}, "code_verifier": {verifier},
