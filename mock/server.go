@@ -99,6 +99,9 @@ func New(opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.world.Store(w)
+	// A long-poll's timeout runs on the clock: a move wakes the waiters of
+	// the world then current, so that those whose time is up answer.
+	cfg.clock.OnMove(func(_, _ time.Time) { s.world.Load().Rooms.ClockMoved() })
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err
