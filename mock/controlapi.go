@@ -66,6 +66,7 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	s.controlRooms(handle)
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -179,6 +179,7 @@ func (Handlers) LogoutAll(ctx context.Context, _ clientserver.LogoutAllRequestOb
 	if err := x.Store().LogoutAll(x.Principal.UserID); err != nil {
 		return nil, err
 	}
+	x.World.Rooms.Notify(x.Principal.UserID) // the devices' waiting syncs answer so
 	return clientserver.LogoutAll200JSONResponse{}, nil
 }
 

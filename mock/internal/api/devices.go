@@ -70,6 +70,7 @@ func (Handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDeviceR
 	if err := st.DeleteDevice(user, req.DeviceID); err != nil {
 		return nil, err
 	}
+	x.World.Rooms.Notify(user) // the device's waiting sync answers so
 	return clientserver.DeleteDevice200JSONResponse{}, nil
 }
 
@@ -89,6 +90,7 @@ func (Handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevice
 		// Devices that do not exist are skipped, as the spec allows.
 		_ = x.Store().DeleteDevice(x.Principal.UserID, id)
 	}
+	x.World.Rooms.Notify(x.Principal.UserID) // the devices' waiting syncs answer so
 	return clientserver.DeleteDevices200JSONResponse{}, nil
 }
 

@@ -73,7 +73,7 @@ func toMatrixError(err error) *Error {
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}
-	if e := roomsError(err); e != nil {
+	if e := RoomsError(err); e != nil {
 		return e
 	}
 	return errInternal

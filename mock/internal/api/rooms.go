@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/gorilla/mux"
+
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/rooms"
 )
@@ -15,9 +17,9 @@ import (
 // package does the work; these handlers decode, call it with the caller,
 // and answer what it returns.
 
-// roomsError is the Matrix answer to an error of the rooms package, nil
+// RoomsError is the Matrix answer to an error of the rooms package, nil
 // for any other error. The message is the store's, which names the detail.
-func roomsError(err error) *Error {
+func RoomsError(err error) *Error {
 	for _, m := range []struct {
 		sentinel error
 		status   int
@@ -334,7 +336,12 @@ func (Handlers) SetRoomAlias(ctx context.Context, req clientserver.SetRoomAliasR
 	if roomID == "" {
 		return nil, MissingParam("room_id")
 	}
-	return done(x.World.Rooms.SetAlias(x.Principal.UserID, req.RoomAlias, roomID))
+	err := x.World.Rooms.SetAlias(x.Principal.UserID, req.RoomAlias, roomID)
+	if errors.Is(err, rooms.ErrRoomInUse) {
+		// Here the spec answers a taken alias 409, where createRoom says 400.
+		return nil, Errorf(http.StatusConflict, "M_UNKNOWN", err.Error())
+	}
+	return done(err)
 }
 
 func (Handlers) GetRoomIDByAlias(ctx context.Context, req clientserver.GetRoomIDByAliasRequestObject) (clientserver.GetRoomIDByAliasResponseObject, error) {
@@ -391,4 +398,36 @@ func (Handlers) GetPublicRooms(ctx context.Context, req clientserver.GetPublicRo
 func (Handlers) QueryPublicRooms(ctx context.Context, req clientserver.QueryPublicRoomsRequestObject) (clientserver.QueryPublicRoomsResponseObject, error) {
 	b := deref(req.Body)
 	return publicRooms(ctx, b.Limit, deref(b.Since), deref(deref(b.Filter).GenericSearchTerm))
+}
+
+// stateTemplate is the generated route of a state event by type and key.
+const stateTemplate = "/_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}"
+
+// emptyStateKeyTemplates are the routes of a state event with an empty
+// state key, which the generated route cannot match since a path
+// parameter is never empty: ".../state/{eventType}/" as the spec writes
+// it, and ".../state/{eventType}" as clients also send it. Each stands for
+// the generated route's operation (operationInfo).
+var emptyStateKeyTemplates = map[string]string{
+	"/_matrix/client/v3/rooms/{roomId}/state/{eventType}/": stateTemplate,
+	"/_matrix/client/v3/rooms/{roomId}/state/{eventType}":  stateTemplate,
+}
+
+// addEmptyStateKeyRoutes serves the empty state key routes through the
+// generated server's methods, with the state key "".
+func addEmptyStateKeyRoutes(router *mux.Router, si clientserver.ServerInterface) {
+	for tpl := range emptyStateKeyTemplates {
+		router.HandleFunc(tpl, func(w http.ResponseWriter, r *http.Request) {
+			v := mux.Vars(r)
+			var p clientserver.GetRoomStateWithKeyParams
+			if f := r.URL.Query().Get("format"); f != "" {
+				p.Format = new(clientserver.GetRoomStateWithKeyParamsFormat(f))
+			}
+			si.GetRoomStateWithKey(w, r, v["roomId"], v["eventType"], "", p)
+		}).Methods(http.MethodGet)
+		router.HandleFunc(tpl, func(w http.ResponseWriter, r *http.Request) {
+			v := mux.Vars(r)
+			si.SetRoomStateWithKey(w, r, v["roomId"], v["eventType"], "")
+		}).Methods(http.MethodPut)
+	}
 }

@@ -178,6 +178,7 @@ func (w *World) ApplyToDevices(e scenario.Effect) {
 			w.logger.Info("scenario effect found no device", "effect", string(e.Kind), "user", e.User, "device", d)
 		}
 	}
+	w.Rooms.Notify(e.User) // a waiting sync of a device now gone answers so
 }
 
 // Now reads the clock the world runs on.
