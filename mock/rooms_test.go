@@ -152,16 +152,8 @@ func TestSyncLongPoll(t *testing.T) {
 		return login(t, hs, "carol", "pw-carol", nil).str(t, "access_token")
 	}()
 	carolSince := syncOnce(t, hs, carol, "").str(t, "next_batch")
-	carolDone := make(chan answer, 1)
-	go func() {
-		a, _ := send(hs, "GET", cs+"/sync?timeout=1500&since="+carolSince, carol, nil)
-		carolDone <- a
-	}()
-	bobDone := make(chan answer, 1)
-	go func() {
-		a, _ := send(hs, "GET", cs+"/sync?timeout=30000&since="+since, bob, nil)
-		bobDone <- a
-	}()
+	carolDone := syncInBackground(hs, carol, "timeout=1500&since="+carolSince)
+	bobDone := syncInBackground(hs, bob, "timeout=30000&since="+since)
 	time.Sleep(50 * time.Millisecond) // let both polls start waiting
 	sent := time.Now()
 	if _, err := hs.SendMessage("alice", room, "hello bob"); err != nil {
@@ -195,11 +187,7 @@ func TestSyncVirtualClock(t *testing.T) {
 	sess := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
 	token := sess.str(t, "access_token")
 	since := syncOnce(t, hs, token, "").str(t, "next_batch")
-	done := make(chan answer, 1)
-	go func() {
-		a, _ := send(hs, "GET", cs+"/sync?timeout=60000&since="+since, token, nil)
-		done <- a
-	}()
+	done := syncInBackground(hs, token, "timeout=60000&since="+since)
 	time.Sleep(20 * time.Millisecond)
 	hs.Clock.Advance(6 * time.Minute)
 	select {
@@ -221,11 +209,7 @@ func TestSyncVirtualClockCap(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch))
 	token := login(t, hs, "alice", "pw", nil).str(t, "access_token")
 	since := syncOnce(t, hs, token, "").str(t, "next_batch")
-	done := make(chan answer, 1)
-	go func() {
-		a, _ := send(hs, "GET", cs+"/sync?timeout=600000&since="+since, token, nil)
-		done <- a
-	}()
+	done := syncInBackground(hs, token, "timeout=600000&since="+since)
 	select {
 	case a := <-done:
 		a.wantStatus(t, http.StatusOK)
@@ -241,11 +225,7 @@ func TestSyncDeviceDeleted(t *testing.T) {
 	sess := login(t, hs, "alice", "pw", nil)
 	token := sess.str(t, "access_token")
 	since := syncOnce(t, hs, token, "").str(t, "next_batch")
-	done := make(chan answer, 1)
-	go func() {
-		a, _ := send(hs, "GET", cs+"/sync?timeout=30000&since="+since, token, nil)
-		done <- a
-	}()
+	done := syncInBackground(hs, token, "timeout=30000&since="+since)
 	time.Sleep(50 * time.Millisecond)
 	if err := hs.HardLogout("alice", sess.str(t, "device_id")); err != nil {
 		t.Fatal(err)
@@ -313,4 +293,15 @@ func TestControlRooms(t *testing.T) {
 	ctl(r+"/kick", map[string]any{"user": "alice", "target": "bob"}).wantStatus(t, http.StatusOK)
 	ctl(r+"/send", map[string]any{}).wantError(t, http.StatusBadRequest, "M_MISSING_PARAM")
 	ctl("/"+url.PathEscape("!none:localhost")+"/send", map[string]any{"user": "alice", "body": "x"}).wantError(t, http.StatusNotFound, "M_NOT_FOUND")
+}
+
+// syncInBackground sends GET /sync?query from another goroutine; the
+// channel gets the answer.
+func syncInBackground(hs *mock.Server, token, query string) <-chan answer {
+	done := make(chan answer, 1)
+	go func() {
+		a, _ := send(hs, "GET", cs+"/sync?"+query, token, nil)
+		done <- a
+	}()
+	return done
 }

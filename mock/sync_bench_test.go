@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,13 +142,7 @@ func TestHeap1000IdleSyncs(t *testing.T) {
 		}
 		sinces[i] = since
 	}
-	heap := func() uint64 {
-		var m runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	ended := make(chan error, n)
 	for i, token := range tokens {
 		go func() {
@@ -158,7 +151,7 @@ func TestHeap1000IdleSyncs(t *testing.T) {
 		}()
 	}
 	time.Sleep(2 * time.Second) // every poll reaches its wait
-	held := heap()
+	held := liveHeap()
 	select {
 	case err := <-ended:
 		t.Fatalf("an idle poll answered before its timeout: %v", err)
