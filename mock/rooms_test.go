@@ -98,7 +98,8 @@ func TestRoomsEndpoints(t *testing.T) {
 }
 
 // TestSendIdempotentAcrossRefresh: the same transaction ID from the same
-// device sends one event, also after the device's token is refreshed.
+// device sends one event, also after the device's token is refreshed; from
+// another device it is another event.
 func TestSendIdempotentAcrossRefresh(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"))
 	sess := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
@@ -111,6 +112,10 @@ func TestSendIdempotentAcrossRefresh(t *testing.T) {
 	again := call(t, hs, "PUT", send, refreshed.str(t, "access_token"), map[string]any{"body": "once"}).str(t, "event_id")
 	if again != first {
 		t.Errorf("retry after refresh sent %s, want the first event %s", again, first)
+	}
+	otherDevice := login(t, hs, "alice", "pw", nil).str(t, "access_token")
+	if other := call(t, hs, "PUT", send, otherDevice, map[string]any{"body": "once"}).str(t, "event_id"); other == first {
+		t.Errorf("the same transaction ID from another device was taken for a retry (%s)", other)
 	}
 }
 

@@ -97,10 +97,14 @@ func (Handlers) Sync(ctx context.Context, req clientserver.SyncRequestObject) (c
 	var answer syncAnswer
 	var failed error
 	rs.LongPoll(pollCtx, user, x.World.Now().Add(timeout), func() bool {
-		// A device deleted while its client waits ends the wait: the
-		// client hears so now rather than at its next request.
-		if _, err := x.Store().Owner(x.Token); err != nil {
-			failed = err
+		// A device deleted while its client waits ends the wait with
+		// the answer its token now gets (soft_logout false), rather than
+		// at the client's next request. A token merely expired or
+		// replaced by a refresh does not: the next request hears of it.
+		if _, err := x.Store().Device(user, device); err != nil {
+			if _, failed = x.Store().Owner(x.Token); failed == nil {
+				failed = err
+			}
 			return true
 		}
 		resp, err := rs.Sync(sreq)
