@@ -62,6 +62,7 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	s.controlRooms(handle)
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
 	page := s.newControlPage()

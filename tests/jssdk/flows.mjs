@@ -3,7 +3,7 @@
 //   MXAUTH_HS_URL=http://127.0.0.1:PORT MXAUTH_CONTROL_TOKEN=T node flows.mjs FLOW
 //   node flows.mjs --list
 //
-// The mock must run the scenario in testdata/expiry-mid-sync.yaml (alice and
+// The mock must run the scenario in scenarios/expiry-mid-sync.yaml (alice and
 // bob, a virtual clock, access tokens of one minute, OAuth 2.0 approved as
 // alice) with its control API on. Each flow prints its steps, then "ok: FLOW"
 // and exits 0, or "FAIL: FLOW: why" and exits 1 (2 for bad usage).
