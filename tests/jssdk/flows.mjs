@@ -10,7 +10,7 @@
 
 import {
     FlowError, MockControl, check, deleteDeviceWithPassword, oauthLogin, passwordLogin, sdk,
-    settings, startSyncing, step, waitForEvent, waitForMessage,
+    settings, startSyncing, step, waitForEvent, waitForMessage, withTimeout,
 } from "./harness.mjs";
 
 const alice = { user: "alice", password: "wonderland" };
@@ -246,7 +246,9 @@ const flows = {
      */
     async "sync-oauth-expiry"(cfg, mock) {
         const refreshed = [];
-        const { client } = await oauthLogin(cfg, (t) => refreshed.push(t));
+        let tokenRefreshed;
+        const refreshedOnce = new Promise((resolve) => { tokenRefreshed = resolve; });
+        const { client } = await oauthLogin(cfg, (t) => { refreshed.push(t); tokenRefreshed(); });
         const states = await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
         const { roomId, bob: bobClient } = await roomWithBob(cfg, client);
         const firstSyncing = states.length;
@@ -254,6 +256,10 @@ const flows = {
         client.on(sdk.HttpApiEvent.SessionLoggedOut, (e) => { loggedOutSeen = e; });
         step(`the clock moves ${pastExpiry} while /sync long-polls: the access token expires`);
         await mock.advanceClock(pastExpiry);
+        // Bob speaks once the SDK has refreshed: a message sent sooner can
+        // reach the long-poll that began before the expiry, and the refresh
+        // would come after the check.
+        await withTimeout(refreshedOnce, cfg.timeoutMs, "the SDK's own refresh after the expiry");
         await bobSays(cfg, bobClient, client, roomId, "after the expiry");
         client.stopClient();
         check(loggedOutSeen === null, `Session.logged_out emitted: ${loggedOutSeen}`);
