@@ -87,6 +87,7 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	controlRooms(handle)
 	handle("GET", "journal", (*World).controlJournal)
 	handle("GET", "journal/wait", (*World).controlWait)
 	mux.HandleFunc("POST "+ControlPrefix+"worlds", func(rw http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 // Package mock is a Matrix homeserver for tests: the client-server
 // authentication API (register, login, refresh, logout, devices, whoami,
-// user-interactive auth) with real state and a clock the test controls.
+// user-interactive auth), /sync and rooms, with real state and a clock the
+// test controls.
 //
 // In a Go test, Start runs one on a loopback port, like net/http/httptest:
 //

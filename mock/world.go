@@ -67,7 +67,7 @@ func (w *World) newWorld(set world.Settings) (*world.World, *changeRecorder, err
 }
 
 // start sets a new World up as set describes, with its clock's moves
-// recorded in its journal.
+// recorded in its journal and waking its long-polls.
 func (w *World) start(set world.Settings) error {
 	cur, changes, err := w.newWorld(set)
 	if err != nil {
@@ -76,6 +76,9 @@ func (w *World) start(set world.Settings) error {
 	w.current.Store(cur)
 	changes.start(w.Journal)
 	w.Clock.OnMove(w.recordClockMove)
+	// A long-poll's timeout runs on the clock: a move wakes the waiters of
+	// the world's state then current, so that those whose time is up answer.
+	w.Clock.OnMove(func(_, _ time.Time) { w.current.Load().Rooms.ClockMoved() })
 	return nil
 }
 

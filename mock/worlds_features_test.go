@@ -168,3 +168,43 @@ func TestWorldDeviceVerificationPage(t *testing.T) {
 	tok := form(t, hs, prefix+"/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}})
 	call(t, hs, "GET", prefix+whoami, tok.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
 }
+
+// TestWorldRooms: the rooms Go API and control operations act on one
+// world: a room made in a world, by Go or over its control API (both its
+// control_url and /_mock/worlds/{id}), reaches that world's /sync and
+// nothing of it reaches the default world.
+func TestWorldRooms(t *testing.T) {
+	hs := mock.Start(t, mock.WithUser("alice", "pw-alice"), mock.WithUser("bob", "pw-bob"), mock.WithControl(controlToken))
+	w, err := hs.NewWorld() // as hs was set up: alice and bob
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := strings.TrimPrefix(w.URL, hs.URL)
+	bob := call(t, hs, "POST", prefix+"/_matrix/client/v3/login", "", loginBody("bob", "pw-bob", nil)).str(t, "access_token")
+
+	room, err := w.CreateRoom("alice", mock.CreateRoomRequest{Invite: []string{"@bob:localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.JoinRoom("bob", room); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SendMessage("alice", room, "by Go"); err != nil {
+		t.Fatal(err)
+	}
+	r := "/rooms/" + url.PathEscape(room)
+	control(t, hs, "POST", prefix+"/_mock"+r+"/send", map[string]any{"user": "alice", "body": "by control_url"}).str(t, "event_id")
+	control(t, hs, "POST", "/_mock/worlds/"+w.ID+r+"/send", map[string]any{"user": "alice", "body": "by world ID"}).str(t, "event_id")
+	got := call(t, hs, "GET", prefix+"/_matrix/client/v3/sync", bob, nil)
+	got.wantStatus(t, http.StatusOK)
+	for _, want := range []string{"by Go", "by control_url", "by world ID"} {
+		if !strings.Contains(got.raw, want) {
+			t.Errorf("bob's sync in the world lacks %q", want)
+		}
+	}
+	if rooms := hs.JoinedRooms("alice"); len(rooms) != 0 {
+		t.Errorf("the default world's alice is in %v, want no room", rooms)
+	}
+	control(t, hs, "POST", "/_mock"+r+"/send", map[string]any{"user": "alice", "body": "x"}).wantError(t, http.StatusNotFound, "M_NOT_FOUND")
+}

@@ -46,6 +46,7 @@ func newRouter() http.Handler {
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, decodeError(err)) },
 		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, toMatrixError(err)) },
 	})
+	addEmptyStateKeyRoutes(router, strict)
 	clientserver.HandlerWithOptions(strict, clientserver.GorillaServerOptions{
 		BaseRouter:       router,
 		ErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, paramError(err)) },
@@ -180,6 +181,9 @@ func outsideAPI(e *Error) http.Handler {
 // operationInfo returns the operation served at method and path template,
 // from the client-server or the OAuth 2.0 table; nil when none.
 func operationInfo(method, tpl string) *operation.Info {
+	if generated, ok := emptyStateKeyTemplates[tpl]; ok {
+		tpl = generated
+	}
 	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
 		if op, ok := t.ByRoute(method, tpl); ok {
 			return op
