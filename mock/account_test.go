@@ -307,7 +307,7 @@ func TestAccountDeactivate(t *testing.T) {
 	done := form.submit(t, hs, session, url.Values{"password": {"pw"}, "action": {"deactivate"}})
 	done.wantPage(t, 200, "Account deactivated", "@alice:localhost is deactivated")
 	wantUnknownToken(t, call(t, hs, "GET", whoami, token, nil), false)
-	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_FORBIDDEN")
+	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_USER_DEACTIVATED")
 	// The page session is over, and nobody can sign in on the page again.
 	getAccount(t, hs, "", session).wantPage(t, 200, `value="signin"`)
 	getAccount(t, hs, "", session).submit(t, hs, nil, url.Values{"username": {"alice"}, "password": {"pw"}, "action": {"signin"}}).wantPage(t, 200, "Wrong username or password")

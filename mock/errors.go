@@ -83,6 +83,10 @@ func toMatrixError(err error) *matrixError {
 		return errorf(http.StatusBadRequest, "M_INVALID_USERNAME", "User ID may only contain a-z, 0-9, and .=_-/+, must not be all digits, and must belong to this server")
 	case errors.Is(err, state.ErrGuestAccessForbidden):
 		return errorf(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled")
+	case errors.Is(err, state.ErrUserDeactivated):
+		return errorf(http.StatusForbidden, "M_USER_DEACTIVATED", "This account has been deactivated")
+	case errors.Is(err, state.ErrUIARequestChanged):
+		return errorf(http.StatusForbidden, "M_FORBIDDEN", "Requested operation has changed during the UI authentication session")
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}

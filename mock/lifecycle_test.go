@@ -216,8 +216,11 @@ func TestRegister(t *testing.T) {
 	call(t, hs, "POST", reg, "", body).wantError(t, 400, "M_USER_IN_USE")
 	call(t, hs, "GET", "/_matrix/client/v3/register/available?username=carol", "", nil).wantError(t, 400, "M_USER_IN_USE")
 	login(t, hs, "carol", "pw", nil)
+	// Localparts are lowercased, as homeservers do: Carol is carol.
+	call(t, hs, "POST", reg, "", map[string]any{"username": "Carol", "password": "pw"}).wantError(t, 400, "M_USER_IN_USE")
+	call(t, hs, "GET", "/_matrix/client/v3/register/available?username=Carol", "", nil).wantError(t, 400, "M_USER_IN_USE")
 
-	for _, name := range []string{"Carol", "a b", "1234", "@carol:elsewhere", strings.Repeat("x", 300)} {
+	for _, name := range []string{"a b", "1234", "@carol:elsewhere", strings.Repeat("x", 300)} {
 		call(t, hs, "POST", reg, "", map[string]any{"username": name, "password": "pw"}).wantError(t, 400, "M_INVALID_USERNAME")
 		call(t, hs, "GET", "/_matrix/client/v3/register/available?username="+url.QueryEscape(name), "", nil).wantError(t, 400, "M_INVALID_USERNAME")
 	}

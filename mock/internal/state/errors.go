@@ -22,6 +22,12 @@ var (
 	ErrUnknownUIASession = errors.New("unknown or expired UIA session")
 	// ErrTokenInUse: AddSession was given a token that is already issued.
 	ErrTokenInUse = errors.New("token already in use")
+	// ErrUserDeactivated: the account is deactivated; it can no longer log
+	// in or change (M_USER_DEACTIVATED).
+	ErrUserDeactivated = errors.New("this account has been deactivated")
+	// ErrUIARequestChanged: a user-interactive auth session was presented
+	// with another request than the one it was started for (M_FORBIDDEN).
+	ErrUIARequestChanged = errors.New("requested operation has changed during the UI authentication session")
 )
 
 // Cause says why a token did not work, for callers that answer differently

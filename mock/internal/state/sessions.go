@@ -64,15 +64,16 @@ type SessionInfo struct {
 // display name, ends all its previous tokens and lifts a soft logout. With
 // req.WithRefresh the access token expires after AccessTokenLifetime and a
 // refresh token comes with it; without, the access token never expires
-// unless Config.ExpireNonRefreshable. ErrNotFound if the user is unknown.
+// unless Config.ExpireNonRefreshable. ErrNotFound if the user is unknown,
+// ErrUserDeactivated if they are deactivated.
 func (s *Store) Login(req LoginRequest) (Session, error) {
 	now := s.clk.Now()
 	id := s.UserID(req.UserID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		return Session{}, ErrNotFound
+	u, err := s.activeUser(id)
+	if err != nil {
+		return Session{}, err
 	}
 	var ttl time.Duration
 	var refresh string
@@ -90,15 +91,16 @@ func (s *Store) Login(req LoginRequest) (Session, error) {
 // one) with fixed tokens, for deterministic fixtures. An empty accessToken is
 // generated; an empty refreshToken means none. The access token expires after
 // expiresIn (<= 0: never). It behaves like Login otherwise. Errors:
-// ErrNotFound for an unknown user, ErrTokenInUse for a token already issued.
+// ErrNotFound for an unknown user, ErrUserDeactivated, ErrTokenInUse for a
+// token already issued.
 func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
 	now := s.clk.Now()
 	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		return Session{}, ErrNotFound
+	u, err := s.activeUser(id)
+	if err != nil {
+		return Session{}, err
 	}
 	if accessToken == "" {
 		accessToken = s.newToken(accessPrefix)
@@ -107,6 +109,20 @@ func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, e
 		return Session{}, ErrTokenInUse
 	}
 	return s.start(s.loginDevice(u, deviceID, ""), accessToken, refreshToken, expiresIn, now), nil
+}
+
+// activeUser returns the user who may get a new session: ErrNotFound for
+// an unknown user, ErrUserDeactivated for a deactivated one. s.mu must be
+// held.
+func (s *Store) activeUser(id string) (*user, error) {
+	u := s.users[id]
+	switch {
+	case u == nil:
+		return nil, ErrNotFound
+	case u.deactivated:
+		return nil, ErrUserDeactivated
+	}
+	return u, nil
 }
 
 // tokenInUse reports whether t is a live access or refresh token. s.mu must

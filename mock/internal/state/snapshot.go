@@ -20,10 +20,11 @@ type Snapshot struct {
 
 // SnapshotUser is a user in a Snapshot.
 type SnapshotUser struct {
-	ID       string           `json:"id"`
-	Password string           `json:"password,omitempty"`
-	Guest    bool             `json:"guest,omitempty"`
-	Devices  []SnapshotDevice `json:"devices,omitempty"`
+	ID          string           `json:"id"`
+	Password    string           `json:"password,omitempty"`
+	Guest       bool             `json:"guest,omitempty"`
+	Deactivated bool             `json:"deactivated,omitempty"`
+	Devices     []SnapshotDevice `json:"devices,omitempty"`
 }
 
 // SnapshotDevice is a device in a Snapshot, with its current pair and the
@@ -55,7 +56,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{ServerName: s.cfg.ServerName, LastGuest: s.lastGuest, Users: make([]SnapshotUser, 0, len(s.users))}
 	for _, u := range s.users {
-		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest}
+		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated}
 		for _, d := range u.devices {
 			sd := SnapshotDevice{
 				ID: d.ID, DisplayName: d.DisplayName, LastSeenTS: d.LastSeenTS, LastSeenIP: d.LastSeenIP,
@@ -105,7 +106,7 @@ func (s *Store) Restore(snap Snapshot) error {
 		if !strings.HasPrefix(su.ID, "@") || !strings.HasSuffix(su.ID, ":"+s.cfg.ServerName) || users[su.ID] != nil {
 			return fmt.Errorf("user %q: not a user ID of this server, or listed twice", su.ID)
 		}
-		u := &user{id: su.ID, password: su.Password, guest: su.Guest, devices: map[string]*device{}}
+		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}}
 		users[su.ID] = u
 		for _, sd := range su.Devices {
 			if sd.ID == "" || u.devices[sd.ID] != nil || sd.Current.AccessToken == "" {
