@@ -73,3 +73,19 @@ func (s *Server) HardLogout(user, deviceID string) error { return s.store().Hard
 func (s *Server) RevokeRefreshToken(user, deviceID string) error {
 	return s.store().RevokeRefreshToken(user, deviceID)
 }
+
+// ChangePassword changes the user's password as if they had done it on
+// another client. onDevice is the device the change is made on, which
+// stays logged in; empty means a client that is none of the user's
+// devices. With logoutDevices every other device is logged out, with its
+// tokens: the client gets 401 M_UNKNOWN_TOKEN with soft_logout false.
+// Errors: ErrNotFound for an unknown user, ErrUserDeactivated.
+func (s *Server) ChangePassword(user, password, onDevice string, logoutDevices bool) error {
+	return s.store().ChangePassword(user, password, onDevice, logoutDevices)
+}
+
+// Deactivate deactivates the user's account as if they had done it on
+// another client: every device is logged out (401 M_UNKNOWN_TOKEN,
+// soft_logout false), logins get 403 M_USER_DEACTIVATED, and the user ID
+// stays taken. ErrNotFound for an unknown user.
+func (s *Server) Deactivate(user string) error { return s.world.Load().deactivate(user) }

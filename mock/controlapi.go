@@ -65,6 +65,14 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	handle("POST /_mock/users/{user}/password", s.controlPassword)
+	handle("POST /_mock/users/{user}/deactivate", func(r *http.Request) (any, *matrixError) {
+		s.applyDue(s.world.Load())
+		if err := s.Deactivate(r.PathValue("user")); err != nil {
+			return nil, toMatrixError(err)
+		}
+		return struct{}{}, nil
+	})
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,6 +186,29 @@ func (s *Server) controlSet(r *http.Request) (any, *matrixError) {
 	s.Clock.Set(req.Time)
 	s.applyDue(s.world.Load())
 	return s.clockReading(), nil
+}
+
+// controlPassword changes a user's password as ChangePassword does; the
+// body has password (required), device (the device the change is made
+// on, kept logged in) and logout_devices (default true).
+func (s *Server) controlPassword(r *http.Request) (any, *matrixError) {
+	var req struct {
+		Password      string `json:"password"`
+		Device        string `json:"device"`
+		LogoutDevices *bool  `json:"logout_devices"`
+	}
+	if e := decodeControl(r, &req); e != nil {
+		return nil, e
+	}
+	if req.Password == "" {
+		return nil, missingParam("password")
+	}
+	s.applyDue(s.world.Load())
+	logout := req.LogoutDevices == nil || *req.LogoutDevices
+	if err := s.ChangePassword(r.PathValue("user"), req.Password, req.Device, logout); err != nil {
+		return nil, toMatrixError(err)
+	}
+	return struct{}{}, nil
 }
 
 // deviceState is a device and its session, as the control API lists them.

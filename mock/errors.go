@@ -21,6 +21,8 @@ var (
 	ErrInvalidUsername = state.ErrInvalidUsername
 	// ErrTokenInUse: AddSession was given a token that is already issued.
 	ErrTokenInUse = state.ErrTokenInUse
+	// ErrUserDeactivated: the user's account is deactivated (Deactivate).
+	ErrUserDeactivated = state.ErrUserDeactivated
 )
 
 // matrixError is a Matrix error answer: an HTTP status and the standard JSON

@@ -106,16 +106,47 @@ func (s *Server) LoadScenario(name string, data []byte) error {
 }
 
 // applyDue applies the effects of time rules that are due. Only effects on
-// devices apply: without a request there is nothing to delay or answer.
+// devices and accounts apply: without a request there is nothing to delay
+// or answer.
 func (s *Server) applyDue(w *world) {
 	if w.engine == nil {
 		return
 	}
 	for _, f := range w.engine.Due(s.Clock.Now()) {
 		for _, e := range f.Effects {
-			s.applyToDevices(w, e)
+			s.applyToUser(w, e)
 		}
 	}
+}
+
+// applyToUser applies an effect on a user's account or devices; other
+// effects are left to the caller.
+func (s *Server) applyToUser(w *world, e scenario.Effect) {
+	var err error
+	switch e.Kind {
+	case scenario.ChangePassword:
+		err = w.store.ChangePassword(e.User, e.Password, e.Device, e.LogoutDevices)
+	case scenario.Deactivate:
+		err = w.deactivate(e.User)
+	default:
+		s.applyToDevices(w, e)
+		return
+	}
+	if err != nil {
+		s.cfg.logger.Info("scenario effect did not apply", "effect", string(e.Kind), "user", e.User, "error", err)
+	}
+}
+
+// deactivate deactivates the user's account: every session ends, on the
+// API and on the account management page. ErrNotFound for an unknown user.
+func (w *world) deactivate(user string) error {
+	if err := w.store.Deactivate(user); err != nil {
+		return err
+	}
+	if w.oauth != nil {
+		w.oauth.endAccountSessions(w.store.UserID(user))
+	}
+	return nil
 }
 
 // applyToDevices applies an effect on a user's devices: the one it names,
@@ -178,7 +209,7 @@ func (s *Server) applyRules(w http.ResponseWriter, r *http.Request, ex *exchange
 				ex.dropped = true
 				panic(http.ErrAbortHandler)
 			default:
-				s.applyToDevices(wd, e)
+				s.applyToUser(wd, e)
 			}
 		}
 	}

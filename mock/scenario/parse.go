@@ -117,7 +117,7 @@ func (p *parser) document(data []byte) *yaml.Node {
 		return nil
 	}
 	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+	if null(root) {
 		return nil
 	}
 	if expanded(root, map[*yaml.Node]int{}) > maxValues {

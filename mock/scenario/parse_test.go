@@ -140,6 +140,16 @@ func TestParseAllKeys(t *testing.T) {
 				},
 				Times: 1,
 			},
+			{
+				Name: "account-events",
+				When: Trigger{At: 2 * time.Hour},
+				Then: []Effect{
+					{Kind: ChangePassword, User: "alice", Device: "PHONE", Password: "new-secret"},
+					{Kind: ResetCrossSigning, User: "alice"},
+					{Kind: Deactivate, User: "@bob:matrix.example.org:8448"},
+				},
+				Times: 1,
+			},
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -202,6 +212,10 @@ func TestParseValues(t *testing.T) {
 		{"no body", users + "rules: [{when: {nth: 1}, then: {respond: {status: 204, headers: {Retry-After: 1, X-Flag: true}}}}]",
 			func(s *Scenario) any { return s.Rules[0].Then[0].Response },
 			Response{Status: 204, Headers: map[string]string{"Retry-After": "1", "X-Flag": "true"}}},
+		{"password change defaults", users + "rules: [{when: {request: {user: alice}}, then: {change_password: {password: s3cret}}}]",
+			func(s *Scenario) any { return s.Rules[0].Then }, []Effect{{Kind: ChangePassword, Password: "s3cret", LogoutDevices: true}}},
+		{"account effects on the request's user", users + "rules: [{when: {nth: 1}, then: {deactivate: , reset_cross_signing: {}}}]",
+			func(s *Scenario) any { return s.Rules[0].Then }, []Effect{{Kind: ResetCrossSigning}, {Kind: Deactivate}}},
 		{"aliased section", "server: &s {name: example.org}\n", func(s *Scenario) any { return s.Server.Name }, "example.org"},
 	}
 	for _, tt := range tests {
@@ -305,6 +319,13 @@ f.yaml:3:3: merge keys (<<) are not supported`},
 		{"never is no time", "rules: [{when: {at: never}, then: {delay: 1s}}]\n", `f.yaml:1:21: rules[0].when.at: bad duration "never"; use a Go duration such as "90s", "5m" or "1h30m"`},
 		{"drop_connection false", "rules: [{when: {nth: 1}, then: {drop_connection: false}}]\n", "f.yaml:1:50: rules[0].then.drop_connection: only true is allowed; leave the key out instead"},
 		{"target device without user in a time rule", "rules: [{when: {at: 1m}, then: {revoke_refresh_token: }}]\n", "f.yaml:1:33: rules[0].then.revoke_refresh_token: give user; a rule without a request condition has no request to take the user from"},
+		{"password change without password", "rules: [{when: {nth: 1}, then: {change_password: {logout_devices: true}}}]\n", "f.yaml:1:33: rules[0].then.change_password: give password, the new password"},
+		{"password change as null", "rules: [{when: {nth: 1}, then: {change_password: }}]\n", "f.yaml:1:33: rules[0].then.change_password: give password, the new password"},
+		{"empty new password", "rules: [{when: {nth: 1}, then: {change_password: {password: ''}}}]\n", "f.yaml:1:61: rules[0].then.change_password.password: must not be empty"},
+		{"logout_devices as string", "rules: [{when: {nth: 1}, then: {change_password: {password: x, logout_devices: 'no'}}}]\n", "f.yaml:1:80: rules[0].then.change_password.logout_devices: expected true or false, got a string"},
+		{"password change as a string", "rules: [{when: {nth: 1}, then: {change_password: x}}]\n", "f.yaml:1:50: rules[0].then.change_password: expected a mapping, got a string"},
+		{"device of a deactivation", "rules: [{when: {nth: 1}, then: {deactivate: {device: D}}}]\n", `f.yaml:1:46: unknown key "device" in rules[0].then.deactivate; allowed: user`},
+		{"account effect without user in a time rule", "rules: [{when: {at: 1m}, then: {reset_cross_signing: {}}}]\n", "f.yaml:1:33: rules[0].then.reset_cross_signing: give user; a rule without a request condition has no request to take the user from"},
 		{"times as float", "rules: [{when: {nth: 1}, then: {delay: 1s}, times: 1.5}]\n", `f.yaml:1:52: rules[0].times: expected a positive integer or "always", got a number`},
 		{"huge nth", "rules: [{when: {nth: 99999999999}, then: {delay: 1s}}]\n", "f.yaml:1:22: rules[0].when.nth: 99999999999 is too large"},
 		{"infinite body", "rules: [{when: {nth: 1}, then: {respond: {body: {x: .inf}}}}]\n", "f.yaml:1:53: rules[0].then.respond.body: JSON has no .inf"},
