@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
@@ -111,17 +112,23 @@ var errLegacyOff = errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server lo
 // legacyOff reports whether the legacy login API is off for the request.
 func legacyOff(ctx context.Context) bool { return exchangeOf(ctx).world.legacyOff }
 
-// refuseOAuthSession refuses the UIA device endpoints to a session made
-// through OAuth 2.0, which has no password stage to offer: the spec sends
-// such clients to the account management page.
-func refuseOAuthSession(ctx context.Context) error {
+// refuseOAuthSession refuses a UIA endpoint to a session made through
+// OAuth 2.0, which has no password stage to offer (the spec warns that such
+// endpoints cannot be used with these tokens): what says what the caller
+// cannot do, and the answer names the account management page with action
+// (a stable name) on device, where the user can do it instead. Without an
+// action the user is told to use OAuth 2.0 itself.
+func refuseOAuthSession(ctx context.Context, what, action, device string) error {
 	ex := exchangeOf(ctx)
 	if !ex.principal.ViaOAuth {
 		return nil
 	}
-	msg := "Sessions made through OAuth 2.0 cannot delete devices with user-interactive auth"
-	if ex.world.oauth != nil {
-		msg += ": use the account management page " + ex.baseURL() + accountPath
+	msg := "Sessions made through OAuth 2.0 cannot " + what + " with user-interactive auth"
+	switch o := ex.world.oauth; {
+	case action == "":
+		msg += ": sign the other client in through OAuth 2.0 instead"
+	case o != nil:
+		msg += ": use the account management page, " + ex.baseURL() + accountURL(o.advertisedAction(action), device)
 	}
 	return errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
 }
@@ -166,10 +173,9 @@ func (h handlers) Login(ctx context.Context, req clientserver.LoginRequestObject
 		if b.Password == nil {
 			return nil, missingParam("password")
 		}
-		if err := storeOf(ctx).CheckPassword(who, *b.Password); err != nil {
+		if userID, err = storeOf(ctx).VerifyPassword(who, *b.Password); err != nil {
 			return nil, err
 		}
-		userID = storeOf(ctx).UserID(who)
 	case loginToken:
 		if deref(b.Token) == "" {
 			return nil, missingParam("token")
@@ -245,7 +251,21 @@ func loginUser(b *clientserver.LoginJSONRequestBody) (string, error) {
 	return "", errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown identifier type "+b.Identifier.Type)
 }
 
-func (h handlers) GenerateLoginToken(ctx context.Context, _ clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
+// GenerateLoginToken answers POST /login/get_token after the
+// m.login.password stage, every time: the spec says servers always
+// re-prompt here, as the token makes a second session.
+func (h handlers) GenerateLoginToken(ctx context.Context, req clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
+	if err := refuseOAuthSession(ctx, "get a login token", "", ""); err != nil {
+		return nil, err
+	}
+	var auth *clientserver.AuthenticationData
+	if req.Body != nil {
+		auth = req.Body.Auth
+	}
+	challenge, err := passwordUIA(ctx, auth, "get_token", "")
+	if err != nil || challenge != nil {
+		return clientserver.GenerateLoginToken401JSONResponse(deref(challenge)), err
+	}
 	token, lifetime := storeOf(ctx).NewLoginToken(exchangeOf(ctx).principal.UserID)
 	return clientserver.GenerateLoginToken200JSONResponse{LoginToken: token, ExpiresInMs: int(lifetime / time.Millisecond)}, nil
 }
@@ -281,6 +301,9 @@ func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestOb
 	if req.Body.RefreshToken == "" {
 		return nil, missingParam("refresh_token")
 	}
+	if who, ok := storeOf(ctx).RefreshOwner(req.Body.RefreshToken); ok && who.ViaOAuth {
+		return nil, errOAuthRefresh
+	}
 	sess, err := storeOf(ctx).Refresh(req.Body.RefreshToken)
 	var te *state.TokenError
 	if errors.As(err, &te) && exchangeOf(ctx).world.synapseRefresh && (te.Cause == state.CauseExpired || te.Cause == state.CauseRevoked) {
@@ -299,6 +322,16 @@ func (h handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestOb
 		a.body.ExpiresInMs = &a.expiresInMs
 	}
 	return a, nil
+}
+
+// errOAuthRefresh answers POST /refresh with a refresh token issued by the
+// OAuth 2.0 token endpoint: such sessions refresh there only, where the
+// token is bound to its client. A token keeps the API it was issued through
+// for its whole life (a new login on the device ends it), so checking before
+// the refresh is enough.
+var errOAuthRefresh = &matrixError{
+	status: http.StatusUnauthorized, Errcode: "M_UNKNOWN_TOKEN", SoftLogout: ptr(false),
+	Message: "This refresh token was issued through OAuth 2.0: refresh it at the token endpoint",
 }
 
 // refreshAnswer is a refresh's answer, the generated
@@ -372,10 +405,10 @@ func (h handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDevic
 	if _, err := storeOf(ctx).Device(user, req.DeviceID); err != nil {
 		return nil, err
 	}
-	if err := refuseOAuthSession(ctx); err != nil {
+	if err := refuseOAuthSession(ctx, "delete devices", actionDeviceDelete, req.DeviceID); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices", "")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
 	}
@@ -389,10 +422,10 @@ func (h handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevi
 	if req.Body.Devices == nil {
 		return nil, missingParam("devices")
 	}
-	if err := refuseOAuthSession(ctx); err != nil {
+	if err := refuseOAuthSession(ctx, "delete devices", actionDevicesList, ""); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices")
+	challenge, err := passwordUIA(ctx, req.Body.Auth, "delete_devices", deviceSet(req.Body.Devices))
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevices401JSONResponse(deref(challenge)), err
 	}
@@ -402,6 +435,14 @@ func (h handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevi
 		_ = storeOf(ctx).DeleteDevice(user, id)
 	}
 	return clientserver.DeleteDevices200JSONResponse{}, nil
+}
+
+// deviceSet is the fingerprint of a list of device IDs for a UIA session:
+// the same set of devices, in any order, gives the same fingerprint.
+func deviceSet(ids []string) string {
+	set := slices.Compact(slices.Sorted(slices.Values(ids)))
+	b, _ := json.Marshal(set) // a []string always encodes
+	return string(b)
 }
 
 func (h handlers) CheckUsernameAvailability(ctx context.Context, req clientserver.CheckUsernameAvailabilityRequestObject) (clientserver.CheckUsernameAvailabilityResponseObject, error) {

@@ -171,15 +171,20 @@ func randomString(n int) string {
 // oauthOf returns the request's OAuth state, nil when the API is off.
 func oauthOf(ctx context.Context) *oauthState { return exchangeOf(ctx).world.oauth }
 
+// advertisedAction returns the name auth_metadata gives an account
+// management action, given by its stable name.
+func (o *oauthState) advertisedAction(action string) string {
+	if old, ok := mscActionNames[action]; ok && o.settings.actionNames == scenario.MSC {
+		return old
+	}
+	return action
+}
+
 // metadata is the auth_metadata answer for a server at base.
 func (o *oauthState) metadata(base string) clientserver.GetAuthMetadata200JSONResponse {
-	actions := slices.Clone(stableActions)
-	if o.settings.actionNames == scenario.MSC {
-		for i, a := range actions {
-			if old, ok := mscActionNames[a]; ok {
-				actions[i] = old
-			}
-		}
+	actions := make([]string, len(stableActions))
+	for i, a := range stableActions {
+		actions[i] = o.advertisedAction(a)
 	}
 	m := clientserver.GetAuthMetadata200JSONResponse{
 		Issuer:                        base + "/",

@@ -10,7 +10,10 @@ import (
 )
 
 // A UIA session is bound to what it authorises: a session started for one
-// purpose (and, for a logged-in caller, one user) does not complete another.
+// purpose (and, for a logged-in caller, one user) does not complete
+// another, and a later stage must come with the request the session was
+// started for (method, path and, where the body names what to act on, a
+// fingerprint of it), as the spec requires.
 
 // challenge is the 401 answer that asks for stage (the only flow) in the
 // session, with what it has completed and, after a failed attempt, why.
@@ -31,22 +34,25 @@ func challenge(st *state.Store, session, stage string, failure *matrixError) *cl
 	return resp
 }
 
-// uiaSession returns the session auth refers to, started for purpose and
-// user: a new one when auth names none. An unknown or expired session, or
-// one started for something else, is an error.
-func uiaSession(st *state.Store, auth *clientserver.AuthenticationData, purpose, user string) (string, error) {
+// uiaSession returns the session auth refers to, started for purpose, user
+// and req: a new one when auth names none. An unknown or expired session,
+// or one started for something else, is an error.
+func uiaSession(st *state.Store, auth *clientserver.AuthenticationData, purpose, user string, req state.UIARequest) (string, error) {
 	id := deref(auth.Session)
 	if id == "" {
-		return st.NewUIASession(purpose, user), nil
+		return st.StartUIA(purpose, user, req), nil
 	}
-	sess, err := st.UIASession(id)
-	if err != nil {
+	if err := st.ResumeUIA(id, purpose, user, req); err != nil {
 		return "", err
 	}
-	if sess.Purpose != purpose || sess.UserID != user {
-		return "", state.ErrUnknownUIASession
-	}
 	return id, nil
+}
+
+// uiaRequest is the request of ctx as a UIA session binds it, with
+// fingerprint standing for what its body acts on ("" for nothing).
+func uiaRequest(ctx context.Context, fingerprint string) state.UIARequest {
+	ex := exchangeOf(ctx)
+	return state.UIARequest{Method: ex.req.Method, Path: ex.path, Fingerprint: fingerprint}
 }
 
 // errUnknownStage answers a UIA stage that no flow offers.
@@ -55,14 +61,16 @@ func errUnknownStage(stage string) *matrixError {
 }
 
 // passwordUIA runs user-interactive auth with the m.login.password stage
-// for the logged-in caller. It returns a challenge to send while the stage
-// is not done, nil once it is (the session is then over), or an error.
-func passwordUIA(ctx context.Context, auth *clientserver.AuthenticationData, purpose string) (*clientserver.AuthenticationResponse, error) {
-	st, user := storeOf(ctx), exchangeOf(ctx).principal.UserID
+// for the logged-in caller, bound to the request with fingerprint (see
+// uiaRequest). It returns a challenge to send while the stage is not done,
+// nil once it is (the session is then over), or an error. A wrong password
+// keeps the session.
+func passwordUIA(ctx context.Context, auth *clientserver.AuthenticationData, purpose, fingerprint string) (*clientserver.AuthenticationResponse, error) {
+	st, user, req := storeOf(ctx), exchangeOf(ctx).principal.UserID, uiaRequest(ctx, fingerprint)
 	if auth == nil {
-		return challenge(st, st.NewUIASession(purpose, user), loginPassword, nil), nil
+		return challenge(st, st.StartUIA(purpose, user, req), loginPassword, nil), nil
 	}
-	session, err := uiaSession(st, auth, purpose, user)
+	session, err := uiaSession(st, auth, purpose, user, req)
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +132,13 @@ func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequest
 			return nil, err
 		}
 	}
-	if deref(b.Password) == "" {
-		return nil, missingParam("password")
-	}
+	// As on Synapse, the flows come first: POST /register with {} is how a
+	// client discovers them. The password is needed once the stage is done.
+	bound := uiaRequest(ctx, "")
 	if b.Auth == nil {
-		return clientserver.Register401JSONResponse(*challenge(st, st.NewUIASession("register", ""), loginDummy, nil)), nil
+		return clientserver.Register401JSONResponse(*challenge(st, st.StartUIA("register", "", bound), loginDummy, nil)), nil
 	}
-	session, err := uiaSession(st, b.Auth, "register", "")
+	session, err := uiaSession(st, b.Auth, "register", "", bound)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +148,9 @@ func (h handlers) Register(ctx context.Context, req clientserver.RegisterRequest
 	case loginDummy:
 	default:
 		return nil, errUnknownStage(*b.Auth.Type)
+	}
+	if deref(b.Password) == "" {
+		return nil, missingParam("password") // the session stays for a retry with one
 	}
 	st.EndUIASession(session)
 	var user string

@@ -84,12 +84,6 @@ type UIARequest struct {
 	Fingerprint string
 }
 
-// NewUIASession starts a UIA session that is bound to no request and
-// returns its ID.
-func (s *Store) NewUIASession(purpose, userID string) string {
-	return s.StartUIA(purpose, userID, UIARequest{})
-}
-
 // StartUIA starts a UIA session for purpose, authenticating userID (empty
 // when unknown, as for a registration), bound to req, and returns its ID.
 func (s *Store) StartUIA(purpose, userID string, req UIARequest) string {

@@ -53,7 +53,7 @@ func TestExpiredEphemeraAreSwept(t *testing.T) {
 	s, clk := newStore(t, Config{})
 	for range 10000 {
 		s.NewLoginToken("alice")
-		s.NewUIASession("register", "")
+		s.StartUIA("register", "", UIARequest{})
 		clk.Advance(time.Minute) // each lives 2 (login token) or 10 (UIA) minutes
 	}
 	if n := len(s.loginTokens); n > 2*minSweep {
@@ -66,7 +66,7 @@ func TestExpiredEphemeraAreSwept(t *testing.T) {
 
 func TestUIA(t *testing.T) {
 	s, clk := newStore(t, Config{})
-	id := s.NewUIASession("delete_devices", "@alice:localhost")
+	id := s.StartUIA("delete_devices", "@alice:localhost", UIARequest{})
 	for _, stage := range []string{"m.login.password", "m.login.dummy", "m.login.password"} {
 		if err := s.CompleteStage(id, stage); err != nil {
 			t.Fatal(err)
@@ -89,7 +89,7 @@ func TestUIA(t *testing.T) {
 		t.Fatalf("UIASession returned the session's own slice")
 	}
 
-	ended := s.NewUIASession("register", "")
+	ended := s.StartUIA("register", "", UIARequest{})
 	s.EndUIASession(ended)
 	clk.Advance(UIASessionLifetime)
 	for name, sid := range map[string]string{"unknown": "nope", "ended": ended, "expired": id} {
