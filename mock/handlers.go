@@ -133,10 +133,35 @@ func refuseOAuthSession(ctx context.Context, what, action, device string) error 
 	return errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
 }
 
-func (h handlers) GetCapabilities(context.Context, clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
+// Room versions: the one new rooms get, as the spec recommends since v1.6,
+// and the stable ones the server can create.
+const defaultRoomVersion = "10"
+
+var stableRoomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
+
+// GetCapabilities answers GET /capabilities for the caller. What needs
+// user-interactive auth (a password change, 3PID changes, a login token)
+// is off for a session made through OAuth 2.0, which has no password stage;
+// password changes are also off when the server turns them off.
+func (h handlers) GetCapabilities(ctx context.Context, _ clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
+	ex := exchangeOf(ctx)
+	uia := !ex.principal.ViaOAuth
+	on := func(enabled bool) *clientserver.BooleanCapability {
+		return &clientserver.BooleanCapability{Enabled: enabled}
+	}
 	caps := clientserver.GetCapabilities200JSONResponseBody_Capabilities{
-		MChangePassword: &clientserver.BooleanCapability{Enabled: false},
-		MGetLoginToken:  &clientserver.BooleanCapability{Enabled: true},
+		MChangePassword: on(uia && !ex.world.noPasswordChanges),
+		M3PidChanges:    on(uia),
+		MGetLoginToken:  on(uia),
+		MSetDisplayname: on(true),
+		MSetAvatarURL:   on(true),
+	}
+	caps.MRoomVersions = &struct {
+		Available map[string]clientserver.GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable `json:"available"`
+		Default   string                                                                                       `json:"default"`
+	}{Default: defaultRoomVersion, Available: map[string]clientserver.GetCapabilities200JSONResponseBodyCapabilitiesMRoomVersionsAvailable{}}
+	for _, v := range stableRoomVersions {
+		caps.MRoomVersions.Available[v] = clientserver.Stable
 	}
 	return clientserver.GetCapabilities200JSONResponse{Capabilities: caps}, nil
 }

@@ -49,8 +49,11 @@ type settings struct {
 	synapseRefresh bool // expired or revoked refresh tokens: 403 M_FORBIDDEN, as Synapse
 	oauth          oauthSettings
 	legacyOff      bool // the legacy login API (login, register, refresh) is off
-	description    string
-	scenarioSource string // the file the settings came from, if any
+	// noPasswordChanges turns POST /account/password off, and the
+	// m.change_password capability with it.
+	noPasswordChanges bool
+	description       string
+	scenarioSource    string // the file the settings came from, if any
 }
 
 // defaultSettings is a server with no scenario: legacy auth, the real
@@ -84,11 +87,12 @@ func fromScenario(sc *scenario.Scenario, source string) settings {
 			enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), autoApprove: sc.OAuth.AutoApprove,
 			fieldNames: sc.OAuth.MetadataNames, actionNames: sc.OAuth.ActionNames,
 		},
-		legacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
-		synapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
-		synapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
-		description:    sc.Description,
-		scenarioSource: source,
+		legacyOff:         !slices.Contains(sc.Server.Auth, scenario.Legacy),
+		noPasswordChanges: !sc.Server.PasswordChanges,
+		synapseUnknown:    sc.Server.UnknownEndpoint == scenario.Synapse,
+		synapseRefresh:    sc.Server.RefreshErrors == scenario.Synapse,
+		description:       sc.Description,
+		scenarioSource:    source,
 	}
 }
 
@@ -164,6 +168,14 @@ func WithOAuthAutoApprove(user string) Option {
 // /register and /refresh answer 404 M_UNRECOGNIZED.
 func WithoutLegacyAuth() Option {
 	return func(c *config) { c.world.legacyOff = true }
+}
+
+// WithoutPasswordChanges turns password changes through the API off, as
+// on a server whose passwords are managed elsewhere: the m.change_password
+// capability is false and POST /account/password is refused with 403
+// M_FORBIDDEN.
+func WithoutPasswordChanges() Option {
+	return func(c *config) { c.world.noPasswordChanges = true }
 }
 
 // WithServerName sets the server name, the part of user IDs after the colon

@@ -175,3 +175,39 @@ func TestRegistrationAndLoginAsHomeservers(t *testing.T) {
 	}
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("USER-UPPER", "PW", nil)).wantError(t, 403, "M_FORBIDDEN")
 }
+
+// TestCapabilities: the full set a client reads before offering actions;
+// what needs user-interactive auth is off for an OAuth 2.0 session, and
+// m.change_password is off when the scenario turns password changes off.
+// Before, m.room_versions, m.3pid_changes, m.set_displayname and
+// m.set_avatar_url were missing and m.change_password was always false.
+func TestCapabilities(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenario(writeScenario(t, `
+server: {auth: [legacy, oauth]}
+oauth: {auto_approve: alice}
+users: [{id: alice, password: pw}]
+`)))
+	const caps = "/_matrix/client/v3/capabilities"
+	legacy := call(t, hs, "GET", caps, login(t, hs, "alice", "pw", nil).str(t, "access_token"), nil)
+	legacy.wantStatus(t, 200)
+	for _, want := range []string{
+		`"m.change_password":{"enabled":true}`, `"m.3pid_changes":{"enabled":true}`, `"m.get_login_token":{"enabled":true}`,
+		`"m.set_displayname":{"enabled":true}`, `"m.set_avatar_url":{"enabled":true}`, `"default":"10"`, `"11":"stable"`, `"1":"stable"`,
+	} {
+		if !strings.Contains(legacy.raw, want) {
+			t.Errorf("legacy session's capabilities %s lack %s", legacy.raw, want)
+		}
+	}
+	viaOAuth := call(t, hs, "GET", caps, oauthSession(t, hs, "OAUTHDEV01").str(t, "access_token"), nil)
+	for _, want := range []string{`"m.change_password":{"enabled":false}`, `"m.3pid_changes":{"enabled":false}`, `"m.get_login_token":{"enabled":false}`, `"m.set_displayname":{"enabled":true}`} {
+		if !strings.Contains(viaOAuth.raw, want) {
+			t.Errorf("OAuth session's capabilities %s lack %s", viaOAuth.raw, want)
+		}
+	}
+
+	off := mock.Start(t, mock.WithScenario(writeScenario(t, "server: {password_changes: false}\nusers: [{id: alice, password: pw}]\n")))
+	a := call(t, off, "GET", caps, login(t, off, "alice", "pw", nil).str(t, "access_token"), nil)
+	if !strings.Contains(a.raw, `"m.change_password":{"enabled":false}`) || !strings.Contains(a.raw, `"m.3pid_changes":{"enabled":true}`) {
+		t.Errorf("capabilities with password changes off: %s", a.raw)
+	}
+}

@@ -83,6 +83,9 @@
 //     [legacy].
 //   - guest_access: true lets clients register guest accounts. Default
 //     false.
+//   - password_changes: false turns password changes through the API off:
+//     the m.change_password capability says so and POST
+//     /account/password is refused. Default true.
 //   - unknown_endpoint: how an unknown endpoint is answered: spec (404, or
 //     405 for a known path with another method, M_UNRECOGNIZED) or synapse
 //     (400 M_UNRECOGNIZED). Default spec.

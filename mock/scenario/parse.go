@@ -20,7 +20,7 @@ import (
 var (
 	topKeys    = []string{"description", "server", "oauth", "clock", "tokens", "users", "rules"}
 	oauthKeys  = []string{"auto_approve", "metadata_names", "action_names"}
-	serverKeys = []string{"name", "versions", "auth", "guest_access", "unknown_endpoint", "refresh_errors"}
+	serverKeys = []string{"name", "versions", "auth", "guest_access", "password_changes", "unknown_endpoint", "refresh_errors"}
 	clockKeys  = []string{"mode", "start"}
 	tokenKeys  = []string{
 		"access_lifetime", "refresh_lifetime", "login_token_lifetime", "expire_non_refreshable",
@@ -64,6 +64,7 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 			Name:            "localhost",
 			Versions:        append([]string(nil), allVersions...),
 			Auth:            []string{Legacy},
+			PasswordChanges: true,
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
@@ -281,6 +282,9 @@ func (p *parser) serverSection(n *yaml.Node, s *Server) {
 	}
 	if v := f.val("guest_access"); v != nil {
 		s.GuestAccess, _ = p.boolean(v, "server.guest_access")
+	}
+	if v := f.val("password_changes"); v != nil {
+		s.PasswordChanges, _ = p.boolean(v, "server.password_changes")
 	}
 	if v := f.val("unknown_endpoint"); v != nil {
 		s.UnknownEndpoint, _ = p.enum(v, "server.unknown_endpoint", []string{Spec, Synapse})

@@ -6,6 +6,8 @@ import (
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/mxauth/mxauth/mock"
 )
 
 // TestUIASessionBoundToRequest: a UIA session started for one device's
@@ -62,6 +64,38 @@ func TestRegisterAndLoginLikeAHomeserver(t *testing.T) {
 		who, err := other.Whoami(ctx)
 		if err != nil || who.UserID != "@user-n:localhost" {
 			t.Fatalf("Whoami after logging in as %s = %+v, %v", name, who, err)
+		}
+	}
+}
+
+// TestCapabilities: the library reads every capability a client checks
+// before offering the matching action, and sees password changes off when
+// the server turns them off.
+func TestCapabilities(t *testing.T) {
+	for _, changes := range []bool{true, false} {
+		var opts []mock.Option
+		if !changes {
+			opts = append(opts, mock.WithoutPasswordChanges())
+		}
+		hs := startHS(t, opts...)
+		cli, _ := login(t, hs, "", false)
+		caps, err := cli.Capabilities(t.Context())
+		if err != nil {
+			t.Fatalf("Capabilities: %v", err)
+		}
+		if caps.RoomVersions == nil || caps.RoomVersions.Default != "10" || !caps.RoomVersions.IsStable("10") || !caps.RoomVersions.IsStable("1") || caps.RoomVersions.IsStable("99") {
+			t.Errorf("m.room_versions = %+v", caps.RoomVersions)
+		}
+		for name, c := range map[string]*mautrix.CapBooleanTrue{
+			"m.set_displayname": caps.SetDisplayname, "m.set_avatar_url": caps.SetAvatarURL,
+			"m.3pid_changes": caps.ThreePIDChanges, "m.get_login_token": caps.GetLoginToken,
+		} {
+			if c == nil || !c.Enabled { // IsEnabled would take a missing capability for true
+				t.Errorf("%s = %+v, want enabled", name, c)
+			}
+		}
+		if caps.ChangePassword == nil || caps.ChangePassword.Enabled != changes {
+			t.Errorf("with password changes %v: m.change_password = %+v", changes, caps.ChangePassword)
 		}
 	}
 }
