@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -175,19 +174,7 @@ func TestDeactivate(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 
-	data, err := json.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap Snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		t.Fatal(err)
-	}
-	r := New(Config{}, clk)
-	if err := r.Restore(snap); err != nil {
-		t.Fatal(err)
-	}
-	check(t, r)
+	check(t, roundTrip(t, s, clk))
 }
 
 // TestUIABoundToRequest: a session goes on only with the request it was

@@ -68,10 +68,9 @@ type SessionInfo struct {
 // ErrUserDeactivated if they are deactivated.
 func (s *Store) Login(req LoginRequest) (Session, error) {
 	now := s.clk.Now()
-	id := s.UserID(req.UserID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.activeUser(id)
+	u, err := s.activeUser(req.UserID)
 	if err != nil {
 		return Session{}, err
 	}
@@ -95,10 +94,9 @@ func (s *Store) Login(req LoginRequest) (Session, error) {
 // token already issued.
 func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
 	now := s.clk.Now()
-	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.activeUser(id)
+	u, err := s.activeUser(userID)
 	if err != nil {
 		return Session{}, err
 	}
@@ -111,11 +109,11 @@ func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, e
 	return s.start(s.loginDevice(u, deviceID, ""), accessToken, refreshToken, expiresIn, now), nil
 }
 
-// activeUser returns the user who may get a new session: ErrNotFound for
-// an unknown user, ErrUserDeactivated for a deactivated one. s.mu must be
-// held.
-func (s *Store) activeUser(id string) (*user, error) {
-	u := s.users[id]
+// activeUser returns the user (a user ID or a bare localpart) who may get
+// a new session or change: ErrNotFound for an unknown user,
+// ErrUserDeactivated for a deactivated one. s.mu must be held.
+func (s *Store) activeUser(userID string) (*user, error) {
+	u := s.users[s.UserID(userID)]
 	switch {
 	case u == nil:
 		return nil, ErrNotFound

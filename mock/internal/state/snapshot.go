@@ -9,9 +9,9 @@ import (
 )
 
 // Snapshot is the lasting part of a Store, in a form that encoding/json
-// writes and reads: users, their devices and the token pairs of each.
-// Login tokens and user-interactive auth sessions live for minutes and are
-// left out.
+// writes and reads: users, their third-party identifiers, their devices
+// and the token pairs of each. Login tokens, user-interactive auth sessions
+// and 3PID validation sessions are short-lived and left out.
 type Snapshot struct {
 	ServerName string         `json:"server_name"`
 	LastGuest  int            `json:"last_guest,omitempty"`
@@ -24,6 +24,7 @@ type SnapshotUser struct {
 	Password    string           `json:"password,omitempty"`
 	Guest       bool             `json:"guest,omitempty"`
 	Deactivated bool             `json:"deactivated,omitempty"`
+	ThreePIDs   []ThreePID       `json:"threepids,omitempty"`
 	Devices     []SnapshotDevice `json:"devices,omitempty"`
 }
 
@@ -56,7 +57,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{ServerName: s.cfg.ServerName, LastGuest: s.lastGuest, Users: make([]SnapshotUser, 0, len(s.users))}
 	for _, u := range s.users {
-		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated}
+		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated, ThreePIDs: slices.Clone(u.threePIDs)}
 		for _, d := range u.devices {
 			sd := SnapshotDevice{
 				ID: d.ID, DisplayName: d.DisplayName, LastSeenTS: d.LastSeenTS, LastSeenIP: d.LastSeenIP,
@@ -81,14 +82,15 @@ func (p *pair) snapshot() SnapshotPair {
 
 // Restore replaces the store's users, devices and tokens with snap's. It
 // checks snap first and changes nothing when snap is inconsistent: another
-// server name, duplicate users, devices or tokens, or a device without an
-// access token.
+// server name, duplicate users, devices, tokens or third-party identifiers,
+// or a device without an access token.
 func (s *Store) Restore(snap Snapshot) error {
 	if snap.ServerName != s.cfg.ServerName {
 		return fmt.Errorf("the state is of server %q, not %q", snap.ServerName, s.cfg.ServerName)
 	}
 	users := make(map[string]*user, len(snap.Users))
 	access, refresh := map[string]*pair{}, map[string]*pair{}
+	owners := map[string]*user{} // by threePIDKey
 	add := func(d *device, sp SnapshotPair) (*pair, error) {
 		p := &pair{dev: d, access: sp.AccessToken, refresh: sp.RefreshToken, accessExpiry: sp.AccessExpiry, refreshExpiry: sp.RefreshExpiry, accessUsed: sp.AccessUsed}
 		for token, m := range map[string]map[string]*pair{p.access: access, p.refresh: refresh} {
@@ -106,8 +108,15 @@ func (s *Store) Restore(snap Snapshot) error {
 		if !strings.HasPrefix(su.ID, "@") || !strings.HasSuffix(su.ID, ":"+s.cfg.ServerName) || users[su.ID] != nil {
 			return fmt.Errorf("user %q: not a user ID of this server, or listed twice", su.ID)
 		}
-		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}}
+		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}, threePIDs: slices.Clone(su.ThreePIDs)}
 		users[su.ID] = u
+		for _, t := range su.ThreePIDs {
+			key := threePIDKey(t.Medium, t.Address)
+			if owners[key] != nil {
+				return fmt.Errorf("user %s: %s %q is on two accounts, or listed twice", su.ID, t.Medium, t.Address)
+			}
+			owners[key] = u
+		}
 		for _, sd := range su.Devices {
 			if sd.ID == "" || u.devices[sd.ID] != nil || sd.Current.AccessToken == "" {
 				return fmt.Errorf("user %s: device %q has no ID or access token, or is listed twice", su.ID, sd.ID)
@@ -127,8 +136,9 @@ func (s *Store) Restore(snap Snapshot) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users, s.access, s.refresh, s.lastGuest = users, access, refresh, snap.LastGuest
+	s.users, s.access, s.refresh, s.lastGuest, s.threePIDOwners = users, access, refresh, snap.LastGuest, owners
 	clear(s.loginTokens)
 	clear(s.uia)
+	clear(s.threePIDSessions)
 	return nil
 }

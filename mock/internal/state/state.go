@@ -102,6 +102,10 @@ type Store struct {
 	lastGuest   int
 	loginSweep  int // sweep loginTokens when it reaches this size
 	uiaSweep    int // sweep uia when it reaches this size
+
+	threePIDSessions map[string]*threePIDSession // by sid
+	threePIDOwners   map[string]*user            // by threePIDKey
+	threePIDSweep    int                         // sweep threePIDSessions when it reaches this size
 }
 
 // New returns an empty store with the given policy, reading time from clk.
@@ -121,6 +125,9 @@ func New(cfg Config, clk *clock.Clock) *Store {
 		refresh:     make(map[string]*pair),
 		loginTokens: make(map[string]loginToken),
 		uia:         make(map[string]*UIA),
+
+		threePIDSessions: make(map[string]*threePIDSession),
+		threePIDOwners:   make(map[string]*user),
 	}
 	if cfg.Deterministic {
 		var seed [32]byte

@@ -15,6 +15,7 @@ type user struct {
 	guest       bool
 	deactivated bool               // see Deactivate
 	devices     map[string]*device // by device ID
+	threePIDs   []ThreePID         // in the order they were added
 }
 
 // UserID returns the full user ID for a bare localpart ("alice" becomes
@@ -243,10 +244,14 @@ func (s *Store) NewLocalpart() string {
 
 // Deactivate ends every session of the user and deactivates the account
 // for good: its password is cleared, logins (and new sessions of any kind)
-// are refused with ErrUserDeactivated, and its user ID stays taken.
+// are refused with ErrUserDeactivated, its third-party identifiers are
+// removed (another account may add them), and its user ID stays taken.
 // Deactivating twice changes nothing. ErrNotFound for an unknown user.
 func (s *Store) Deactivate(userID string) error {
-	return s.endUser(userID, func(u *user) { u.password, u.deactivated = "", true })
+	return s.endUser(userID, func(u *user) {
+		u.password, u.deactivated = "", true
+		s.dropThreePIDs(u, func(ThreePID) bool { return true })
+	})
 }
 
 // ChangePassword sets the user's password ("": nobody can log in with a
@@ -256,10 +261,9 @@ func (s *Store) Deactivate(userID string) error {
 // in, as the spec says of POST /account/password. ErrNotFound for an
 // unknown user, ErrUserDeactivated for a deactivated one.
 func (s *Store) ChangePassword(userID, password, keepDevice string, logoutDevices bool) error {
-	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, err := s.activeUser(id)
+	u, err := s.activeUser(userID)
 	if err != nil {
 		return err
 	}
