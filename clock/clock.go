@@ -1,7 +1,8 @@
 // Package clock gives the mock homeserver its notion of time: the system
 // clock, or a virtual clock that moves only when a test moves it. Every
 // expiry decision of the mock reads one Clock, so a test can make a token
-// expire by moving the clock instead of sleeping.
+// expire by moving the clock instead of sleeping. It depends on nothing
+// else in the module.
 package clock
 
 import (

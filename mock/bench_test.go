@@ -78,7 +78,7 @@ func benchTargets() []struct {
 			}
 		}},
 		{"baseline", func(testing.TB) benchTarget {
-			base := baseline.New(benchServer, "", mock.DefaultVersions)
+			base := baseline.New(benchServer, "", mock.DefaultVersions())
 			user := base.AddUser(benchUser, benchPassword)
 			return benchTarget{
 				handler: base.Handler(),
@@ -275,7 +275,7 @@ func BenchmarkWhoami100k(b *testing.B) {
 		benchWhoamiRotating(b, hs.Handler(), tokens)
 	})
 	b.Run("baseline", func(b *testing.B) {
-		base := baseline.New(benchServer, "", mock.DefaultVersions)
+		base := baseline.New(benchServer, "", mock.DefaultVersions())
 		for i, token := range tokens {
 			base.AddAccessToken(token, fmt.Sprintf("@user%d:%s", i/perUser, benchServer), fmt.Sprint("DEVICE", i%perUser))
 		}

@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mxauth/mxauth/mock/internal/api"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
-// ControlPrefix is where the control API lives when WithControl turns it on.
-const ControlPrefix = "/_mock/"
+// ControlPrefix, "/_mock/", is where the control API lives when WithControl
+// turns it on.
+const ControlPrefix = api.ControlPrefix
 
 // maxWait bounds the timeout of GET /_mock/journal/wait.
 const maxWait = 5 * time.Minute
@@ -26,28 +28,28 @@ const maxWait = 5 * time.Minute
 // carry the control token; they are not journaled and no rule sees them.
 func (s *Server) controlAPI() http.Handler {
 	mux := http.NewServeMux()
-	handle := func(pattern string, h func(r *http.Request) (any, *matrixError)) {
+	handle := func(pattern string, h func(r *http.Request) (any, *api.Error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			out, e := h(r)
 			if e != nil {
-				writeJSON(w, e.status, e)
+				api.WriteJSON(w, e.Status, e)
 				return
 			}
-			writeJSON(w, http.StatusOK, out)
+			api.WriteJSON(w, http.StatusOK, out)
 		})
 	}
 	handle("GET /_mock/scenario", s.controlScenario)
 	handle("PUT /_mock/scenario", s.controlLoad)
-	handle("POST /_mock/reset", func(*http.Request) (any, *matrixError) {
+	handle("POST /_mock/reset", func(*http.Request) (any, *api.Error) {
 		if err := s.Reset(); err != nil {
-			return nil, errorf(http.StatusInternalServerError, "M_UNKNOWN", err.Error())
+			return nil, api.Errorf(http.StatusInternalServerError, "M_UNKNOWN", err.Error())
 		}
 		return struct{}{}, nil
 	})
-	handle("GET /_mock/clock", func(*http.Request) (any, *matrixError) { return s.clockReading(), nil })
+	handle("GET /_mock/clock", func(*http.Request) (any, *api.Error) { return s.clockReading(), nil })
 	handle("POST /_mock/clock/advance", s.controlAdvance)
 	handle("POST /_mock/clock/set", s.controlSet)
-	handle("GET /_mock/users", func(*http.Request) (any, *matrixError) {
+	handle("GET /_mock/users", func(*http.Request) (any, *api.Error) {
 		return map[string][]string{"users": s.Users()}, nil
 	})
 	handle("GET /_mock/users/{user}/devices", s.controlDevices)
@@ -57,19 +59,17 @@ func (s *Server) controlAPI() http.Handler {
 		"hard_logout":          s.HardLogout,
 		"revoke_refresh_token": s.RevokeRefreshToken,
 	} {
-		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *matrixError) {
-			s.applyDue(s.world.Load())
+		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *api.Error) {
 			if err := do(r.PathValue("user"), r.PathValue("device")); err != nil {
-				return nil, errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
+				return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
 			}
 			return struct{}{}, nil
 		})
 	}
 	handle("POST /_mock/users/{user}/password", s.controlPassword)
-	handle("POST /_mock/users/{user}/deactivate", func(r *http.Request) (any, *matrixError) {
-		s.applyDue(s.world.Load())
+	handle("POST /_mock/users/{user}/deactivate", func(r *http.Request) (any, *api.Error) {
 		if err := s.Deactivate(r.PathValue("user")); err != nil {
-			return nil, toMatrixError(err)
+			return nil, api.ErrorOf(err)
 		}
 		return struct{}{}, nil
 	})
@@ -79,9 +79,9 @@ func (s *Server) controlAPI() http.Handler {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		switch {
 		case !ok || got == "":
-			writeJSON(w, http.StatusUnauthorized, errMissingToken)
+			api.WriteJSON(w, http.StatusUnauthorized, api.ErrMissingToken)
 		case subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.controlToken)) != 1:
-			writeJSON(w, http.StatusForbidden, errorf(http.StatusForbidden, "M_FORBIDDEN", "Wrong control token"))
+			api.WriteJSON(w, http.StatusForbidden, api.Errorf(http.StatusForbidden, "M_FORBIDDEN", "Wrong control token"))
 		default:
 			h, pattern := mux.Handler(r)
 			if pattern != "" {
@@ -91,7 +91,7 @@ func (s *Server) controlAPI() http.Handler {
 			// No endpoint: ServeMux knows whether it is 404 or 405.
 			var status statusOnly
 			h.ServeHTTP(&status, r)
-			writeJSON(w, status.code, errorf(status.code, "M_UNRECOGNIZED", "No such control endpoint"))
+			api.WriteJSON(w, status.code, api.Errorf(status.code, "M_UNRECOGNIZED", "No such control endpoint"))
 		}
 	})
 }
@@ -108,12 +108,12 @@ type ruleState struct {
 	Fired int    `json:"fired"`
 }
 
-func (s *Server) controlScenario(*http.Request) (any, *matrixError) {
+func (s *Server) controlScenario(*http.Request) (any, *api.Error) {
 	w := s.world.Load()
-	out := scenarioState{Description: w.description, Source: w.scenarioSource, Rules: []ruleState{}}
-	if w.engine != nil {
-		for i, n := range w.engine.Fired() {
-			out.Rules = append(out.Rules, ruleState{Name: w.rules[i].Name, Fired: n})
+	out := scenarioState{Description: w.Description, Source: w.Source, Rules: []ruleState{}}
+	if w.Engine != nil {
+		for i, n := range w.Engine.Fired() {
+			out.Rules = append(out.Rules, ruleState{Name: w.Rules[i].Name, Fired: n})
 		}
 	}
 	return out, nil
@@ -121,17 +121,17 @@ func (s *Server) controlScenario(*http.Request) (any, *matrixError) {
 
 // controlLoad loads the scenario in the body (YAML); ?name= names it in
 // error messages (default "scenario.yaml").
-func (s *Server) controlLoad(r *http.Request) (any, *matrixError) {
+func (s *Server) controlLoad(r *http.Request) (any, *api.Error) {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	if err != nil {
-		return nil, errTooLarge
+		return nil, api.ErrTooLarge
 	}
 	name := r.URL.Query().Get("name")
 	if name == "" {
 		name = "scenario.yaml"
 	}
 	if err := s.LoadScenario(name, body); err != nil {
-		return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
 	}
 	return s.controlScenario(r)
 }
@@ -148,16 +148,16 @@ func (s *Server) clockReading() clockReading {
 }
 
 // decodeControl reads a small JSON body into v.
-func decodeControl(r *http.Request, v any) *matrixError {
+func decodeControl(r *http.Request, v any) *api.Error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errorf(http.StatusBadRequest, "M_BAD_JSON", "Bad control request: "+err.Error())
+		return api.Errorf(http.StatusBadRequest, "M_BAD_JSON", "Bad control request: "+err.Error())
 	}
 	return nil
 }
 
-func (s *Server) controlAdvance(r *http.Request) (any, *matrixError) {
+func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
 	var req struct {
 		By string `json:"by"`
 	}
@@ -166,14 +166,14 @@ func (s *Server) controlAdvance(r *http.Request) (any, *matrixError) {
 	}
 	d, err := time.ParseDuration(req.By)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m": `+err.Error())
+		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m": `+err.Error())
 	}
 	s.Clock.Advance(d)
-	s.applyDue(s.world.Load())
+	s.current() // the rules due now apply at once
 	return s.clockReading(), nil
 }
 
-func (s *Server) controlSet(r *http.Request) (any, *matrixError) {
+func (s *Server) controlSet(r *http.Request) (any, *api.Error) {
 	var req struct {
 		Time time.Time `json:"time"`
 	}
@@ -181,17 +181,17 @@ func (s *Server) controlSet(r *http.Request) (any, *matrixError) {
 		return nil, e
 	}
 	if req.Time.IsZero() {
-		return nil, missingParam("time")
+		return nil, api.MissingParam("time")
 	}
 	s.Clock.Set(req.Time)
-	s.applyDue(s.world.Load())
+	s.current() // the rules due now apply at once
 	return s.clockReading(), nil
 }
 
 // controlPassword changes a user's password as ChangePassword does; the
 // body has password (required), device (the device the change is made
 // on, kept logged in) and logout_devices (default true).
-func (s *Server) controlPassword(r *http.Request) (any, *matrixError) {
+func (s *Server) controlPassword(r *http.Request) (any, *api.Error) {
 	var req struct {
 		Password      string `json:"password"`
 		Device        string `json:"device"`
@@ -201,12 +201,11 @@ func (s *Server) controlPassword(r *http.Request) (any, *matrixError) {
 		return nil, e
 	}
 	if req.Password == "" {
-		return nil, missingParam("password")
+		return nil, api.MissingParam("password")
 	}
-	s.applyDue(s.world.Load())
 	logout := req.LogoutDevices == nil || *req.LogoutDevices
 	if err := s.ChangePassword(r.PathValue("user"), req.Password, req.Device, logout); err != nil {
-		return nil, toMatrixError(err)
+		return nil, api.ErrorOf(err)
 	}
 	return struct{}{}, nil
 }
@@ -223,11 +222,10 @@ type deviceState struct {
 	SoftLoggedOut   bool   `json:"soft_logged_out"`
 }
 
-func (s *Server) controlDevices(r *http.Request) (any, *matrixError) {
-	s.applyDue(s.world.Load())
+func (s *Server) controlDevices(r *http.Request) (any, *api.Error) {
 	user := s.UserID(r.PathValue("user"))
 	if !slices.Contains(s.Users(), user) {
-		return nil, errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user")
+		return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user")
 	}
 	sessions := map[string]SessionInfo{}
 	for _, si := range s.Sessions(user) {
@@ -253,7 +251,7 @@ func (s *Server) controlDevices(r *http.Request) (any, *matrixError) {
 
 // journalFilter reads a journal filter from the query: operation, method,
 // path, user (localpart or ID), device, status, errcode, since (RFC 3339).
-func (s *Server) journalFilter(r *http.Request) (journal.Filter, *matrixError) {
+func (s *Server) journalFilter(r *http.Request) (journal.Filter, *api.Error) {
 	q := r.URL.Query()
 	f := journal.Filter{
 		Operation: q.Get("operation"), Method: q.Get("method"), Path: q.Get("path"),
@@ -265,14 +263,14 @@ func (s *Server) journalFilter(r *http.Request) (journal.Filter, *matrixError) {
 	if v := q.Get("status"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return f, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "status must be a number")
+			return f, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "status must be a number")
 		}
 		f.Status = n
 	}
 	if v := q.Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			return f, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "since must be an RFC 3339 time")
+			return f, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "since must be an RFC 3339 time")
 		}
 		f.Since = t
 	}
@@ -284,7 +282,7 @@ type journalPage struct {
 	Dropped int             `json:"dropped"`
 }
 
-func (s *Server) controlJournal(r *http.Request) (any, *matrixError) {
+func (s *Server) controlJournal(r *http.Request) (any, *api.Error) {
 	f, e := s.journalFilter(r)
 	if e != nil {
 		return nil, e
@@ -294,7 +292,7 @@ func (s *Server) controlJournal(r *http.Request) (any, *matrixError) {
 
 // controlWait answers once count requests (default 1) match the filter, or
 // 408 after timeout (default 10s, at most 5m).
-func (s *Server) controlWait(r *http.Request) (any, *matrixError) {
+func (s *Server) controlWait(r *http.Request) (any, *api.Error) {
 	f, e := s.journalFilter(r)
 	if e != nil {
 		return nil, e
@@ -304,14 +302,14 @@ func (s *Server) controlWait(r *http.Request) (any, *matrixError) {
 	if v := q.Get("count"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "count must be a positive number")
+			return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "count must be a positive number")
 		}
 		count = n
 	}
 	if v := q.Get("timeout"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > maxWait {
-			return nil, errorf(http.StatusBadRequest, "M_INVALID_PARAM", "timeout must be a duration up to 5m, such as 10s")
+			return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "timeout must be a duration up to 5m, such as 10s")
 		}
 		timeout = d
 	}
@@ -320,7 +318,7 @@ func (s *Server) controlWait(r *http.Request) (any, *matrixError) {
 	entries, err := s.Journal.Wait(ctx, f, count)
 	if err != nil {
 		got := s.Journal.Count(f)
-		return nil, errorf(http.StatusRequestTimeout, "M_UNKNOWN", fmt.Sprintf("Timed out after %v with %d of %d matching requests", timeout, got, count))
+		return nil, api.Errorf(http.StatusRequestTimeout, "M_UNKNOWN", fmt.Sprintf("Timed out after %v with %d of %d matching requests", timeout, got, count))
 	}
 	return journalPage{Entries: entries, Dropped: s.Journal.Dropped()}, nil
 }

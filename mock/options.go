@@ -1,33 +1,35 @@
 package mock
 
 import (
+	"cmp"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
-	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/internal/world"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// DefaultVersions are the spec versions /versions advertises unless a
-// scenario or WithVersions says otherwise: v1.1 to v1.18.
-var DefaultVersions = []string{
-	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9",
-	"v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18",
-}
+// DefaultVersions returns the spec versions /versions advertises unless a
+// scenario or WithVersions says otherwise, v1.1 to v1.18: a new slice on
+// each call.
+func DefaultVersions() []string { return scenario.DefaultVersions() }
 
-// DefaultStart is where a virtual clock starts unless told otherwise.
-var DefaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultStart returns where a virtual clock starts unless told otherwise:
+// 2026-01-01 00:00:00 UTC.
+func DefaultStart() time.Time { return scenario.DefaultStart() }
 
-// MaxBodyBytes is the largest request body the server reads; a larger one
+// MaxBodyBytes, 1 MiB, is the largest request body the server reads; a larger one
 // is answered 413 M_TOO_LARGE.
-const MaxBodyBytes = 1 << 20
+const MaxBodyBytes = api.MaxBodyBytes
 
 // config is everything the options set.
 type config struct {
-	world           settings
+	world           world.Settings
 	clock           *clock.Clock // set by WithClock
 	publicURL       string
 	journalCapacity int
@@ -37,36 +39,20 @@ type config struct {
 	err             error // from WithScenario
 }
 
-// settings is what a scenario decides: what Reset goes back to.
-type settings struct {
-	store          state.Config
-	virtual        bool
-	start          time.Time // of a virtual clock
-	versions       []string
-	users          []scenario.User
-	rules          []scenario.Rule
-	synapseUnknown bool // unknown endpoints: 400 M_UNRECOGNIZED, as Synapse
-	synapseRefresh bool // expired or revoked refresh tokens: 403 M_FORBIDDEN, as Synapse
-	oauth          oauthSettings
-	legacyOff      bool // the legacy login API (login, register, refresh) is off
-	// noPasswordChanges turns POST /account/password off, and the
-	// m.change_password capability with it.
-	noPasswordChanges bool
-	description       string
-	scenarioSource    string // the file the settings came from, if any
-}
-
 // defaultSettings is a server with no scenario: legacy auth, the real
 // clock, no users.
-func defaultSettings() settings {
-	return settings{versions: DefaultVersions, start: DefaultStart, oauth: oauthSettings{fieldNames: scenario.Stable, actionNames: scenario.Stable}}
+func defaultSettings() world.Settings {
+	return world.Settings{
+		Versions: DefaultVersions(), Start: DefaultStart(),
+		OAuthSettings: oauth.Settings{FieldNames: scenario.Stable, ActionNames: scenario.Stable},
+	}
 }
 
 // fromScenario turns a parsed scenario into settings.
-func fromScenario(sc *scenario.Scenario, source string) settings {
+func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 	t := sc.Tokens
-	return settings{
-		store: state.Config{
+	return world.Settings{
+		Store: state.Config{
 			ServerName:                sc.Server.Name,
 			AccessTokenLifetime:       t.AccessLifetime,
 			RefreshTokenLifetime:      t.RefreshLifetime,
@@ -78,38 +64,22 @@ func fromScenario(sc *scenario.Scenario, source string) settings {
 			Seed:                      t.Seed,
 			GuestAccess:               sc.Server.GuestAccess,
 		},
-		virtual:  sc.Clock.Virtual,
-		start:    cmpOr(sc.Clock.Start, DefaultStart),
-		versions: sc.Server.Versions,
-		users:    sc.Users,
-		rules:    sc.Rules,
-		oauth: oauthSettings{
-			enabled: slices.Contains(sc.Server.Auth, scenario.OAuth), autoApprove: sc.OAuth.AutoApprove,
-			fieldNames: sc.OAuth.MetadataNames, actionNames: sc.OAuth.ActionNames,
+		Virtual:  sc.Clock.Virtual,
+		Start:    cmp.Or(sc.Clock.Start, DefaultStart()),
+		Versions: sc.Server.Versions,
+		Users:    sc.Users,
+		Rules:    sc.Rules,
+		OAuth:    slices.Contains(sc.Server.Auth, scenario.OAuth),
+		OAuthSettings: oauth.Settings{
+			AutoApprove: sc.OAuth.AutoApprove, FieldNames: sc.OAuth.MetadataNames, ActionNames: sc.OAuth.ActionNames,
 		},
-		legacyOff:         !slices.Contains(sc.Server.Auth, scenario.Legacy),
-		noPasswordChanges: !sc.Server.PasswordChanges,
-		synapseUnknown:    sc.Server.UnknownEndpoint == scenario.Synapse,
-		synapseRefresh:    sc.Server.RefreshErrors == scenario.Synapse,
-		description:       sc.Description,
-		scenarioSource:    source,
+		LegacyOff:         !slices.Contains(sc.Server.Auth, scenario.Legacy),
+		NoPasswordChanges: !sc.Server.PasswordChanges,
+		SynapseUnknown:    sc.Server.UnknownEndpoint == scenario.Synapse,
+		SynapseRefresh:    sc.Server.RefreshErrors == scenario.Synapse,
+		Description:       sc.Description,
+		Source:            source,
 	}
-}
-
-func cmpOr(t, def time.Time) time.Time {
-	if t.IsZero() {
-		return def
-	}
-	return t
-}
-
-// operationIDs are the operations a scenario rule may name.
-func operationIDs() []string {
-	var ids []string
-	for _, op := range clientserver.Operations.All() {
-		ids = append(ids, op.ID)
-	}
-	return ids
 }
 
 // Option configures a Server. Options apply in order: one given after
@@ -122,7 +92,7 @@ type Option func(*config)
 // file, line and column, when the file is not a valid scenario.
 func WithScenario(path string) Option {
 	return func(c *config) {
-		sc, err := scenario.Load(path, operationIDs())
+		sc, err := scenario.Load(path, api.OperationIDs())
 		if err != nil {
 			c.err = err
 			return
@@ -135,7 +105,7 @@ func WithScenario(path string) Option {
 // one of package scenarios' files; name stands for it in error messages.
 func WithScenarioData(name string, data []byte) Option {
 	return func(c *config) {
-		sc, err := scenario.Parse(name, data, operationIDs())
+		sc, err := scenario.Parse(name, data, api.OperationIDs())
 		if err != nil {
 			c.err = err
 			return
@@ -151,7 +121,7 @@ func WithScenarioData(name string, data []byte) Option {
 // management page. The legacy login API stays on unless
 // WithoutLegacyAuth.
 func WithOAuth() Option {
-	return func(c *config) { c.world.oauth.enabled = true }
+	return func(c *config) { c.world.OAuth = true }
 }
 
 // WithOAuthAutoApprove turns the OAuth 2.0 API on and approves every
@@ -160,14 +130,14 @@ func WithOAuth() Option {
 // with a code, and device authorizations are approved at once. For
 // headless tests.
 func WithOAuthAutoApprove(user string) Option {
-	return func(c *config) { c.world.oauth.enabled, c.world.oauth.autoApprove = true, user }
+	return func(c *config) { c.world.OAuth, c.world.OAuthSettings.AutoApprove = true, user }
 }
 
 // WithoutLegacyAuth turns the legacy login API off, as on a server that
 // delegates authentication: GET /login lists no flows, and POST /login,
 // /register and /refresh answer 404 M_UNRECOGNIZED.
 func WithoutLegacyAuth() Option {
-	return func(c *config) { c.world.legacyOff = true }
+	return func(c *config) { c.world.LegacyOff = true }
 }
 
 // WithoutPasswordChanges turns password changes through the API off, as
@@ -175,58 +145,58 @@ func WithoutLegacyAuth() Option {
 // capability is false and POST /account/password is refused with 403
 // M_FORBIDDEN.
 func WithoutPasswordChanges() Option {
-	return func(c *config) { c.world.noPasswordChanges = true }
+	return func(c *config) { c.world.NoPasswordChanges = true }
 }
 
 // WithServerName sets the server name, the part of user IDs after the colon
 // (default "localhost").
 func WithServerName(name string) Option {
-	return func(c *config) { c.world.store.ServerName = name }
+	return func(c *config) { c.world.Store.ServerName = name }
 }
 
 // WithAccessTokenLifetime sets how long access tokens that come with a
 // refresh token live (default 5m; negative: they never expire).
 func WithAccessTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.world.store.AccessTokenLifetime = d }
+	return func(c *config) { c.world.Store.AccessTokenLifetime = d }
 }
 
 // WithRefreshTokenLifetime sets how long each refresh token lives (default
 // 24h; negative: never expires).
 func WithRefreshTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.world.store.RefreshTokenLifetime = d }
+	return func(c *config) { c.world.Store.RefreshTokenLifetime = d }
 }
 
 // WithLoginTokenLifetime sets how long m.login.token tokens from
 // POST /login/get_token live (default 2m).
 func WithLoginTokenLifetime(d time.Duration) Option {
-	return func(c *config) { c.world.store.LoginTokenLifetime = d }
+	return func(c *config) { c.world.Store.LoginTokenLifetime = d }
 }
 
 // WithExpiringTokensForAll makes access tokens of clients that did not ask
 // for a refresh token expire too, after the access token lifetime. By
 // default they never expire, as on Synapse.
 func WithExpiringTokensForAll() Option {
-	return func(c *config) { c.world.store.ExpireNonRefreshable = true }
+	return func(c *config) { c.world.Store.ExpireNonRefreshable = true }
 }
 
 // WithOldAccessTokenRevokedOnRefresh ends an access token as soon as its
 // refresh token is used. By default it keeps working until it expires, as on
 // Synapse.
 func WithOldAccessTokenRevokedOnRefresh() Option {
-	return func(c *config) { c.world.store.RevokeOldAccessOnRefresh = true }
+	return func(c *config) { c.world.Store.RevokeOldAccessOnRefresh = true }
 }
 
 // WithSoftLogoutOnFailedRefresh answers an unknown, revoked or expired
 // refresh token with "soft_logout": true. By default it is false, as on
 // Synapse.
 func WithSoftLogoutOnFailedRefresh() Option {
-	return func(c *config) { c.world.store.SoftLogoutOnFailedRefresh = true }
+	return func(c *config) { c.world.Store.SoftLogoutOnFailedRefresh = true }
 }
 
 // WithGuestAccess lets POST /register?kind=guest create guest accounts; by
 // default it is refused with M_GUEST_ACCESS_FORBIDDEN.
 func WithGuestAccess() Option {
-	return func(c *config) { c.world.store.GuestAccess = true }
+	return func(c *config) { c.world.Store.GuestAccess = true }
 }
 
 // WithDeterministic makes tokens, device IDs and UIA session IDs come from a
@@ -234,7 +204,7 @@ func WithGuestAccess() Option {
 // requests always get the same values (for golden tests). Never use it
 // where the tokens protect anything.
 func WithDeterministic(seed uint64) Option {
-	return func(c *config) { c.world.store.Deterministic, c.world.store.Seed = true, seed }
+	return func(c *config) { c.world.Store.Deterministic, c.world.Store.Seed = true, seed }
 }
 
 // WithClock makes the server read time from clk, which the caller may keep
@@ -243,9 +213,9 @@ func WithDeterministic(seed uint64) Option {
 func WithClock(clk *clock.Clock) Option {
 	return func(c *config) {
 		c.clock = clk
-		c.world.virtual = clk.IsVirtual()
-		if c.world.virtual {
-			c.world.start = clk.Now()
+		c.world.Virtual = clk.IsVirtual()
+		if c.world.Virtual {
+			c.world.Start = clk.Now()
 		}
 	}
 }
@@ -253,21 +223,21 @@ func WithClock(clk *clock.Clock) Option {
 // WithVirtualClock makes the server's clock stand still at start until the
 // test moves it with Server.Clock.Advance or Set.
 func WithVirtualClock(start time.Time) Option {
-	return func(c *config) { c.world.virtual, c.world.start = true, start }
+	return func(c *config) { c.world.Virtual, c.world.Start = true, start }
 }
 
 // WithUser creates a user at start: localpart (or a full user ID on this
 // server) with the given password. Repeatable.
 func WithUser(localpart, password string) Option {
 	return func(c *config) {
-		c.world.users = append(slices.Clip(c.world.users), scenario.User{ID: localpart, Password: password})
+		c.world.Users = append(slices.Clip(c.world.Users), scenario.User{ID: localpart, Password: password})
 	}
 }
 
 // WithVersions sets the spec versions GET /_matrix/client/versions
-// advertises (default DefaultVersions).
+// advertises (default DefaultVersions()).
 func WithVersions(versions ...string) Option {
-	return func(c *config) { c.world.versions = slices.Clone(versions) }
+	return func(c *config) { c.world.Versions = slices.Clone(versions) }
 }
 
 // WithPublicURL sets the base URL the server gives clients in well_known

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -28,29 +28,14 @@ const (
 
 // stateFile is the state file's content.
 type stateFile struct {
-	Format       string         `json:"format"`
-	Version      int            `json:"version"`
-	SavedAt      time.Time      `json:"saved_at"`
-	Clock        time.Time      `json:"clock"` // the server's clock when saved
-	Virtual      bool           `json:"virtual_clock,omitempty"`
-	Store        state.Snapshot `json:"store"`
-	OAuthClients []savedClient  `json:"oauth_clients,omitempty"`
-	OAuthGrants  []savedGrant   `json:"oauth_grants,omitempty"`
-}
-
-// savedGrant is the client an OAuth session was granted to.
-type savedGrant struct {
-	User   string `json:"user"`
-	Device string `json:"device"`
-	Client string `json:"client"`
-}
-
-// savedClient is a registered OAuth client in the state file.
-type savedClient struct {
-	Native       bool                     `json:"native,omitempty"`
-	RedirectURIs []string                 `json:"redirect_uris"`
-	GrantTypes   []string                 `json:"grant_types"`
-	Info         oauth2.ClientInformation `json:"info"`
+	Format       string              `json:"format"`
+	Version      int                 `json:"version"`
+	SavedAt      time.Time           `json:"saved_at"`
+	Clock        time.Time           `json:"clock"` // the server's clock when saved
+	Virtual      bool                `json:"virtual_clock,omitempty"`
+	Store        state.Snapshot      `json:"store"`
+	OAuthClients []oauth.SavedClient `json:"oauth_clients,omitempty"`
+	OAuthGrants  []oauth.SavedGrant  `json:"oauth_grants,omitempty"`
 }
 
 // SaveState writes the server's lasting state to path atomically: a
@@ -60,10 +45,10 @@ func (s *Server) SaveState(path string) error {
 	w := s.world.Load()
 	f := stateFile{
 		Format: stateFormat, Version: stateVersion, SavedAt: time.Now().UTC(),
-		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.store.Snapshot(),
+		Clock: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Store: w.Store.Snapshot(),
 	}
-	if w.oauth != nil {
-		f.OAuthClients, f.OAuthGrants = w.oauth.saved()
+	if w.OAuth != nil {
+		f.OAuthClients, f.OAuthGrants = w.OAuth.Saved()
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -142,14 +127,14 @@ func (s *Server) LoadState(path string) error {
 		return fmt.Errorf("mock: %s: bad state file version %d", path, f.Version)
 	}
 	w := s.world.Load()
-	if len(f.OAuthClients) > 0 && w.oauth == nil {
+	if len(f.OAuthClients) > 0 && w.OAuth == nil {
 		return fmt.Errorf("mock: %s: the state has OAuth clients but the OAuth 2.0 API is off", path)
 	}
-	if err := w.store.Restore(f.Store); err != nil {
+	if err := w.Store.Restore(f.Store); err != nil {
 		return fmt.Errorf("mock: %s: %w", path, err)
 	}
-	if w.oauth != nil {
-		w.oauth.restore(f.OAuthClients, f.OAuthGrants)
+	if w.OAuth != nil {
+		w.OAuth.Restore(f.OAuthClients, f.OAuthGrants)
 	}
 	if f.Virtual && s.Clock.IsVirtual() {
 		s.Clock.Set(f.Clock)
@@ -172,32 +157,4 @@ func (s *Server) loadStateFile(path string) error {
 		return nil
 	}
 	return s.LoadState(path)
-}
-
-// saved returns the registered clients and the sessions granted to them.
-func (o *oauthState) saved() ([]savedClient, []savedGrant) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	clients := make([]savedClient, 0, len(o.clients))
-	for _, c := range o.clients {
-		clients = append(clients, savedClient{Native: c.native, RedirectURIs: c.redirectURIs, GrantTypes: c.grantTypes, Info: c.info})
-	}
-	grants := make([]savedGrant, 0, len(o.grants))
-	for k, client := range o.grants {
-		grants = append(grants, savedGrant{User: k.User, Device: k.Device, Client: client})
-	}
-	return clients, grants
-}
-
-// restore registers saved clients again, under their IDs, with their
-// sessions.
-func (o *oauthState) restore(clients []savedClient, grants []savedGrant) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for _, sc := range clients {
-		o.clients[sc.Info.ClientID] = &oauthClient{id: sc.Info.ClientID, native: sc.Native, redirectURIs: sc.RedirectURIs, grantTypes: sc.GrantTypes, info: sc.Info}
-	}
-	for _, g := range grants {
-		o.grants[grantKey{g.User, g.Device}] = g.Client
-	}
 }

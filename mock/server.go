@@ -24,14 +24,18 @@
 // Every operation of mxauth's specs/client-server and specs/oauth2 is
 // served through the generated strict server interfaces (gen/clientserver,
 // gen/oauth2), so a change to the spec that the mock does not follow breaks
-// the build. Behaviour follows the Matrix spec and the RFCs; where the spec
+// the build.
+//
+// This package is the public API only: it owns the Server, its options and
+// the Go and control APIs, and reaches the state only through
+// mock/internal/world. The request path and the handlers are in
+// mock/internal/api, the authorization server in mock/internal/oauth. Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
 package mock
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,7 +44,8 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
-	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/world"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
@@ -51,15 +56,16 @@ type Server struct {
 	// "http://127.0.0.1:39421"; empty otherwise.
 	URL string
 	// Clock is the time every expiry decision reads. Move it to make tokens
-	// expire: Advance and Set work on the real clock too.
+	// expire: Advance and Set work on the real clock too. Do not replace
+	// it: the state keeps reading the clock it was built with.
 	Clock *clock.Clock
 	// Journal records every answered request, bounded; see package journal.
+	// Do not replace it either: the request path keeps the one New made.
 	Journal *journal.Journal
 
 	cfg     config
-	world   atomic.Pointer[world]
+	world   atomic.Pointer[world.World]
 	handler http.Handler
-	control http.Handler // nil unless WithControl
 
 	mu     sync.Mutex
 	http   *http.Server // set by Serve
@@ -90,7 +96,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	w, err := s.newWorld(cfg.world)
 	if err != nil {
-		return nil, fmt.Errorf("mock: %w", err)
+		return nil, err
 	}
 	s.world.Store(w)
 	if cfg.stateFile != "" {
@@ -98,15 +104,13 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	pipeline := api.Config{World: s.world.Load, Journal: s.Journal, Logger: cfg.logger, PublicURL: cfg.publicURL}
 	if cfg.controlToken != "" {
-		s.control = s.controlAPI()
+		pipeline.Control = s.controlAPI()
 	}
-	s.handler = s.outer(sharedRouter())
+	s.handler = api.NewHandler(pipeline)
 	return s, nil
 }
-
-// store returns the current state.
-func (s *Server) store() *state.Store { return s.world.Load().store }
 
 // Handler returns the server's HTTP handler, for use in a server of your own.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -1,10 +1,16 @@
 // Package operation is the small hand-written runtime that mxauth's generated
 // code imports: a table that says, for every operation of an API, its method,
-// path and how it authenticates.
+// path and how it authenticates, and what the generated code calls.
 //
-// A server looks an operation up by its route (see [Table.ByRoute]) to enforce
-// authentication and to name requests in logs; a client looks it up by the
-// concrete request (see [Table.Match]) to decide whether to attach a token.
+// A client looks an operation up in the request's context, where the
+// generated typed API puts it (see [WithInfo] and [InfoFrom]), or by the
+// concrete request (see [Table.Match]), to decide whether to attach a token;
+// the typed API finishes each call with [JSONResult], [EmptyResult] or
+// [RawResult], which turn an answer other than 2xx into a
+// *matrixerr.Error. A server looks an operation up by its route (see
+// [Table.ByRoute]) to enforce authentication (package guard) and to name
+// requests in logs; generated strict servers write JSON answers with
+// [WriteJSON].
 package operation
 
 import (

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/operation"
+	"github.com/mxauth/mxauth/operation/guard"
 )
 
 // tinyServer implements just enough of the generated strict interface for a
@@ -53,12 +54,12 @@ func (tinyServer) GetTokenOwner(context.Context, clientserver.GetTokenOwnerReque
 	return clientserver.GetTokenOwner200JSONResponse{UserID: "@alice:example.org", DeviceID: ptr("PHONE")}, nil
 }
 
-// start serves tinyServer on loopback behind the generated router and an
-// operation.Guard that accepts only freshToken and says soft_logout for the
+// start serves tinyServer on loopback behind the generated router and a
+// guard.Guard that accepts only freshToken and says soft_logout for the
 // expired one.
 func start(t *testing.T) *clientserver.ClientWithResponses {
 	t.Helper()
-	guard := operation.Guard{
+	g := guard.Guard{
 		Table: clientserver.Operations,
 		Verify: func(r *http.Request, _ *operation.Info, token string) (*http.Request, error) {
 			if token != freshToken {
@@ -68,7 +69,7 @@ func start(t *testing.T) *clientserver.ClientWithResponses {
 		},
 		Fail: func(w http.ResponseWriter, r *http.Request, _ *operation.Info, err error) {
 			answer := clientserver.GetTokenOwner401JSONResponse{Errcode: "M_UNKNOWN_TOKEN", Error: ptr("Access token has expired"), SoftLogout: ptr(err.Error() == expiredToken)}
-			if errors.Is(err, operation.ErrMissingToken) {
+			if errors.Is(err, guard.ErrMissingToken) {
 				answer = clientserver.GetTokenOwner401JSONResponse{Errcode: "M_MISSING_TOKEN", Error: ptr("Missing access token")}
 			}
 			if err := answer.VisitGetTokenOwnerResponse(w); err != nil {
@@ -78,7 +79,7 @@ func start(t *testing.T) *clientserver.ClientWithResponses {
 	}
 	handler := clientserver.HandlerWithOptions(
 		clientserver.NewStrictHandler(tinyServer{}, nil),
-		clientserver.GorillaServerOptions{Middlewares: []clientserver.MiddlewareFunc{guard.Middleware}},
+		clientserver.GorillaServerOptions{Middlewares: []clientserver.MiddlewareFunc{g.Middleware}},
 	)
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)

@@ -37,11 +37,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxauth/mxauth/internal/specgen"
+	"github.com/mxauth/mxauth/internal/yamlpos"
 	"github.com/mxauth/mxauth/specs"
 )
 
@@ -70,6 +72,11 @@ type config struct {
 	IncludeTags       []string `yaml:"include-tags"`
 	MatrixVersion     string   `yaml:"matrix-version"`
 	Check             bool     `yaml:"check"`
+	// specBase is the config file's folder, which relative Specs are
+	// read from; empty for specs given on the command line. Specs are kept
+	// as written, which is how the generated header shows them, so that
+	// it does not depend on where the project is checked out.
+	specBase string `yaml:"-"`
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -118,6 +125,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	code, err := specgen.Generate(context.Background(), opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "generate: %v\n", err)
+		if errors.Is(err, specgen.ErrBadOptions) {
+			return exitUsage
+		}
 		return exitSpec
 	}
 
@@ -191,43 +201,91 @@ func options(cfg config) (specgen.Options, error) {
 		return opts, nil
 	}
 	for _, s := range cfg.Specs {
-		src, err := specgen.DirSource(s, outDir)
+		osPath := s
+		if cfg.specBase != "" && !filepath.IsAbs(s) {
+			osPath = filepath.Join(cfg.specBase, s)
+		}
+		src, err := specgen.DirSource(osPath, ".")
 		if err != nil {
 			return opts, fmt.Errorf("-spec: %w", err)
 		}
-		opts.Sources = append(opts.Sources, src)
+		opts.Sources = append(opts.Sources, src.ShownAs(filepath.ToSlash(filepath.Clean(s))))
 	}
 	return opts, nil
 }
 
-// readConfig reads a -config file strictly: an unknown key is an error with
-// its line and column. Relative spec and output paths are taken from the
-// config file's folder.
+// readConfig reads a -config file strictly: a syntax error, an unknown key
+// or a value of the wrong type is an error at its line and column, and an
+// unknown key's error lists the allowed ones. A list may be given as a
+// single value. Relative spec and output paths are taken from the config
+// file's folder.
 func readConfig(name string) (config, error) {
 	var cfg config
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return cfg, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		var typeErr *yaml.TypeError
-		if errors.As(err, &typeErr) {
-			return cfg, fmt.Errorf("%s:%s", name, strings.TrimPrefix(strings.Join(typeErr.Errors, "; "), "line "))
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		var msgs []string
+		for _, p := range yamlpos.Problems(data, err) {
+			msgs = append(msgs, fmt.Sprintf("%s:%d:%d: %s", name, p.Line, p.Col, p.Msg))
 		}
-		return cfg, fmt.Errorf("%s: %w", name, err)
+		return cfg, errors.New(strings.Join(msgs, "\n"))
+	}
+	fields, keys := configFields(&cfg)
+	if len(doc.Content) == 0 {
+		return cfg, nil // an empty file: no settings
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return cfg, fmt.Errorf("%s:%d:%d: want settings as key: value; allowed keys: %s", name, root.Line, root.Column, strings.Join(keys, ", "))
+	}
+	var errs []error
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, value := root.Content[i], root.Content[i+1]
+		field, ok := fields[key.Value]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: unknown key %q; allowed: %s", name, key.Line, key.Column, key.Value, strings.Join(keys, ", ")))
+			continue
+		}
+		if field.Kind() == reflect.Slice && value.Kind == yaml.ScalarNode {
+			value = &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{value}, Line: value.Line, Column: value.Column}
+		}
+		if err := value.Decode(field.Addr().Interface()); err != nil {
+			msg := err.Error()
+			if ps := yamlpos.Problems(data, err); len(ps) > 0 {
+				msg = ps[0].Msg
+			}
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: %s", name, value.Line, value.Column, key.Value, msg))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
 	}
 	dir := filepath.Dir(name)
-	for i, s := range cfg.Specs {
-		if !filepath.IsAbs(s) {
-			cfg.Specs[i] = filepath.Join(dir, s)
-		}
-	}
+	cfg.specBase = dir
 	if cfg.Output != "" && !filepath.IsAbs(cfg.Output) {
 		cfg.Output = filepath.Join(dir, cfg.Output)
 	}
 	return cfg, nil
+}
+
+// configFields returns the fields of cfg by YAML key, and the keys in the
+// order config declares them.
+func configFields(cfg *config) (map[string]reflect.Value, []string) {
+	v := reflect.ValueOf(cfg).Elem()
+	fields := map[string]reflect.Value{}
+	var keys []string
+	for i := range v.NumField() {
+		key := v.Type().Field(i).Tag.Get("yaml")
+		if key == "-" {
+			continue
+		}
+		fields[key] = v.Field(i)
+		keys = append(keys, key)
+	}
+	return fields, keys
 }
 
 // overlay returns the config file's settings with the flags given on the
@@ -235,7 +293,7 @@ func readConfig(name string) (config, error) {
 func overlay(file, flags config, set map[string]bool) config {
 	out := file
 	if set["spec"] {
-		out.Specs = flags.Specs
+		out.Specs, out.specBase = flags.Specs, ""
 	}
 	if set["o"] {
 		out.Output = flags.Output

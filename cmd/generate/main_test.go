@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,10 +71,22 @@ func TestConfigFile(t *testing.T) {
 		t.Errorf("flag over config: exit %d, %s %.200s", code, stderr, stdout)
 	}
 
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("spec: [x]\noutput: y.go\n"), 0o644)
-	if code, _, stderr := runCLI(t, "-config", bad); code != exitUsage || !strings.Contains(stderr, "bad.yaml:2: field output not found") {
-		t.Errorf("unknown config key: exit %d, %s", code, stderr)
+	// Mistakes in the file: each at its line and column, an unknown key with
+	// the allowed ones.
+	for _, tc := range []struct{ name, text, want string }{
+		{"unknown key", "spec: [x]\n  # comment\noutput: y.go\n",
+			`:3:1: unknown key "output"; allowed: spec, o, package, generate, include-operations, exclude-operations, include-tags, matrix-version, check`},
+		{"wrong type", "spec: [x]\ncheck: {a: 1}\n", `:2:8: check: cannot unmarshal !!map into bool`},
+		{"syntax error on line 5", "spec: [x]\no: y.go\npackage: p\ngenerate: [types]\ninclude-operations: [login\n", `:5:1: did not find expected ',' or ']'`},
+		{"not a mapping", "- spec\n", `:1:1: want settings as key: value; allowed keys: spec, o,`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := filepath.Join(dir, "bad.yaml")
+			os.WriteFile(bad, []byte(tc.text), 0o644)
+			if code, _, stderr := runCLI(t, "-config", bad); code != exitUsage || !strings.Contains(stderr, "bad.yaml"+tc.want) {
+				t.Errorf("exit %d, %s; want exit 2 and %s", code, stderr, tc.want)
+			}
+		})
 	}
 }
 
@@ -85,10 +98,10 @@ func TestErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"unknown operation", []string{"-spec", spec, "-include-operations", "refrsh"}, exitSpec, `unknown operationId "refrsh" (did you mean refresh`},
+		{"unknown operation", []string{"-spec", spec, "-include-operations", "refrsh"}, exitUsage, `unknown operationId "refrsh" (did you mean refresh`},
 		{"bad part", []string{"-generate", "types,docs"}, exitUsage, `unknown part "docs"`},
 		{"bad package", []string{"-package", "my-pkg"}, exitUsage, `not a Go identifier`},
-		{"bad version", []string{"-matrix-version", "one"}, exitSpec, `want MAJOR.MINOR`},
+		{"bad version", []string{"-matrix-version", "one"}, exitUsage, `want MAJOR.MINOR`},
 		{"missing spec", []string{"-spec", "does/not/exist"}, exitUsage, "does/not/exist"},
 		{"check without output", []string{"-check"}, exitUsage, "-check needs -o"},
 		{"stray argument", []string{"specs"}, exitUsage, "unexpected argument"},
@@ -153,5 +166,70 @@ func TestMatrixVersionOnSwaggerRelease(t *testing.T) {
 		if !strings.Contains(stdout, `ID: "login"`) {
 			t.Errorf("-matrix-version %s: login (no version mark) is missing", tc.version)
 		}
+	}
+}
+
+// TestOutputIndependentOfCheckout generates from two copies of one project
+// at different depths, once with the spec folder inside the project
+// (a relative path in the config file) and once outside it (an absolute
+// path): the outputs must be the same bytes, and the header must name only
+// the files that gave the operations asked for.
+func TestOutputIndependentOfCheckout(t *testing.T) {
+	specFolder := filepath.Join("..", "..", "specs", "client-server")
+	outside := filepath.Join(t.TempDir(), "third_party", "client-server")
+	copyDir(t, specFolder, outside)
+	for _, tc := range []struct{ name, spec string }{
+		{"relative spec", "../matrix-spec/client-server"},
+		{"absolute spec", outside},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var outputs [][]byte
+			for _, depth := range []string{"a", filepath.Join("b", "c", "d")} {
+				project := filepath.Join(t.TempDir(), depth, "project")
+				copyDir(t, specFolder, filepath.Join(project, "matrix-spec", "client-server"))
+				config := filepath.Join(project, "pkg", "mxauth.yaml")
+				os.MkdirAll(filepath.Dir(config), 0o755)
+				os.WriteFile(config, []byte("spec: ["+tc.spec+"]\no: out/matrix.gen.go\ninclude-operations: [login, getTokenOwner]\ngenerate: [types, client]\n"), 0o644)
+				if code, _, stderr := runCLI(t, "-config", config); code != exitOK {
+					t.Fatalf("exit %d: %s", code, stderr)
+				}
+				out, err := os.ReadFile(filepath.Join(project, "pkg", "out", "matrix.gen.go"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outputs = append(outputs, out)
+			}
+			if !bytes.Equal(outputs[0], outputs[1]) {
+				t.Errorf("the output depends on where the project is: %s", diffSummary(outputs[0], outputs[1]))
+			}
+			shown := filepath.ToSlash(tc.spec)
+			header, _, _ := strings.Cut(string(outputs[0]), "package ")
+			want := "// Sources:\n//   - " + shown + "/login.yaml\n//   - " + shown + "/whoami.yaml"
+			if !strings.HasSuffix(strings.TrimSpace(header), want) {
+				t.Errorf("header:\n%s\nwant it to end with:\n%s", header, want)
+			}
+		})
+	}
+}
+
+// copyDir copies the folder from (files and subfolders) to to.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

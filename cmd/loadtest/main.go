@@ -264,7 +264,7 @@ func startTargets(sessions int) (mockTarget, baseTarget *target, stop func(), er
 		},
 		oauthLogin: (*worker).mockOAuthSession,
 	}
-	base := baseline.New(serverName, "http://"+bl.Addr().String(), mock.DefaultVersions)
+	base := baseline.New(serverName, "http://"+bl.Addr().String(), mock.DefaultVersions())
 	baseUser := base.AddUser(benchUser, benchPassword)
 	baseTarget = &target{
 		name: "baseline",

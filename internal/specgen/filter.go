@@ -24,7 +24,7 @@ func parseMatrixVersion(s string) (matrixVersion, error) {
 	major, err1 := strconv.Atoi(majorText)
 	minor, err2 := strconv.Atoi(minorText)
 	if !ok || err1 != nil || err2 != nil || major < 0 || minor < 0 {
-		return matrixVersion{}, fmt.Errorf("matrix version %q: want MAJOR.MINOR, such as 1.18", s)
+		return matrixVersion{}, badOptions(fmt.Errorf("matrix version %q: want MAJOR.MINOR, such as 1.18", s))
 	}
 	return matrixVersion{major, minor}, nil
 }
@@ -111,7 +111,7 @@ func filterOperations(doc *openapi3.T, sel Selection) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return badOptions(err)
 	}
 	keep := func(op *openapi3.Operation) bool {
 		if slices.Contains(sel.ExcludeOperations, op.OperationID) {
@@ -137,7 +137,7 @@ func filterOperations(doc *openapi3.T, sel Selection) error {
 		}
 	}
 	if doc.Paths.Len() == 0 {
-		return errors.New("the selection leaves no operations to generate")
+		return badOptions(errors.New("the selection leaves no operations to generate"))
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ var reservedNames = map[string]bool{
 	"ClientWithResponsesInterface": true, "HttpRequestDoer": true, "RequestEditorFn": true,
 	"ServerInterface": true, "ServerInterfaceWrapper": true, "StrictServerInterface": true,
 	"StrictHandlerFunc": true, "StrictMiddlewareFunc": true, "StrictHTTPServerOptions": true,
-	"MiddlewareFunc": true, "GorillaServerOptions": true, "Operations": true,
+	"MiddlewareFunc": true, "GorillaServerOptions": true, "Operations": true, "API": true, "NewAPI": true,
 }
 
 // hoistSchemas moves every referenced schema into components.schemas under a

@@ -18,6 +18,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/internal/yamlpos"
 )
 
 // Source is a set of spec files in a file system: a folder (every top-level
@@ -58,6 +60,22 @@ func DirSource(osPath, relativeTo string) (Source, error) {
 			return full
 		},
 	}, nil
+}
+
+// ShownAs returns s with its files shown under name (in errors and in the
+// generated header): s.Path itself as name, a file in it as name/file. Give
+// the path as the user wrote it, so that what is shown does not depend on
+// where the project is checked out.
+func (s Source) ShownAs(name string) Source {
+	root := s.Path
+	s.Display = func(p string) string {
+		rel, err := filepath.Rel(filepath.FromSlash(root), filepath.FromSlash(p))
+		if err != nil {
+			return p
+		}
+		return path.Join(name, filepath.ToSlash(rel))
+	}
+	return s
 }
 
 // specFile is one loaded top-level OpenAPI document.
@@ -278,7 +296,7 @@ func (c *refChecker) file(p string) *yaml.Node {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		c.errs = append(c.errs, yamlError(c.display(p), err))
+		c.errs = append(c.errs, yamlError(c.display(p), data, err))
 		return nil
 	}
 	c.nodes[p] = &doc
@@ -364,21 +382,12 @@ func pointerNode(doc *yaml.Node, pointer string) *yaml.Node {
 	return n
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns a yaml.v3 error into "file:line:col: message". yaml.v3
-// reports only the line of a syntax error, so the column is 1.
-func yamlError(file string, err error) error {
-	var typeErr *yaml.TypeError
-	if errors.As(err, &typeErr) {
-		msgs := make([]string, len(typeErr.Errors))
-		for i, m := range typeErr.Errors {
-			msgs[i] = file + ":" + strings.TrimPrefix(m, "line ")
-		}
-		return errors.New(strings.Join(msgs, "\n"))
+// yamlError turns a yaml.v3 error in data into "file:line:col: message",
+// one line per problem.
+func yamlError(file string, data []byte, err error) error {
+	var msgs []string
+	for _, p := range yamlpos.Problems(data, err) {
+		msgs = append(msgs, fmt.Sprintf("%s:%d:%d: %s", file, p.Line, p.Col, p.Msg))
 	}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Errorf("%s:%s:1: %s", file, m[1], m[2])
-	}
-	return fmt.Errorf("%s: %w", file, err)
+	return errors.New(strings.Join(msgs, "\n"))
 }

@@ -76,7 +76,8 @@ func TestMergeAndHoist(t *testing.T) {
 		}
 	}
 	// The error schema is used by two files and becomes one component; the two
-	// schemas titled Thing get names from their paths.
+	// schemas titled Thing get names from their paths; getVersions' inline
+	// answer is named after it.
 	var names []string
 	for name, s := range doc.Components.Schemas {
 		names = append(names, name)
@@ -84,8 +85,8 @@ func TestMergeAndHoist(t *testing.T) {
 			t.Errorf("component %s is itself a reference (%s)", name, s.Ref)
 		}
 	}
-	if got := strings.Join(sortedKeys(doc.Components.Schemas), " "); got != "DefinitionsThing Error OtherThing" {
-		t.Errorf("component schemas = %s, want DefinitionsThing Error OtherThing", got)
+	if got := strings.Join(sortedKeys(doc.Components.Schemas), " "); got != "DefinitionsThing Error GetVersionsResponse OtherThing" {
+		t.Errorf("component schemas = %s, want DefinitionsThing Error GetVersionsResponse OtherThing", got)
 	}
 	get := doc.Paths.Value("/_matrix/client/v3/things/{thingId}").Get
 	if len(get.Parameters) != 1 || get.Parameters[0].Value.Name != "thingId" {
@@ -187,7 +188,7 @@ func TestBadInput(t *testing.T) {
 			`badref/api.yaml:13:23: $ref "definitions/missing.yaml": no such file badref/definitions/missing.yaml`,
 			`badref/api.yaml:19:23: $ref "api.yaml#/components/schemas/Nope": badref/api.yaml has nothing at #/components/schemas/Nope`,
 		}},
-		{"badyaml", []string{`badyaml/api.yaml:4:1: did not find expected`}},
+		{"badyaml", []string{`badyaml/api.yaml:5:5: did not find expected`}}, // the sequence left open on line 5
 		{"dupid", []string{`dupid/b.yaml:5:5: operationId "getThing" is used again (first at dupid/a.yaml:5:5)`}},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {

@@ -2,13 +2,14 @@ package specgen
 
 import (
 	"bytes"
-	_ "embed"
 	"slices"
 	"strconv"
 	"strings"
 	"text/template"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/mxauth/mxauth/templates"
 )
 
 // goTypeKey is oapi-codegen's extension that replaces a schema's generated
@@ -159,13 +160,10 @@ func sumTypesIn(doc *openapi3.T) []sumType {
 	return out
 }
 
-//go:embed sumtype.tmpl
-var sumTypeText string
-
-var sumTypeTemplate = template.Must(template.New("sumtype").Funcs(template.FuncMap{
+var sumTypeTemplate = template.Must(template.New("sumtype.tmpl").Funcs(template.FuncMap{
 	"title":  goName,
 	"goType": func(kind string) string { return sumTypeGo[kind] },
-}).Parse(sumTypeText))
+}).ParseFS(templates.FS, "sumtype.tmpl"))
 
 // renderSumTypes returns the Go declarations of the sum types.
 func renderSumTypes(types []sumType) (string, error) {

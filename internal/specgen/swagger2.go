@@ -153,7 +153,7 @@ func dropEmptyAllOf(doc *openapi3.T) {
 func inlineSecurityDefinitions(fsys fs.FS, p string, data []byte, display func(string) string) ([]byte, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(display(p), err)
+		return nil, yamlError(display(p), data, err)
 	}
 	defs := mappingValue(documentMapping(&root), "securityDefinitions")
 	ref := mappingValue(defs, "$ref")
@@ -172,7 +172,7 @@ func inlineSecurityDefinitions(fsys fs.FS, p string, data []byte, display func(s
 	}
 	var targetRoot yaml.Node
 	if err := yaml.Unmarshal(targetData, &targetRoot); err != nil {
-		return nil, yamlError(display(targetPath), err)
+		return nil, yamlError(display(targetPath), targetData, err)
 	}
 	schemes := pointerNode(&targetRoot, fragment)
 	if schemes == nil || schemes.Kind != yaml.MappingNode {

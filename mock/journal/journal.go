@@ -1,5 +1,6 @@
 // Package journal records the requests the mock homeserver answered, in a
 // bounded ring, so tests can assert on what a client did and wait for it.
+// It owns its entries and touches nothing else.
 package journal
 
 import (

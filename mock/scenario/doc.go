@@ -6,7 +6,9 @@
 // that make things happen: an access token that expires after the third
 // whoami, a refresh that is rate limited, a device deleted ten minutes in.
 // [Parse] and [Load] read a file into a [Scenario]; an [Engine] runs its
-// rules.
+// rules. It owns the format, its defaults (DefaultVersions, DefaultStart)
+// and the rules' counts; it knows nothing of HTTP or of the mock's state,
+// and tells the mock which effects apply rather than applying them.
 //
 // scenario.schema.json, next to this package's source, is a JSON Schema of
 // the format, for editors: with the YAML language server, a first line

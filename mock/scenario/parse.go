@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/internal/yamlpos"
 )
 
 // Keys allowed in each section, in the order the documentation lists them.
@@ -31,14 +33,19 @@ var (
 )
 
 // allVersions are the spec versions a server may advertise, and does by
-// default.
+// default; DefaultVersions hands out copies.
 var allVersions = []string{
 	"v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9",
 	"v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18",
 }
 
-// defaultStart is the virtual clock's default start.
-var defaultStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// DefaultVersions returns the spec versions a server advertises unless told
+// otherwise, v1.1 to v1.18: a new slice on each call.
+func DefaultVersions() []string { return slices.Clone(allVersions) }
+
+// DefaultStart returns where a virtual clock starts unless told otherwise:
+// 2026-01-01 00:00:00 UTC.
+func DefaultStart() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // Syntax of names; scenario.schema.json uses the same patterns.
 var (
@@ -62,14 +69,14 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 	s := &Scenario{
 		Server: Server{
 			Name:            "localhost",
-			Versions:        append([]string(nil), allVersions...),
+			Versions:        DefaultVersions(),
 			Auth:            []string{Legacy},
 			PasswordChanges: true,
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
 		OAuth: OAuthSettings{MetadataNames: Stable, ActionNames: Stable},
-		Clock: Clock{Virtual: true, Start: defaultStart},
+		Clock: Clock{Virtual: true, Start: DefaultStart()},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
 			RefreshLifetime:    24 * time.Hour,
@@ -151,54 +158,11 @@ func expanded(n *yaml.Node, sizes map[*yaml.Node]int) int {
 	return size
 }
 
-// yamlLineRE matches yaml.v3's syntax errors that say where they are.
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parserErrors start the messages of yaml.v3's parser (as opposed to its
-// scanner), whose line numbers count from 0.
-var parserErrors = []string{
-	"did not find expected", "found duplicate %", "found incompatible YAML document", "found undefined tag handle",
-}
-
-// syntax records a YAML syntax error. yaml.v3 gives a line, where the
-// problem or the construct around it starts (none means the first), but
-// no column: the column given is that of the line's first character other
-// than a space, except for an unknown alias, which is found exactly.
+// syntax records a YAML syntax error at the place yamlpos finds for it.
 func (p *parser) syntax(err error, data []byte) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line, col := 1, 0
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if slices.ContainsFunc(parserErrors, func(prefix string) bool { return strings.HasPrefix(msg, prefix) }) {
-			line++
-		}
-	} else if name, ok := strings.CutPrefix(msg, "unknown anchor '"); ok {
-		name = strings.TrimSuffix(name, "' referenced")
-		if i := bytes.Index(data, []byte("*"+name)); i >= 0 {
-			line = bytes.Count(data[:i], []byte("\n")) + 1
-			col = len([]rune(string(data[bytes.LastIndexByte(data[:i], '\n')+1:i]))) + 1
-		}
+	for _, q := range yamlpos.Problems(data, err) {
+		p.probs = append(p.probs, Problem{File: p.file, Line: q.Line, Col: q.Col, Msg: "YAML syntax error: " + q.Msg})
 	}
-	if col == 0 {
-		col = firstColumn(data, line)
-	}
-	p.probs = append(p.probs, Problem{File: p.file, Line: line, Col: col, Msg: "YAML syntax error: " + msg})
-}
-
-// firstColumn returns the column of the first character other than a
-// space on the given line of data, or 1.
-func firstColumn(data []byte, line int) int {
-	lines := bytes.Split(data, []byte("\n"))
-	if line < 1 || line > len(lines) {
-		return 1
-	}
-	text := lines[line-1]
-	trimmed := bytes.TrimLeft(text, " ")
-	if len(trimmed) == 0 {
-		return 1
-	}
-	return len(text) - len(trimmed) + 1
 }
 
 // scenario reads the top-level mapping into s. Sections are read in an

@@ -27,6 +27,10 @@
 // nothing runs in the background. Dead tokens go when their pair is replaced,
 // so a device never holds more than four tokens. A Store is safe for
 // concurrent use.
+//
+// The package owns this state and the random source of every identifier the
+// mock makes (RandomString, RandomBytes); it knows nothing of HTTP, OAuth
+// or scenarios, and reads only the clock.
 package state
 
 import (
@@ -172,10 +176,35 @@ const (
 
 // randomToken returns prefix followed by 256 random bits in base64url.
 // s.mu must be held.
-func (s *Store) randomToken(prefix string) string {
+func (s *Store) randomToken(prefix string) string { return s.appendRandom(prefix, 32) }
+
+// appendRandom returns prefix followed by n random bytes in base64url: the
+// one way the mock makes a token or an identifier. s.mu must be held.
+func (s *Store) appendRandom(prefix string, n int) string {
 	var raw [32]byte
-	s.read(raw[:])
-	return string(base64.RawURLEncoding.AppendEncode(append(make([]byte, 0, 64), prefix...), raw[:]))
+	b := raw[:min(n, len(raw))]
+	s.read(b)
+	// A buffer of constant size stays on the stack: the string is the one
+	// allocation.
+	return string(base64.RawURLEncoding.AppendEncode(append(make([]byte, 0, 64), prefix...), b))
+}
+
+// RandomString returns n (at most 32) random bytes in base64url, from the
+// store's generator: crypto/rand, or the seeded one when Deterministic.
+// Identifiers made outside the store (OAuth client IDs, codes, cookies)
+// come from here, so that Deterministic covers them too.
+func (s *Store) RandomString(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendRandom("", n)
+}
+
+// RandomBytes fills b with random bytes from the store's generator, as
+// RandomString does.
+func (s *Store) RandomBytes(b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read(b)
 }
 
 // newToken returns a random token that is neither an access nor a refresh

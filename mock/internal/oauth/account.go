@@ -1,10 +1,8 @@
-package mock
+package oauth
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,13 +11,13 @@ import (
 	"github.com/mxauth/mxauth/mock/scenario"
 )
 
-// The account management page (MSC4191), at accountPath. A client that
+// The account management page (MSC4191), at AccountPath. A client that
 // uses the OAuth 2.0 API sends its user here to do what the Matrix API no
 // longer does for it: account_management_uri?action=…&device_id=….
 //
 // The user signs in on the page with a password, which starts a page
 // session: a random cookie (HttpOnly, SameSite=Strict, limited to the
-// page's path) that the OAuth state maps to the user for an hour of the
+// page's path) that the Server maps to the user for an hour of the
 // server's clock. Without a page session any action shows the sign-in form
 // first, which carries the action and device ID along and goes on to them.
 // Every form is protected by the CSRF double-submit cookie of pages.go.
@@ -27,29 +25,18 @@ import (
 // Deleting a device and deactivating the account ask for the password
 // again, even within a page session.
 //
-// With auto-approval (WithOAuthAutoApprove), a visitor without a page
+// With auto-approval (Settings.AutoApprove), a visitor without a page
 // session is signed in as the auto-approved user at once, so that a
 // headless test can open any action directly; the destructive actions
 // still ask for the password. A user that auto-approval created has a
 // random password nobody knows, so a test that deletes devices or
-// deactivates on the page gives that user a password with WithUser.
+// deactivates on the page gives that user a password of its own.
 
 // The page session and the cross-signing reset approval.
 const (
 	accountCookie          = "mxauth_account"
 	accountSessionLifetime = time.Hour
 	resetApprovalLifetime  = 10 * time.Minute
-)
-
-// The account management actions, by their stable names; mscActionNames
-// gives the MSC's older names.
-const (
-	actionProfile      = "org.matrix.profile"
-	actionDevicesList  = "org.matrix.devices_list"
-	actionDeviceView   = "org.matrix.device_view"
-	actionDeviceDelete = "org.matrix.device_delete"
-	actionDeactivate   = "org.matrix.account_deactivate"
-	actionSigningReset = "org.matrix.cross_signing_reset"
 )
 
 // The values of the forms' submit buttons (name="action").
@@ -60,117 +47,88 @@ const (
 	buttonReset      = "reset"
 )
 
-// accountState is what the account page keeps in the OAuth state, guarded
-// by its mutex; its maps are made on first use.
-type accountState struct {
-	sessions map[string]accountSession // by cookie value
-	resets   map[string]time.Time      // user ID → when they approved a cross-signing reset
-}
-
-// accountSession is a page session: who signed in, and until when.
-type accountSession struct {
+// pageSession is a page session: who signed in, and until when.
+type pageSession struct {
 	user    string
 	expires time.Time
 }
 
 // startAccountSession starts a page session for user and returns the
 // cookie that carries it.
-func (o *oauthState) startAccountSession(user string, now time.Time, secure bool) *http.Cookie {
-	id := randomString(32)
-	o.mu.Lock()
-	if o.account.sessions == nil {
-		o.account.sessions = map[string]accountSession{}
-	}
-	for k, old := range o.account.sessions { // drop expired sessions now and then
+func (s *Server) startAccountSession(user string, now time.Time, secure bool) *http.Cookie {
+	id := s.store.RandomString(32)
+	s.mu.Lock()
+	for k, old := range s.pageLogins { // drop expired sessions now and then
 		if !now.Before(old.expires) {
-			delete(o.account.sessions, k)
+			delete(s.pageLogins, k)
 		}
 	}
-	o.account.sessions[id] = accountSession{user: user, expires: now.Add(accountSessionLifetime)}
-	o.mu.Unlock()
-	return &http.Cookie{Name: accountCookie, Value: id, Path: accountPath, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
+	s.pageLogins[id] = pageSession{user: user, expires: now.Add(accountSessionLifetime)}
+	s.mu.Unlock()
+	return &http.Cookie{Name: accountCookie, Value: id, Path: AccountPath, HttpOnly: true, Secure: secure, SameSite: http.SameSiteStrictMode}
 }
 
 // accountUser returns the user of the request's page session, or "".
-func (o *oauthState) accountUser(r *http.Request, now time.Time) string {
+func (s *Server) accountUser(r *http.Request, now time.Time) string {
 	c, err := r.Cookie(accountCookie)
 	if err != nil {
 		return ""
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	sess, ok := o.account.sessions[c.Value]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.pageLogins[c.Value]
 	if !ok || !now.Before(sess.expires) {
-		delete(o.account.sessions, c.Value)
+		delete(s.pageLogins, c.Value)
 		return ""
 	}
 	return sess.user
 }
 
 // endAccountSessions ends every page session of user.
-func (o *oauthState) endAccountSessions(user string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for k, sess := range o.account.sessions {
+func (s *Server) endAccountSessions(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, sess := range s.pageLogins {
 		if sess.user == user {
-			delete(o.account.sessions, k)
+			delete(s.pageLogins, k)
 		}
 	}
 }
 
-// approveReset records that user approved a cross-signing reset.
-func (o *oauthState) approveReset(user string, now time.Time) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.account.resets == nil {
-		o.account.resets = map[string]time.Time{}
+// Deactivate deactivates the user's account (a user ID or a bare
+// localpart) in the store and ends their sessions on the account page.
+// The store's errors: ErrNotFound for an unknown user.
+func (s *Server) Deactivate(user string) error {
+	if err := s.store.Deactivate(user); err != nil {
+		return err
 	}
-	o.account.resets[user] = now
+	s.endAccountSessions(s.store.UserID(user))
+	return nil
 }
 
-// resetApproved reports whether user approved a cross-signing reset in the
-// last resetApprovalLifetime.
-func (o *oauthState) resetApproved(user string, now time.Time) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	at, ok := o.account.resets[user]
-	return ok && !now.Before(at) && now.Sub(at) < resetApprovalLifetime
+// approveReset records that user approved a cross-signing reset.
+func (s *Server) approveReset(user string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resets[user] = now
 }
 
 // CrossSigningResetApproved reports whether the user (a user ID or a bare
 // localpart) approved a reset of their cross-signing keys on the account
-// management page (action org.matrix.cross_signing_reset) in the last ten
-// minutes: the time a homeserver gives the client to upload new keys
-// without user-interactive auth. It is false while the OAuth 2.0 API is
-// off.
+// management page in the last ten minutes: the time a homeserver gives the
+// client to upload new keys without user-interactive auth.
 func (s *Server) CrossSigningResetApproved(user string) bool {
-	w := s.world.Load()
-	if w.oauth == nil {
-		return false
-	}
-	return w.oauth.resetApproved(w.store.UserID(user), s.Clock.Now())
-}
-
-// stableAction returns the stable name of an account management action,
-// and whether it was asked for by the MSC's older name; "" for an unknown
-// action.
-func stableAction(name string) (stable string, msc bool) {
-	if slices.Contains(stableActions, name) {
-		return name, false
-	}
-	for s, old := range mscActionNames {
-		if old == name {
-			return s, true
-		}
-	}
-	return "", false
+	now := s.clock.Now()
+	user = s.store.UserID(user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.resets[user]
+	return ok && !now.Before(at) && now.Sub(at) < resetApprovalLifetime
 }
 
 // accountVisit is one request to the account page.
 type accountVisit struct {
 	s      *Server
-	o      *oauthState
-	st     *state.Store
 	w      http.ResponseWriter
 	r      *http.Request
 	now    time.Time
@@ -181,18 +139,13 @@ type accountVisit struct {
 	msc    bool   // links use the MSC's older action names
 }
 
-// accountPage serves the account management page: GET shows an action,
+// ServeAccount serves the account management page: GET shows an action,
 // POST answers its forms.
-func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
-	v := &accountVisit{s: s, o: oauthOf(r.Context()), st: storeOf(r.Context()), w: w, r: r, now: s.Clock.Now()}
+func (s *Server) ServeAccount(w http.ResponseWriter, r *http.Request) {
+	v := &accountVisit{s: s, w: w, r: r, now: s.clock.Now()}
 	post := r.Method == http.MethodPost
 	if post {
-		if err := r.ParseForm(); err != nil {
-			errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
-			return
-		}
-		if !csrfOK(r) {
-			errorPage(http.StatusForbidden, "The form has expired or did not come from this server. Go back, reload the page and try again.").write(w)
+		if !s.readForm(w, r, "The form has expired or did not come from this server. Go back, reload the page and try again.") {
 			return
 		}
 		v.raw, v.device = r.PostForm.Get("requested_action"), r.PostForm.Get("device_id")
@@ -202,15 +155,15 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v.action, v.msc = stableAction(v.raw)
 	if v.action == "" { // no known action to follow: use the names the metadata advertises
-		v.msc = v.o.settings.actionNames == scenario.MSC
+		v.msc = s.settings.ActionNames == scenario.MSC
 	}
 
 	if post && r.PostForm.Get("action") == buttonSignIn {
 		v.signIn()
 		return
 	}
-	v.user = v.o.accountUser(r, v.now)
-	if v.user == "" && v.o.settings.autoApprove != "" {
+	v.user = s.accountUser(r, v.now)
+	if v.user == "" && s.settings.AutoApprove != "" {
 		if !v.autoSignIn() {
 			return
 		}
@@ -250,9 +203,9 @@ func accountURL(action, device string) string {
 		q.Set("device_id", device)
 	}
 	if len(q) == 0 {
-		return accountPath
+		return AccountPath
 	}
-	return accountPath + "?" + q.Encode()
+	return AccountPath + "?" + q.Encode()
 }
 
 // hidden returns the hidden fields that carry the request along in a form.
@@ -269,11 +222,11 @@ func (v *accountVisit) hidden() map[string]string {
 
 // signInForm asks the visitor to sign in, carrying the request along.
 func (v *accountVisit) signInForm(problem string) page {
-	return render(http.StatusOK, view{
+	return v.s.render(http.StatusOK, view{
 		Title: "Sign in to manage your account", Error: problem,
 		Paragraphs: []string{"Sign in with your username and password to continue."},
 		Form: &form{
-			Action: accountPath, Hidden: v.hidden(),
+			Action: AccountPath, Hidden: v.hidden(),
 			Fields: []field{
 				{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},
 				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},
@@ -287,32 +240,32 @@ func (v *accountVisit) signInForm(problem string) page {
 // action, or the form again.
 func (v *accountVisit) signIn() {
 	name := strings.TrimSpace(v.r.PostForm.Get("username"))
-	if name == "" || v.st.CheckPassword(name, v.r.PostForm.Get("password")) != nil {
+	if name == "" || v.s.store.CheckPassword(name, v.r.PostForm.Get("password")) != nil {
 		v.signInForm("Wrong username or password.").write(v.w)
 		return
 	}
-	http.SetCookie(v.w, v.o.startAccountSession(v.st.UserID(name), v.now, v.r.TLS != nil))
+	http.SetCookie(v.w, v.s.startAccountSession(v.s.store.UserID(name), v.now, v.r.TLS != nil))
 	redirectPage(accountURL(v.raw, v.device)).write(v.w)
 }
 
 // autoSignIn signs the visitor in as the auto-approved user, created if
 // missing. It reports false when it answered the request with an error.
 func (v *accountVisit) autoSignIn() bool {
-	name := v.o.settings.autoApprove
-	if _, err := v.st.AddUser(name, randomString(24)); err != nil && !errors.Is(err, state.ErrUserInUse) {
-		errorPage(http.StatusInternalServerError, "Cannot create the auto-approved user: "+err.Error()).write(v.w)
+	user, err := v.s.autoApproveUser()
+	if err != nil {
+		v.s.errorPage(http.StatusInternalServerError, "Cannot create the auto-approved user: "+err.Error()).write(v.w)
 		return false
 	}
-	v.user = v.st.UserID(name)
-	http.SetCookie(v.w, v.o.startAccountSession(v.user, v.now, v.r.TLS != nil))
+	v.user = user
+	http.SetCookie(v.w, v.s.startAccountSession(v.user, v.now, v.r.TLS != nil))
 	return true
 }
 
 // problem is an error page with a way back to the account.
 func (v *accountVisit) problem(status int, message string) page {
-	return render(status, view{
+	return v.s.render(status, view{
 		Title: "Something is wrong", Error: message,
-		Links: []link{{URL: accountPath, Label: "Back to your account"}},
+		Links: []link{{URL: AccountPath, Label: "Back to your account"}},
 	})
 }
 
@@ -323,7 +276,7 @@ func (v *accountVisit) ownDevice() (state.Device, bool) {
 		v.problem(http.StatusBadRequest, "This action needs a device: the address has no device_id.").write(v.w)
 		return state.Device{}, false
 	}
-	d, err := v.st.Device(v.user, v.device)
+	d, err := v.s.store.Device(v.user, v.device)
 	if err != nil {
 		v.problem(http.StatusNotFound, "There is no device "+v.device+" among your devices. It may have been deleted already.").write(v.w)
 		return state.Device{}, false
@@ -335,17 +288,17 @@ func (v *accountVisit) ownDevice() (state.Device, bool) {
 func (v *accountVisit) show() {
 	switch v.action {
 	case actionProfile:
-		render(http.StatusOK, view{
+		v.s.render(http.StatusOK, view{
 			Title:      "Your profile",
 			Paragraphs: []string{"User ID: " + v.user},
-			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: accountPath, Label: "Your account"}},
+			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: AccountPath, Label: "Your account"}},
 		}).write(v.w)
 	case actionDevicesList:
-		devices := v.st.Devices(v.user)
-		render(http.StatusOK, view{
+		devices := v.s.store.Devices(v.user)
+		v.s.render(http.StatusOK, view{
 			Title:      "Your devices",
 			Paragraphs: []string{v.user + " has " + countDevices(len(devices)) + "."},
-			Links:      append(v.deviceLinks(devices), link{URL: accountPath, Label: "Your account"}),
+			Links:      append(v.deviceLinks(devices), link{URL: AccountPath, Label: "Your account"}),
 		}).write(v.w)
 	case actionDeviceView:
 		if d, ok := v.ownDevice(); ok {
@@ -358,14 +311,14 @@ func (v *accountVisit) show() {
 	case actionDeactivate:
 		v.deactivateForm("").write(v.w)
 	case actionSigningReset:
-		render(http.StatusOK, view{
+		v.s.render(http.StatusOK, view{
 			Title: "Reset your cross-signing keys",
 			Paragraphs: []string{
 				"Your app asks to replace the cross-signing keys of " + v.user + ".",
 				"Allow it only if you have lost your old keys: your contacts and your other devices will have to verify you again.",
 			},
-			Form:  &form{Action: accountPath, Hidden: v.hidden(), Buttons: []button{{buttonReset, "Allow the reset"}}},
-			Links: []link{{URL: accountPath, Label: "Cancel"}},
+			Form:  &form{Action: AccountPath, Hidden: v.hidden(), Buttons: []button{{buttonReset, "Allow the reset"}}},
+			Links: []link{{URL: AccountPath, Label: "Cancel"}},
 		}).write(v.w)
 	default:
 		v.mainPage()
@@ -375,7 +328,7 @@ func (v *accountVisit) show() {
 // mainPage shows the profile and the devices, with links to every action.
 // An unknown action comes here too, with a note.
 func (v *accountVisit) mainPage() {
-	devices := v.st.Devices(v.user)
+	devices := v.s.store.Devices(v.user)
 	paragraphs := []string{"Signed in as " + v.user + ".", "Your devices (" + strconv.Itoa(len(devices)) + "):"}
 	if v.raw != "" {
 		paragraphs = append([]string{"This page has no action " + strconv.Quote(v.raw) + "; here is your account instead."}, paragraphs...)
@@ -385,7 +338,7 @@ func (v *accountVisit) mainPage() {
 		link{URL: v.url(actionSigningReset, ""), Label: "Reset your cross-signing keys"},
 		link{URL: v.url(actionDeactivate, ""), Label: "Deactivate your account"},
 	)
-	render(http.StatusOK, view{Title: "Your account", Paragraphs: paragraphs, Links: links}).write(v.w)
+	v.s.render(http.StatusOK, view{Title: "Your account", Paragraphs: paragraphs, Links: links}).write(v.w)
 }
 
 // deviceLinks links to each device's page.
@@ -420,7 +373,7 @@ func (v *accountVisit) deviceView(d state.Device) {
 			seen += " from " + d.LastSeenIP
 		}
 	}
-	render(http.StatusOK, view{
+	v.s.render(http.StatusOK, view{
 		Title:      "Device " + d.ID,
 		Paragraphs: []string{"Device ID: " + d.ID, "Name: " + name, "Last seen: " + seen},
 		Links: []link{
@@ -439,14 +392,14 @@ func (v *accountVisit) deleteForm(d state.Device, problem string) page {
 	if d.DisplayName != "" {
 		what += " (" + d.DisplayName + ")"
 	}
-	return render(http.StatusOK, view{
+	return v.s.render(http.StatusOK, view{
 		Title: "Sign out device " + d.ID, Error: problem,
 		Paragraphs: []string{
 			"Signing out device " + what + " deletes it: its access and refresh tokens stop working at once.",
 			"Enter your password to confirm that it is you.",
 		},
 		Form: &form{
-			Action: accountPath, Hidden: v.hidden(), Fields: []field{passwordField},
+			Action: AccountPath, Hidden: v.hidden(), Fields: []field{passwordField},
 			Buttons: []button{{buttonDelete, "Sign out and delete"}},
 		},
 		Links: []link{{URL: v.url(actionDeviceView, d.ID), Label: "Cancel"}},
@@ -456,17 +409,17 @@ func (v *accountVisit) deleteForm(d state.Device, problem string) page {
 // deactivateForm asks to confirm the account's deactivation with the
 // password.
 func (v *accountVisit) deactivateForm(problem string) page {
-	return render(http.StatusOK, view{
+	return v.s.render(http.StatusOK, view{
 		Title: "Deactivate your account", Error: problem,
 		Paragraphs: []string{
 			"Deactivating " + v.user + " signs out every device, and nobody can sign in to the account again. It cannot be undone.",
 			"Enter your password to confirm that it is you.",
 		},
 		Form: &form{
-			Action: accountPath, Hidden: v.hidden(), Fields: []field{passwordField},
+			Action: AccountPath, Hidden: v.hidden(), Fields: []field{passwordField},
 			Buttons: []button{{buttonDeactivate, "Deactivate account"}},
 		},
-		Links: []link{{URL: accountPath, Label: "Cancel"}},
+		Links: []link{{URL: AccountPath, Label: "Cancel"}},
 	})
 }
 
@@ -479,43 +432,42 @@ func (v *accountVisit) submit() {
 		if !ok {
 			return
 		}
-		if v.st.CheckPassword(v.user, password) != nil {
+		if v.s.store.CheckPassword(v.user, password) != nil {
 			v.deleteForm(d, "Wrong password.").write(v.w)
 			return
 		}
-		if err := v.st.DeleteDevice(v.user, d.ID); err != nil {
+		if err := v.s.store.DeleteDevice(v.user, d.ID); err != nil {
 			v.problem(http.StatusNotFound, "There is no device "+d.ID+" among your devices. It may have been deleted already.").write(v.w)
 			return
 		}
-		render(http.StatusOK, view{
+		v.s.render(http.StatusOK, view{
 			Title:      "Device signed out",
 			Paragraphs: []string{"Device " + d.ID + " is signed out and deleted."},
 			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}},
 		}).write(v.w)
 	case buttonDeactivate:
-		if v.st.CheckPassword(v.user, password) != nil {
+		if v.s.store.CheckPassword(v.user, password) != nil {
 			v.deactivateForm("Wrong password.").write(v.w)
 			return
 		}
-		if err := v.st.Deactivate(v.user); err != nil {
+		if err := v.s.Deactivate(v.user); err != nil {
 			v.problem(http.StatusNotFound, "The account no longer exists.").write(v.w)
 			return
 		}
-		v.o.endAccountSessions(v.user)
-		http.SetCookie(v.w, &http.Cookie{Name: accountCookie, Path: accountPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		render(http.StatusOK, view{
+		http.SetCookie(v.w, &http.Cookie{Name: accountCookie, Path: AccountPath, MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		v.s.render(http.StatusOK, view{
 			Title:      "Account deactivated",
 			Paragraphs: []string{v.user + " is deactivated and all its devices are signed out."},
 		}).write(v.w)
 	case buttonReset:
-		v.o.approveReset(v.user, v.now)
-		render(http.StatusOK, view{
+		v.s.approveReset(v.user, v.now)
+		v.s.render(http.StatusOK, view{
 			Title: "Cross-signing reset approved",
 			Paragraphs: []string{
 				"Go back to your app: for the next " + strconv.Itoa(int(resetApprovalLifetime/time.Minute)) +
 					" minutes it may replace the cross-signing keys of " + v.user + " without asking for your password.",
 			},
-			Links: []link{{URL: accountPath, Label: "Your account"}},
+			Links: []link{{URL: AccountPath, Label: "Your account"}},
 		}).write(v.w)
 	default:
 		v.problem(http.StatusBadRequest, "This form asks for nothing this page does.").write(v.w)

@@ -1,8 +1,9 @@
-package mock
+package oauth
 
 import (
 	"bytes"
 	"crypto/subtle"
+	"embed"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -62,9 +63,24 @@ func redirectPage(location string) page { return page{location: location} }
 const csrfCookie = "mxauth_csrf"
 
 // newCSRF returns a fresh token and the cookie that carries it.
-func newCSRF() (string, *http.Cookie) {
-	token := randomString(32)
+func (s *Server) newCSRF() (string, *http.Cookie) {
+	token := s.store.RandomString(32)
 	return token, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+}
+
+// readForm parses a submitted form and checks its CSRF token. On a problem
+// it answers with an error page, saying expired when the token does not
+// match, and reports false.
+func (s *Server) readForm(w http.ResponseWriter, r *http.Request, expired string) bool {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
+		return false
+	}
+	if !csrfOK(r) {
+		s.errorPage(http.StatusForbidden, expired).write(w)
+		return false
+	}
+	return true
 }
 
 // csrfOK reports whether a submitted form carries the token of its cookie.
@@ -74,22 +90,11 @@ func csrfOK(r *http.Request) bool {
 	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
 }
 
-var pages = template.Must(template.New("layout").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · mxauth mock</title>
-<style>body{font:16px system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em}
-label{display:block;margin:.8em 0 .2em}input[type=text],input[type=password]{width:100%;padding:.4em}
-button{margin:1em .5em 0 0;padding:.5em 1em}.error{color:#b00020}.muted{color:#555}</style></head>
-<body><h1>{{.Title}}</h1>
-{{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
-{{range .Paragraphs}}<p>{{.}}</p>{{end}}
-{{if .Form}}<form method="post" action="{{.Form.Action}}">
-<input type="hidden" name="csrf" value="{{.Form.CSRF}}">
-{{range $k, $v := .Form.Hidden}}<input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
-{{range .Form.Fields}}<label for="{{.Name}}">{{.Label}}</label><input id="{{.Name}}" name="{{.Name}}" type="{{.Type}}" value="{{.Value}}" autocomplete="{{.Autocomplete}}">{{end}}
-{{range .Form.Buttons}}<button type="submit" name="action" value="{{.Value}}">{{.Label}}</button>{{end}}
-</form>{{end}}
-{{range .Links}}<p><a href="{{.URL}}">{{.Label}}</a></p>{{end}}
-</body></html>`))
+//go:embed pages/*.html
+var pageFiles embed.FS
+
+// pages is the layout every page is drawn with.
+var pages = template.Must(template.ParseFS(pageFiles, "pages/layout.html"))
 
 // view is what the layout shows.
 type view struct {
@@ -115,10 +120,10 @@ type button struct{ Value, Label string }
 type link struct{ URL, Label string }
 
 // render fills the layout; a form gets a fresh CSRF token and its cookie.
-func render(status int, v view) page {
+func (s *Server) render(status int, v view) page {
 	p := page{status: status}
 	if v.Form != nil {
-		v.Form.CSRF, p.cookie = newCSRF()
+		v.Form.CSRF, p.cookie = s.newCSRF()
 	}
 	var buf bytes.Buffer
 	if err := pages.Execute(&buf, v); err != nil {
@@ -128,22 +133,16 @@ func render(status int, v view) page {
 	return p
 }
 
-func errorPage(status int, message string) page {
-	return render(status, view{Title: "Something is wrong", Error: message})
+func (s *Server) errorPage(status int, message string) page {
+	return s.render(status, view{Title: "Something is wrong", Error: message})
 }
 
 // signInPage asks the user to approve an authorization request: sign in,
 // or create an account when the client asked for prompt=create.
-func signInPage(req *authRequest, problem string, status int) page {
-	hidden := map[string]string{
-		"response_type": req.responseType, "client_id": req.client.id, "redirect_uri": req.redirectURI,
-		"scope": req.scope, "state": req.state, "code_challenge": req.challenge,
-		"code_challenge_method": req.challengeKind, "response_mode": req.mode, "prompt": req.prompt,
-		"login_hint": req.loginHint,
-	}
-	name := deref(req.client.info.ClientName)
+func (s *Server) signInPage(req *authRequest, problem string, status int) page {
+	name := str(req.client.info.ClientName)
 	if name == "" {
-		name = deref(req.client.info.ClientURI)
+		name = str(req.client.info.ClientURI)
 	}
 	user := req.loginHint
 	if u, ok := strings.CutPrefix(user, "mxid:"); ok {
@@ -153,7 +152,7 @@ func signInPage(req *authRequest, problem string, status int) page {
 		Title: "Sign in", Error: problem,
 		Paragraphs: []string{name + " wants to use your account on device " + req.device + "."},
 		Form: &form{
-			Action: oauthAuthorizePath, Hidden: hidden,
+			Action: AuthorizePath, Hidden: req.hidden(),
 			Fields: []field{
 				{Name: "username", Label: "Username", Type: "text", Value: user, Autocomplete: "username"},
 				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},
@@ -166,10 +165,10 @@ func signInPage(req *authRequest, problem string, status int) page {
 		v.Form.Fields[1].Autocomplete = "new-password"
 		v.Form.Buttons[0] = button{"create", "Create account and allow"}
 	}
-	if uri := deref(req.client.info.ClientURI); uri != "" {
+	if uri := str(req.client.info.ClientURI); uri != "" {
 		if u, err := url.Parse(uri); err == nil && u.Scheme == "https" {
 			v.Links = append(v.Links, link{URL: uri, Label: "About " + name})
 		}
 	}
-	return render(status, v)
+	return s.render(status, v)
 }

@@ -1,18 +1,23 @@
-package operation
+// Package guard enforces, in front of a generated gorilla/mux server, what
+// each operation's [operation.Info] says about authentication. It is the
+// server half of the operation runtime, kept apart so that a client-only
+// generated package does not link the router.
+package guard
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gorilla/mux"
+
+	"github.com/mxauth/mxauth/operation"
 )
 
 // ErrMissingToken is passed to [Guard.Fail] when an operation that requires
 // authentication is called without an access token.
-var ErrMissingToken = errors.New("operation: missing access token")
+var ErrMissingToken = errors.New("guard: missing access token")
 
-// Guard enforces each operation's [Auth] in front of a generated gorilla/mux
+// Guard enforces each operation's [operation.Auth] in front of a generated gorilla/mux
 // server: operations with AuthNone pass untouched; AuthRequired ones need a
 // token that Verify accepts; AuthOptional ones are checked only when a token
 // is sent.
@@ -22,13 +27,13 @@ var ErrMissingToken = errors.New("operation: missing access token")
 // matched route.
 type Guard struct {
 	// Table describes the operations behind the router.
-	Table *Table
+	Table *operation.Table
 	// Verify checks a token for an operation. It returns the request to hand
 	// on, typically with the caller stored in its context, or an error.
-	Verify func(r *http.Request, op *Info, token string) (*http.Request, error)
+	Verify func(r *http.Request, op *operation.Info, token string) (*http.Request, error)
 	// Fail answers a request that is refused: err is ErrMissingToken or
 	// what Verify returned.
-	Fail func(w http.ResponseWriter, r *http.Request, op *Info, err error)
+	Fail func(w http.ResponseWriter, r *http.Request, op *operation.Info, err error)
 }
 
 // Middleware returns next behind the guard, which looks each request's
@@ -42,21 +47,21 @@ func (g Guard) Middleware(next http.Handler) http.Handler {
 // Operation returns next behind the guard for one operation known in
 // advance (nil: nothing to enforce), for a router that knows each route's
 // operation when it is built and need not look it up per request.
-func (g Guard) Operation(op *Info, next http.Handler) http.Handler {
+func (g Guard) Operation(op *operation.Info, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.serve(op, next, w, r)
 	})
 }
 
 // serve enforces op's Auth on r, then hands it to next.
-func (g Guard) serve(op *Info, next http.Handler, w http.ResponseWriter, r *http.Request) {
-	if op == nil || op.Auth == AuthNone {
+func (g Guard) serve(op *operation.Info, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	if op == nil || op.Auth == operation.AuthNone {
 		next.ServeHTTP(w, r)
 		return
 	}
-	token, ok := AccessToken(r, op.QueryToken)
+	token, ok := operation.AccessToken(r, op.QueryToken)
 	if !ok {
-		if op.Auth == AuthRequired {
+		if op.Auth == operation.AuthRequired {
 			g.Fail(w, r, op, ErrMissingToken)
 			return
 		}
@@ -73,7 +78,7 @@ func (g Guard) serve(op *Info, next http.Handler, w http.ResponseWriter, r *http
 
 // Route returns the operation of the route gorilla/mux matched for r, or nil
 // outside a matched route.
-func (g Guard) Route(r *http.Request) *Info {
+func (g Guard) Route(r *http.Request) *operation.Info {
 	route := mux.CurrentRoute(r)
 	if route == nil {
 		return nil
@@ -84,25 +89,4 @@ func (g Guard) Route(r *http.Request) *Info {
 	}
 	op, _ := g.Table.ByRoute(r.Method, tpl)
 	return op
-}
-
-// BearerToken returns a request editor for a generated client (pass it to
-// WithRequestEditorFn) that sends "Authorization: Bearer <token>" on the
-// requests of operations that take an access token, and nothing on the
-// others. token is asked for the current token on each such request.
-func (t *Table) BearerToken(token func(ctx context.Context) (string, error)) func(ctx context.Context, req *http.Request) error {
-	return func(ctx context.Context, req *http.Request) error {
-		op, ok := t.Match(req.Method, req.URL.Path)
-		if !ok || op.Auth == AuthNone {
-			return nil
-		}
-		tok, err := token(ctx)
-		if err != nil {
-			return err
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		return nil
-	}
 }

@@ -1,0 +1,121 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/mxauth/mxauth/mock/internal/state"
+)
+
+// Error is a Matrix error answer: an HTTP status and the standard JSON
+// body. Handlers return it as their error; the router sends it.
+type Error struct {
+	Status     int    `json:"-"`
+	Errcode    string `json:"errcode"`
+	Message    string `json:"error"`
+	SoftLogout *bool  `json:"soft_logout,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Errcode + ": " + e.Message }
+
+// Errorf returns a Matrix error with the given status and errcode.
+func Errorf(status int, errcode, message string) *Error {
+	return &Error{Status: status, Errcode: errcode, Message: message}
+}
+
+// Common answers.
+var (
+	ErrMissingToken = Errorf(http.StatusUnauthorized, "M_MISSING_TOKEN", "Missing access token")
+	errForbidden    = Errorf(http.StatusForbidden, "M_FORBIDDEN", "Invalid username or password")
+	errNotJSON      = Errorf(http.StatusBadRequest, "M_NOT_JSON", "Content not JSON.")
+	errNotObject    = Errorf(http.StatusBadRequest, "M_BAD_JSON", "Content must be a JSON object.")
+	ErrTooLarge     = Errorf(http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "Request body is larger than 1 MiB")
+	errNotFound     = Errorf(http.StatusNotFound, "M_NOT_FOUND", "Not found")
+	errUnrecognized = Errorf(http.StatusNotFound, "M_UNRECOGNIZED", "Unrecognized request")
+	errBadMethod    = Errorf(http.StatusMethodNotAllowed, "M_UNRECOGNIZED", "Method not allowed on this endpoint")
+	errInternal     = Errorf(http.StatusInternalServerError, "M_UNKNOWN", "Internal server error")
+)
+
+// MissingParam answers a request that lacks a required field.
+func MissingParam(name string) *Error {
+	return Errorf(http.StatusBadRequest, "M_MISSING_PARAM", "Missing parameter: "+name)
+}
+
+// tokenError answers a request whose access or refresh token does not work.
+func tokenError(err *state.TokenError) *Error {
+	soft := err.SoftLogout
+	return &Error{Status: http.StatusUnauthorized, Errcode: "M_UNKNOWN_TOKEN", Message: err.Reason, SoftLogout: &soft}
+}
+
+// ErrorOf turns any error a handler, the store or the Go API returned into
+// the answer to send. Errors that no handler expected become 500 M_UNKNOWN.
+func ErrorOf(err error) *Error {
+	var me *Error
+	var te *state.TokenError
+	switch {
+	case errors.As(err, &me):
+		return me
+	case errors.As(err, &te):
+		return tokenError(te)
+	case errors.Is(err, state.ErrForbidden):
+		return errForbidden
+	case errors.Is(err, state.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, state.ErrUserInUse):
+		return Errorf(http.StatusBadRequest, "M_USER_IN_USE", "User ID already taken.")
+	case errors.Is(err, state.ErrInvalidUsername):
+		return Errorf(http.StatusBadRequest, "M_INVALID_USERNAME", "User ID may only contain a-z, 0-9, and .=_-/+, must not be all digits, and must belong to this server")
+	case errors.Is(err, state.ErrGuestAccessForbidden):
+		return Errorf(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled")
+	case errors.Is(err, state.ErrUserDeactivated):
+		return Errorf(http.StatusForbidden, "M_USER_DEACTIVATED", "This account has been deactivated")
+	case errors.Is(err, state.ErrUIARequestChanged):
+		return Errorf(http.StatusForbidden, "M_FORBIDDEN", "Requested operation has changed during the UI authentication session")
+	case errors.Is(err, state.ErrThreePIDInUse):
+		return Errorf(http.StatusBadRequest, "M_THREEPID_IN_USE", "This third-party identifier is already in use")
+	case errors.Is(err, state.ErrThreePIDAuthFailed):
+		return Errorf(http.StatusBadRequest, "M_THREEPID_AUTH_FAILED", "No validated third-party identifier session with this sid and client_secret")
+	case errors.Is(err, state.ErrUnknownUIASession):
+		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
+	}
+	return errInternal
+}
+
+// decodeError turns a failure to decode a request body or parameter into
+// the answer to send: syntax problems are M_NOT_JSON (the body check has
+// usually caught them already), values of the wrong type M_BAD_JSON.
+func decodeError(err error) *Error {
+	var syntax *json.SyntaxError
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &syntax) {
+		return errNotJSON
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return Errorf(http.StatusBadRequest, "M_BAD_JSON", "Wrong type for field "+strconv.Quote(typeErr.Field)+": want "+typeErr.Type.String())
+	}
+	return Errorf(http.StatusBadRequest, "M_BAD_JSON", "Malformed JSON: "+err.Error())
+}
+
+// fail sends a Matrix error answer and notes its errcode for the journal.
+func fail(w http.ResponseWriter, e *Error) {
+	if x := writerExchange(w); x != nil {
+		x.Errcode = e.Errcode
+	}
+	WriteJSON(w, e.Status, e)
+}
+
+// WriteJSON sends v as JSON with the given status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"errcode":"M_UNKNOWN","error":"Internal server error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,268 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mxauth/mxauth/mock/internal/oauth"
+	"github.com/mxauth/mxauth/mock/internal/world"
+	"github.com/mxauth/mxauth/mock/journal"
+)
+
+// ControlPrefix is where the control API lives when it is on.
+const ControlPrefix = "/_mock/"
+
+// MaxBodyBytes is the largest request body the server reads; a larger one
+// is answered 413 M_TOO_LARGE.
+const MaxBodyBytes = 1 << 20
+
+// Paths answered as others: refreshV1 is where Synapse before 1.72 served
+// /refresh, and where clients such as matrix-js-sdk fall back to, answered
+// as /v3/refresh; AuthMetadataUnstable is MSC2965's path of auth_metadata.
+const (
+	refreshV1            = "/_matrix/client/v1/refresh"
+	refreshV3            = "/_matrix/client/v3/refresh"
+	AuthMetadataUnstable = "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata"
+	AuthMetadataStable   = "/_matrix/client/v1/auth_metadata"
+)
+
+// Config is what a server's request pipeline works with.
+type Config struct {
+	World     func() *world.World // the current world; a request keeps the one it started in
+	Journal   *journal.Journal
+	Logger    *slog.Logger
+	PublicURL string       // the base URL told to clients; empty: the request's scheme and Host
+	Control   http.Handler // the control API under ControlPrefix; nil when off
+}
+
+// pipeline is a server's HTTP handler.
+type pipeline struct {
+	Config
+	router http.Handler
+}
+
+// NewHandler returns the handler of a server configured by cfg.
+func NewHandler(cfg Config) http.Handler { return &pipeline{Config: cfg, router: sharedRouter()} }
+
+// ServeHTTP is the way every request goes, in order: the control API
+// aside; the exchange that follows the request, and the journal and log
+// entry it ends with; time rules due now; CORS; paths answered as others;
+// the body read and checked; then the router: route → operation → guard →
+// rules → handler (router.go).
+func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.Control != nil && strings.HasPrefix(r.URL.Path, ControlPrefix) {
+		p.Control.ServeHTTP(w, r) // not journaled, and no rule sees it
+		return
+	}
+	began := time.Now()
+	wd := p.World()
+	x := NewExchange(w, r, wd, p.PublicURL)
+	defer p.finish(x, r, began)
+	wd.ApplyDue()
+
+	setCORS(w.Header())
+	if r.Method == http.MethodOptions {
+		WriteJSON(x, http.StatusOK, struct{}{})
+		return
+	}
+	switch {
+	case x.Path == refreshV1:
+		r.URL.Path, r.URL.RawPath = refreshV3, ""
+	case x.Path == AuthMetadataUnstable:
+		r.URL.Path, r.URL.RawPath = AuthMetadataStable, ""
+	case wd.OAuth == nil && (strings.HasPrefix(x.Path, "/oauth2/") || strings.HasPrefix(x.Path, oauth.AccountPath)):
+		fail(x, unrecognized(x, errUnrecognized))
+		return
+	case strings.HasPrefix(x.Path, "/oauth2/"):
+		w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
+	}
+	if e := readBody(w, r); e != nil {
+		if strings.HasPrefix(x.Path, "/oauth2/") {
+			oauthRequestError(x, e.Status, e.Message)
+			return
+		}
+		fail(x, e)
+		return
+	}
+	p.router.ServeHTTP(x, r)
+}
+
+// finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
+// dropped the connection on purpose), and the answer goes to the journal
+// and the log.
+func (p *pipeline) finish(x *Exchange, r *http.Request, began time.Time) {
+	panicked := recover()
+	if panicked != nil && !x.Dropped {
+		p.Logger.Error("panic while answering a request", "method", r.Method, "path", x.Path, "panic", panicked)
+		if x.Status == 0 {
+			fail(x, errInternal)
+		}
+	}
+	p.record(r, x, began)
+	if x.Dropped {
+		panic(http.ErrAbortHandler) // net/http closes the connection
+	}
+}
+
+// record adds the answered request to the journal and the log.
+func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
+	status := x.Status
+	switch {
+	case x.Dropped:
+		status = 0
+	case status == 0:
+		status = http.StatusOK // nothing written: net/http sends 200
+	}
+	p.Journal.Add(journal.Entry{
+		Time: x.World.Now(), Method: r.Method, Path: x.Path, Operation: x.Operation,
+		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID,
+		Status: status, Errcode: x.Errcode,
+	})
+	level := slog.LevelInfo
+	if status >= 400 {
+		level = slog.LevelWarn
+	}
+	if p.Logger.Enabled(r.Context(), level) {
+		p.Logger.LogAttrs(r.Context(), level, "request",
+			slog.String("method", r.Method), slog.String("path", x.Path), slog.String("operation", x.Operation),
+			slog.Int("status", status), slog.String("errcode", x.Errcode),
+			slog.String("user", x.Principal.UserID), slog.String("device", x.Principal.DeviceID),
+			slog.Duration("took", time.Since(began)))
+	}
+}
+
+// corsHeaders allow browser clients on any origin, as the spec asks of
+// every client-server endpoint. They are set by their canonical keys,
+// without the allocations of Header.Set.
+var corsHeaders = map[string][]string{
+	"Access-Control-Allow-Origin":  {"*"},
+	"Access-Control-Allow-Methods": {"GET, POST, PUT, DELETE, OPTIONS"},
+	"Access-Control-Allow-Headers": {"X-Requested-With, Content-Type, Authorization"},
+}
+
+func setCORS(h http.Header) {
+	for k, v := range corsHeaders {
+		h[k] = v
+	}
+}
+
+// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
+// that it is a JSON object, so that handlers decode only well-formed JSON;
+// form-encoded bodies are only limited in size.
+// An empty DELETE body counts as {}: DELETE /devices/{deviceId} is often
+// sent without one. Other requests pass untouched.
+func readBody(w http.ResponseWriter, r *http.Request) *Error {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodDelete:
+	default:
+		return nil
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return ErrTooLarge
+		}
+		return errNotJSON
+	}
+	if formEndpoint(r.URL.Path) {
+		if !isForm(r.Header.Get("Content-Type")) {
+			return Errorf(http.StatusBadRequest, "M_INVALID_PARAM", "The body must be "+formType)
+		}
+		r.Body = newBodyCopy(body)
+		return nil
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0 && r.Method == http.MethodDelete:
+		body = []byte("{}")
+	case len(trimmed) == 0:
+		// Left to the handler: an operation without a body (POST /logout)
+		// accepts it, one with a body answers M_NOT_JSON.
+		r.Body = newBodyCopy(body)
+		return nil
+	case !utf8.Valid(body):
+		return errNotJSON
+	}
+	value, e := decodeObject(body)
+	if e != nil {
+		return e
+	}
+	r.Body = &decodedBody{bodyCopy: newBodyCopy(body), value: value}
+	return nil
+}
+
+// formEndpoint reports whether path takes a form rather than JSON: the
+// OAuth 2.0 endpoints but registration, and the HTML pages.
+func formEndpoint(path string) bool {
+	return strings.HasPrefix(path, "/oauth2/") && path != oauth.RegistrationPath || strings.HasPrefix(path, oauth.AccountPath)
+}
+
+// decodeObject decodes a body that must be exactly one JSON object.
+func decodeObject(body []byte) (map[string]any, *Error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return nil, errNotJSON
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errNotJSON // something after the value
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errNotObject
+	}
+	return obj, nil
+}
+
+// decodedBody is a JSON body decoded once by readBody. The generated
+// handlers bind its value (runtime.BindJSONBody looks for ValidatedValue)
+// instead of decoding the bytes again, which also makes member names match
+// exactly: encoding/json would read "User" as "user".
+type decodedBody struct {
+	*bodyCopy
+	value map[string]any
+}
+
+// ValidatedValue returns the decoded body.
+func (b *decodedBody) ValidatedValue() any { return b.value }
+
+// isForm reports whether a Content-Type is a form's. The two values
+// clients send are recognized without mime.ParseMediaType, which allocates;
+// any other goes through it.
+func isForm(contentType string) bool {
+	switch contentType {
+	case "application/json":
+		return false
+	case formType:
+		return true
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == formType
+}
+
+// formType is the media type of HTML and OAuth 2.0 forms.
+const formType = "application/x-www-form-urlencoded"
+
+// bodyCopy is a request body that was read already, handed on to the
+// handlers: io.NopCloser(bytes.NewReader(b)) in one allocation rather than
+// two.
+type bodyCopy struct{ bytes.Reader }
+
+func newBodyCopy(b []byte) *bodyCopy {
+	c := new(bodyCopy)
+	c.Reset(b)
+	return c
+}
+
+// Close does nothing: the body is in memory.
+func (*bodyCopy) Close() error { return nil }

@@ -1,0 +1,180 @@
+package api
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/gorilla/mux"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
+	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/operation"
+	"github.com/mxauth/mxauth/operation/guard"
+)
+
+// sharedRouter is the router behind every server: building one compiles a
+// regular expression per route, which is most of what New would cost, so
+// it is built once. Its layers find the request's Exchange in the
+// ResponseWriter they are handed, and the handlers in their context.
+var sharedRouter = sync.OnceValue(newRouter)
+
+// newRouter builds the router: the generated client-server and OAuth 2.0
+// routes, each behind route → operation → guard → rules (routeChain), and
+// the authorization server's HTML pages.
+func newRouter() http.Handler {
+	router := mux.NewRouter()
+	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fail(w, unrecognized(w, errUnrecognized)) })
+	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fail(w, unrecognized(w, errBadMethod)) })
+	g := guard.Guard{
+		Table:  clientserver.Operations,
+		Verify: verify,
+		Fail: func(w http.ResponseWriter, _ *http.Request, _ *operation.Info, err error) {
+			if errors.Is(err, guard.ErrMissingToken) {
+				fail(w, ErrMissingToken)
+				return
+			}
+			fail(w, ErrorOf(err))
+		},
+	}
+	strict := clientserver.NewStrictHandlerWithOptions(Handlers{}, nil, clientserver.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, decodeError(err)) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, ErrorOf(err)) },
+	})
+	clientserver.HandlerWithOptions(strict, clientserver.GorillaServerOptions{
+		BaseRouter:       router,
+		ErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, paramError(err)) },
+	})
+	oauthStrict := oauth2.NewStrictHandlerWithOptions(Handlers{}, nil, oauth2.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) {
+			oauthRequestError(w, http.StatusBadRequest, err.Error())
+		},
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, ErrorOf(err)) },
+	})
+	oauth2.HandlerWithOptions(oauthStrict, oauth2.GorillaServerOptions{
+		BaseRouter: router,
+		// The authorization endpoint's parameters are checked by the
+		// authorization server, which knows when an error may go back to
+		// the client.
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
+			writerExchange(w).World.OAuth.ServeAuthorizeQuery(w, r)
+		},
+	})
+	router.HandleFunc(oauth.AuthorizePath, servePage((*oauth.Server).ServeAuthorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauth.VerifyPath, servePage((*oauth.Server).ServeVerify)).Methods(http.MethodGet, http.MethodPost)
+	router.HandleFunc(oauth.AccountPath, servePage((*oauth.Server).ServeAccount)).Methods(http.MethodGet, http.MethodPost)
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		route.Handler(routeChain(route, g))
+		return nil
+	})
+	return router
+}
+
+// routeChain puts what every matched request goes through in front of a
+// route's handler: naming the operation in the exchange, the access-token
+// guard, then the scenario rules. The chain is built once per route and
+// method, with the operation looked up once; router.Use would build it
+// again for each request, and the guard's Middleware would look the
+// operation up again.
+func routeChain(route *mux.Route, g guard.Guard) http.Handler {
+	next := route.GetHandler()
+	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !applyRules(w.(*Exchange), r) {
+			next.ServeHTTP(w, r)
+		}
+	})
+	tpl, err := route.GetPathTemplate()
+	methods, merr := route.GetMethods()
+	if err != nil || merr != nil { // a route for any method serves no operation
+		return rules
+	}
+	type chain struct {
+		op      string
+		guarded http.Handler
+	}
+	chains := make(map[string]chain, len(methods)) // by method
+	for _, m := range methods {
+		info := operationInfo(m, tpl)
+		c := chain{guarded: g.Operation(info, rules)}
+		if info != nil {
+			c.op = info.ID
+		}
+		chains[m] = c
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := chains[r.Method]
+		x := w.(*Exchange)
+		x.Operation = c.op
+		c.guarded.ServeHTTP(w, withExchange(r, x))
+	})
+}
+
+// operationInfo returns the operation served at method and path template,
+// from the client-server or the OAuth 2.0 table; nil when none.
+func operationInfo(method, tpl string) *operation.Info {
+	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		if op, ok := t.ByRoute(method, tpl); ok {
+			return op
+		}
+	}
+	return nil
+}
+
+// OperationIDs are the operations a scenario rule may name.
+func OperationIDs() []string {
+	var ids []string
+	for _, op := range clientserver.Operations.All() {
+		ids = append(ids, op.ID)
+	}
+	return ids
+}
+
+// verify authenticates an access token for op and records the caller in
+// the request's exchange. Like Synapse, logout also accepts an expired
+// token, and a soft-logged-out device's. The guard hands it the request
+// only, so it takes the exchange from the context.
+func verify(r *http.Request, op *operation.Info, token string) (*http.Request, error) {
+	x := From(r.Context())
+	p, err := x.Store().Authenticate(token, clientIP(r))
+	if err != nil {
+		var te *state.TokenError
+		if !errors.As(err, &te) || te.Cause == state.CauseUnknown || (op.ID != "logout" && op.ID != "logout_all") {
+			return r, err
+		}
+		if p, err = x.Store().Owner(token); err != nil {
+			return r, err
+		}
+	}
+	x.Principal, x.Token = p, token
+	return r, nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// unrecognized answers a request for no endpoint: as the spec says (404 or
+// 405), or as Synapse does (400) when the scenario asks for it.
+func unrecognized(w http.ResponseWriter, e *Error) *Error {
+	if writerExchange(w).World.SynapseUnknown {
+		return Errorf(http.StatusBadRequest, e.Errcode, "Unrecognized request")
+	}
+	return e
+}
+
+// paramError answers a request whose path or query parameters could not be
+// read.
+func paramError(err error) *Error {
+	var required *clientserver.RequiredParamError
+	if errors.As(err, &required) {
+		return MissingParam(required.ParamName)
+	}
+	return Errorf(http.StatusBadRequest, "M_INVALID_PARAM", err.Error())
+}

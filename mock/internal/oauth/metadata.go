@@ -1,0 +1,107 @@
+package oauth
+
+import (
+	"slices"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/scenario"
+)
+
+// Account management actions (MSC4191) by their stable names.
+const (
+	actionProfile      = "org.matrix.profile"
+	actionDevicesList  = "org.matrix.devices_list"
+	actionDeviceView   = "org.matrix.device_view"
+	actionDeviceDelete = "org.matrix.device_delete"
+	actionDeactivate   = "org.matrix.account_deactivate"
+	actionSigningReset = "org.matrix.cross_signing_reset"
+)
+
+// stableActions are the actions the page performs, in the order the
+// metadata lists them; mscActionNames gives the MSC's older names where
+// they differ.
+var (
+	stableActions = []string{
+		actionProfile, actionDevicesList, actionDeviceView,
+		actionDeviceDelete, actionDeactivate, actionSigningReset,
+	}
+	mscActionNames = map[string]string{
+		actionDevicesList:  "org.matrix.sessions_list",
+		actionDeviceView:   "org.matrix.session_view",
+		actionDeviceDelete: "org.matrix.session_end",
+	}
+)
+
+// Metadata is the auth_metadata answer for a homeserver at base: this
+// server's endpoints, what it supports, and the account management page.
+func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONResponse {
+	actions := make([]string, len(stableActions))
+	for i, a := range stableActions {
+		actions[i] = s.advertised(a)
+	}
+	m := clientserver.GetAuthMetadata200JSONResponse{
+		Issuer:                        base + "/",
+		AuthorizationEndpoint:         base + AuthorizePath,
+		TokenEndpoint:                 base + TokenPath,
+		RegistrationEndpoint:          base + RegistrationPath,
+		RevocationEndpoint:            base + RevocationPath,
+		DeviceAuthorizationEndpoint:   new(base + DeviceAuthorizationPath),
+		ResponseTypesSupported:        []string{"code"},
+		ResponseModesSupported:        []string{"query", "fragment"},
+		GrantTypesSupported:           []string{grantAuthorizationCode, grantRefreshToken, grantDeviceCode},
+		CodeChallengeMethodsSupported: []string{"S256"},
+		PromptValuesSupported:         new([]string{"create"}),
+	}
+	uri := base + AccountPath
+	if s.settings.FieldNames != scenario.Unstable {
+		typed := make([]clientserver.GetAuthMetadataResponseAccountManagementActionsSupported, len(actions))
+		for i, a := range actions {
+			typed[i] = clientserver.GetAuthMetadataResponseAccountManagementActionsSupported(a)
+		}
+		m.AccountManagementURI, m.AccountManagementActionsSupported = &uri, &typed
+	}
+	if s.settings.FieldNames != scenario.Stable {
+		m.OrgMatrixMsc4191AccountManagementURI, m.OrgMatrixMsc4191AccountManagementActionsSupported = &uri, &actions
+	}
+	return m
+}
+
+// stableAction returns the stable name of an account management action,
+// and whether it was asked for by the MSC's older name; "" for an unknown
+// action.
+func stableAction(name string) (stable string, msc bool) {
+	if slices.Contains(stableActions, name) {
+		return name, false
+	}
+	for s, old := range mscActionNames {
+		if old == name {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// The actions the API's refusals send users to, by their stable names.
+const (
+	ActionDevicesList  = actionDevicesList
+	ActionDeviceDelete = actionDeviceDelete
+	ActionDeactivate   = actionDeactivate
+	ActionSigningReset = actionSigningReset
+)
+
+// advertised returns the name the metadata gives an action, given by its
+// stable name.
+func (s *Server) advertised(action string) string {
+	if old, ok := mscActionNames[action]; ok && s.settings.ActionNames == scenario.MSC {
+		return old
+	}
+	return action
+}
+
+// ActionURL returns the account management page of a homeserver at base,
+// opened on action (a stable name; the URL has the name the metadata
+// advertises) for device, which may be empty; an empty action gives the
+// page's main view.
+func (s *Server) ActionURL(base, action, device string) string {
+	return base + accountURL(s.advertised(action), device)
+}

@@ -1,0 +1,177 @@
+// Package world holds what a scenario sets up for the mock homeserver:
+// its settings, the authentication state (package state), the scenario's
+// rules with their counts (package scenario) and, when the OAuth 2.0 API is
+// on, the authorization server (package oauth). The mock replaces a World
+// whole on Reset and LoadScenario; a request works on the World it started
+// in.
+//
+// It may touch state, scenario, oauth and the clock; it knows nothing of
+// HTTP, routing or the journal.
+package world
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mxauth/mxauth/clock"
+	"github.com/mxauth/mxauth/mock/internal/oauth"
+	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/scenario"
+)
+
+// Settings are what a scenario decides: what Reset goes back to.
+type Settings struct {
+	Store    state.Config
+	Virtual  bool      // a virtual clock
+	Start    time.Time // where a virtual clock starts
+	Versions []string  // what GET /versions advertises
+	Users    []scenario.User
+	Rules    []scenario.Rule
+	// SynapseUnknown answers unknown endpoints 400 M_UNRECOGNIZED, as
+	// Synapse does, rather than 404 or 405.
+	SynapseUnknown bool
+	// SynapseRefresh answers expired or revoked refresh tokens 403
+	// M_FORBIDDEN, as Synapse does.
+	SynapseRefresh bool
+	OAuth          bool // the OAuth 2.0 API is on
+	OAuthSettings  oauth.Settings
+	LegacyOff      bool // the legacy login API (login, register, refresh) is off
+	// NoPasswordChanges turns POST /account/password off, and the
+	// m.change_password capability with it.
+	NoPasswordChanges bool
+	Description       string // the scenario's
+	Source            string // the file the settings came from, if any
+}
+
+// World is a homeserver's state as one scenario set it up.
+type World struct {
+	Settings
+	Store  *state.Store
+	Engine *scenario.Engine // nil without rules
+	OAuth  *oauth.Server    // nil while the OAuth 2.0 API is off
+
+	clock  *clock.Clock
+	logger *slog.Logger
+
+	// Versions caches the encoded answer to GET /versions, which depends on
+	// the settings only: the api package fills it at the first request.
+	Versions struct {
+		sync.Once
+		Body []byte
+	}
+}
+
+// New builds the world set describes on clk, which it resets to the start
+// set asks for. Effects that find no device are logged to logger.
+func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
+	clk.Reset(set.Virtual, set.Start)
+	w := &World{Settings: set, Store: state.New(set.Store, clk), clock: clk, logger: logger}
+	for _, u := range set.Users {
+		if _, err := w.Store.AddUser(u.ID, u.Password); err != nil {
+			return nil, fmt.Errorf("user %q: %w", u.ID, err)
+		}
+		for _, d := range u.Devices {
+			if err := w.addDevice(u.ID, d); err != nil {
+				return nil, fmt.Errorf("user %q, device %q: %w", u.ID, d.ID, err)
+			}
+		}
+	}
+	if len(set.Rules) > 0 {
+		w.Engine = scenario.NewEngine(set.Rules, clk.Now(), w.Store.UserID)
+	}
+	if set.OAuth {
+		w.OAuth = oauth.New(set.OAuthSettings, w.Store, clk)
+	}
+	return w, nil
+}
+
+// addDevice logs a scenario's device in with its fixed tokens.
+func (w *World) addDevice(user string, d scenario.Device) error {
+	expiresIn := d.ExpiresIn
+	if expiresIn == 0 && d.RefreshToken != "" {
+		expiresIn = w.Store.AccessTokenLifetime()
+	}
+	if _, err := w.Store.AddSession(user, d.ID, d.AccessToken, d.RefreshToken, expiresIn); err != nil {
+		return err
+	}
+	if d.DisplayName != "" {
+		return w.Store.UpdateDevice(user, d.ID, d.DisplayName)
+	}
+	return nil
+}
+
+// ApplyDue applies the effects of the time rules due at the clock's
+// reading. Only effects on accounts and devices apply: without a request
+// there is nothing to delay or answer. Every HTTP request and every read
+// or write of the Go and control APIs calls it first.
+func (w *World) ApplyDue() {
+	if w.Engine == nil {
+		return
+	}
+	for _, f := range w.Engine.Due(w.clock.Now()) {
+		for _, e := range f.Effects {
+			w.ApplyToUser(e)
+		}
+	}
+}
+
+// ApplyToUser applies an effect on a user's account (a password change,
+// a deactivation) or devices; other effects are ignored. An effect that
+// cannot apply (an unknown or deactivated user) is logged.
+func (w *World) ApplyToUser(e scenario.Effect) {
+	var err error
+	switch e.Kind {
+	case scenario.ChangePassword:
+		err = w.Store.ChangePassword(e.User, e.Password, e.Device, e.LogoutDevices)
+	case scenario.Deactivate:
+		err = w.Deactivate(e.User)
+	default:
+		w.applyToDevices(e)
+		return
+	}
+	if err != nil {
+		w.logger.Info("scenario effect did not apply", "effect", string(e.Kind), "user", e.User, "error", err)
+	}
+}
+
+// Deactivate deactivates the user's account: every session ends, on the
+// API and on the account management page. ErrNotFound for an unknown user.
+func (w *World) Deactivate(user string) error {
+	if w.OAuth != nil {
+		return w.OAuth.Deactivate(user)
+	}
+	return w.Store.Deactivate(user)
+}
+
+// applyToDevices applies an effect on a user's devices: the one it names,
+// or all of them. Devices that are gone are skipped; effects that are not
+// on devices are ignored.
+func (w *World) applyToDevices(e scenario.Effect) {
+	act := map[scenario.EffectKind]func(user, device string) error{
+		scenario.ExpireAccessToken:  w.Store.ExpireAccessToken,
+		scenario.SoftLogout:         w.Store.SoftLogout,
+		scenario.HardLogout:         w.Store.HardLogout,
+		scenario.DeleteDevice:       w.Store.DeleteDevice,
+		scenario.RevokeRefreshToken: w.Store.RevokeRefreshToken,
+	}[e.Kind]
+	if act == nil {
+		return
+	}
+	devices := []string{e.Device}
+	if e.Device == "" {
+		devices = devices[:0]
+		for _, d := range w.Store.Devices(e.User) {
+			devices = append(devices, d.ID)
+		}
+	}
+	for _, d := range devices {
+		if err := act(e.User, d); err != nil {
+			w.logger.Info("scenario effect found no device", "effect", string(e.Kind), "user", e.User, "device", d)
+		}
+	}
+}
+
+// Now reads the clock the world runs on.
+func (w *World) Now() time.Time { return w.clock.Now() }
