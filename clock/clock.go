@@ -14,7 +14,8 @@ import (
 // shifted by whatever Advance and Set added; a virtual clock stands still
 // until Advance or Set moves it. A Clock is safe for concurrent use.
 type Clock struct {
-	r atomic.Pointer[reading]
+	r     atomic.Pointer[reading]
+	moved atomic.Pointer[[]func(from, to time.Time)] // see OnMove; replaced whole
 }
 
 // reading is a clock's state, replaced whole so that Now never sees half
@@ -47,16 +48,18 @@ func (c *Clock) IsVirtual() bool { return c.r.Load().virtual }
 func (c *Clock) Now() time.Time {
 	r := c.r.Load()
 	if r.virtual {
-		return time.Unix(0, r.nanos).UTC()
+		return r.at(time.Time{}) // spares the system clock's reading
 	}
-	return time.Now().Add(time.Duration(r.nanos))
+	return r.at(time.Now())
 }
 
 // Advance moves the clock by d (backwards when d is negative).
 func (c *Clock) Advance(d time.Duration) {
 	for {
 		old := c.r.Load()
-		if c.r.CompareAndSwap(old, &reading{virtual: old.virtual, nanos: old.nanos + int64(d)}) {
+		next := &reading{virtual: old.virtual, nanos: old.nanos + int64(d)}
+		if c.r.CompareAndSwap(old, next) {
+			c.tell(old, next)
 			return
 		}
 	}
@@ -71,9 +74,48 @@ func (c *Clock) Set(t time.Time) {
 			next.nanos = int64(time.Until(t))
 		}
 		if c.r.CompareAndSwap(old, next) {
+			c.tell(old, next)
 			return
 		}
 	}
+}
+
+// OnMove makes f hear of every later Advance and Set, after the move, with
+// the readings before and after it. Reset is not a move. f runs on the
+// mover's goroutine and must not move the clock.
+func (c *Clock) OnMove(f func(from, to time.Time)) {
+	for {
+		old := c.moved.Load()
+		var next []func(from, to time.Time)
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, f)
+		if c.moved.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+// tell calls the OnMove funcs with a move from old to next.
+func (c *Clock) tell(old, next *reading) {
+	fs := c.moved.Load()
+	if fs == nil {
+		return
+	}
+	now := time.Now()
+	from, to := old.at(now), next.at(now)
+	for _, f := range *fs {
+		f(from, to)
+	}
+}
+
+// at returns the reading's time when the system clock reads now.
+func (r *reading) at(now time.Time) time.Time {
+	if r.virtual {
+		return time.Unix(0, r.nanos).UTC()
+	}
+	return now.Add(time.Duration(r.nanos))
 }
 
 // Reset makes c the clock that Virtual(start) or, when virtual is false,

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -97,5 +98,35 @@ func TestReset(t *testing.T) {
 	}
 	if d := time.Since(c.Now()); d < -time.Second || d > time.Second {
 		t.Fatalf("after Reset(false) the clock is off the system clock by %v", d)
+	}
+}
+
+// TestOnMove: every Advance and Set is heard, with the readings around it,
+// by every func registered; Reset is not.
+func TestOnMove(t *testing.T) {
+	c := Virtual(epoch)
+	var mu sync.Mutex
+	var heard []string
+	for _, name := range []string{"a", "b"} {
+		c.OnMove(func(from, to time.Time) {
+			mu.Lock()
+			defer mu.Unlock()
+			heard = append(heard, name+" "+from.Sub(epoch).String()+"→"+to.Sub(epoch).String())
+		})
+	}
+	c.Advance(6 * time.Minute)
+	c.Set(epoch.Add(time.Hour))
+	c.Reset(true, epoch)
+	want := "[a 0s→6m0s b 0s→6m0s a 6m0s→1h0m0s b 6m0s→1h0m0s]"
+	if got := fmt.Sprint(heard); got != want {
+		t.Errorf("heard %s, want %s", got, want)
+	}
+
+	r := Real()
+	var jump time.Duration
+	r.OnMove(func(from, to time.Time) { jump = to.Sub(from) })
+	r.Advance(time.Hour)
+	if jump != time.Hour {
+		t.Errorf("a real clock's Advance(1h) was heard as %v", jump)
 	}
 }

@@ -1,7 +1,8 @@
-// Package specs embeds mxauth's own OpenAPI definitions of the Matrix
-// authentication API, in the layout of the Matrix spec's data/api folder:
-// client-server/ for the Matrix endpoints and oauth2/ for the OAuth 2.0
-// endpoints that the Matrix spec leaves to the RFCs.
+// Package specs embeds mxauth's own OpenAPI definitions, in the layout of the
+// Matrix spec's data/api folder: client-server/ for the whole Matrix
+// client-server API (v1.18, in our own words; README.md lists where it
+// differs from upstream) and oauth2/ for the OAuth 2.0 endpoints that the
+// Matrix spec leaves to the RFCs.
 package specs
 
 import "embed"

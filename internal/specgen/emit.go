@@ -124,16 +124,17 @@ func runCodegen(doc *openapi3.T, cfg codegen.Configuration, ids map[string]strin
 
 // jsonVisit matches the body of a strict server's Visit method for a JSON
 // answer as oapi-codegen writes it (before formatting, so spaces are loose):
-// encode into a bytes.Buffer through a json.Encoder, set the headers
+// encode the answer (or a union answer's raw JSON) into a bytes.Buffer
+// through a json.Encoder, set the headers
 // (Content-Type last), write the status, copy the buffer.
-var jsonVisit = regexp.MustCompile(`\n\s*var buf bytes\.Buffer\s+if err := json\.NewEncoder\(&buf\)\.Encode\(response\); err != nil \{\s+return err\s+\}\s+((?:w\.Header\(\)\.Set\("[A-Za-z-]+", [^\n]*\)\s+|if [^\n]*\{\s+w\.Header\(\)[^\n]*\s+\}\s+)*?)w\.Header\(\)\.Set\("Content-Type", "application/json"\)\s+w\.WriteHeader\((\d+)\)\s+_, err := buf\.WriteTo\(w\)\s+return err\n`)
+var jsonVisit = regexp.MustCompile(`\n\s*var buf bytes\.Buffer\s+if err := json\.NewEncoder\(&buf\)\.Encode\((response(?:\.union)?)\); err != nil \{\s+return err\s+\}\s+((?:w\.Header\(\)\.Set\("[A-Za-z-]+", [^\n]*\)\s+|if [^\n]*\{\s+w\.Header\(\)[^\n]*\s+\}\s+)*?)w\.Header\(\)\.Set\("Content-Type", "application/json"\)\s+w\.WriteHeader\((\d+)\)\s+_, err := buf\.WriteTo\(w\)\s+return err\n`)
 
 // fastJSONWriters rewrites each JSON Visit method to set its other headers
 // and then call operation.WriteJSON, which sends the same bytes with two
 // allocations fewer and without the Encoder. A Visit method of another
 // shape is left as it is.
 func fastJSONWriters(code string) string {
-	return jsonVisit.ReplaceAllString(code, "\n${1}return operation.WriteJSON(w, ${2}, response)\n")
+	return jsonVisit.ReplaceAllString(code, "\n${2}return operation.WriteJSON(w, ${3}, ${1})\n")
 }
 
 // routeKey identifies an operation by method and path template.

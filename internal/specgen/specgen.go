@@ -85,6 +85,7 @@ func Document(ctx context.Context, opts Options) (*openapi3.T, []string, error) 
 		return nil, nil, err
 	}
 	patternMapsAsAdditional(doc)
+	stringUnionParameters(doc)
 	sums := rewriteTypeLists(doc)
 	taken := sumTypeNames(sums)
 	if err := hoistSchemas(doc, taken); err != nil {

@@ -16,8 +16,13 @@ import (
 // in the file of its area; it takes its request's Exchange from ctx once
 // (From) and works on what it holds. Successful answers are the generated
 // response types; errors are returned as errors and sent by the router's
-// error handler as Matrix JSON.
-type Handlers struct{}
+// error handler as Matrix JSON. The operations no file defines yet are
+// answered by the embedded CannedServer: a fixed answer built from the spec,
+// marked with the operation.CannedHeader header, behind the same guard,
+// rules and journal as every other operation.
+type Handlers struct {
+	clientserver.CannedServer
+}
 
 var (
 	_ clientserver.StrictServerInterface = Handlers{}

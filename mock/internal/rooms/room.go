@@ -327,3 +327,27 @@ func (s *Store) readableRoom(userID, roomID string) (*room, int64, error) {
 	}
 	return r, until, nil
 }
+
+// RoomMates returns, sorted, the users who share a joined room with userID,
+// userID among them when it is joined anywhere: whose device-list changes
+// userID must see.
+func (s *Store) RoomMates(userID string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	seen := map[string]struct{}{}
+	for id := range s.w.memberOf[userID] {
+		r := s.w.rooms[id]
+		if r == nil || !r.isJoined(userID) {
+			continue
+		}
+		for _, m := range r.joinedIDs() {
+			seen[m] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for m := range seen {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -219,6 +219,13 @@ func (s *Store) Users() []string {
 	return ids
 }
 
+// UserExists reports whether userID is registered.
+func (s *Store) UserExists(userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.users[userID] != nil
+}
+
 // ServerName returns the server name, the part of user IDs after the colon.
 func (s *Store) ServerName() string { return s.cfg.ServerName }
 

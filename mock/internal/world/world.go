@@ -1,12 +1,14 @@
 // Package world holds what a scenario sets up for the mock homeserver:
-// its settings, the authentication state (package state), the scenario's
-// rules with their counts (package scenario) and, when the OAuth 2.0 API is
-// on, the authorization server (package oauth). The mock replaces a World
+// its settings, the authentication state (package state), the rooms, sync
+// streams and per-user data (package rooms), the key bookkeeping (package
+// keys), the media (package media), the scenario's rules with their counts
+// (package scenario) and, when the OAuth 2.0 API is on, the authorization
+// server (package oauth). The mock replaces a World
 // whole on Reset and LoadScenario; a request works on the World it started
 // in.
 //
-// It may touch state, scenario, oauth and the clock; it knows nothing of
-// HTTP, routing or the journal.
+// It may touch state, rooms, keys, media, scenario, oauth and the clock; it
+// knows nothing of HTTP, routing or the journal.
 package world
 
 import (
@@ -16,7 +18,10 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
+	"github.com/mxauth/mxauth/mock/internal/keys"
+	"github.com/mxauth/mxauth/mock/internal/media"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
+	"github.com/mxauth/mxauth/mock/internal/rooms"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/scenario"
 )
@@ -49,6 +54,9 @@ type Settings struct {
 type World struct {
 	Settings
 	Store  *state.Store
+	Rooms  *rooms.Store
+	Keys   *keys.Store
+	Media  *media.Store
 	Engine *scenario.Engine // nil without rules
 	OAuth  *oauth.Server    // nil while the OAuth 2.0 API is off
 
@@ -68,6 +76,7 @@ type World struct {
 func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 	clk.Reset(set.Virtual, set.Start)
 	w := &World{Settings: set, Store: state.New(set.Store, clk), clock: clk, logger: logger}
+	w.newContentStores()
 	for _, u := range set.Users {
 		if _, err := w.Store.AddUser(u.ID, u.Password); err != nil {
 			return nil, fmt.Errorf("user %q: %w", u.ID, err)
@@ -85,6 +94,35 @@ func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 		w.OAuth = oauth.New(set.OAuthSettings, w.Store, clk)
 	}
 	return w, nil
+}
+
+// newContentStores makes the rooms, keys and media stores. Their IDs come
+// from the state store's generator, so that Deterministic covers them; the
+// keys store wakes the sync long-polls that the rooms store keeps.
+func (w *World) newContentStores() {
+	newID := func() string { return w.Store.RandomString(18) }
+	server := w.Store.ServerName()
+	w.Rooms = rooms.New(rooms.Config{ServerName: server, Now: w.clock.Now, NewID: newID, UserExists: w.Store.UserExists})
+	w.Keys = keys.New(keys.Config{
+		Peers: w.Rooms.RoomMates,
+		Devices: func(user string) []string {
+			var ids []string
+			for _, d := range w.Store.Devices(user) {
+				ids = append(ids, d.ID)
+			}
+			return ids
+		},
+		DisplayName: func(user, device string) string {
+			for _, d := range w.Store.Devices(user) {
+				if d.ID == device {
+					return d.DisplayName
+				}
+			}
+			return ""
+		},
+		OnChange: w.Rooms.Notify,
+	})
+	w.Media = media.New(media.Config{ServerName: server, Now: w.clock.Now, NewID: newID})
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.
