@@ -19,6 +19,25 @@ type accountPage struct {
 	cookie *http.Cookie
 }
 
+// autoPageSession opens the account page of a server that auto-approves
+// alice, checks that it is signed in as her at once, and returns the page
+// session's cookie.
+func autoPageSession(t *testing.T, hs *mock.Server) *http.Cookie {
+	t.Helper()
+	resp := follow(t, hs.URL+"/account/?action=org.matrix.profile")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "User ID: @alice:localhost") {
+		t.Fatalf("auto sign-in: %d %s", resp.StatusCode, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "mxauth_account" {
+			return c
+		}
+	}
+	t.Fatal("auto sign-in set no page session")
+	return nil
+}
+
 // getAccount loads the account page for query with the given cookies,
 // without following redirects.
 func getAccount(t *testing.T, hs *mock.Server, query string, cookies ...*http.Cookie) accountPage {
@@ -347,20 +366,7 @@ func TestAccountAutoApprove(t *testing.T) {
 	token := login(t, hs, "alice", "pw", map[string]any{"device_id": "AUTODEVICE"}).str(t, "access_token")
 
 	// Any action opens at once, signed in as the auto-approved user ...
-	resp := follow(t, hs.URL+"/account/?action=org.matrix.profile")
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "User ID: @alice:localhost") {
-		t.Fatalf("auto sign-in: %d %s", resp.StatusCode, body)
-	}
-	var session *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "mxauth_account" {
-			session = c
-		}
-	}
-	if session == nil {
-		t.Fatal("auto sign-in set no page session")
-	}
+	session := autoPageSession(t, hs)
 	// ... but deleting a device still asks for the password.
 	form := getAccount(t, hs, "?action=org.matrix.device_delete&device_id=AUTODEVICE", session)
 	form.wantPage(t, 200, `name="password"`)
@@ -371,8 +377,8 @@ func TestAccountAutoApprove(t *testing.T) {
 
 	// An auto-approved user the server creates gets a page too.
 	dave := mock.Start(t, mock.WithOAuthAutoApprove("dave"))
-	resp = follow(t, dave.URL+"/account/")
-	body, _ = io.ReadAll(resp.Body)
+	resp := follow(t, dave.URL+"/account/")
+	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Signed in as @dave:localhost") {
 		t.Fatalf("auto sign-in of a new user: %d %s", resp.StatusCode, body)
 	}

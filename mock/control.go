@@ -146,6 +146,12 @@ func (s *Server) ChangePassword(user, password, onDevice string, logoutDevices b
 // stays taken. ErrNotFound for an unknown user.
 func (s *Server) Deactivate(user string) error { return s.current().Deactivate(user) }
 
+// ResetCrossSigning drops the user's cross-signing keys as a reset from
+// another client does: the user's other clients see their device list
+// change, and the next upload of keys needs no user-interactive auth.
+// ErrNotFound for an unknown user.
+func (s *Server) ResetCrossSigning(user string) error { return s.current().ResetCrossSigning(user) }
+
 // CrossSigningResetApproved reports whether the user (a user ID or a bare
 // localpart) approved a reset of their cross-signing keys on the account
 // management page (action org.matrix.cross_signing_reset) in the last ten

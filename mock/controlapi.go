@@ -67,12 +67,17 @@ func (s *Server) controlAPI() http.Handler {
 		})
 	}
 	handle("POST /_mock/users/{user}/password", s.controlPassword)
-	handle("POST /_mock/users/{user}/deactivate", func(r *http.Request) (any, *api.Error) {
-		if err := s.Deactivate(r.PathValue("user")); err != nil {
-			return nil, api.ErrorOf(err)
-		}
-		return struct{}{}, nil
-	})
+	for action, do := range map[string]func(user string) error{
+		"deactivate":          s.Deactivate,
+		"reset_cross_signing": s.ResetCrossSigning,
+	} {
+		handle("POST /_mock/users/{user}/"+action, func(r *http.Request) (any, *api.Error) {
+			if err := do(r.PathValue("user")); err != nil {
+				return nil, api.ErrorOf(err)
+			}
+			return struct{}{}, nil
+		})
+	}
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -147,7 +147,7 @@ func (Handlers) GenerateLoginToken(ctx context.Context, req clientserver.Generat
 	if req.Body != nil {
 		auth = req.Body.Auth
 	}
-	challenge, err := passwordUIA(x, auth, "get_token", "")
+	_, challenge, err := passwordUIA(x, auth, "get_token", "")
 	if err != nil || challenge != nil {
 		return clientserver.GenerateLoginToken401JSONResponse(deref(challenge)), err
 	}

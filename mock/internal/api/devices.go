@@ -65,7 +65,7 @@ func (Handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDeviceR
 	if err := refuseOAuthSession(x, "delete devices", oauth.ActionDeviceDelete, req.DeviceID); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", "")
+	_, challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", "")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
 	}
@@ -83,7 +83,7 @@ func (Handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevice
 	if err := refuseOAuthSession(x, "delete devices", oauth.ActionDevicesList, ""); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", deviceSet(req.Body.Devices))
+	_, challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", deviceSet(req.Body.Devices))
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevices401JSONResponse(deref(challenge)), err
 	}

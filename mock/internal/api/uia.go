@@ -55,50 +55,58 @@ func errUnknownStage(stage string) *Error {
 	return Errorf(http.StatusBadRequest, "M_UNRECOGNIZED", "Unrecognised authentication stage "+stage)
 }
 
-// passwordUIA runs user-interactive auth with the m.login.password stage
-// for the logged-in caller, bound to the request with fingerprint (see
-// uiaRequest). It returns a challenge to send while the stage is not done,
-// nil once it is (the session is then over), or an error. A wrong password
-// keeps the session.
-func passwordUIA(x *Exchange, auth *clientserver.AuthenticationData, purpose, fingerprint string) (*clientserver.AuthenticationResponse, error) {
-	st, user, req := x.Store(), x.Principal.UserID, uiaRequest(x, fingerprint)
+// passwordUIA runs user-interactive auth with the m.login.password stage,
+// bound to the request with fingerprint (see uiaRequest), for the caller
+// or, on an endpoint whose access token is optional and was not given, for
+// whoever the stage's identifier names. It returns the authenticated user
+// once the stage is done (the session is then over), else a challenge to
+// send, or an error. A wrong password keeps the session.
+func passwordUIA(x *Exchange, auth *clientserver.AuthenticationData, purpose, fingerprint string) (user string, _ *clientserver.AuthenticationResponse, _ error) {
+	st, caller, req := x.Store(), x.Principal.UserID, uiaRequest(x, fingerprint)
 	if auth == nil {
-		return challenge(st, st.StartUIA(purpose, user, req), loginPassword, nil), nil
+		return "", challenge(st, st.StartUIA(purpose, caller, req), loginPassword, nil), nil
 	}
-	session, err := uiaSession(st, auth, purpose, user, req)
+	session, err := uiaSession(st, auth, purpose, caller, req)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	switch deref(auth.Type) {
 	case "":
-		return challenge(st, session, loginPassword, nil), nil
+		return "", challenge(st, session, loginPassword, nil), nil
 	case loginPassword:
 	default:
-		return nil, errUnknownStage(*auth.Type)
+		return "", nil, errUnknownStage(*auth.Type)
 	}
-	if failure := checkUIAPassword(st, auth, user); failure != nil {
-		return challenge(st, session, loginPassword, failure), nil
+	user, failure := checkUIAPassword(st, auth, caller)
+	if failure != nil {
+		return "", challenge(st, session, loginPassword, failure), nil
 	}
 	st.EndUIASession(session)
-	return nil, nil
+	return user, nil, nil
 }
 
-// checkUIAPassword checks an m.login.password stage for user: the
-// identifier (or legacy user field), when given, must name user, and the
-// password must be theirs.
-func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, user string) *Error {
+// errUIAPassword is the failure of an m.login.password stage.
+var errUIAPassword = Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
+
+// checkUIAPassword checks an m.login.password stage and returns the user
+// it authenticates: the one its identifier (or legacy user field) names,
+// matched as a login matches it, which must be the caller when there is
+// one (an absent identifier then stands for the caller); the password must
+// be theirs.
+func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, caller string) (string, *Error) {
 	password, _ := auth.AdditionalProperties["password"].(string)
-	named := user
+	named := caller
 	if id, ok := auth.AdditionalProperties["identifier"].(map[string]any); ok {
 		named, _ = id["user"].(string)
 	} else if u, ok := auth.AdditionalProperties["user"].(string); ok {
 		named = u
 	}
-	if password == "" || st.UserID(named) != user {
-		return Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
+	if password == "" || named == "" {
+		return "", errUIAPassword
 	}
-	if err := st.CheckPassword(user, password); err != nil {
-		return Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
+	user, err := st.VerifyPassword(named, password)
+	if err != nil || caller != "" && user != caller {
+		return "", errUIAPassword
 	}
-	return nil
+	return user, nil
 }

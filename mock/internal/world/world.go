@@ -156,7 +156,8 @@ func (w *World) ApplyDue() {
 }
 
 // ApplyToUser applies an effect on a user's account (a password change,
-// a deactivation) or devices; other effects are ignored. An effect that
+// a cross-signing reset, a deactivation) or devices; other effects are
+// ignored. An effect that
 // cannot apply (an unknown or deactivated user) is logged.
 func (w *World) ApplyToUser(e scenario.Effect) {
 	var err error
@@ -165,6 +166,8 @@ func (w *World) ApplyToUser(e scenario.Effect) {
 		err = w.Store.ChangePassword(e.User, e.Password, e.Device, e.LogoutDevices)
 	case scenario.Deactivate:
 		err = w.Deactivate(e.User)
+	case scenario.ResetCrossSigning:
+		err = w.ResetCrossSigning(e.User)
 	default:
 		w.applyToDevices(e)
 		return
@@ -181,6 +184,19 @@ func (w *World) Deactivate(user string) error {
 		return w.OAuth.Deactivate(user)
 	}
 	return w.Store.Deactivate(user)
+}
+
+// ResetCrossSigning drops the user's cross-signing keys, as a reset from
+// another client does before it uploads new ones: the next upload needs
+// no user-interactive auth, and the users who share a room with them see
+// their device list change. ErrNotFound for an unknown user.
+func (w *World) ResetCrossSigning(user string) error {
+	id := w.Store.UserID(user)
+	if !w.Store.UserExists(id) {
+		return state.ErrNotFound
+	}
+	w.Keys.ResetCrossSigning(id)
+	return nil
 }
 
 // applyToDevices applies an effect on a user's devices: the one it names,
