@@ -107,3 +107,24 @@ func TestControlAccount(t *testing.T) {
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "newer", nil)).wantError(t, 403, "M_USER_DEACTIVATED")
 	control(t, hs, "POST", "/_mock/users/alice/password", map[string]any{"password": "again"}).wantError(t, 403, "M_USER_DEACTIVATED")
 }
+
+// TestScenarioCrossSigningReset: a reset_cross_signing rule drops the
+// keys, so that the next upload of other keys needs no UIA.
+func TestScenarioCrossSigningReset(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenario(writeScenario(t, `
+users:
+  - id: alice
+    password: pw
+    devices: [{id: PHONE, access_token: alice-phone}]
+rules:
+  - name: reset-elsewhere
+    when: {request: {operation: getTokenOwner}, nth: 2}
+    then: {reset_cross_signing: {}}
+`)))
+	const path = "/_matrix/client/v3/keys/device_signing/upload"
+	call(t, hs, "POST", path, "alice-phone", map[string]any{"master_key": crossSigningKey("master", "one")}).wantStatus(t, 200)
+	call(t, hs, "GET", whoami, "alice-phone", nil).wantStatus(t, 200)
+	wantChallenge(t, call(t, hs, "POST", path, "alice-phone", map[string]any{"master_key": crossSigningKey("master", "two")}))
+	call(t, hs, "GET", whoami, "alice-phone", nil).wantStatus(t, 200) // the keys are reset here
+	call(t, hs, "POST", path, "alice-phone", map[string]any{"master_key": crossSigningKey("master", "two")}).wantStatus(t, 200)
+}

@@ -99,3 +99,92 @@ func TestCapabilities(t *testing.T) {
 		}
 	}
 }
+
+// xsKeys is a full set of alice's cross-signing keys, each public key
+// prefixed with seed.
+func xsKeys(seed string) *mautrix.UploadCrossSigningKeysReq {
+	key := func(usage id.CrossSigningUsage) mautrix.CrossSigningKeys {
+		pub := id.Ed25519(seed + string(usage))
+		return mautrix.CrossSigningKeys{UserID: aliceID, Usage: []id.CrossSigningUsage{usage}, Keys: map[id.KeyID]id.Ed25519{id.NewKeyID(id.KeyAlgorithmEd25519, string(pub)): pub}}
+	}
+	return &mautrix.UploadCrossSigningKeysReq{Master: key(id.XSUsageMaster), SelfSigning: key(id.XSUsageSelfSigning), UserSigning: key(id.XSUsageUserSigning)}
+}
+
+// TestCrossSigningReset: the library's UploadCrossSigningKeys uploads the
+// first keys without UIA, and replaces them through its UIA callback with
+// the password stage; the callback sees the m.login.password flow.
+func TestCrossSigningReset(t *testing.T) {
+	hs := startHS(t)
+	ctx := t.Context()
+	cli, _ := login(t, hs, "", false)
+	noUIA := func(*mautrix.RespUserInteractive) any {
+		t.Error("UIA asked for an upload that needs none")
+		return nil
+	}
+	if err := cli.UploadCrossSigningKeys(ctx, xsKeys("first"), noUIA); err != nil {
+		t.Fatalf("first upload: %v", err)
+	}
+	if err := cli.UploadCrossSigningKeys(ctx, xsKeys("first"), noUIA); err != nil {
+		t.Fatalf("the same keys again: %v", err)
+	}
+	var flows *mautrix.RespUserInteractive
+	err := cli.UploadCrossSigningKeys(ctx, xsKeys("second"), func(uia *mautrix.RespUserInteractive) any {
+		flows = uia
+		return passwordStage(uia.Session, alicePassword)
+	})
+	if err != nil {
+		t.Fatalf("reset with the password: %v", err)
+	}
+	if flows == nil || !flows.HasSingleStageFlow(mautrix.AuthTypePassword) || flows.Session == "" {
+		t.Fatalf("reset challenge = %+v, want the m.login.password flow and a session", flows)
+	}
+	if err := cli.UploadCrossSigningKeys(ctx, xsKeys("second"), noUIA); err != nil {
+		t.Fatalf("the new keys again: %v", err)
+	}
+	err = cli.UploadCrossSigningKeys(ctx, xsKeys("third"), func(uia *mautrix.RespUserInteractive) any {
+		return passwordStage(uia.Session, "wrong")
+	})
+	wantError(t, err, mautrix.MForbidden, http.StatusUnauthorized)
+}
+
+// TestPasswordChangeAndDeactivation: a password change through the
+// library's request method, with UIA, logs out the other client (which
+// sees M_UNKNOWN_TOKEN, soft_logout false) and keeps this one; then the
+// account is deactivated and the library's login sees M_USER_DEACTIVATED.
+func TestPasswordChangeAndDeactivation(t *testing.T) {
+	hs := startHS(t)
+	ctx := t.Context()
+	cli, resp := login(t, hs, "", false)
+	other, _ := login(t, hs, "", false)
+	url := cli.BuildClientURL("v3", "account", "password")
+	uia := uiaChallenge(t, cli, http.MethodPost, url, map[string]any{"new_password": "looking-glass"})
+	if !uia.HasSingleStageFlow(mautrix.AuthTypePassword) {
+		t.Fatalf("password change challenge = %+v", uia)
+	}
+	body := map[string]any{"new_password": "looking-glass", "auth": passwordStage(uia.Session, alicePassword)}
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, url, body, nil); err != nil {
+		t.Fatalf("password change: %v", err)
+	}
+	whoami(t, cli, resp.DeviceID)
+	_, err := other.Whoami(ctx)
+	wantUnknownToken(t, err, false)
+	_, err = newClient(t, hs, "").Login(ctx, passwordLogin("", false))
+	wantError(t, err, mautrix.MForbidden, http.StatusForbidden)
+
+	url = cli.BuildClientURL("v3", "account", "deactivate")
+	uia = uiaChallenge(t, cli, http.MethodPost, url, struct{}{})
+	body = map[string]any{"auth": authPassword{
+		BaseAuthData: mautrix.BaseAuthData{Type: mautrix.AuthTypePassword, Session: uia.Session},
+		Identifier:   mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: alice},
+		Password:     "looking-glass",
+	}}
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, url, body, nil); err != nil {
+		t.Fatalf("deactivation: %v", err)
+	}
+	_, err = cli.Whoami(ctx)
+	wantUnknownToken(t, err, false)
+	req := passwordLogin("", false)
+	req.Password = "looking-glass"
+	_, err = newClient(t, hs, "").Login(ctx, req)
+	wantError(t, err, mautrix.MUserDeactivated, http.StatusForbidden)
+}
