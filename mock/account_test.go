@@ -312,12 +312,21 @@ func TestAccountCSRF(t *testing.T) {
 	call(t, hs, "GET", whoami, token, nil).wantStatus(t, 200)
 }
 
-func TestAccountDeactivate(t *testing.T) {
+// signedInPage starts a server with the OAuth 2.0 API and alice (password
+// pw), logs her in on the API and on the page, and opens the page at
+// query: it returns the server, her access token, the page session and the
+// page.
+func signedInPage(t *testing.T, query string) (*mock.Server, string, *http.Cookie, accountPage) {
+	t.Helper()
 	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"))
 	token := login(t, hs, "alice", "pw", nil).str(t, "access_token")
+	session := accountSignIn(t, hs, query, "alice", "pw")
+	return hs, token, session, getAccount(t, hs, query, session)
+}
+
+func TestAccountDeactivate(t *testing.T) {
 	const deactivate = "?action=org.matrix.account_deactivate"
-	session := accountSignIn(t, hs, deactivate, "alice", "pw")
-	form := getAccount(t, hs, deactivate, session)
+	hs, token, session, form := signedInPage(t, deactivate)
 	form.wantPage(t, 200, "Deactivate your account", `name="password"`, `value="deactivate"`)
 
 	form.submit(t, hs, session, url.Values{"password": {"wrong"}, "action": {"deactivate"}}).wantPage(t, 200, "Wrong password")
@@ -382,4 +391,19 @@ func TestAccountAutoApprove(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Signed in as @dave:localhost") {
 		t.Fatalf("auto sign-in of a new user: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestAccountChangePassword: the profile page changes the password of a
+// browser user, whose OAuth 2.0 sessions the API refuses it; the devices
+// stay signed in.
+func TestAccountChangePassword(t *testing.T) {
+	hs, token, session, form := signedInPage(t, "?action=org.matrix.profile")
+	form.wantPage(t, 200, "User ID: @alice:localhost", `name="new_password"`, `value="change_password"`)
+	form.submit(t, hs, session, url.Values{"password": {"wrong"}, "new_password": {"new"}, "action": {"change_password"}}).wantPage(t, 200, "Wrong password")
+	form.submit(t, hs, session, url.Values{"password": {"pw"}, "new_password": {""}, "action": {"change_password"}}).wantPage(t, 200, "Choose a new password")
+	login(t, hs, "alice", "pw", nil)
+	form.submit(t, hs, session, url.Values{"password": {"pw"}, "new_password": {"new"}, "action": {"change_password"}}).wantPage(t, 200, "Password changed")
+	call(t, hs, "GET", whoami, token, nil).wantStatus(t, 200)
+	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_FORBIDDEN")
+	login(t, hs, "alice", "new", nil)
 }

@@ -118,7 +118,7 @@ users: [{id: alice, password: pw, devices: [{id: PHONE, access_token: alice-phon
 				{"DELETE", "/_matrix/client/v3/devices/PHONE", map[string]any{}, hs.URL + "/account/?" + url.Values{"action": {deleteAction}, "device_id": {"PHONE"}}.Encode()},
 				{"POST", "/_matrix/client/v3/delete_devices", map[string]any{"devices": []string{"PHONE"}}, hs.URL + "/account/?action=" + listAction},
 				{"POST", "/_matrix/client/v1/login/get_token", map[string]any{}, "through OAuth 2.0 instead"},
-				{"POST", "/_matrix/client/v3/account/password", map[string]any{"new_password": "x"}, "cannot change the password with user-interactive auth: use the account management page, " + hs.URL + "/account/"},
+				{"POST", "/_matrix/client/v3/account/password", map[string]any{"new_password": "x"}, "cannot change the password with user-interactive auth: use the account management page, " + hs.URL + "/account/?action=org.matrix.profile"},
 				{"POST", "/_matrix/client/v3/account/deactivate", map[string]any{}, hs.URL + "/account/?action=org.matrix.account_deactivate"},
 				{"POST", "/_matrix/client/v3/account/3pid/add", map[string]any{"sid": "x", "client_secret": "y"}, "cannot add a third-party identifier with user-interactive auth: use the account management page, " + hs.URL + "/account/"},
 			}

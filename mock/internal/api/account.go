@@ -129,7 +129,7 @@ func (Handlers) ChangePassword(ctx context.Context, req clientserver.ChangePassw
 	if x.World.NoPasswordChanges {
 		return nil, errNoPasswordChanges
 	}
-	if err := refuseOAuthSession(x, "change the password", "", ""); err != nil {
+	if err := refuseOAuthSession(x, "change the password", oauth.ActionProfile, ""); err != nil {
 		return nil, err
 	}
 	if b.Auth != nil && b.NewPassword == "" {

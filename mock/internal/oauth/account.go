@@ -45,6 +45,7 @@ const (
 	buttonDelete     = "delete"
 	buttonDeactivate = "deactivate"
 	buttonReset      = "reset"
+	buttonPassword   = "change_password"
 )
 
 // pageSession is a page session: who signed in, and until when.
@@ -288,11 +289,7 @@ func (v *accountVisit) ownDevice() (state.Device, bool) {
 func (v *accountVisit) show() {
 	switch v.action {
 	case actionProfile:
-		v.s.render(http.StatusOK, view{
-			Title:      "Your profile",
-			Paragraphs: []string{"User ID: " + v.user},
-			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: AccountPath, Label: "Your account"}},
-		}).write(v.w)
+		v.profile("").write(v.w)
 	case actionDevicesList:
 		devices := v.s.store.Devices(v.user)
 		v.s.render(http.StatusOK, view{
@@ -386,6 +383,21 @@ func (v *accountVisit) deviceView(d state.Device) {
 // passwordField asks for the password again before a destructive action.
 var passwordField = field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"}
 
+// profile shows the user's profile with the form that changes their
+// password (the API refuses that to sessions made through OAuth 2.0).
+func (v *accountVisit) profile(problem string) page {
+	return v.s.render(http.StatusOK, view{
+		Title: "Your profile", Error: problem,
+		Paragraphs: []string{"User ID: " + v.user, "Changing your password here keeps your devices signed in."},
+		Form: &form{
+			Action: AccountPath, Hidden: v.hidden(),
+			Fields:  []field{passwordField, {Name: "new_password", Label: "New password", Type: "password", Autocomplete: "new-password"}},
+			Buttons: []button{{buttonPassword, "Change password"}},
+		},
+		Links: []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: AccountPath, Label: "Your account"}},
+	})
+}
+
 // deleteForm asks to confirm a device's deletion with the password.
 func (v *accountVisit) deleteForm(d state.Device, problem string) page {
 	what := d.ID
@@ -459,6 +471,22 @@ func (v *accountVisit) submit() {
 			Title:      "Account deactivated",
 			Paragraphs: []string{v.user + " is deactivated and all its devices are signed out."},
 		}).write(v.w)
+	case buttonPassword:
+		newPassword := v.r.PostForm.Get("new_password")
+		switch {
+		case v.s.store.CheckPassword(v.user, password) != nil:
+			v.profile("Wrong password.").write(v.w)
+		case newPassword == "":
+			v.profile("Choose a new password.").write(v.w)
+		case v.s.store.ChangePassword(v.user, newPassword, "", false) != nil:
+			v.problem(http.StatusNotFound, "The account no longer exists.").write(v.w)
+		default:
+			v.s.render(http.StatusOK, view{
+				Title:      "Password changed",
+				Paragraphs: []string{"The password of " + v.user + " is changed; your devices stay signed in."},
+				Links:      []link{{URL: AccountPath, Label: "Your account"}},
+			}).write(v.w)
+		}
 	case buttonReset:
 		v.s.approveReset(v.user, v.now)
 		v.s.render(http.StatusOK, view{

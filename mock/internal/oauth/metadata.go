@@ -83,6 +83,7 @@ func stableAction(name string) (stable string, msc bool) {
 
 // The actions the API's refusals send users to, by their stable names.
 const (
+	ActionProfile      = actionProfile
 	ActionDevicesList  = actionDevicesList
 	ActionDeviceDelete = actionDeviceDelete
 	ActionDeactivate   = actionDeactivate
