@@ -54,13 +54,19 @@ func TestExpiredEphemeraAreSwept(t *testing.T) {
 	for range 10000 {
 		s.NewLoginToken("alice")
 		s.StartUIA("register", "", UIARequest{})
-		clk.Advance(time.Minute) // each lives 2 (login token) or 10 (UIA) minutes
+		if _, err := s.RequestThreePIDToken("secret", "email", "a@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute) // each lives 2 (login token), 10 (UIA) or 1440 (3PID) minutes
 	}
 	if n := len(s.loginTokens); n > 2*minSweep {
 		t.Errorf("%d login tokens kept", n)
 	}
 	if n := len(s.uia); n > 2*minSweep {
 		t.Errorf("%d UIA sessions kept", n)
+	}
+	if n := len(s.threePIDSessions); n > 2*int(ThreePIDSessionLifetime/time.Minute) {
+		t.Errorf("%d 3PID sessions kept", n)
 	}
 }
 

@@ -47,10 +47,9 @@ func canonicalAddress(medium, address string) string {
 
 // RequestThreePIDToken starts a validation session for address (medium
 // "email" or "msisdn") for the client holding clientSecret, and returns its
-// ID (the sid). A client that asks again with the same secret and address
-// gets the same session, as the spec's send_attempt allows. The session is
-// validated at once: no message is sent. ErrThreePIDInUse if an account has
-// the address.
+// ID (the sid). Each request starts a session of its own; as no message is
+// sent, send_attempt does not matter. The session is validated at once.
+// ErrThreePIDInUse if an account has the address.
 func (s *Store) RequestThreePIDToken(clientSecret, medium, address string) (sid string, err error) {
 	now := s.clk.Now()
 	address = canonicalAddress(medium, address)
@@ -60,11 +59,6 @@ func (s *Store) RequestThreePIDToken(clientSecret, medium, address string) (sid 
 		return "", ErrThreePIDInUse
 	}
 	sweep(s.threePIDSessions, &s.threePIDSweep, func(v *threePIDSession) bool { return expired(v.expiry, now) })
-	for id, v := range s.threePIDSessions {
-		if v.clientSecret == clientSecret && v.medium == medium && v.address == address && !expired(v.expiry, now) {
-			return id, nil
-		}
-	}
 	sid = s.randomToken("")
 	s.threePIDSessions[sid] = &threePIDSession{
 		clientSecret: clientSecret, medium: medium, address: address,
