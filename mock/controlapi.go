@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/ui"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
@@ -53,12 +54,7 @@ func (s *Server) controlAPI() http.Handler {
 		return map[string][]string{"users": s.Users()}, nil
 	})
 	handle("GET /_mock/users/{user}/devices", s.controlDevices)
-	for action, do := range map[string]func(user, device string) error{
-		"expire":               s.ExpireAccessToken,
-		"soft_logout":          s.SoftLogout,
-		"hard_logout":          s.HardLogout,
-		"revoke_refresh_token": s.RevokeRefreshToken,
-	} {
+	for action, do := range s.deviceActions() {
 		handle("POST /_mock/users/{user}/devices/{device}/"+action, func(r *http.Request) (any, *api.Error) {
 			if err := do(r.PathValue("user"), r.PathValue("device")); err != nil {
 				return nil, api.Errorf(http.StatusNotFound, "M_NOT_FOUND", "No such user or device")
@@ -80,12 +76,18 @@ func (s *Server) controlAPI() http.Handler {
 	}
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
+	page := s.newControlPage()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// A browser signed in to the control page may read, as the page's
+		// links do; its forms go through the page, with CSRF.
+		browser := r.Method == http.MethodGet && page.Authorized(r)
 		switch {
-		case !ok || got == "":
+		case ui.Serves(r.URL.Path):
+			page.ServeHTTP(w, r) // the page asks for the token itself
+		case !browser && (!ok || got == ""):
 			api.WriteJSON(w, http.StatusUnauthorized, api.ErrMissingToken)
-		case subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.controlToken)) != 1:
+		case !browser && subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.controlToken)) != 1:
 			api.WriteJSON(w, http.StatusForbidden, api.Errorf(http.StatusForbidden, "M_FORBIDDEN", "Wrong control token"))
 		default:
 			h, pattern := mux.Handler(r)
@@ -113,7 +115,21 @@ type ruleState struct {
 	Fired int    `json:"fired"`
 }
 
-func (s *Server) controlScenario(*http.Request) (any, *api.Error) {
+// deviceActions are the control API's actions on a device, by name.
+func (s *Server) deviceActions() map[string]func(user, device string) error {
+	return map[string]func(user, device string) error{
+		"expire":               s.ExpireAccessToken,
+		"soft_logout":          s.SoftLogout,
+		"hard_logout":          s.HardLogout,
+		"revoke_refresh_token": s.RevokeRefreshToken,
+	}
+}
+
+func (s *Server) controlScenario(*http.Request) (any, *api.Error) { return s.scenarioState(), nil }
+
+// scenarioState describes the loaded scenario and how often each rule
+// fired.
+func (s *Server) scenarioState() scenarioState {
 	w := s.world.Load()
 	out := scenarioState{Description: w.Description, Source: w.Source, Rules: []ruleState{}}
 	if w.Engine != nil {
@@ -121,7 +137,7 @@ func (s *Server) controlScenario(*http.Request) (any, *api.Error) {
 			out.Rules = append(out.Rules, ruleState{Name: w.Rules[i].Name, Fired: n})
 		}
 	}
-	return out, nil
+	return out
 }
 
 // controlLoad loads the scenario in the body (YAML); ?name= names it in

@@ -29,7 +29,10 @@
 // This package is the public API only: it owns the Server, its options and
 // the Go and control APIs, and reaches the state only through
 // mock/internal/world. The request path and the handlers are in
-// mock/internal/api, the authorization server in mock/internal/oauth. Behaviour follows the Matrix spec and the RFCs; where the spec
+// mock/internal/api, the authorization server in mock/internal/oauth, the
+// control page and the timeline file in mock/internal/ui (fed by ui.go,
+// which also hooks the state's, the rules' and the clock's changes into the
+// journal). Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
 package mock
 
@@ -94,11 +97,13 @@ func New(opts ...Option) (*Server, error) {
 		Journal: journal.New(cfg.journalCapacity),
 		cfg:     cfg,
 	}
-	w, err := s.newWorld(cfg.world)
+	w, changes, err := s.newWorld(cfg.world)
 	if err != nil {
 		return nil, err
 	}
 	s.world.Store(w)
+	changes.start(s.Journal)
+	s.Clock.OnMove(s.recordClockMove)
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err

@@ -24,6 +24,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(l) }()
 	t.Cleanup(func() {
+		s.writeTimelineOnFailure(t)
 		// Close, not Shutdown: the test is over, and Shutdown would wait up
 		// to five seconds for connections a client opened but never used.
 		_ = s.Close()

@@ -10,13 +10,21 @@ import (
 )
 
 // newWorld builds the world that set describes on the server's clock, which
-// it resets to the start that set asks for.
-func (s *Server) newWorld(set world.Settings) (*world.World, error) {
+// it resets to the start that set asks for. Its token changes and rule
+// firings go to the journal: the changes made while building (the
+// scenario's devices) once the caller starts the recorder it returns,
+// after emptying the journal if it does.
+func (s *Server) newWorld(set world.Settings) (*world.World, *changeRecorder, error) {
+	changes := &changeRecorder{}
+	set.Store.OnChange = changes.record
 	w, err := world.New(set, s.Clock, s.cfg.logger)
 	if err != nil {
-		return nil, fmt.Errorf("mock: %w", err)
+		return nil, nil, fmt.Errorf("mock: %w", err)
 	}
-	return w, nil
+	if w.Engine != nil {
+		w.Engine.OnFire(s.recordFired)
+	}
+	return w, changes, nil
 }
 
 // current returns the current world with the time rules due at the clock's
@@ -35,12 +43,13 @@ func (s *Server) store() *state.Store { return s.current().Store }
 // set it up: users, devices and tokens as the scenario lists them, the
 // clock at its start, rule counts and the journal empty.
 func (s *Server) Reset() error {
-	w, err := s.newWorld(s.world.Load().Settings)
+	w, changes, err := s.newWorld(s.world.Load().Settings)
 	if err != nil {
 		return err
 	}
 	s.world.Store(w)
 	s.Journal.Reset()
+	changes.start(s.Journal)
 	return nil
 }
 
@@ -52,11 +61,12 @@ func (s *Server) LoadScenario(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	w, err := s.newWorld(fromScenario(sc, name))
+	w, changes, err := s.newWorld(fromScenario(sc, name))
 	if err != nil {
 		return err
 	}
 	s.world.Store(w)
 	s.Journal.Reset()
+	changes.start(s.Journal)
 	return nil
 }

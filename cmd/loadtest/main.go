@@ -1,6 +1,6 @@
 // Command loadtest measures the mock homeserver over real HTTP against a
 // baseline: a bare net/http server that gives the same answers with the
-// least work (see baseline.go). Both run in this process on 127.0.0.1, and
+// least work (package internal/baseline). Both run in this process on 127.0.0.1, and
 // requests go nowhere else.
 //
 // Usage:
@@ -42,16 +42,15 @@
 // once, and code exchange); the baseline, which has no such endpoints,
 // gives them through its Go API.
 //
-// Why a Go generator rather than wrk: wrk is packaged in Debian (4.1.0 in
-// bookworm), but it is not installed on the project's machines, and it would still need two server
-// processes and a Lua script to follow the refresh rotation. In one Go
-// process, the mock and the baseline are measured in the same run,
-// alternately, sharing the two cores of a shared machine the same way, and
-// p50 and p99 come from every latency rather than from a histogram. The
-// price: the generator's own work runs on the same cores and is the same
-// for both servers, which pulls the req/s ratios towards 1; the in-process
-// benchmarks of package mock (mock/bench_test.go) give the ratios of the
-// handlers alone.
+// It is a regression guard, not the figure a user sees: the generator's
+// own work runs on the same cores as both servers and is the same for
+// both, which pulls every ratio towards 1; the in-process benchmarks of
+// package mock (mock/bench_test.go) give the ratios of the handlers alone.
+// For figures as a user would measure them (the mockserver binary in its
+// own process, wrk in another, against a ceiling and this baseline) run
+// bench/outside.sh. What this command keeps: one process, no wrk, exact
+// p50 and p99 from every latency, and mock and baseline in alternating
+// slices of the same run.
 //
 // Exit codes: 0 every request answered as expected; 1 some did not (the
 // report is still printed) or a server failed; 2 bad flags.
@@ -68,7 +67,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,9 +89,6 @@ const (
 	benchPassword = "correct horse"
 	serverName    = "localhost"
 )
-
-// endpoints are the measured endpoints, in the order they are run.
-var endpoints = []string{"versions", "whoami", "login", "refresh", "oauth-refresh"}
 
 // maxConns bounds -conns, so that a typo cannot open thousands of sockets.
 const maxConns = 256
@@ -123,7 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	flags.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "how long each server runs in each cell before it is measured")
 	flags.IntVar(&o.rounds, "rounds", 5, "slices each cell's duration is cut into, alternating the servers")
 	conns := flags.String("conns", "1,2,16", "concurrency levels, comma-separated")
-	eps := flags.String("endpoints", strings.Join(endpoints, ","), "endpoints, comma-separated")
+	eps := flags.String("endpoints", strings.Join(baseline.Endpoints, ","), "endpoints, comma-separated")
 	flags.IntVar(&o.sessions, "sessions", 10000, "live sessions created in each server before measuring")
 	flags.BoolVar(&o.json, "json", false, "print JSON instead of a Markdown table")
 	if err := flags.Parse(args); err != nil {
@@ -148,12 +143,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.conns = append(o.conns, n)
 	}
-	for _, e := range strings.Split(*eps, ",") {
-		e = strings.TrimSpace(e)
-		if !slices.Contains(endpoints, e) {
-			return o, fmt.Errorf("-endpoints: unknown endpoint %q (want some of %s)", e, strings.Join(endpoints, ", "))
-		}
-		o.endpoints = append(o.endpoints, e)
+	var err error
+	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
+		return o, fmt.Errorf("-endpoints: %w", err)
 	}
 	return o, nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/internal/baseline"
 )
 
 // runLoadtest runs the command with args and returns its exit code, its
@@ -33,7 +35,7 @@ func TestMarkdownReport(t *testing.T) {
 	if !strings.Contains(out, "| endpoint | conns | mock req/s | mock p50 | mock p99 | baseline req/s | baseline p50 | baseline p99 | ratio req/s | ratio p99 | errors (mock/baseline) |") {
 		t.Errorf("no table header in:\n%s", out)
 	}
-	for _, ep := range endpoints {
+	for _, ep := range baseline.Endpoints {
 		// Every cell answered something, and nothing failed.
 		re := regexp.MustCompile(`(?m)^\| ` + ep + ` \| 1 \| [1-9][0-9]* \| [0-9.]+ [µm]s \| [0-9.]+ [µm]s \| [1-9][0-9]* \| [0-9.]+ [µm]s \| [0-9.]+ [µm]s \| [0-9.]+× \| [0-9.]+× \| 0/0 \|$`)
 		if !re.MatchString(out) {
@@ -81,10 +83,10 @@ func TestWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if len(endpoints) != 5 {
-		t.Fatalf("endpoints %v: this test knows five", endpoints)
+	if len(baseline.Endpoints) != 5 {
+		t.Fatalf("endpoints %v: this test knows five", baseline.Endpoints)
 	}
-	for _, ep := range endpoints {
+	for _, ep := range baseline.Endpoints {
 		t.Run(ep, func(t *testing.T) {
 			var headers [2]http.Header
 			var fields [2][]string

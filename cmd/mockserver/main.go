@@ -21,6 +21,9 @@
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
 //	-log-format text|json           request log format on standard error (default text)
+//	-log-level LEVEL                least level logged: debug, info, warn or error (default info); each
+//	                                answered request is an info line (warn when refused), so warn keeps
+//	                                a load test's log to what went wrong
 //
 // Flags given on the command line override what the scenario file says.
 // The default scenario runs on the real clock with the users alice
@@ -87,6 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
 	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens (default: the scenario's)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
+	logLevel := flags.String("log-level", "info", "least `level` logged: debug, info, warn or error (requests are info, refusals warn)")
 	var users []string
 	flags.Func("user", "create the user `name:password` besides the scenario's; repeatable", func(s string) error {
 		if name, password, ok := strings.Cut(s, ":"); !ok || name == "" || password == "" {
@@ -102,12 +106,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mockserver: unexpected argument %q\n", flags.Arg(0))
 		return exitUsage
 	}
+	level, ok := logLevels[*logLevel]
+	if !ok {
+		fmt.Fprintf(stderr, "mockserver: -log-level %q: want debug, info, warn or error\n", *logLevel)
+		return exitUsage
+	}
+	handlerOpts := &slog.HandlerOptions{Level: level}
 	var handler slog.Handler
 	switch *logFormat {
 	case "text":
-		handler = slog.NewTextHandler(stderr, nil)
+		handler = slog.NewTextHandler(stderr, handlerOpts)
 	case "json":
-		handler = slog.NewJSONHandler(stderr, nil)
+		handler = slog.NewJSONHandler(stderr, handlerOpts)
 	default:
 		fmt.Fprintf(stderr, "mockserver: -log-format %q: want text or json\n", *logFormat)
 		return exitUsage
@@ -171,6 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "http://"+l.Addr().String())
 	if *control {
 		fmt.Fprintln(stdout, "control-token", *controlToken)
+		logger.Info("control page", "url", "http://"+l.Addr().String()+"/_mock/ui")
 	}
 
 	var tick <-chan time.Time
@@ -213,6 +224,14 @@ wait:
 		logger.Info("state saved", "file", *stateFile)
 	}
 	return exitOK
+}
+
+// logLevels are the values -log-level takes.
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
 }
 
 // randomToken returns 256 random bits in base64url.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -380,5 +381,47 @@ func TestWarnsBeyondLoopback(t *testing.T) {
 	url, quiet, _ := startServer(t)
 	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(quiet.String(), "beyond loopback") {
 		t.Fatalf("default bind %s warned: %s", url, quiet.String())
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	url, log, stop := startServer(t, "-log-level", "warn", "-log-format", "json")
+	if status, body := post(t, url+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland")); status != 200 {
+		t.Fatalf("login: %d %v", status, body)
+	}
+	if status, body := post(t, url+"/_matrix/client/v3/account/whoami", "not-a-token", nil); status != 401 {
+		t.Fatalf("whoami with a bad token: %d %v", status, body)
+	}
+	if code := stop(); code != exitOK {
+		t.Fatalf("exit code %d, want 0; log: %s", code, log)
+	}
+	// Only the refused whoami is left: the login, the ready and the
+	// shutdown lines are info.
+	var ops []string
+	for _, line := range strings.Split(strings.TrimSpace(log.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		if rec["level"] != "WARN" {
+			t.Errorf("line below warn with -log-level warn: %q", line)
+		}
+		ops = append(ops, fmt.Sprint(rec["operation"], " ", rec["status"]))
+	}
+	if want := []string{"getTokenOwner 401"}; !slices.Equal(ops, want) {
+		t.Errorf("logged %q, want %q; log:\n%s", ops, want, log)
+	}
+}
+
+func TestBadLogLevel(t *testing.T) {
+	for _, value := range []string{"verbose", "WARN", "warn+1", ""} {
+		var stderr lockedBuffer
+		code := run(context.Background(), []string{"-addr", "127.0.0.1:0", "-log-level", value}, io.Discard, &stderr)
+		if code != exitUsage {
+			t.Errorf("-log-level %q: exit %d, want %d", value, code, exitUsage)
+		}
+		if want := fmt.Sprintf("-log-level %q: want debug, info, warn or error", value); !strings.Contains(stderr.String(), want) {
+			t.Errorf("-log-level %q: stderr %q, want it to say %q", value, stderr.String(), want)
+		}
 	}
 }

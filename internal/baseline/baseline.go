@@ -2,7 +2,9 @@
 // against, in the in-process benchmarks (mock/bench_test.go) and in
 // cmd/loadtest: a bare net/http server that gives the measured requests
 // the same answers on the wire as the mock, with the least work that gets
-// them right.
+// them right (Server); and Ceiling, fixed answers of the same shape, the
+// limit of net/http itself, for bench/outside, which measures from
+// another process.
 package baseline
 
 import (
@@ -141,11 +143,49 @@ func (b *Server) Handler() http.Handler {
 	return mux
 }
 
-func (b *Server) serveVersions(w http.ResponseWriter, _ *http.Request) {
-	writeBaselineJSON(w, http.StatusOK, struct {
+// The answers of the measured requests, shared with Ceiling.
+type (
+	versionsAnswer struct {
 		Versions         []string        `json:"versions"`
 		UnstableFeatures map[string]bool `json:"unstable_features"`
-	}{b.versions, map[string]bool{"org.matrix.msc2918.refresh_token": true}})
+	}
+	whoamiAnswer struct {
+		UserID   string `json:"user_id"`
+		DeviceID string `json:"device_id"`
+		IsGuest  bool   `json:"is_guest"`
+	}
+	loginAnswer struct {
+		UserID       string            `json:"user_id"`
+		AccessToken  string            `json:"access_token"`
+		DeviceID     string            `json:"device_id"`
+		RefreshToken string            `json:"refresh_token,omitempty"`
+		ExpiresInMs  int64             `json:"expires_in_ms,omitempty"`
+		HomeServer   string            `json:"home_server"`
+		WellKnown    baselineWellKnown `json:"well_known"`
+	}
+	refreshAnswer struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresInMs  int64  `json:"expires_in_ms"`
+	}
+	oauthTokenAnswer struct {
+		AccessToken  string `json:"access_token"`
+		ExpiresIn    int64  `json:"expires_in"`
+		RefreshToken string `json:"refresh_token"`
+		TokenType    string `json:"token_type"`
+	}
+	matrixError struct {
+		Errcode string `json:"errcode"`
+		Error   string `json:"error"`
+	}
+)
+
+// refreshTokenFeature is the unstable feature /versions advertises; never
+// written to.
+var refreshTokenFeature = map[string]bool{"org.matrix.msc2918.refresh_token": true}
+
+func (b *Server) serveVersions(w http.ResponseWriter, _ *http.Request) {
+	writeBaselineJSON(w, http.StatusOK, versionsAnswer{b.versions, refreshTokenFeature})
 }
 
 func (b *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
@@ -161,11 +201,7 @@ func (b *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
 		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
 		return
 	}
-	writeBaselineJSON(w, http.StatusOK, struct {
-		UserID   string `json:"user_id"`
-		DeviceID string `json:"device_id"`
-		IsGuest  bool   `json:"is_guest"`
-	}{a.user, a.device, false})
+	writeBaselineJSON(w, http.StatusOK, whoamiAnswer{a.user, a.device, false})
 }
 
 // baselineWellKnown is the well_known part of a login answer.
@@ -206,15 +242,7 @@ func (b *Server) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	access, refresh := b.Login(user, req.DeviceID, req.RefreshToken)
-	resp := struct {
-		UserID       string            `json:"user_id"`
-		AccessToken  string            `json:"access_token"`
-		DeviceID     string            `json:"device_id"`
-		RefreshToken string            `json:"refresh_token,omitempty"`
-		ExpiresInMs  int64             `json:"expires_in_ms,omitempty"`
-		HomeServer   string            `json:"home_server"`
-		WellKnown    baselineWellKnown `json:"well_known"`
-	}{UserID: user, AccessToken: access, DeviceID: req.DeviceID, RefreshToken: refresh, HomeServer: b.serverName}
+	resp := loginAnswer{UserID: user, AccessToken: access, DeviceID: req.DeviceID, RefreshToken: refresh, HomeServer: b.serverName}
 	if refresh != "" {
 		resp.ExpiresInMs = b.lifetime.Milliseconds()
 	}
@@ -238,11 +266,7 @@ func (b *Server) serveRefresh(w http.ResponseWriter, r *http.Request) {
 		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
 		return
 	}
-	writeBaselineJSON(w, http.StatusOK, struct {
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		ExpiresInMs  int64  `json:"expires_in_ms"`
-	}{access, refresh, b.lifetime.Milliseconds()})
+	writeBaselineJSON(w, http.StatusOK, refreshAnswer{access, refresh, b.lifetime.Milliseconds()})
 }
 
 // serveOAuthToken answers the refresh_token grant of the OAuth 2.0 token
@@ -271,12 +295,7 @@ func (b *Server) serveOAuthToken(w http.ResponseWriter, r *http.Request) {
 		writeBaselineOAuthError(w, http.StatusBadRequest, "invalid_grant")
 		return
 	}
-	writeBaselineJSON(w, http.StatusOK, struct {
-		AccessToken  string `json:"access_token"`
-		ExpiresIn    int64  `json:"expires_in"`
-		RefreshToken string `json:"refresh_token"`
-		TokenType    string `json:"token_type"`
-	}{access, int64(b.lifetime / time.Second), refresh, "Bearer"})
+	writeBaselineJSON(w, http.StatusOK, oauthTokenAnswer{access, int64(b.lifetime / time.Second), refresh, "Bearer"})
 }
 
 // rotate gives the device that refresh belongs to a new token pair. The
@@ -303,10 +322,7 @@ func (b *Server) rotate(refresh string) (newAccess, newRefresh string, ok bool) 
 
 // writeBaselineError sends a Matrix error answer.
 func writeBaselineError(w http.ResponseWriter, status int, errcode string) {
-	writeBaselineJSON(w, status, struct {
-		Errcode string `json:"errcode"`
-		Error   string `json:"error"`
-	}{errcode, "refused"})
+	writeBaselineJSON(w, status, matrixError{errcode, "refused"})
 }
 
 // writeBaselineOAuthError sends an RFC 6749 error answer.
@@ -325,11 +341,15 @@ func writeBaselineJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
+	setAnswerHeaders(w.Header())
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// setAnswerHeaders sets the headers every client-server answer carries.
+func setAnswerHeaders(h http.Header) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -1,6 +1,8 @@
 // Package journal records the requests the mock homeserver answered, in a
-// bounded ring, so tests can assert on what a client did and wait for it.
-// It owns its entries and touches nothing else.
+// bounded ring, so tests can assert on what a client did and wait for it,
+// and beside them the state events a timeline of a session draws (tokens
+// issued, refreshed, ended; rules fired; the clock moved), in one order.
+// It owns its entries and events and touches nothing else.
 package journal
 
 import (
@@ -15,6 +17,9 @@ const DefaultCapacity = 10000
 
 // Entry is one answered request.
 type Entry struct {
+	// Seq orders the entries and events of a journal as it recorded them,
+	// from 1; a Reset starts again.
+	Seq       uint64    `json:"seq"`
 	Time      time.Time `json:"time"`                // when the request was answered, on the server's clock
 	Method    string    `json:"method"`              // HTTP method
 	Path      string    `json:"path"`                // URL path, without the query
@@ -23,6 +28,15 @@ type Entry struct {
 	DeviceID  string    `json:"device_id,omitempty"` // the authenticated device, if any
 	Status    int       `json:"status"`              // HTTP status of the answer; 0 when a scenario dropped the connection
 	Errcode   string    `json:"errcode,omitempty"`   // Matrix errcode of an error answer, e.g. "M_UNKNOWN_TOKEN"
+	// SoftLogout is the soft_logout flag of a 401 M_UNKNOWN_TOKEN answer.
+	SoftLogout bool `json:"soft_logout,omitempty"`
+	// TokenUserID and TokenDeviceID name the device whose token the
+	// request carried when that token did not authenticate it: an access
+	// token refused (expired, soft-logged-out), or the refresh token of a
+	// refresh. Empty when the token authenticated the request (see UserID
+	// and DeviceID), or is unknown.
+	TokenUserID   string `json:"token_user_id,omitempty"`
+	TokenDeviceID string `json:"token_device_id,omitempty"`
 }
 
 // Filter selects entries. A zero field matches every entry; the others must
@@ -48,12 +62,11 @@ func (f Filter) Match(e Entry) bool {
 // Journal is a bounded, concurrency-safe request log: when full, each Add
 // drops the oldest entry.
 type Journal struct {
-	mu       sync.Mutex
-	capacity int
-	ring     []Entry // grows to capacity, then wraps
-	start    int     // index of the oldest entry once the ring is full
-	dropped  int
-	added    chan struct{} // closed by the next Add; nil while nobody waits
+	mu      sync.Mutex
+	seq     uint64 // the Seq of the last entry or event
+	entries ring[Entry]
+	events  ring[Event]
+	added   chan struct{} // closed by the next Add; nil while nobody waits
 }
 
 // New returns an empty journal that keeps the latest capacity entries
@@ -62,20 +75,16 @@ func New(capacity int) *Journal {
 	if capacity <= 0 {
 		capacity = DefaultCapacity
 	}
-	return &Journal{capacity: capacity}
+	return &Journal{entries: ring[Entry]{capacity: capacity}, events: ring[Event]{capacity: capacity}}
 }
 
 // Add records e, dropping the oldest entry when the journal is full, and wakes
 // every Wait.
 func (j *Journal) Add(e Entry) {
 	j.mu.Lock()
-	if len(j.ring) < j.capacity {
-		j.ring = append(j.ring, e)
-	} else {
-		j.ring[j.start] = e
-		j.start = (j.start + 1) % j.capacity
-		j.dropped++
-	}
+	j.seq++
+	e.Seq = j.seq
+	j.entries.add(e)
 	if j.added != nil {
 		close(j.added)
 		j.added = nil
@@ -95,11 +104,12 @@ func (j *Journal) Count(f Filter) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	n := 0
-	for i := range j.ring {
-		if f.Match(j.ring[i]) {
+	j.entries.all(func(e *Entry) bool {
+		if f.Match(*e) {
 			n++
 		}
-	}
+		return true
+	})
 	return n
 }
 
@@ -130,23 +140,26 @@ func (j *Journal) Wait(ctx context.Context, f Filter, n int) ([]Entry, error) {
 func (j *Journal) Dropped() int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.dropped
+	return j.entries.dropped
 }
 
-// Reset empties the journal and zeroes the Dropped count.
+// Reset empties the journal, its events too, and zeroes the Dropped count.
 func (j *Journal) Reset() {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.ring, j.start, j.dropped = nil, 0, 0
+	j.entries.reset()
+	j.events.reset()
+	j.seq = 0
 }
 
 // matching returns the entries that match f, oldest first. j.mu must be held.
 func (j *Journal) matching(f Filter) []Entry {
 	var out []Entry
-	for i := range j.ring {
-		if e := j.ring[(j.start+i)%len(j.ring)]; f.Match(e) {
-			out = append(out, e)
+	j.entries.all(func(e *Entry) bool {
+		if f.Match(*e) {
+			out = append(out, *e)
 		}
-	}
+		return true
+	})
 	return out
 }

@@ -52,6 +52,7 @@ type Engine struct {
 	mu      sync.Mutex
 	matched []int
 	fired   []int
+	onFire  func(Fired) // see OnFire; nil: nobody listens
 }
 
 // NewEngine returns an engine for rules, whose at times count from start
@@ -147,6 +148,15 @@ func (e *Engine) Due(now time.Time) []Fired {
 	return out
 }
 
+// OnFire makes f hear of every later firing as it happens, before the
+// caller applies its effects, in the order the rules fire. f runs with the
+// engine locked: it must not call the engine.
+func (e *Engine) OnFire(f func(Fired)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.onFire = f
+}
+
 // Reset forgets all counts and firings, as if the engine were new.
 func (e *Engine) Reset() {
 	e.mu.Lock()
@@ -223,6 +233,9 @@ func (e *Engine) fire(i int, userID, deviceID string) Fired {
 			}
 		}
 		f.Effects = append(f.Effects, eff)
+	}
+	if e.onFire != nil {
+		e.onFire(f)
 	}
 	return f
 }

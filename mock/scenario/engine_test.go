@@ -383,3 +383,30 @@ func TestEngineConcurrent(t *testing.T) {
 		t.Errorf("Fired() = %v, want %v", got, want)
 	}
 }
+
+// TestEngineOnFire: the listener hears request and time rules fire, in
+// order, as OnRequest and Due return them.
+func TestEngineOnFire(t *testing.T) {
+	e := newTestEngine(t, `
+  - name: second-whoami
+    when: {request: {operation: getTokenOwner}, nth: 2}
+    then: {expire_access_token: {}}
+  - name: at-one-minute
+    when: {at: 1m}
+    then: {soft_logout: {user: bob}}
+`)
+	var heard []string
+	e.OnFire(func(f Fired) { heard = append(heard, f.Name) })
+	var returned []string
+	for range 2 {
+		for _, f := range e.OnRequest(whoami()) {
+			returned = append(returned, f.Name)
+		}
+	}
+	for _, f := range e.Due(start.Add(time.Minute)) {
+		returned = append(returned, f.Name)
+	}
+	if want := []string{"second-whoami", "at-one-minute"}; !reflect.DeepEqual(heard, want) || !reflect.DeepEqual(returned, want) {
+		t.Errorf("heard %v, returned %v, want %v", heard, returned, want)
+	}
+}

@@ -170,7 +170,8 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	if req.Body.RefreshToken == "" {
 		return nil, MissingParam("refresh_token")
 	}
-	if who, ok := x.Store().RefreshOwner(req.Body.RefreshToken); ok && who.ViaOAuth {
+	x.carryRefresh(req.Body.RefreshToken)
+	if x.Carried.ViaOAuth {
 		return nil, errOAuthRefresh
 	}
 	sess, err := x.Store().Refresh(req.Body.RefreshToken)

@@ -102,7 +102,7 @@ func decodeError(err error) *Error {
 // fail sends a Matrix error answer and notes its errcode for the journal.
 func fail(w http.ResponseWriter, e *Error) {
 	if x := writerExchange(w); x != nil {
-		x.Errcode = e.Errcode
+		x.Errcode, x.SoftLogout = e.Errcode, e.SoftLogout != nil && *e.SoftLogout
 	}
 	WriteJSON(w, e.Status, e)
 }

@@ -55,9 +55,13 @@ type Exchange struct {
 	Operation       string // the operationId of the route, "" for none
 	Principal       state.Principal
 	Token           string // the access token that authenticated the caller
-	Errcode         string
-	Dropped         bool // a scenario dropped the connection
-	Status          int  // the answer's, 0 until written
+	// Carried is whose token the request carried when it did not
+	// authenticate it: a refused access token's owner, a refresh token's.
+	Carried    state.Principal
+	Errcode    string
+	SoftLogout bool // the error answer said soft_logout true
+	Dropped    bool // a scenario dropped the connection
+	Status     int  // the answer's, 0 until written
 
 	req       *http.Request // as received, for BaseURL
 	publicURL string
@@ -137,3 +141,11 @@ func (x *Exchange) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (x *Exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+// carryRefresh notes, for the journal, whose refresh token the request
+// carries.
+func (x *Exchange) carryRefresh(token string) {
+	if who, ok := x.Store().RefreshOwner(token); ok {
+		x.Carried = who
+	}
+}

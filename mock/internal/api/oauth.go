@@ -21,7 +21,11 @@ func (Handlers) AuthorizeOAuthClient(ctx context.Context, req oauth2.AuthorizeOA
 }
 
 func (Handlers) RequestOAuthToken(ctx context.Context, req oauth2.RequestOAuthTokenRequestObject) (oauth2.RequestOAuthTokenResponseObject, error) {
-	return From(ctx).World.OAuth.Token(req), nil
+	x := From(ctx)
+	if req.Body != nil && req.Body.RefreshToken != nil {
+		x.carryRefresh(*req.Body.RefreshToken)
+	}
+	return x.World.OAuth.Token(req), nil
 }
 
 func (Handlers) RevokeOAuthToken(ctx context.Context, req oauth2.RevokeOAuthTokenRequestObject) (oauth2.RevokeOAuthTokenResponseObject, error) {

@@ -121,11 +121,15 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 	case status == 0:
 		status = http.StatusOK // nothing written: net/http sends 200
 	}
-	p.Journal.Add(journal.Entry{
+	e := journal.Entry{
 		Time: x.World.Now(), Method: r.Method, Path: x.Path, Operation: x.Operation,
 		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID,
-		Status: status, Errcode: x.Errcode,
-	})
+		Status: status, Errcode: x.Errcode, SoftLogout: x.SoftLogout,
+	}
+	if e.DeviceID == "" {
+		e.TokenUserID, e.TokenDeviceID = x.Carried.UserID, x.Carried.DeviceID
+	}
+	p.Journal.Add(e)
 	level := slog.LevelInfo
 	if status >= 400 {
 		level = slog.LevelWarn

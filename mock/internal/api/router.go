@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/gorilla/mux"
@@ -70,7 +72,51 @@ func newRouter() http.Handler {
 		route.Handler(routeChain(route, g))
 		return nil
 	})
-	return router
+	return indexExactRoutes(router)
+}
+
+// exactRoutes serves the requests whose path is one of the routes' without
+// variables (/sync, /account/whoami, /login, …) from a map, and leaves the
+// rest to gorilla/mux, which tries its routes one after another: routing
+// the common requests does not slow down as the API grows.
+type exactRoutes struct {
+	byPath map[string]map[string]http.Handler // path → method → the route's handler
+	mux    *mux.Router
+}
+
+// indexExactRoutes puts an exactRoutes in front of router. A path is
+// indexed for a method only where router itself would pick that route for
+// it, so the answer is the same either way.
+func indexExactRoutes(router *mux.Router) http.Handler {
+	e := &exactRoutes{byPath: map[string]map[string]http.Handler{}, mux: router}
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		tpl, err := route.GetPathTemplate()
+		methods, merr := route.GetMethods()
+		if err != nil || merr != nil || strings.Contains(tpl, "{") {
+			return nil
+		}
+		for _, m := range methods {
+			var match mux.RouteMatch
+			if !router.Match(&http.Request{Method: m, URL: &url.URL{Path: tpl}}, &match) || match.Route != route {
+				continue
+			}
+			if e.byPath[tpl] == nil {
+				e.byPath[tpl] = map[string]http.Handler{}
+			}
+			e.byPath[tpl][m] = route.GetHandler()
+		}
+		return nil
+	})
+	return e
+}
+
+// ServeHTTP routes r.
+func (e *exactRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := e.byPath[r.URL.Path][r.Method]; h != nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	e.mux.ServeHTTP(w, r)
 }
 
 // routeChain puts what every matched request goes through in front of a
@@ -140,6 +186,9 @@ func verify(r *http.Request, op *operation.Info, token string) (*http.Request, e
 	x := From(r.Context())
 	p, err := x.Store().Authenticate(token, clientIP(r))
 	if err != nil {
+		if owner, oerr := x.Store().Owner(token); oerr == nil {
+			x.Carried = owner // for the journal: whose token was refused
+		}
 		var te *state.TokenError
 		if !errors.As(err, &te) || te.Cause == state.CauseUnknown || (op.ID != "logout" && op.ID != "logout_all") {
 			return r, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/csrf"
 )
 
 // The device authorization grant (RFC 8628, Matrix v1.18): a device
@@ -151,7 +152,7 @@ func (s *Server) ServeVerify(w http.ResponseWriter, r *http.Request) {
 		show("")
 		return
 	}
-	if err := r.ParseForm(); err != nil || !csrfOK(r) {
+	if err := r.ParseForm(); err != nil || !csrf.Valid(r) {
 		s.errorPage(http.StatusForbidden, "The form has expired or did not come from this server. Go back and try again.").write(w)
 		return
 	}

@@ -2,12 +2,13 @@ package oauth
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"embed"
 	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/mxauth/mxauth/mock/internal/csrf"
 )
 
 // page is an HTML answer of the authorization server or the account
@@ -57,15 +58,11 @@ func (p page) VisitAuthorizeOAuthClientResponse(w http.ResponseWriter) error {
 
 func redirectPage(location string) page { return page{location: location} }
 
-// csrfCookie is the name of the cookie that holds a form's CSRF token: the
-// form carries the same token in a hidden field (double submit), and
-// SameSite=Strict keeps other sites from sending the cookie.
-const csrfCookie = "mxauth_csrf"
-
-// newCSRF returns a fresh token and the cookie that carries it.
+// newCSRF returns a fresh token for a form and the cookie that carries it
+// (package csrf).
 func (s *Server) newCSRF() (string, *http.Cookie) {
 	token := s.store.RandomString(32)
-	return token, &http.Cookie{Name: csrfCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode}
+	return token, csrf.Cookie(token)
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -76,18 +73,11 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, expired string
 		s.errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
 		return false
 	}
-	if !csrfOK(r) {
+	if !csrf.Valid(r) {
 		s.errorPage(http.StatusForbidden, expired).write(w)
 		return false
 	}
 	return true
-}
-
-// csrfOK reports whether a submitted form carries the token of its cookie.
-func csrfOK(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	form := r.PostForm.Get("csrf")
-	return err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
 }
 
 //go:embed pages/*.html

@@ -75,10 +75,12 @@ func (s *Store) device(userID, deviceID string) (*device, error) {
 	return d, nil
 }
 
-// deleteDevice ends d and all its tokens. s.mu must be held.
-func (s *Store) deleteDevice(d *device) {
+// deleteDevice ends d and all its tokens, a change of the kind given.
+// s.mu must be held.
+func (s *Store) deleteDevice(d *device, kind ChangeKind) {
 	s.endTokens(d)
 	delete(d.user.devices, d.ID)
+	s.changed(kind, d, nil)
 }
 
 // Devices returns the user's devices sorted by ID (none for an unknown user).
@@ -129,7 +131,7 @@ func (s *Store) DeleteDevice(userID, deviceID string) error {
 	if err != nil {
 		return err
 	}
-	s.deleteDevice(d)
+	s.deleteDevice(d, Deleted)
 	return nil
 }
 
@@ -151,6 +153,7 @@ func (s *Store) SoftLogout(userID, deviceID string) error {
 		return err
 	}
 	d.softLoggedOut = true
+	s.changed(SoftLoggedOut, d, nil)
 	return nil
 }
 
@@ -172,6 +175,7 @@ func (s *Store) ExpireAccessToken(userID, deviceID string) error {
 			p.accessExpiry = now
 		}
 	}
+	s.changed(Expired, d, nil)
 	return nil
 }
 
@@ -189,5 +193,6 @@ func (s *Store) RevokeRefreshToken(userID, deviceID string) error {
 	if d.prev != nil {
 		s.dropRefresh(d.prev)
 	}
+	s.changed(RefreshRevoked, d, nil)
 	return nil
 }

@@ -135,6 +135,7 @@ func (s *Store) start(d *device, access, refresh string, ttl time.Duration, now 
 	s.endTokens(d)
 	d.softLoggedOut = false
 	d.cur = s.newPair(d, access, refresh, ttl, now)
+	s.changed(Issued, d, d.cur)
 	return d.cur.session(ttl)
 }
 
@@ -263,6 +264,7 @@ func (s *Store) Refresh(refreshToken string) (Session, error) {
 		s.dropAccess(p)
 	}
 	d.cur = s.newPair(d, s.newToken(accessPrefix), s.newToken(refreshPrefix), s.accessTTL, now)
+	s.changed(Refreshed, d, d.cur)
 	return d.cur.session(s.accessTTL), nil
 }
 
@@ -278,7 +280,7 @@ func (s *Store) Logout(accessToken string) (Principal, error) {
 		return Principal{}, accessError(CauseUnknown)
 	}
 	who := p.dev.principal()
-	s.deleteDevice(p.dev)
+	s.deleteDevice(p.dev, LoggedOut)
 	return who, nil
 }
 
@@ -299,7 +301,7 @@ func (s *Store) endUser(userID string, also func(*user)) error {
 		return ErrNotFound
 	}
 	for _, d := range u.devices {
-		s.deleteDevice(d)
+		s.deleteDevice(d, Deleted)
 	}
 	also(u)
 	return nil
@@ -348,7 +350,7 @@ func (s *Store) RevokeToken(token string) bool {
 	if p == nil {
 		return false
 	}
-	s.deleteDevice(p.dev)
+	s.deleteDevice(p.dev, Revoked)
 	return true
 }
 

@@ -88,6 +88,10 @@ type Config struct {
 	Seed uint64
 	// GuestAccess lets Register create guest users.
 	GuestAccess bool
+	// OnChange, when set, hears of every change of a device's tokens, in
+	// order. It is called with the store locked: it must not call the
+	// store.
+	OnChange func(Change)
 }
 
 // Store is the homeserver's authentication state. Create it with New.

@@ -278,7 +278,7 @@ func (s *Store) ChangePassword(userID, password, keepDevice string, logoutDevice
 	if logoutDevices {
 		for _, d := range u.devices {
 			if d.ID != keepDevice {
-				s.deleteDevice(d)
+				s.deleteDevice(d, Deleted)
 			}
 		}
 	}

@@ -1,0 +1,216 @@
+package mock
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mxauth/mxauth/mock/internal/csrf"
+	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/mock/internal/ui"
+	"github.com/mxauth/mxauth/mock/journal"
+	"github.com/mxauth/mxauth/mock/scenario"
+)
+
+// WriteTimeline writes the timeline of the server's sessions to an HTML
+// file at path, the page GET /_mock/journal/timeline.html answers: each
+// device's tokens as bars, the requests as marks coloured by status,
+// rule firings and clock moves as lines, and a table of the requests. The
+// file needs nothing but itself (no script, no other file).
+func (s *Server) WriteTimeline(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("mock: write timeline: %w", err)
+	}
+	if err := ui.WriteTimeline(f, s.uiModel()); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("mock: write timeline: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mock: write timeline: %w", err)
+	}
+	return nil
+}
+
+// writeTimelineOnFailure writes the timeline when t has failed and names
+// the file in the test log: in t's artifact directory under
+// go test -artifacts, else in a new temporary directory that is kept.
+func (s *Server) writeTimelineOnFailure(t testing.TB) {
+	if !t.Failed() {
+		return
+	}
+	dir := ""
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		dir = t.ArtifactDir()
+	} else {
+		var err error
+		if dir, err = os.MkdirTemp("", "mxauth-timeline-"); err != nil {
+			t.Logf("mock: no timeline: %v", err)
+			return
+		}
+	}
+	name := strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(t.Name()) + ".timeline.html"
+	path := filepath.Join(dir, name)
+	if err := s.WriteTimeline(path); err != nil {
+		t.Logf("mock: no timeline: %v", err)
+		return
+	}
+	t.Logf("mock: what the client did, as a timeline: %s", path)
+}
+
+// uiModel takes the snapshot the control page and the timeline show.
+func (s *Server) uiModel() ui.Model {
+	events := s.Journal.Events()
+	histories := ui.Histories(events)
+	m := ui.Model{
+		Now: s.Clock.Now(), Virtual: s.Clock.IsVirtual(), Scenario: s.uiScenario(),
+		Entries: s.Journal.Entries(journal.Filter{}), Events: events, Dropped: s.Journal.Dropped(),
+	}
+	for _, user := range s.Users() {
+		sessions := map[string]SessionInfo{}
+		for _, si := range s.Sessions(user) {
+			sessions[si.DeviceID] = si
+		}
+		u := ui.User{ID: user}
+		for _, d := range s.Devices(user) {
+			si, h := sessions[d.ID], histories[[2]string{user, d.ID}]
+			u.Devices = append(u.Devices, ui.Device{
+				ID: d.ID, DisplayName: d.DisplayName, Auth: h.Auth, Generation: h.Generation,
+				AccessExpires: si.AccessExpires, AccessExpired: si.AccessExpired,
+				Refreshable: si.HasRefreshToken, SoftLoggedOut: si.SoftLoggedOut,
+			})
+		}
+		m.Users = append(m.Users, u)
+	}
+	return m
+}
+
+// uiScenario describes the loaded scenario for the page.
+func (s *Server) uiScenario() ui.Scenario {
+	st := s.scenarioState()
+	out := ui.Scenario{Description: st.Description, Source: st.Source}
+	for _, r := range st.Rules {
+		out.Rules = append(out.Rules, ui.Rule{Name: r.Name, Fired: r.Fired})
+	}
+	return out
+}
+
+// uiBackend is the server as the control page sees it.
+type uiBackend struct{ s *Server }
+
+func (b uiBackend) Model() ui.Model { return b.s.uiModel() }
+
+func (b uiBackend) Act(action, user, device string) error {
+	do := b.s.deviceActions()[action]
+	if do == nil {
+		return fmt.Errorf("unknown action %q", action)
+	}
+	return do(user, device) // due time rules first, as every Go API call
+}
+
+func (b uiBackend) AdvanceClock(d time.Duration) {
+	b.s.Clock.Advance(d)
+	b.s.current() // the rules due now apply at once
+}
+
+func (b uiBackend) SetClock(t time.Time) {
+	b.s.Clock.Set(t)
+	b.s.current() // the rules due now apply at once
+}
+
+// pageCSRF is the CSRF scheme of the server's other pages (package csrf),
+// keeping a token its cookie already holds so that every tab and reload of
+// the control page shares one.
+type pageCSRF struct{ s *Server }
+
+func (c pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
+	if token := csrf.Current(r); len(token) >= 32 {
+		return token, nil
+	}
+	token := c.s.world.Load().Store.RandomString(32)
+	return token, csrf.Cookie(token)
+}
+
+func (pageCSRF) Valid(r *http.Request) bool { return csrf.Valid(r) }
+
+// newControlPage returns the handler of the control page and the timeline
+// file.
+func (s *Server) newControlPage() *ui.Handler {
+	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s}})
+}
+
+// changeRecorder turns the state's token changes into journal events. A
+// world being built holds them until start, so that a Reset that empties
+// the journal after building keeps the new world's first sessions.
+type changeRecorder struct {
+	mu      sync.Mutex
+	journal *journal.Journal // nil until start
+	held    []journal.Event
+}
+
+// record is the state's OnChange.
+func (c *changeRecorder) record(ch state.Change) {
+	ev := tokenEvent(ch)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.journal == nil {
+		c.held = append(c.held, ev)
+		return
+	}
+	c.journal.Record(ev)
+}
+
+// start records what was held, and from now on records at once.
+func (c *changeRecorder) start(j *journal.Journal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ev := range c.held {
+		j.Record(ev)
+	}
+	c.journal, c.held = j, nil
+}
+
+// tokenEvent is a token change as the journal records it.
+func tokenEvent(ch state.Change) journal.Event {
+	ev := journal.Event{Time: ch.Time, UserID: ch.UserID, DeviceID: ch.DeviceID}
+	switch ch.Kind {
+	case state.Issued, state.Refreshed:
+		ev.Kind, ev.AccessExpires, ev.Refreshable = journal.TokenIssued, ch.AccessExpires, ch.Refreshable
+		if ch.Kind == state.Refreshed {
+			ev.Kind = journal.TokenRefreshed
+		}
+		ev.Auth = journal.AuthLegacy
+		if ch.ViaOAuth {
+			ev.Auth = journal.AuthOAuth
+		}
+	default:
+		ev.Kind = journal.TokenEnded
+		ev.Reason = map[state.ChangeKind]string{
+			state.Expired: journal.ReasonExpired, state.SoftLoggedOut: journal.ReasonSoftLogout,
+			state.LoggedOut: journal.ReasonLogout, state.Revoked: journal.ReasonRevoked,
+			state.Deleted: journal.ReasonDeviceDeleted, state.RefreshRevoked: journal.ReasonRefreshRevoked,
+		}[ch.Kind]
+	}
+	return ev
+}
+
+// recordFired is the rule engine's OnFire: a rule's firing goes to the
+// journal before its effects.
+func (s *Server) recordFired(f scenario.Fired) {
+	name := f.Name
+	if name == "" {
+		name = fmt.Sprintf("rule %d", f.Index+1)
+	}
+	s.Journal.Record(journal.Event{Time: s.Clock.Now(), Kind: journal.RuleFired, Rule: name})
+}
+
+// recordClockMove is the clock's OnMove.
+func (s *Server) recordClockMove(from, to time.Time) {
+	s.Journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
+}
