@@ -188,3 +188,40 @@ func TestPasswordChangeAndDeactivation(t *testing.T) {
 	_, err = newClient(t, hs, "").Login(ctx, req)
 	wantError(t, err, mautrix.MUserDeactivated, http.StatusForbidden)
 }
+
+// TestThreePIDs: an e-mail address goes on the account through the
+// library's request method (requestToken, then add with the password
+// stage), is listed, and is deleted.
+func TestThreePIDs(t *testing.T) {
+	hs := startHS(t)
+	ctx := t.Context()
+	cli, _ := login(t, hs, "", false)
+	var token struct {
+		SID string `json:"sid"`
+	}
+	_, err := cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v3", "account", "3pid", "email", "requestToken"),
+		map[string]any{"client_secret": "s3cret", "email": "alice@example.org", "send_attempt": 1}, &token)
+	if err != nil || token.SID == "" {
+		t.Fatalf("requestToken: %+v, %v", token, err)
+	}
+	add := cli.BuildClientURL("v3", "account", "3pid", "add")
+	body := map[string]any{"client_secret": "s3cret", "sid": token.SID}
+	uia := uiaChallenge(t, cli, http.MethodPost, add, body)
+	if !uia.HasSingleStageFlow(mautrix.AuthTypePassword) {
+		t.Fatalf("add challenge = %+v", uia)
+	}
+	body["auth"] = passwordStage(uia.Session, alicePassword)
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, add, body, nil); err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	var list struct {
+		ThreePIDs []struct{ Medium, Address string } `json:"threepids"`
+	}
+	if _, err := cli.MakeRequest(ctx, http.MethodGet, cli.BuildClientURL("v3", "account", "3pid"), nil, &list); err != nil || len(list.ThreePIDs) != 1 || list.ThreePIDs[0].Address != "alice@example.org" {
+		t.Fatalf("3PIDs = %+v, %v", list, err)
+	}
+	del := map[string]any{"medium": "email", "address": "alice@example.org"}
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v3", "account", "3pid", "delete"), del, nil); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+}
