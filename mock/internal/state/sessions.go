@@ -287,12 +287,13 @@ func (s *Store) Logout(accessToken string) (Principal, error) {
 // LogoutAll ends every device of the user, with all their tokens.
 // ErrNotFound if the user is unknown.
 func (s *Store) LogoutAll(userID string) error {
-	return s.endUser(userID, func(*user) {})
+	return s.endUser(userID, func(*user) error { return nil }, nil)
 }
 
-// endUser deletes every device of the user, then applies also to the user,
-// under one lock. ErrNotFound if the user is unknown.
-func (s *Store) endUser(userID string, also func(*user)) error {
+// endUser applies change to the user, then, unless it failed, deletes the
+// user's devices for which end is true (nil: every device), under one
+// lock. ErrNotFound if the user is unknown; else change's error.
+func (s *Store) endUser(userID string, change func(*user) error, end func(*device) bool) error {
 	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -300,10 +301,14 @@ func (s *Store) endUser(userID string, also func(*user)) error {
 	if u == nil {
 		return ErrNotFound
 	}
-	for _, d := range u.devices {
-		s.deleteDevice(d, Deleted)
+	if err := change(u); err != nil {
+		return err
 	}
-	also(u)
+	for _, d := range u.devices {
+		if end == nil || end(d) {
+			s.deleteDevice(d, Deleted)
+		}
+	}
 	return nil
 }
 

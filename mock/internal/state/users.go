@@ -255,10 +255,11 @@ func (s *Store) NewLocalpart() string {
 // removed (another account may add them), and its user ID stays taken.
 // Deactivating twice changes nothing. ErrNotFound for an unknown user.
 func (s *Store) Deactivate(userID string) error {
-	return s.endUser(userID, func(u *user) {
+	return s.endUser(userID, func(u *user) error {
 		u.password, u.deactivated = "", true
 		s.dropThreePIDs(u, func(ThreePID) bool { return true })
-	})
+		return nil
+	}, nil)
 }
 
 // ChangePassword sets the user's password ("": nobody can log in with a
@@ -268,19 +269,11 @@ func (s *Store) Deactivate(userID string) error {
 // in, as the spec says of POST /account/password. ErrNotFound for an
 // unknown user, ErrUserDeactivated for a deactivated one.
 func (s *Store) ChangePassword(userID, password, keepDevice string, logoutDevices bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, err := s.activeUser(userID)
-	if err != nil {
-		return err
-	}
-	u.password = password
-	if logoutDevices {
-		for _, d := range u.devices {
-			if d.ID != keepDevice {
-				s.deleteDevice(d, Deleted)
-			}
+	return s.endUser(userID, func(u *user) error {
+		if u.deactivated {
+			return ErrUserDeactivated
 		}
-	}
-	return nil
+		u.password = password
+		return nil
+	}, func(d *device) bool { return logoutDevices && d.ID != keepDevice })
 }
