@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/mxauth/mxauth/mock/internal/rooms"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -81,7 +82,34 @@ func ErrorOf(err error) *Error {
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}
+	if e := roomsError(err); e != nil {
+		return e
+	}
 	return errInternal
+}
+
+// roomsError maps the rooms store's errors to their answers, with the
+// store's message; nil for any other error.
+func roomsError(err error) *Error {
+	for _, m := range []struct {
+		err     error
+		status  int
+		errcode string
+	}{
+		{rooms.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+		{rooms.ErrUnknownUser, http.StatusNotFound, "M_NOT_FOUND"},
+		{rooms.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
+		{rooms.ErrRoomInUse, http.StatusBadRequest, "M_ROOM_IN_USE"},
+		{rooms.ErrInvalidParam, http.StatusBadRequest, "M_INVALID_PARAM"},
+		{rooms.ErrBadJSON, http.StatusBadRequest, "M_BAD_JSON"},
+		{rooms.ErrStillJoined, http.StatusBadRequest, "M_UNKNOWN"},
+		{rooms.ErrServerControlled, http.StatusMethodNotAllowed, "M_BAD_JSON"},
+	} {
+		if errors.Is(err, m.err) {
+			return Errorf(m.status, m.errcode, err.Error())
+		}
+	}
+	return nil
 }
 
 // decodeError turns a failure to decode a request body or parameter into

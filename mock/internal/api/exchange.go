@@ -1,7 +1,7 @@
 // Package api answers the mock homeserver's operations: the generated
 // client-server and OAuth 2.0 strict server interfaces, one file per API
 // area (auth.go, account.go, devices.go, discovery.go, oauth.go; the whole
-// client-server API adds sync.go, rooms.go, keys.go, media.go), and the
+// client-server API adds sync.go, rooms.go, userdata.go, keys.go, media.go), and the
 // router that puts the operation naming, the access-token guard and the
 // scenario rules in front of them (router.go).
 //
