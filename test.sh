@@ -21,6 +21,10 @@ done
 echo "== go test -race"
 go test -race -count=1 ./...
 
+echo "== mautrix-go's crypto machine against the mock (pure-Go olm: build tag goolm)"
+go vet -tags goolm ./mock/internal/api
+go test -race -count=1 -tags goolm -run 'Olm' ./mock/internal/api
+
 echo "== examples/client, a module of its own"
 (cd examples/client && go vet ./... && go test -race -count=1 ./...)
 

@@ -37,6 +37,7 @@
 package mock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -44,7 +45,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
@@ -135,9 +135,12 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("mock: Serve called twice")
 	}
+	t := s.cfg.timeouts
 	s.http = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(t.ReadHeader, DefaultReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(t.Read, DefaultReadTimeout),
+		IdleTimeout:       cmp.Or(t.Idle, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(s.cfg.logger.Handler(), slog.LevelWarn),
 	}
 	srv := s.http

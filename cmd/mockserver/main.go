@@ -51,6 +51,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
 	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens (default: the scenario's)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
+	publicURL := flags.String("public-url", "", "the base `URL` the server tells clients in every URL it advertises (well_known, OAuth 2.0 metadata, iss, device verification); default: http:// and the request's Host header")
 	logLevel := flags.String("log-level", "info", "least `level` logged: debug, info, warn or error (requests are info, refusals warn)")
 	var users []string
 	flags.Func("user", "create the user `name:password` besides the scenario's; repeatable", func(s string) error {
@@ -130,6 +132,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *control && *controlToken == "" {
 		*controlToken = randomToken()
 	}
+	if *publicURL != "" {
+		u, err := url.Parse(*publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			fmt.Fprintf(stderr, "mockserver: -public-url %q: want an http or https URL without userinfo, query or fragment, such as https://matrix.example.org\n", *publicURL)
+			return exitUsage
+		}
+		*publicURL = strings.TrimSuffix(*publicURL, "/")
+	}
 
 	// The scenario first, then the flags given on the command line.
 	opts := []mock.Option{mock.WithScenarioData("scenarios/default.yaml", scenarios.Default)}
@@ -150,6 +160,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		case "oauth-auto-approve":
 			opts = append(opts, mock.WithOAuthAutoApprove(*autoApprove))
+		case "public-url":
+			opts = append(opts, mock.WithPublicURL(*publicURL))
 		}
 	})
 	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))

@@ -257,6 +257,12 @@ func (p *parser) effects(n *yaml.Node, path string, timeRule bool) []Effect {
 	if d, ok := f[string(DropConnection)]; ok && f.val(string(Respond)) != nil {
 		p.errorf(d.key, "%s: respond and drop_connection exclude each other", path)
 	}
+	if l, ok := f[string(LoseAnswer)]; ok && (f.val(string(Respond)) != nil || f.val(string(DropConnection)) != nil) {
+		p.errorf(l.key, "%s: lose_answer needs the real answer, so it excludes respond and drop_connection", path)
+	}
+	if l, ok := f[string(LoseAnswer)]; ok && timeRule {
+		p.errorf(l.key, "%s: lose_answer needs a request; give the rule a request condition", path)
+	}
 	var effects []Effect
 	for _, kind := range effectOrder {
 		e, ok := f[string(kind)]
@@ -278,6 +284,8 @@ func (p *parser) effects(n *yaml.Node, path string, timeRule bool) []Effect {
 			eff = p.passwordChange(e, epath, timeRule)
 		case ResetCrossSigning, Deactivate:
 			_, eff.User, _ = p.target(e, epath, timeRule, accountKeys)
+		case LoseAnswer:
+			eff.Loss, _ = p.enum(e.val, epath, []string{LostConnection, LostBadGateway})
 		default:
 			_, eff.User, eff.Device = p.target(e, epath, timeRule, targetKeys)
 		}

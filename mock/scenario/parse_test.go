@@ -28,13 +28,15 @@ func defaultScenario() *Scenario {
 			UnknownEndpoint: "spec",
 			RefreshErrors:   "spec",
 		},
-		OAuth: OAuthSettings{MetadataNames: "stable", ActionNames: "stable"},
+		OAuth: OAuthSettings{MetadataNames: "stable", ActionNames: "stable", RefreshReplay: "strict", CodeReplay: "immediate"},
 		Clock: Clock{Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
 			RefreshLifetime:    24 * time.Hour,
 			LoginTokenLifetime: 2 * time.Minute,
+			SoftLogoutOnExpiry: SoftLogoutOnExpiry{Legacy: true, OAuth: true},
 		},
+		Limits: Limits{FailedAttempts: 30, Window: time.Minute},
 	}
 }
 
@@ -79,7 +81,7 @@ func TestParseAllKeys(t *testing.T) {
 			UnknownEndpoint: "synapse",
 			RefreshErrors:   "synapse",
 		},
-		OAuth: OAuthSettings{AutoApprove: "alice", MetadataNames: "both", ActionNames: "msc"},
+		OAuth: OAuthSettings{AutoApprove: "alice", MetadataNames: "both", ActionNames: "msc", RefreshReplay: "mas", CodeReplay: "grace"},
 		Clock: Clock{Virtual: true, Start: time.Date(2030, 6, 15, 10, 30, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:            90 * time.Second,
@@ -88,9 +90,11 @@ func TestParseAllKeys(t *testing.T) {
 			ExpireNonRefreshable:      true,
 			RevokeOldAccessOnRefresh:  true,
 			SoftLogoutOnFailedRefresh: true,
+			SoftLogoutOnExpiry:        SoftLogoutOnExpiry{Legacy: true, OAuth: false},
 			Deterministic:             true,
 			Seed:                      7,
 		},
+		Limits: Limits{FailedAttempts: 5, Window: 10 * time.Minute},
 		Users: []User{
 			{ID: "alice", Password: "wonderland", Devices: []Device{
 				{ID: "PHONE", DisplayName: "Alice's phone", AccessToken: "alice-phone", RefreshToken: "alice-phone-r", ExpiresIn: 10 * time.Minute},
@@ -149,6 +153,12 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: ResetCrossSigning, User: "alice"},
 					{Kind: Deactivate, User: "@bob:matrix.example.org:8448"},
 				},
+				Times: 1,
+			},
+			{
+				Name:  "lost-refresh",
+				When:  Trigger{Request: &RequestMatch{Operation: "refresh"}, Nth: 2},
+				Then:  []Effect{{Kind: LoseAnswer, Loss: LostBadGateway}},
 				Times: 1,
 			},
 		},
@@ -289,9 +299,9 @@ func TestAllProblemsInOrder(t *testing.T) {
 // TestParseProblems covers problems that the fixtures do not.
 func TestParseProblems(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, oauth, clock, tokens, users, rules; got a list"},
-		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, oauth, clock, tokens, users, rules`},
-		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, oauth, clock, tokens, users, rules
+		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, oauth, clock, tokens, limits, users, rules; got a list"},
+		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, oauth, clock, tokens, limits, users, rules`},
+		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, oauth, clock, tokens, limits, users, rules
 f.yaml:3:3: merge keys (<<) are not supported`},
 		{"non-string key", "server: {[a]: 1}\n", "f.yaml:1:10: keys must be strings, got a list in server"},
 		{"unknown alias", "server:\n  name: *nope\n", "f.yaml:2:9: YAML syntax error: unknown anchor 'nope' referenced"},

@@ -86,13 +86,26 @@ const (
 	Respond EffectKind = "respond"
 	// DropConnection closes the connection without answering.
 	DropConnection EffectKind = "drop_connection"
+	// LoseAnswer lets the real handler answer the request (a refresh, a
+	// login, a token grant is done and kept) and then loses the answer, as
+	// Effect.Loss says, so that the client never learns its result.
+	LoseAnswer EffectKind = "lose_answer"
+)
+
+// Values of Effect.Loss: how a LoseAnswer effect loses the answer.
+const (
+	// LostConnection closes the connection instead of sending the answer.
+	LostConnection = "drop_connection"
+	// LostBadGateway sends 502 Bad Gateway instead, as a proxy whose
+	// upstream connection broke does.
+	LostBadGateway = "bad_gateway"
 )
 
 // effectOrder lists every kind in the order effects apply.
 var effectOrder = []EffectKind{
 	ExpireAccessToken, SoftLogout, HardLogout, DeleteDevice, RevokeRefreshToken,
 	ChangePassword, ResetCrossSigning, Deactivate,
-	Delay, Respond, DropConnection,
+	Delay, Respond, DropConnection, LoseAnswer,
 }
 
 // targeted reports whether effects of kind k act on a user's device.
@@ -135,6 +148,9 @@ type Effect struct {
 	Delay time.Duration
 	// Response is the answer of a Respond effect.
 	Response Response
+	// Loss is how a LoseAnswer effect loses the answer: LostConnection or
+	// LostBadGateway.
+	Loss string
 }
 
 // Response is the answer a Respond effect sends.

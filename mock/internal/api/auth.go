@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -43,14 +45,42 @@ const (
 // off in favour of OAuth 2.0.
 var errLegacyOff = Errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server logs clients in through OAuth 2.0 only: see GET "+AuthMetadataStable)
 
+// checkPassword checks a password for user, matched as a login matches
+// it (state.Store.VerifyPassword), and returns the stored user ID. A wrong
+// one counts against the user (in any spelling) and the client's address
+// (world.Attempts): wrong is the answer then, and once either has failed
+// too often, every attempt is answered 429 M_LIMIT_EXCEEDED until the
+// window ends. A deactivated account is 403 M_USER_DEACTIVATED.
+func checkPassword(x *Exchange, user, password string, wrong *Error) (string, *Error) {
+	st := x.Store()
+	keys := limit.Keys(x.req.RemoteAddr, strings.ToLower(st.UserID(user)))
+	if wait := x.World.Attempts.Wait(keys...); wait > 0 {
+		e := Errorf(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many failed attempts; try again later")
+		e.RetryAfterMs = wait.Milliseconds()
+		return "", e
+	}
+	id, err := st.VerifyPassword(user, password)
+	switch {
+	case errors.Is(err, state.ErrUserDeactivated):
+		return "", ErrorOf(err)
+	case err != nil:
+		x.World.Attempts.Fail(keys...)
+		return "", wrong
+	}
+	return id, nil
+}
+
+// GetLoginFlows lists the login types. A server that logs clients in
+// through OAuth 2.0 only answers 404 M_UNRECOGNIZED, as the spec's
+// discovery of the authentication API says.
 func (Handlers) GetLoginFlows(ctx context.Context, _ clientserver.GetLoginFlowsRequestObject) (clientserver.GetLoginFlowsResponseObject, error) {
+	if From(ctx).World.LegacyOff {
+		return nil, errLegacyOff
+	}
 	var resp clientserver.GetLoginFlows200JSONResponse
 	flows := make([]clientserver.GetLoginFlowsResponseFlowsItem, 2)
 	flows[0].Type = loginPassword
 	flows[1].Type, flows[1].GetLoginToken = loginToken, new(true)
-	if From(ctx).World.LegacyOff {
-		flows = flows[:0]
-	}
 	resp.Flows = &flows
 	return resp, nil
 }
@@ -73,8 +103,9 @@ func (Handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) 
 		if b.Password == nil {
 			return nil, MissingParam("password")
 		}
-		if userID, err = st.VerifyPassword(who, *b.Password); err != nil {
-			return nil, err
+		var e *Error
+		if userID, e = checkPassword(x, who, *b.Password, errForbidden); e != nil {
+			return nil, e
 		}
 	case loginToken:
 		if deref(b.Token) == "" {

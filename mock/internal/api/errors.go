@@ -14,10 +14,11 @@ import (
 // Error is a Matrix error answer: an HTTP status and the standard JSON
 // body. Handlers return it as their error; the router sends it.
 type Error struct {
-	Status     int    `json:"-"`
-	Errcode    string `json:"errcode"`
-	Message    string `json:"error"`
-	SoftLogout *bool  `json:"soft_logout,omitempty"`
+	Status       int    `json:"-"`
+	Errcode      string `json:"errcode"`
+	Message      string `json:"error"`
+	SoftLogout   *bool  `json:"soft_logout,omitempty"`
+	RetryAfterMs int64  `json:"retry_after_ms,omitempty"` // of M_LIMIT_EXCEEDED
 }
 
 func (e *Error) Error() string { return e.Errcode + ": " + e.Message }
@@ -88,28 +89,48 @@ func ErrorOf(err error) *Error {
 	return errInternal
 }
 
-// roomsError maps the rooms store's errors to their answers, with the
-// store's message; nil for any other error.
-func roomsError(err error) *Error {
-	for _, m := range []struct {
-		err     error
-		status  int
-		errcode string
-	}{
-		{rooms.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
-		{rooms.ErrUnknownUser, http.StatusNotFound, "M_NOT_FOUND"},
-		{rooms.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
-		{rooms.ErrRoomInUse, http.StatusBadRequest, "M_ROOM_IN_USE"},
-		{rooms.ErrInvalidParam, http.StatusBadRequest, "M_INVALID_PARAM"},
-		{rooms.ErrBadJSON, http.StatusBadRequest, "M_BAD_JSON"},
-		{rooms.ErrStillJoined, http.StatusBadRequest, "M_UNKNOWN"},
-		{rooms.ErrServerControlled, http.StatusMethodNotAllowed, "M_BAD_JSON"},
-	} {
-		if errors.Is(err, m.err) {
-			return Errorf(m.status, m.errcode, err.Error())
+// storeError is the Matrix error a store's error value stands for, as the
+// store's documentation names it.
+type storeError struct {
+	err     error
+	status  int
+	errcode string
+}
+
+// roomsErrors are the rooms store's errors.
+var roomsErrors = []storeError{
+	{rooms.ErrNotFound, http.StatusNotFound, "M_NOT_FOUND"},
+	{rooms.ErrUnknownUser, http.StatusNotFound, "M_NOT_FOUND"},
+	{rooms.ErrForbidden, http.StatusForbidden, "M_FORBIDDEN"},
+	{rooms.ErrRoomInUse, http.StatusBadRequest, "M_ROOM_IN_USE"},
+	{rooms.ErrInvalidParam, http.StatusBadRequest, "M_INVALID_PARAM"},
+	{rooms.ErrBadJSON, http.StatusBadRequest, "M_BAD_JSON"},
+	{rooms.ErrStillJoined, http.StatusBadRequest, "M_UNKNOWN"},
+	{rooms.ErrServerControlled, http.StatusMethodNotAllowed, "M_BAD_JSON"},
+}
+
+// matchStore answers err with the first entry of table it matches, its
+// message kept; nil when none does.
+func matchStore(err error, table []storeError) *Error {
+	for _, e := range table {
+		if errors.Is(err, e.err) {
+			return Errorf(e.status, e.errcode, err.Error())
 		}
 	}
 	return nil
+}
+
+// roomsError maps the rooms store's errors to their answers; nil for any
+// other error.
+func roomsError(err error) *Error { return matchStore(err, roomsErrors) }
+
+// fromStore answers err with the first entry of table it matches, else as
+// ErrorOf does.
+func fromStore(err error, table []storeError) *Error {
+	if e := matchStore(err, table); e != nil {
+		return e
+	}
+	return ErrorOf(err)
 }
 
 // decodeError turns a failure to decode a request body or parameter into

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -21,7 +23,8 @@ import (
 const ControlPrefix = "/_mock/"
 
 // MaxBodyBytes is the largest request body the server reads; a larger one
-// is answered 413 M_TOO_LARGE.
+// is answered 413 M_TOO_LARGE. Media uploads have the media store's cap
+// instead (rawBodyEndpoint).
 const MaxBodyBytes = 1 << 20
 
 // Paths answered as others: refreshV1 is where Synapse before 1.72 served
@@ -92,7 +95,35 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(x, e)
 		return
 	}
+	if strings.HasPrefix(x.Path, "/oauth2/") {
+		if name := repeatedParameter(r); name != "" {
+			oauthRequestError(x, http.StatusBadRequest, "the parameter "+name+" appears more than once")
+			return
+		}
+	}
 	p.router.ServeHTTP(x, r)
+}
+
+// repeatedParameter returns the name of a parameter that r's query or form
+// body gives more than once, "" when none does: RFC 6749 §3.1 and §3.2 say
+// OAuth 2.0 request parameters must not be repeated, and a server that
+// read the first or the last of them would be guessing.
+func repeatedParameter(r *http.Request) string {
+	sources := []string{r.URL.RawQuery}
+	if body, ok := r.Body.(*bodyCopy); ok && isForm(r.Header.Get("Content-Type")) {
+		raw := make([]byte, body.Len())
+		_, _ = body.ReadAt(raw, body.Size()-int64(body.Len())) // leaves the body unread
+		sources = append(sources, string(raw))
+	}
+	for _, src := range sources {
+		values, _ := url.ParseQuery(src) // a malformed one is the handler's to refuse
+		for name, v := range values {
+			if len(v) > 1 {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
@@ -158,22 +189,29 @@ func setCORS(h http.Header) {
 	}
 }
 
-// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
+// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes (a client
+// registration's up to oauth.MaxRegistrationBytes) and checks
 // that it is a JSON object, so that handlers decode only well-formed JSON;
-// form-encoded bodies are only limited in size.
+// form-encoded bodies are only limited in size, and media uploads are left
+// to their handlers (rawBodyEndpoint).
 // An empty DELETE body counts as {}: DELETE /devices/{deviceId} is often
 // sent without one. Other requests pass untouched.
 func readBody(w http.ResponseWriter, r *http.Request) *Error {
-	switch r.Method {
-	case http.MethodPost, http.MethodPut, http.MethodDelete:
-	default:
+	switch {
+	case r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodDelete:
 		return nil
+	case rawBodyEndpoint(r.URL.Path):
+		return nil // media: read by the handler, after the guard
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	limit, tooLargeErr := int64(MaxBodyBytes), ErrTooLarge
+	if r.URL.Path == oauth.RegistrationPath {
+		limit, tooLargeErr = oauth.MaxRegistrationBytes, errRegistrationTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return ErrTooLarge
+			return tooLargeErr
 		}
 		return errNotJSON
 	}
@@ -203,6 +241,11 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 	r.Body = &decodedBody{bodyCopy: newBodyCopy(body), value: value}
 	return nil
 }
+
+// errRegistrationTooLarge answers a client registration over
+// oauth.MaxRegistrationBytes.
+var errRegistrationTooLarge = Errorf(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
+	"A client registration is at most "+strconv.Itoa(oauth.MaxRegistrationBytes>>10)+" KiB")
 
 // formEndpoint reports whether path takes a form rather than JSON: the
 // OAuth 2.0 endpoints but registration, and the HTML pages.

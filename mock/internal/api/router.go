@@ -62,10 +62,14 @@ func newRouter() http.Handler {
 		// authorization server, which knows when an error may go back to
 		// the client.
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
-			writerExchange(w).World.OAuth.ServeAuthorizeQuery(w, r)
+			x := writerExchange(w)
+			x.World.OAuth.ServeAuthorizeQuery(w, r, x.BaseURL())
 		},
 	})
-	router.HandleFunc(oauth.AuthorizePath, servePage((*oauth.Server).ServeAuthorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauth.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
+		x := writerExchange(w)
+		x.World.OAuth.ServeAuthorizeForm(w, r, x.BaseURL())
+	}).Methods(http.MethodPost)
 	router.HandleFunc(oauth.VerifyPath, servePage((*oauth.Server).ServeVerify)).Methods(http.MethodGet, http.MethodPost)
 	router.HandleFunc(oauth.AccountPath, servePage((*oauth.Server).ServeAccount)).Methods(http.MethodGet, http.MethodPost)
 	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -128,7 +132,12 @@ func (e *exactRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func routeChain(route *mux.Route, g guard.Guard) http.Handler {
 	next := route.GetHandler()
 	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !applyRules(w.(*Exchange), r) {
+		x := w.(*Exchange)
+		switch answered, loss := applyRules(x, r); {
+		case answered:
+		case loss != "":
+			loseAnswer(x, r, next, loss)
+		default:
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -172,8 +181,10 @@ func operationInfo(method, tpl string) *operation.Info {
 // OperationIDs are the operations a scenario rule may name.
 func OperationIDs() []string {
 	var ids []string
-	for _, op := range clientserver.Operations.All() {
-		ids = append(ids, op.ID)
+	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		for _, op := range t.All() {
+			ids = append(ids, op.ID)
+		}
 	}
 	return ids
 }

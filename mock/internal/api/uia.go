@@ -77,23 +77,27 @@ func passwordUIA(x *Exchange, auth *clientserver.AuthenticationData, purpose, fi
 	default:
 		return "", nil, errUnknownStage(*auth.Type)
 	}
-	user, failure := checkUIAPassword(st, auth, caller)
-	if failure != nil {
+	user, failure := checkUIAPassword(x, auth, caller)
+	switch {
+	case failure == errUIAPassword:
 		return "", challenge(st, session, loginPassword, failure), nil
+	case failure != nil: // too many attempts, a deactivated account
+		return "", nil, failure
 	}
 	st.EndUIASession(session)
 	return user, nil, nil
 }
 
-// errUIAPassword is the failure of an m.login.password stage.
+// errUIAPassword is the failure of an m.login.password stage, answered in
+// a challenge that keeps the session.
 var errUIAPassword = Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
 
 // checkUIAPassword checks an m.login.password stage and returns the user
 // it authenticates: the one its identifier (or legacy user field) names,
 // matched as a login matches it, which must be the caller when there is
 // one (an absent identifier then stands for the caller); the password must
-// be theirs.
-func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, caller string) (string, *Error) {
+// be theirs, under the limits on failed attempts (see checkPassword).
+func checkUIAPassword(x *Exchange, auth *clientserver.AuthenticationData, caller string) (string, *Error) {
 	password, _ := auth.AdditionalProperties["password"].(string)
 	named := caller
 	if id, ok := auth.AdditionalProperties["identifier"].(map[string]any); ok {
@@ -104,8 +108,11 @@ func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, ca
 	if password == "" || named == "" {
 		return "", errUIAPassword
 	}
-	user, err := st.VerifyPassword(named, password)
-	if err != nil || caller != "" && user != caller {
+	user, failure := checkPassword(x, named, password, errUIAPassword)
+	switch {
+	case failure != nil:
+		return "", failure
+	case caller != "" && user != caller:
 		return "", errUIAPassword
 	}
 	return user, nil

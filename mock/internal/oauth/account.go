@@ -127,6 +127,13 @@ func (s *Server) CrossSigningResetApproved(user string) bool {
 	return ok && !now.Before(at) && now.Sub(at) < resetApprovalLifetime
 }
 
+// CrossSigningResetURL is where, on a homeserver at base, the account
+// management page asks the user to approve a cross-signing reset: the URL
+// of the m.oauth stage of keys/device_signing/upload.
+func CrossSigningResetURL(base string) string {
+	return base + accountURL(actionSigningReset, "")
+}
+
 // accountVisit is one request to the account page.
 type accountVisit struct {
 	s      *Server
@@ -241,8 +248,8 @@ func (v *accountVisit) signInForm(problem string) page {
 // action, or the form again.
 func (v *accountVisit) signIn() {
 	name := strings.TrimSpace(v.r.PostForm.Get("username"))
-	if name == "" || v.s.store.CheckPassword(name, v.r.PostForm.Get("password")) != nil {
-		v.signInForm("Wrong username or password.").write(v.w)
+	if problem, status := v.s.checkPassword(v.r, name, v.r.PostForm.Get("password"), "Wrong username or password."); problem != "" {
+		v.signInForm(problem).withStatus(status).write(v.w)
 		return
 	}
 	http.SetCookie(v.w, v.s.startAccountSession(v.s.store.UserID(name), v.now, v.r.TLS != nil))
@@ -444,8 +451,8 @@ func (v *accountVisit) submit() {
 		if !ok {
 			return
 		}
-		if v.s.store.CheckPassword(v.user, password) != nil {
-			v.deleteForm(d, "Wrong password.").write(v.w)
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.deleteForm(d, problem).withStatus(status).write(v.w)
 			return
 		}
 		if err := v.s.store.DeleteDevice(v.user, d.ID); err != nil {
@@ -458,8 +465,8 @@ func (v *accountVisit) submit() {
 			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}},
 		}).write(v.w)
 	case buttonDeactivate:
-		if v.s.store.CheckPassword(v.user, password) != nil {
-			v.deactivateForm("Wrong password.").write(v.w)
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.deactivateForm(problem).withStatus(status).write(v.w)
 			return
 		}
 		if err := v.s.Deactivate(v.user); err != nil {
@@ -472,10 +479,12 @@ func (v *accountVisit) submit() {
 			Paragraphs: []string{v.user + " is deactivated and all its devices are signed out."},
 		}).write(v.w)
 	case buttonPassword:
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.profile(problem).withStatus(status).write(v.w)
+			return
+		}
 		newPassword := v.r.PostForm.Get("new_password")
 		switch {
-		case v.s.store.CheckPassword(v.user, password) != nil:
-			v.profile("Wrong password.").write(v.w)
 		case newPassword == "":
 			v.profile("Choose a new password.").write(v.w)
 		case v.s.store.ChangePassword(v.user, newPassword, "", false) != nil:

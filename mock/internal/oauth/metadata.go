@@ -40,7 +40,7 @@ func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONRespon
 		actions[i] = s.advertised(a)
 	}
 	m := clientserver.GetAuthMetadata200JSONResponse{
-		Issuer:                        base + "/",
+		Issuer:                        Issuer(base),
 		AuthorizationEndpoint:         base + AuthorizePath,
 		TokenEndpoint:                 base + TokenPath,
 		RegistrationEndpoint:          base + RegistrationPath,
@@ -66,6 +66,10 @@ func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONRespon
 	return m
 }
 
+// Issuer is the issuer identifier of the server at base: what the metadata
+// says and the authorization response's iss carries (RFC 9207).
+func Issuer(base string) string { return base + "/" }
+
 // stableAction returns the stable name of an account management action,
 // and whether it was asked for by the MSC's older name; "" for an unknown
 // action.
@@ -87,7 +91,6 @@ const (
 	ActionDevicesList  = actionDevicesList
 	ActionDeviceDelete = actionDeviceDelete
 	ActionDeactivate   = actionDeactivate
-	ActionSigningReset = actionSigningReset
 )
 
 // advertised returns the name the metadata gives an action, given by its

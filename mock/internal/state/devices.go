@@ -19,8 +19,9 @@ type Device struct {
 type device struct {
 	Device
 	user          *user
-	cur           *pair // the pair issued last; never nil
-	prev          *pair // the pair whose refresh token produced cur, if it may still be reused
+	cur           *pair    // the pair issued last; never nil
+	prev          *pair    // the pair whose refresh token produced cur, if it may still be reused
+	spent         []string // refresh tokens of this session rotated out before prev's, oldest first
 	softLoggedOut bool
 	viaOAuth      bool
 }
@@ -75,12 +76,28 @@ func (s *Store) device(userID, deviceID string) (*device, error) {
 	return d, nil
 }
 
-// deleteDevice ends d and all its tokens, a change of the kind given.
-// s.mu must be held.
+// deleteDevice ends d and all its tokens, a change of the kind given. s.mu
+// must be held, and released with unlockRemoved, which tells
+// Config.OnDeviceRemoved.
 func (s *Store) deleteDevice(d *device, kind ChangeKind) {
 	s.endTokens(d)
 	delete(d.user.devices, d.ID)
 	s.changed(kind, d, nil)
+	if s.cfg.OnDeviceRemoved != nil {
+		s.removed = append(s.removed, d.principal())
+	}
+}
+
+// unlockRemoved releases s.mu, then tells Config.OnDeviceRemoved of the
+// devices deleteDevice removed while it was held. Calling the hook outside
+// the lock keeps the Store out of the lock order of whatever it calls.
+func (s *Store) unlockRemoved() {
+	removed := s.removed
+	s.removed = nil
+	s.mu.Unlock()
+	for _, p := range removed {
+		s.cfg.OnDeviceRemoved(p.UserID, p.DeviceID)
+	}
 }
 
 // Devices returns the user's devices sorted by ID (none for an unknown user).
@@ -126,7 +143,7 @@ func (s *Store) UpdateDevice(userID, deviceID, displayName string) error {
 // or returns ErrNotFound.
 func (s *Store) DeleteDevice(userID, deviceID string) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlockRemoved()
 	d, err := s.device(userID, deviceID)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -48,5 +49,51 @@ func TestGeneratedDeviceIDsAreUnique(t *testing.T) {
 			t.Fatalf("device ID %s issued twice", id)
 		}
 		seen[id] = true
+	}
+}
+
+// TestOnDeviceRemovedHearsEveryRemoval: each way a device goes tells the
+// hook once, outside the lock (the hook reads the Store, which would
+// deadlock under it), and a soft logout, which keeps the device, does not.
+func TestOnDeviceRemovedHearsEveryRemoval(t *testing.T) {
+	var heard []string
+	var s *Store
+	s, _ = newStore(t, Config{OnDeviceRemoved: func(user, device string) {
+		if _, err := s.Device(user, device); !errors.Is(err, ErrNotFound) {
+			t.Errorf("device %s still there when the hook runs: %v", device, err)
+		}
+		heard = append(heard, device)
+	}})
+	dev := func(id string) Session { return login(t, s, LoginRequest{DeviceID: id, WithRefresh: true}) }
+	dev("DEL")
+	logout := dev("OUT")
+	revoked := dev("REV")
+	soft := dev("SOFT")
+	steps := []struct {
+		name string
+		do   func() error
+		want []string
+	}{
+		{"DeleteDevice", func() error { return s.DeleteDevice("alice", "DEL") }, []string{"DEL"}},
+		{"Logout", func() error { _, err := s.Logout(logout.AccessToken); return err }, []string{"OUT"}},
+		{"RevokeToken", func() error {
+			if !s.RevokeToken(revoked.RefreshToken) {
+				return errors.New("not revoked")
+			}
+			return nil
+		}, []string{"REV"}},
+		{"SoftLogout", func() error { return s.SoftLogout("alice", soft.DeviceID) }, nil},
+		{"LogoutAll", func() error { dev("ALL"); return s.LogoutAll("alice") }, []string{"ALL", "SOFT"}},
+		{"Deactivate", func() error { dev("DEACT"); return s.Deactivate("alice") }, []string{"DEACT"}},
+	}
+	for _, st := range steps {
+		heard = nil
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		slices.Sort(heard)
+		if !slices.Equal(heard, st.want) {
+			t.Errorf("%s: hook heard %v, want %v", st.name, heard, st.want)
+		}
 	}
 }

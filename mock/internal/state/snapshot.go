@@ -137,6 +137,7 @@ func (s *Store) Restore(snap Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users, s.access, s.refresh, s.lastGuest, s.threePIDOwners = users, access, refresh, snap.LastGuest, owners
+	clear(s.spent) // not kept in a snapshot: replays of older tokens go unnoticed
 	clear(s.loginTokens)
 	clear(s.uia)
 	clear(s.threePIDSessions)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/keys"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/media"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/rooms"
@@ -42,7 +43,10 @@ type Settings struct {
 	SynapseRefresh bool
 	OAuth          bool // the OAuth 2.0 API is on
 	OAuthSettings  oauth.Settings
-	LegacyOff      bool // the legacy login API (login, register, refresh) is off
+	// Limits bound the failed password and user code attempts per user and
+	// per client address, on every surface (Attempts).
+	Limits    limit.Rule
+	LegacyOff bool // the legacy login API (login, register, refresh) is off
 	// NoPasswordChanges turns POST /account/password off, and the
 	// m.change_password capability with it.
 	NoPasswordChanges bool
@@ -59,6 +63,9 @@ type World struct {
 	Media  *media.Store
 	Engine *scenario.Engine // nil without rules
 	OAuth  *oauth.Server    // nil while the OAuth 2.0 API is off
+	// Attempts counts failed password and user code attempts, shared by
+	// POST /login, the UIA password stage and the OAuth pages.
+	Attempts *limit.Limiter
 
 	clock  *clock.Clock
 	logger *slog.Logger
@@ -75,7 +82,10 @@ type World struct {
 // set asks for. Effects that find no device are logged to logger.
 func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 	clk.Reset(set.Virtual, set.Start)
-	w := &World{Settings: set, Store: state.New(set.Store, clk), clock: clk, logger: logger}
+	w := &World{Settings: set, Attempts: limit.New(set.Limits, clk), clock: clk, logger: logger}
+	storeCfg := set.Store
+	storeCfg.OnDeviceRemoved = w.deviceRemoved
+	w.Store = state.New(storeCfg, clk)
 	w.newContentStores()
 	for _, u := range set.Users {
 		if _, err := w.Store.AddUser(u.ID, u.Password); err != nil {
@@ -91,7 +101,9 @@ func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 		w.Engine = scenario.NewEngine(set.Rules, clk.Now(), w.Store.UserID)
 	}
 	if set.OAuth {
-		w.OAuth = oauth.New(set.OAuthSettings, w.Store, clk)
+		o := set.OAuthSettings
+		o.Attempts = w.Attempts
+		w.OAuth = oauth.New(o, w.Store, clk)
 	}
 	return w, nil
 }
@@ -123,6 +135,13 @@ func (w *World) newContentStores() {
 		OnChange: w.Rooms.Notify,
 	})
 	w.Media = media.New(media.Config{ServerName: server, Now: w.clock.Now, NewID: newID})
+}
+
+// deviceRemoved is the state store's OnDeviceRemoved: however a device
+// goes (deleted, logged out, revoked, a scenario effect), its keys and
+// queued to-device messages go with it.
+func (w *World) deviceRemoved(userID, deviceID string) {
+	w.Keys.DeleteDevice(userID, deviceID)
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.
