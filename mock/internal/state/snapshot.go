@@ -57,7 +57,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{ServerName: s.cfg.ServerName, LastGuest: s.lastGuest, Users: make([]SnapshotUser, 0, len(s.users))}
 	for _, u := range s.users {
-		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated, ThreePIDs: slices.Clone(u.threePIDs)}
+		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated, ThreePIDs: slices.Clone(s.threePIDs[u])}
 		for _, d := range u.devices {
 			sd := SnapshotDevice{
 				ID: d.ID, DisplayName: d.DisplayName, LastSeenTS: d.LastSeenTS, LastSeenIP: d.LastSeenIP,
@@ -90,7 +90,7 @@ func (s *Store) Restore(snap Snapshot) error {
 	}
 	users := make(map[string]*user, len(snap.Users))
 	access, refresh := map[string]*pair{}, map[string]*pair{}
-	owners := map[string]*user{} // by threePIDKey
+	owners, lists := map[string]*user{}, map[*user][]ThreePID{} // as Store's threePIDOwners, threePIDs
 	add := func(d *device, sp SnapshotPair) (*pair, error) {
 		p := &pair{dev: d, access: sp.AccessToken, refresh: sp.RefreshToken, accessExpiry: sp.AccessExpiry, refreshExpiry: sp.RefreshExpiry, accessUsed: sp.AccessUsed}
 		for token, m := range map[string]map[string]*pair{p.access: access, p.refresh: refresh} {
@@ -108,8 +108,11 @@ func (s *Store) Restore(snap Snapshot) error {
 		if !strings.HasPrefix(su.ID, "@") || !strings.HasSuffix(su.ID, ":"+s.cfg.ServerName) || users[su.ID] != nil {
 			return fmt.Errorf("user %q: not a user ID of this server, or listed twice", su.ID)
 		}
-		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}, threePIDs: slices.Clone(su.ThreePIDs)}
+		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}}
 		users[su.ID] = u
+		if len(su.ThreePIDs) > 0 {
+			lists[u] = slices.Clone(su.ThreePIDs)
+		}
 		for _, t := range su.ThreePIDs {
 			key := threePIDKey(t.Medium, t.Address)
 			if owners[key] != nil {
@@ -136,7 +139,8 @@ func (s *Store) Restore(snap Snapshot) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users, s.access, s.refresh, s.lastGuest, s.threePIDOwners = users, access, refresh, snap.LastGuest, owners
+	s.users, s.access, s.refresh, s.lastGuest = users, access, refresh, snap.LastGuest
+	s.threePIDOwners, s.threePIDs = owners, lists
 	clear(s.spent) // not kept in a snapshot: replays of older tokens go unnoticed
 	clear(s.loginTokens)
 	clear(s.uia)

@@ -129,6 +129,7 @@ type Store struct {
 
 	threePIDSessions map[string]*threePIDSession // by sid
 	threePIDOwners   map[string]*user            // by threePIDKey
+	threePIDs        map[*user][]ThreePID        // each user's, in the order added; few users have any
 	threePIDSweep    int                         // sweep threePIDSessions when it reaches this size
 }
 
@@ -153,6 +154,7 @@ func New(cfg Config, clk *clock.Clock) *Store {
 
 		threePIDSessions: make(map[string]*threePIDSession),
 		threePIDOwners:   make(map[string]*user),
+		threePIDs:        make(map[*user][]ThreePID),
 	}
 	if cfg.Deterministic {
 		var seed [32]byte

@@ -93,7 +93,7 @@ func (s *Store) AddThreePID(userID, clientSecret, sid string) error {
 		return ErrThreePIDInUse
 	}
 	delete(s.threePIDSessions, sid)
-	u.threePIDs = append(u.threePIDs, ThreePID{Medium: v.medium, Address: v.address, ValidatedAt: v.validatedAt, AddedAt: now})
+	s.threePIDs[u] = append(s.threePIDs[u], ThreePID{Medium: v.medium, Address: v.address, ValidatedAt: v.validatedAt, AddedAt: now})
 	s.threePIDOwners[threePIDKey(v.medium, v.address)] = u
 	return nil
 }
@@ -104,16 +104,23 @@ func (s *Store) threePIDOwner(medium, address string) *user {
 	return s.threePIDOwners[threePIDKey(medium, address)]
 }
 
-// dropThreePIDs removes the addresses of u for which drop is true. s.mu
-// must be held.
-func (s *Store) dropThreePIDs(u *user, drop func(ThreePID) bool) {
-	u.threePIDs = slices.DeleteFunc(u.threePIDs, func(t ThreePID) bool {
+// dropThreePIDs removes the addresses of u for which drop is true and
+// reports how many went. s.mu must be held.
+func (s *Store) dropThreePIDs(u *user, drop func(ThreePID) bool) int {
+	all := s.threePIDs[u]
+	kept := slices.DeleteFunc(all, func(t ThreePID) bool {
 		if drop(t) {
 			delete(s.threePIDOwners, threePIDKey(t.Medium, t.Address))
 			return true
 		}
 		return false
 	})
+	if len(kept) == 0 {
+		delete(s.threePIDs, u)
+	} else {
+		s.threePIDs[u] = kept
+	}
+	return len(all) - len(kept)
 }
 
 // ThreePIDs returns the third-party identifiers on the user's account, in
@@ -123,7 +130,7 @@ func (s *Store) ThreePIDs(userID string) []ThreePID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.users[id]; u != nil {
-		return slices.Clone(u.threePIDs)
+		return slices.Clone(s.threePIDs[u])
 	}
 	return nil
 }
@@ -139,7 +146,5 @@ func (s *Store) DeleteThreePID(userID, medium, address string) (bool, error) {
 	if u == nil {
 		return false, ErrNotFound
 	}
-	n := len(u.threePIDs)
-	s.dropThreePIDs(u, func(t ThreePID) bool { return t.Medium == medium && t.Address == address })
-	return len(u.threePIDs) < n, nil
+	return s.dropThreePIDs(u, func(t ThreePID) bool { return t.Medium == medium && t.Address == address }) > 0, nil
 }

@@ -15,7 +15,6 @@ type user struct {
 	guest       bool
 	deactivated bool               // see Deactivate
 	devices     map[string]*device // by device ID
-	threePIDs   []ThreePID         // in the order they were added
 }
 
 // UserID returns the full user ID for a bare localpart ("alice" becomes
