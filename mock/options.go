@@ -107,7 +107,7 @@ type Option func(*config)
 // file, line and column, when the file is not a valid scenario.
 func WithScenario(path string) Option {
 	return func(c *config) {
-		sc, err := scenario.Load(path, api.OperationIDs())
+		sc, err := scenario.Load(path, api.Operations())
 		if err != nil {
 			c.err = err
 			return
@@ -120,7 +120,7 @@ func WithScenario(path string) Option {
 // one of package scenarios' files; name stands for it in error messages.
 func WithScenarioData(name string, data []byte) Option {
 	return func(c *config) {
-		sc, err := scenario.Parse(name, data, api.OperationIDs())
+		sc, err := scenario.Parse(name, data, api.Operations())
 		if err != nil {
 			c.err = err
 			return

@@ -1,6 +1,7 @@
 // Package mock is a Matrix homeserver for tests: the client-server
 // authentication API (register, login, refresh, logout, devices, whoami,
-// user-interactive auth) with real state and a clock the test controls.
+// user-interactive auth), /sync and rooms, with real state and a clock the
+// test controls.
 //
 // In a Go test, Start runs one on a loopback port, like net/http/httptest:
 //
@@ -45,6 +46,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
@@ -104,6 +106,9 @@ func New(opts ...Option) (*Server, error) {
 	s.world.Store(w)
 	changes.start(s.Journal)
 	s.Clock.OnMove(s.recordClockMove)
+	// A long-poll's timeout runs on the clock: a move wakes the waiters of
+	// the world then current, so that those whose time is up answer.
+	cfg.clock.OnMove(func(_, _ time.Time) { s.world.Load().Rooms.ClockMoved() })
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err

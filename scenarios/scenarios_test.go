@@ -653,6 +653,64 @@ func TestRefreshAnswerLost(t *testing.T) {
 	})
 }
 
+// TestExpiryMidSync: alice's token expires while her /sync long-polls;
+// the poll ends at the clock move, her next sync is refused with
+// soft_logout true, and after a refresh she resumes from her since token
+// and receives what bob wrote meanwhile.
+func TestExpiryMidSync(t *testing.T) {
+	eachWay(t, "expiry-mid-sync.yaml", func(t *testing.T, srv server) {
+		ctx := t.Context()
+		cli := client(t, srv, "", "")
+		login := passwordLogin(t, cli, "alice", alicePW, "", true)
+		bobCli := client(t, srv, "", "")
+		passwordLogin(t, bobCli, "bob", "builder", "", false)
+		room, err := cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		if err != nil {
+			t.Fatalf("createRoom: %v", err)
+		}
+		if _, err := bobCli.JoinRoomByID(ctx, room.RoomID); err != nil {
+			t.Fatalf("bob joins: %v", err)
+		}
+		first, err := cli.SyncRequest(ctx, 0, "", "", false, "")
+		if err != nil {
+			t.Fatalf("initial sync: %v", err)
+		}
+		polled := make(chan error, 1)
+		go func() {
+			_, err := cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+			polled <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // the poll waits
+		srv.advance(t, 2*time.Minute)
+		if err := <-polled; err != nil {
+			t.Fatalf("the long-poll the clock move ended: %v, want an empty answer", err)
+		}
+		_, err = cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+		wantUnknownToken(t, err, true)
+		if _, err := bobCli.SendText(ctx, room.RoomID, "while you refreshed"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := refresh(t, cli, login.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		cli.AccessToken = r.AccessToken
+		resumed, err := cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+		if err != nil {
+			t.Fatalf("sync after the refresh: %v", err)
+		}
+		var bodies []string
+		for _, evt := range resumed.Rooms.Join[room.RoomID].Timeline.Events {
+			if b, ok := evt.Content.Raw["body"].(string); ok {
+				bodies = append(bodies, b)
+			}
+		}
+		if strings.Join(bodies, ",") != "while you refreshed" {
+			t.Fatalf("messages after resuming: %q, want bob's one", bodies)
+		}
+	})
+}
+
 // TestLibraryIsTested: every scenario file has a test above, parses, and
 // says what it is for.
 func TestLibraryIsTested(t *testing.T) {
@@ -662,6 +720,7 @@ func TestLibraryIsTested(t *testing.T) {
 		"rate-limited-refresh.yaml": true, "flaky-server.yaml": true,
 		"oauth.yaml": true, "oauth-only-msc-era.yaml": true, "refresh-answer-lost.yaml": true,
 		"password-changed-elsewhere.yaml": true, "account-deactivated.yaml": true,
+		"expiry-mid-sync.yaml": true,
 	}
 	files, err := fs.Glob(scenarios.Files, "*.yaml")
 	if err != nil {

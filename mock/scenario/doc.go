@@ -146,8 +146,9 @@
 //     token expire after access_lifetime too. Default false: they never
 //     expire.
 //   - old_access_token_after_refresh: keep, the old access token works
-//     until it expires, or revoke, it stops working once its refresh token
-//     is used. Default keep.
+//     until the next refresh (the new refresh token used) or its expiry,
+//     whichever comes first, as on Synapse; or revoke, it stops working
+//     once its refresh token is used. Default keep.
 //   - soft_logout_on_failed_refresh: true answers a failed refresh with
 //     "soft_logout": true. Default false.
 //   - soft_logout_on_expiry: the soft_logout flag of the 401 answer to an
@@ -228,6 +229,20 @@
 //     belongs to (a localpart or full ID of a user listed in users);
 //     device, that token's device. operation excludes method and path.
 //     request: {} matches every request.
+//
+// operation may be any operationId of the client-server API (all of it,
+// not only sign-in) or of the OAuth 2.0 API; an unknown one is refused
+// with the closest names (whoami suggests getTokenOwner). A rule that
+// could never fire is refused too: one that gives user or device for an
+// operation that takes no access token (login, refresh, register and the
+// like), or for a method and path that only such operations serve, or
+// for a path outside the API.
+//
+// method and path may name what the API does not have: no operation
+// serves them, and the mock answers 404 (405 for a known path with
+// another method) M_UNRECOGNIZED. Rules that respond see these requests
+// too, so a test can fake an endpoint the mock lacks; other rules do not
+// see or count them.
 //   - nth: fire on the nth matching request only (from 1).
 //   - every: fire on every nth matching request: every: 2 fires on the
 //     2nd, 4th, 6th and so on.

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxauth/mxauth/internal/yamlpos"
+	"github.com/mxauth/mxauth/operation"
 )
 
 // Keys allowed in each section, in the order the documentation lists them.
@@ -57,17 +58,13 @@ var (
 )
 
 // Parse reads a scenario from data. filename is used only in error
-// messages. known lists the operationIds that rules may name; nil accepts
-// any. When the scenario has problems, the error is an *Error listing all
-// of them.
-func Parse(filename string, data []byte, known []string) (*Scenario, error) {
-	p := &parser{file: filename, users: map[string]bool{}}
-	if known != nil {
-		p.known = make(map[string]bool, len(known))
-		for _, id := range known {
-			p.known[id] = true
-		}
-	}
+// messages. ops is the API the rules are checked against: the operations
+// they may name, and which of them take an access token (a rule on the
+// user or device of a request that carries none could never fire); nil
+// accepts any operation and checks no rule against the API. When the
+// scenario has problems, the error is an *Error listing all of them.
+func Parse(filename string, data []byte, ops *operation.Table) (*Scenario, error) {
+	p := &parser{file: filename, ops: ops, users: map[string]bool{}}
 	s := &Scenario{
 		Server: Server{
 			Name:            "localhost",
@@ -98,12 +95,12 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 
 // Load reads the scenario file at path; see Parse. An error reading the
 // file is returned as it is.
-func Load(path string, known []string) (*Scenario, error) {
+func Load(path string, ops *operation.Table) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data, known)
+	return Parse(path, data, ops)
 }
 
 // document parses the YAML and returns its top-level node, or nil when the

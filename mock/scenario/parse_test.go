@@ -10,12 +10,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/operation"
 )
 
-// knownOps are the operationIds the tests accept in rules.
-var knownOps = []string{
-	"getTokenOwner", "refresh", "login", "logout", "getDevices", "requestOAuthToken",
-}
+// knownOps are the operations the tests accept in rules: a few of the
+// generated tables', with their real auth.
+var knownOps = func() *operation.Table {
+	var infos []operation.Info
+	for _, id := range []string{"getTokenOwner", "refresh", "login", "getLoginFlows", "logout", "getDevices", "getVersions"} {
+		op, _ := clientserver.Operations.ByID(id)
+		infos = append(infos, *op)
+	}
+	op, _ := oauth2.Operations.ByID("requestOAuthToken")
+	return operation.NewTable(append(infos, *op)...)
+}()
 
 // defaultScenario is what an empty file gives.
 func defaultScenario() *Scenario {
@@ -115,7 +126,7 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout},
 					{Kind: Delay, Delay: 250 * time.Millisecond},
 				},
-				Times: 0,
+				Times: 0, Line: 46,
 			},
 			{
 				Name: "logout-bob",
@@ -135,7 +146,7 @@ func TestParseAllKeys(t *testing.T) {
 						ContentType: "text/html; charset=utf-8",
 					}},
 				},
-				Times: 2,
+				Times: 2, Line: 61,
 			},
 			{
 				When: Trigger{At: time.Hour},
@@ -143,7 +154,7 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout, User: "alice"},
 					{Kind: DropConnection},
 				},
-				Times: 1,
+				Times: 1, Line: 78,
 			},
 			{
 				Name: "account-events",
@@ -153,13 +164,13 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: ResetCrossSigning, User: "alice"},
 					{Kind: Deactivate, User: "@bob:matrix.example.org:8448"},
 				},
-				Times: 1,
+				Times: 1, Line: 83,
 			},
 			{
 				Name:  "lost-refresh",
 				When:  Trigger{Request: &RequestMatch{Operation: "refresh"}, Nth: 2},
 				Then:  []Effect{{Kind: LoseAnswer, Loss: LostBadGateway}},
-				Times: 1,
+				Times: 1, Line: 90,
 			},
 		},
 	}
@@ -243,8 +254,8 @@ func TestParseKnownOperations(t *testing.T) {
 	if _, err := Parse("f.yaml", src, nil); err != nil {
 		t.Errorf("nil known: %v", err)
 	}
-	_, err := Parse("f.yaml", src, []string{})
-	if want := `f.yaml:1:38: rules[0].when.request.operation: unknown operation "anything"`; err == nil || err.Error() != want {
+	_, err := Parse("f.yaml", src, operation.NewTable())
+	if want := `f.yaml:1:38: rules[0].when.request.operation: unknown operation "anything"; give an operationId of the client-server API, such as getTokenOwner`; err == nil || err.Error() != want {
 		t.Errorf("empty known: got %v, want %s", err, want)
 	}
 }
@@ -345,6 +356,16 @@ f.yaml:3:3: merge keys (<<) are not supported`},
 		{"bad header name", "rules: [{when: {nth: 1}, then: {respond: {headers: {'Bad Header': x}}}}]\n", `f.yaml:1:53: rules[0].then.respond.headers: bad header name "Bad Header"`},
 		{"header twice", "rules: [{when: {nth: 1}, then: {respond: {headers: {X-A: 1, x-a: 2}}}}]\n", "f.yaml:1:61: rules[0].then.respond.headers: duplicate header x-a (first at line 1)"},
 		{"multi-line header", "rules: [{when: {nth: 1}, then: {respond: {headers: {X-A: \"a\\nb\"}}}}]\n", "f.yaml:1:58: rules[0].then.respond.headers.X-A: a header value must be on one line"},
+		{"user on refresh", "users: [{id: a}]\nrules: [{when: {request: {operation: refresh, user: a}}, then: {delay: 1s}}]\n",
+			"f.yaml:2:47: rules[0].when.request: this rule can never fire: operation refresh takes no access token, so no request to it has a user or device; leave out user and device"},
+		{"device on login by path", "rules: [{when: {request: {method: POST, path: /_matrix/client/v3/login, device: D}}, then: {delay: 1s}}]\n",
+			"f.yaml:1:73: rules[0].when.request: this rule can never fire: operation login takes no access token, so no request to it has a user or device; leave out user and device"},
+		{"user on a path every method of which is tokenless", "users: [{id: a}]\nrules: [{when: {request: {path: /_matrix/client/v3/login, user: a}}, then: {delay: 1s}}]\n",
+			"f.yaml:2:59: rules[0].when.request: this rule can never fire: operations getLoginFlows and login take no access token, so no request to it has a user or device; leave out user and device"},
+		{"user outside the API", "users: [{id: a}]\nrules: [{when: {request: {path: /_matrix/client/v3/nothing, user: a}}, then: {respond: {status: 200}}}]\n",
+			"f.yaml:2:61: rules[0].when.request: this rule can never fire: no operation of the API is served there, and the mock reads no access token outside the API, so no request to it has a user or device; leave out user and device"},
+		{"unknown operation, near by name", "rules: [{when: {request: {operation: getDevice}}, then: {delay: 1s}}]\n",
+			`f.yaml:1:38: rules[0].when.request.operation: unknown operation "getDevice" (did you mean getDevices?)`},
 		{"bad content type", "rules: [{when: {nth: 1}, then: {respond: {body_text: x, content_type: 'text/'}}}]\n", `f.yaml:1:71: rules[0].then.respond.content_type: bad media type "text/"`},
 	}
 	for _, tt := range tests {

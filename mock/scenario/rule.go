@@ -1,6 +1,11 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Rule is a scripted event: when its trigger holds, its effects apply.
 type Rule struct {
@@ -12,6 +17,46 @@ type Rule struct {
 	Then []Effect
 	// Times is how often the rule fires at most; 0 means always.
 	Times int
+	// Line is where the rule starts in its file, from 1; 0 when unknown.
+	Line int
+}
+
+// Summary describes the rule in one line, to tell rules apart in a
+// listing, such as "request operation=getTokenOwner user=alice, nth 3 →
+// expire_access_token".
+func (r *Rule) Summary() string {
+	var when []string
+	t := &r.When
+	if t.At > 0 {
+		when = append(when, "at "+t.At.String())
+	}
+	if m := t.Request; m != nil {
+		req := "request"
+		for _, f := range []struct{ key, val string }{
+			{"operation", m.Operation}, {"method", m.Method}, {"path", m.Path}, {"user", m.User}, {"device", m.Device},
+		} {
+			if f.val != "" {
+				req += " " + f.key + "=" + f.val
+			}
+		}
+		when = append(when, req)
+	}
+	for _, c := range []struct {
+		key string
+		n   int
+	}{{"nth", t.Nth}, {"every", t.Every}, {"from", t.From}, {"to", t.To}} {
+		if c.n > 0 {
+			when = append(when, c.key+" "+strconv.Itoa(c.n))
+		}
+	}
+	if t.AfterRule != "" {
+		when = append(when, "after_rule "+t.AfterRule)
+	}
+	then := make([]string, len(r.Then))
+	for i, e := range r.Then {
+		then[i] = string(e.Kind)
+	}
+	return strings.Join(when, ", ") + " → " + strings.Join(then, ", ")
 }
 
 // Trigger says when a rule fires. A rule with a Request is a request rule,
@@ -106,6 +151,11 @@ var effectOrder = []EffectKind{
 	ExpireAccessToken, SoftLogout, HardLogout, DeleteDevice, RevokeRefreshToken,
 	ChangePassword, ResetCrossSigning, Deactivate,
 	Delay, Respond, DropConnection, LoseAnswer,
+}
+
+// responds reports whether the rule answers the requests it fires on.
+func (r *Rule) responds() bool {
+	return slices.ContainsFunc(r.Then, func(e Effect) bool { return e.Kind == Respond })
 }
 
 // targeted reports whether effects of kind k act on a user's device.

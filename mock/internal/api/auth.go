@@ -201,6 +201,7 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	if req.Body.RefreshToken == "" {
 		return nil, MissingParam("refresh_token")
 	}
+	// Who refreshes, for the journal and the log, also when it fails.
 	x.carryRefresh(req.Body.RefreshToken)
 	if x.Carried.ViaOAuth {
 		return nil, errOAuthRefresh

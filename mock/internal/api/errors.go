@@ -83,7 +83,7 @@ func ErrorOf(err error) *Error {
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}
-	if e := roomsError(err); e != nil {
+	if e := RoomsError(err); e != nil {
 		return e
 	}
 	return errInternal
@@ -120,9 +120,9 @@ func matchStore(err error, table []storeError) *Error {
 	return nil
 }
 
-// roomsError maps the rooms store's errors to their answers; nil for any
-// other error.
-func roomsError(err error) *Error { return matchStore(err, roomsErrors) }
+// RoomsError is the Matrix answer to an error of the rooms package, nil
+// for any other error. The message is the store's, which names the detail.
+func RoomsError(err error) *Error { return matchStore(err, roomsErrors) }
 
 // fromStore answers err with the first entry of table it matches, else as
 // ErrorOf does.

@@ -82,7 +82,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case x.Path == AuthMetadataUnstable:
 		r.URL.Path, r.URL.RawPath = AuthMetadataStable, ""
 	case wd.OAuth == nil && (strings.HasPrefix(x.Path, "/oauth2/") || strings.HasPrefix(x.Path, oauth.AccountPath)):
-		fail(x, unrecognized(x, errUnrecognized))
+		outsideAPI(errUnrecognized).ServeHTTP(x, r) // served by no route while OAuth is off
 		return
 	case strings.HasPrefix(x.Path, "/oauth2/"):
 		w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
@@ -157,8 +157,10 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID,
 		Status: status, Errcode: x.Errcode, SoftLogout: x.SoftLogout,
 	}
+	who := x.Principal
 	if e.DeviceID == "" {
 		e.TokenUserID, e.TokenDeviceID = x.Carried.UserID, x.Carried.DeviceID
+		who = x.Carried
 	}
 	p.Journal.Add(e)
 	level := slog.LevelInfo
@@ -169,7 +171,7 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 		p.Logger.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", x.Path), slog.String("operation", x.Operation),
 			slog.Int("status", status), slog.String("errcode", x.Errcode),
-			slog.String("user", x.Principal.UserID), slog.String("device", x.Principal.DeviceID),
+			slog.String("user", who.UserID), slog.String("device", who.DeviceID),
 			slog.Duration("took", time.Since(began)))
 	}
 }

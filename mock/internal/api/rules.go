@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -14,15 +13,16 @@ import (
 // exchange's request. It runs after the access token is checked, so
 // requests refused for their token do not count. It reports whether the
 // request is answered already, and how the answer is to be lost when a
-// lose_answer effect fired ("" when not).
-func applyRules(x *Exchange, r *http.Request) (answered bool, loss string) {
+// lose_answer effect fired ("" when not). outside says that no operation
+// serves the request: only rules that respond see it.
+func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool, loss string) {
 	wd := x.World
 	if wd.Engine == nil {
 		return false, ""
 	}
 	fired := wd.Engine.OnRequest(scenario.Request{
 		Operation: x.Operation, Method: r.Method, Path: x.Path,
-		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(),
+		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(), Outside: outside,
 	})
 	for _, f := range fired {
 		for _, e := range f.Effects {
@@ -30,7 +30,7 @@ func applyRules(x *Exchange, r *http.Request) (answered bool, loss string) {
 			case scenario.Delay:
 				sleep(r.Context(), e.Delay)
 			case scenario.Respond:
-				x.Errcode = errcodeOf(e.Response)
+				x.Errcode = errcodeIn(e.Response.ContentType, e.Response.Body, strings.HasPrefix(x.Path, "/oauth2/"))
 				h := x.Header()
 				if e.Response.ContentType != "" {
 					h.Set("Content-Type", e.Response.ContentType)
@@ -81,18 +81,6 @@ type nowhere struct{ header http.Header }
 func (n *nowhere) Header() http.Header         { return n.header }
 func (n *nowhere) Write(b []byte) (int, error) { return len(b), nil }
 func (n *nowhere) WriteHeader(int)             {}
-
-// errcodeOf returns the errcode of a scripted JSON answer, for the journal.
-func errcodeOf(resp scenario.Response) string {
-	if !strings.HasPrefix(resp.ContentType, "application/json") {
-		return ""
-	}
-	var body struct {
-		Errcode string `json:"errcode"`
-	}
-	_ = json.Unmarshal(resp.Body, &body)
-	return body.Errcode
-}
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -44,8 +45,9 @@ type usedCode struct {
 
 // parseScope checks a Matrix scope and returns the device ID it asks for.
 // It needs the client API scope and exactly one device scope, in the
-// stable or the MSC2967 form; other scope tokens are refused.
-func parseScope(scope string) (device string, ok bool) {
+// stable or the MSC2967 form; other scope tokens are refused. problem says
+// what is wrong, or is empty.
+func parseScope(scope string) (device, problem string) {
 	api := false
 	for _, tok := range strings.Fields(scope) {
 		switch {
@@ -53,20 +55,36 @@ func parseScope(scope string) (device string, ok bool) {
 			api = true
 		case strings.HasPrefix(tok, scopeDevice) || strings.HasPrefix(tok, scopeDeviceUnstabl):
 			id := strings.TrimPrefix(strings.TrimPrefix(tok, scopeDevice), scopeDeviceUnstabl)
-			if device != "" || !validDeviceID(id) {
-				return "", false
+			switch {
+			case device != "":
+				return "", "the scope holds more than one " + scopeDevice + "<device ID>"
+			case !validDeviceID(id):
+				return "", fmt.Sprintf("the device ID %q in the scope must be %d to %d characters of A-Z a-z 0-9 %s", id, minDeviceID, maxDeviceID, deviceIDExtra)
 			}
 			device = id
 		default:
-			return "", false
+			return "", fmt.Sprintf("unknown scope token %q; allowed: %s and one %s<device ID> (or their MSC2967 forms)", tok, scopeAPI, scopeDevice)
 		}
 	}
-	return device, api && device != ""
+	switch {
+	case !api:
+		return "", "the scope must hold " + scopeAPI
+	case device == "":
+		return "", "the scope must hold one " + scopeDevice + "<device ID>"
+	}
+	return device, ""
 }
 
-// validDeviceID accepts what MSC2967 allows in a device ID: at least ten
-// characters from the base64url alphabet and a few more.
-func validDeviceID(id string) bool { return spelled(id, 10, 255, "-._~!$&'()*+,;=:@/") }
+// The device IDs MSC2967 allows: minDeviceID to maxDeviceID characters
+// from the base64url alphabet and deviceIDExtra.
+const (
+	minDeviceID   = 10
+	maxDeviceID   = 255
+	deviceIDExtra = "-._~!$&'()*+,;=:@/"
+)
+
+// validDeviceID accepts what MSC2967 allows in a device ID.
+func validDeviceID(id string) bool { return spelled(id, minDeviceID, maxDeviceID, deviceIDExtra) }
 
 // spelled reports whether s has from least to most characters, each a
 // letter, a digit or one of extra.
@@ -159,7 +177,6 @@ func (s *Server) checkAuthRequest(p authParams, base string) (req *authRequest, 
 		return nil, "The address this application asked to return to is not one it registered (redirect_uri).", ""
 	}
 	req = &authRequest{authParams: p, client: c, issuer: Issuer(base)}
-	var ok bool
 	switch {
 	case req.mode != "" && req.mode != "query" && req.mode != "fragment":
 		req.mode = ""
@@ -175,8 +192,9 @@ func (s *Server) checkAuthRequest(p authParams, base string) (req *authRequest, 
 	case req.prompt != "" && req.prompt != "create" && req.prompt != "login" && req.prompt != "consent":
 		return nil, "", req.redirectError("invalid_request", "unsupported prompt value "+req.prompt)
 	}
-	if req.device, ok = parseScope(req.scope); !ok {
-		return nil, "", req.redirectError("invalid_scope", "the scope must hold "+scopeAPI+" and one "+scopeDevice+"<device ID>")
+	var problem string
+	if req.device, problem = parseScope(req.scope); problem != "" {
+		return nil, "", req.redirectError("invalid_scope", problem)
 	}
 	return req, "", ""
 }

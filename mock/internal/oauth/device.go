@@ -56,9 +56,9 @@ func (s *Server) DeviceAuthorization(req oauth2.RequestDeviceAuthorizationReques
 	case !slices.Contains(client.grantTypes, grantDeviceCode):
 		return deviceAuthError("unauthorized_client", "this client did not register the device_code grant"), nil
 	}
-	device, ok := parseScope(str(req.Body.Scope))
-	if !ok {
-		return deviceAuthError("invalid_scope", "the scope must hold "+scopeAPI+" and one "+scopeDevice+"<device ID>"), nil
+	device, problem := parseScope(str(req.Body.Scope))
+	if problem != "" {
+		return deviceAuthError("invalid_scope", problem), nil
 	}
 	now := s.clock.Now()
 	g := &deviceGrant{

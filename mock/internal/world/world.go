@@ -139,9 +139,11 @@ func (w *World) newContentStores() {
 
 // deviceRemoved is the state store's OnDeviceRemoved: however a device
 // goes (deleted, logged out, revoked, a scenario effect), its keys and
-// queued to-device messages go with it.
+// queued to-device messages go with it, and its user's waiting syncs are
+// woken, so that the device's answers 401 at once.
 func (w *World) deviceRemoved(userID, deviceID string) {
 	w.Keys.DeleteDevice(userID, deviceID)
+	w.Rooms.Notify(userID)
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.
