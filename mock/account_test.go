@@ -19,6 +19,25 @@ type accountPage struct {
 	cookie *http.Cookie
 }
 
+// autoPageSession opens the account page of a server that auto-approves
+// alice, checks that it is signed in as her at once, and returns the page
+// session's cookie.
+func autoPageSession(t *testing.T, hs *mock.Server) *http.Cookie {
+	t.Helper()
+	resp := follow(t, hs.URL+"/account/?action=org.matrix.profile")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "User ID: @alice:localhost") {
+		t.Fatalf("auto sign-in: %d %s", resp.StatusCode, body)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == "mxauth_account" {
+			return c
+		}
+	}
+	t.Fatal("auto sign-in set no page session")
+	return nil
+}
+
 // getAccount loads the account page for query with the given cookies,
 // without following redirects.
 func getAccount(t *testing.T, hs *mock.Server, query string, cookies ...*http.Cookie) accountPage {
@@ -293,12 +312,21 @@ func TestAccountCSRF(t *testing.T) {
 	call(t, hs, "GET", whoami, token, nil).wantStatus(t, 200)
 }
 
-func TestAccountDeactivate(t *testing.T) {
+// signedInPage starts a server with the OAuth 2.0 API and alice (password
+// pw), logs her in on the API and on the page, and opens the page at
+// query: it returns the server, her access token, the page session and the
+// page.
+func signedInPage(t *testing.T, query string) (*mock.Server, string, *http.Cookie, accountPage) {
+	t.Helper()
 	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser("alice", "pw"))
 	token := login(t, hs, "alice", "pw", nil).str(t, "access_token")
+	session := accountSignIn(t, hs, query, "alice", "pw")
+	return hs, token, session, getAccount(t, hs, query, session)
+}
+
+func TestAccountDeactivate(t *testing.T) {
 	const deactivate = "?action=org.matrix.account_deactivate"
-	session := accountSignIn(t, hs, deactivate, "alice", "pw")
-	form := getAccount(t, hs, deactivate, session)
+	hs, token, session, form := signedInPage(t, deactivate)
 	form.wantPage(t, 200, "Deactivate your account", `name="password"`, `value="deactivate"`)
 
 	form.submit(t, hs, session, url.Values{"password": {"wrong"}, "action": {"deactivate"}}).wantPage(t, 200, "Wrong password")
@@ -307,7 +335,7 @@ func TestAccountDeactivate(t *testing.T) {
 	done := form.submit(t, hs, session, url.Values{"password": {"pw"}, "action": {"deactivate"}})
 	done.wantPage(t, 200, "Account deactivated", "@alice:localhost is deactivated")
 	wantUnknownToken(t, call(t, hs, "GET", whoami, token, nil), false)
-	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_FORBIDDEN")
+	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_USER_DEACTIVATED")
 	// The page session is over, and nobody can sign in on the page again.
 	getAccount(t, hs, "", session).wantPage(t, 200, `value="signin"`)
 	getAccount(t, hs, "", session).submit(t, hs, nil, url.Values{"username": {"alice"}, "password": {"pw"}, "action": {"signin"}}).wantPage(t, 200, "Wrong username or password")
@@ -347,20 +375,7 @@ func TestAccountAutoApprove(t *testing.T) {
 	token := login(t, hs, "alice", "pw", map[string]any{"device_id": "AUTODEVICE"}).str(t, "access_token")
 
 	// Any action opens at once, signed in as the auto-approved user ...
-	resp := follow(t, hs.URL+"/account/?action=org.matrix.profile")
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "User ID: @alice:localhost") {
-		t.Fatalf("auto sign-in: %d %s", resp.StatusCode, body)
-	}
-	var session *http.Cookie
-	for _, c := range resp.Cookies() {
-		if c.Name == "mxauth_account" {
-			session = c
-		}
-	}
-	if session == nil {
-		t.Fatal("auto sign-in set no page session")
-	}
+	session := autoPageSession(t, hs)
 	// ... but deleting a device still asks for the password.
 	form := getAccount(t, hs, "?action=org.matrix.device_delete&device_id=AUTODEVICE", session)
 	form.wantPage(t, 200, `name="password"`)
@@ -371,9 +386,24 @@ func TestAccountAutoApprove(t *testing.T) {
 
 	// An auto-approved user the server creates gets a page too.
 	dave := mock.Start(t, mock.WithOAuthAutoApprove("dave"))
-	resp = follow(t, dave.URL+"/account/")
-	body, _ = io.ReadAll(resp.Body)
+	resp := follow(t, dave.URL+"/account/")
+	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "Signed in as @dave:localhost") {
 		t.Fatalf("auto sign-in of a new user: %d %s", resp.StatusCode, body)
 	}
+}
+
+// TestAccountChangePassword: the profile page changes the password of a
+// browser user, whose OAuth 2.0 sessions the API refuses it; the devices
+// stay signed in.
+func TestAccountChangePassword(t *testing.T) {
+	hs, token, session, form := signedInPage(t, "?action=org.matrix.profile")
+	form.wantPage(t, 200, "User ID: @alice:localhost", `name="new_password"`, `value="change_password"`)
+	form.submit(t, hs, session, url.Values{"password": {"wrong"}, "new_password": {"new"}, "action": {"change_password"}}).wantPage(t, 200, "Wrong password")
+	form.submit(t, hs, session, url.Values{"password": {"pw"}, "new_password": {""}, "action": {"change_password"}}).wantPage(t, 200, "Choose a new password")
+	login(t, hs, "alice", "pw", nil)
+	form.submit(t, hs, session, url.Values{"password": {"pw"}, "new_password": {"new"}, "action": {"change_password"}}).wantPage(t, 200, "Password changed")
+	call(t, hs, "GET", whoami, token, nil).wantStatus(t, 200)
+	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 403, "M_FORBIDDEN")
+	login(t, hs, "alice", "new", nil)
 }

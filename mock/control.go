@@ -132,6 +132,28 @@ func (w *World) RevokeRefreshToken(user, deviceID string) error {
 	return w.store().RevokeRefreshToken(user, deviceID)
 }
 
+// ChangePassword changes the user's password as if they had done it on
+// another client. onDevice is the device the change is made on, which
+// stays logged in; empty means a client that is none of the user's
+// devices. With logoutDevices every other device is logged out, with its
+// tokens: the client gets 401 M_UNKNOWN_TOKEN with soft_logout false.
+// Errors: ErrNotFound for an unknown user, ErrUserDeactivated.
+func (w *World) ChangePassword(user, password, onDevice string, logoutDevices bool) error {
+	return w.store().ChangePassword(user, password, onDevice, logoutDevices)
+}
+
+// Deactivate deactivates the user's account as if they had done it on
+// another client: every device is logged out (401 M_UNKNOWN_TOKEN,
+// soft_logout false), logins get 403 M_USER_DEACTIVATED, and the user ID
+// stays taken. ErrNotFound for an unknown user.
+func (w *World) Deactivate(user string) error { return w.state().Deactivate(user) }
+
+// ResetCrossSigning drops the user's cross-signing keys as a reset from
+// another client does: the user's other clients see their device list
+// change, and the next upload of keys needs no user-interactive auth.
+// ErrNotFound for an unknown user.
+func (w *World) ResetCrossSigning(user string) error { return w.state().ResetCrossSigning(user) }
+
 // CrossSigningResetApproved reports whether the user (a user ID or a bare
 // localpart) approved a reset of their cross-signing keys on the account
 // management page (action org.matrix.cross_signing_reset) in the last ten
@@ -154,4 +176,6 @@ var (
 	ErrInvalidUsername = state.ErrInvalidUsername
 	// ErrTokenInUse: AddSession was given a token that is already issued.
 	ErrTokenInUse = state.ErrTokenInUse
+	// ErrUserDeactivated: the user's account is deactivated (Deactivate).
+	ErrUserDeactivated = state.ErrUserDeactivated
 )

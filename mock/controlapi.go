@@ -87,6 +87,18 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	handle("POST", "users/{user}/password", (*World).controlPassword)
+	for action, do := range map[string]func(w *World, user string) error{
+		"deactivate":          (*World).Deactivate,
+		"reset_cross_signing": (*World).ResetCrossSigning,
+	} {
+		handle("POST", "users/{user}/"+action, func(w *World, r *http.Request) (any, *api.Error) {
+			if err := do(w, r.PathValue("user")); err != nil {
+				return nil, api.ErrorOf(err)
+			}
+			return struct{}{}, nil
+		})
+	}
 	controlRooms(handle)
 	handle("GET", "journal", (*World).controlJournal)
 	handle("GET", "journal/wait", (*World).controlWait)
@@ -282,6 +294,28 @@ func (w *World) controlSet(r *http.Request) (any, *api.Error) {
 	w.Clock.Set(req.Time)
 	w.state() // the rules due now apply at once
 	return w.clockReading(), nil
+}
+
+// controlPassword changes a user's password as ChangePassword does; the
+// body has password (required), device (the device the change is made
+// on, kept logged in) and logout_devices (default true).
+func (w *World) controlPassword(r *http.Request) (any, *api.Error) {
+	var req struct {
+		Password      string `json:"password"`
+		Device        string `json:"device"`
+		LogoutDevices *bool  `json:"logout_devices"`
+	}
+	if e := decodeControl(r, &req); e != nil {
+		return nil, e
+	}
+	if req.Password == "" {
+		return nil, api.MissingParam("password")
+	}
+	logout := req.LogoutDevices == nil || *req.LogoutDevices
+	if err := w.ChangePassword(r.PathValue("user"), req.Password, req.Device, logout); err != nil {
+		return nil, api.ErrorOf(err)
+	}
+	return struct{}{}, nil
 }
 
 // deviceState is a device and its session, as the control API lists them.

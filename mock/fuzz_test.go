@@ -213,7 +213,7 @@ func FuzzRequestBody(f *testing.F) {
 		`{"devices":["ALICEPHONE","NOPE"],"auth":{"type":"m.login.password","user":"alice","password":"wonderland"}}`,
 		`{"auth":{"type":"m.login.password","identifier":{"type":"m.id.user","user":"@alice:localhost"},"password":"wonderland"}}`,
 		`{"display_name":"Fuzzed phone"}`,
-		`{}`,
+		`{"auth":{"type":"m.login.password","user":"alice","password":"wonderland"}}`,
 		`{"client_uri":"https://client.example.org/","application_type":"native","redirect_uris":["http://127.0.0.1/cb"],"grant_types":["authorization_code","refresh_token"]}`,
 	} {
 		f.Add(uint8(i), []byte(body))
@@ -224,6 +224,7 @@ func FuzzRequestBody(f *testing.F) {
 	f.Add(uint8(4), []byte(`{"auth":{"type":"m.login.dummy","session":"made-up"}}`))
 	f.Add(uint8(1), []byte("{\"username\":\"\xff\"}"))
 	f.Add(uint8(7), []byte(`{"client_uri":5}`))
+	f.Add(uint8(6), []byte(`{}`))
 
 	fs := newFuzzServer(f, []fuzzSession{fuzzActor, fuzzAlicePhone, fuzzBobLaptop}, mock.WithOAuth())
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
@@ -244,7 +245,7 @@ func FuzzRequestBody(f *testing.F) {
 		ended := map[fuzzSession]bool{}
 		var renew []fuzzSession
 		switch {
-		case rec.Code == 401 && answer["flows"] != nil && (op.name == "register" || op.name == "delete_device" || op.name == "delete_devices"):
+		case rec.Code == 401 && answer["flows"] != nil && (op.name == "register" || op.name == "delete_device" || op.name == "delete_devices" || op.name == "get_token"):
 			wantUIAChallenge(t, input, answer)
 		case op.name == "oauth_registration" && rec.Code == 400 && answer["errcode"] == nil:
 			if code, _ := answer["error"].(string); !slices.Contains(registrationErrors, code) {

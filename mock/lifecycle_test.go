@@ -159,7 +159,10 @@ func TestLoginToken(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch))
 	at := login(t, hs, "alice", "pw", nil).str(t, "access_token")
 	newToken := func() string {
-		a := call(t, hs, "POST", "/_matrix/client/v1/login/get_token", at, "{}")
+		a := call(t, hs, "POST", "/_matrix/client/v1/login/get_token", at, map[string]any{})
+		a.wantStatus(t, 401) // always re-prompted
+		auth := map[string]any{"type": "m.login.password", "user": "alice", "password": "pw", "session": a.str(t, "session")}
+		a = call(t, hs, "POST", "/_matrix/client/v1/login/get_token", at, map[string]any{"auth": auth})
 		a.wantStatus(t, 200)
 		if a.body["expires_in_ms"] != 120000.0 {
 			t.Fatalf("get_token %s", a.raw)
@@ -216,8 +219,11 @@ func TestRegister(t *testing.T) {
 	call(t, hs, "POST", reg, "", body).wantError(t, 400, "M_USER_IN_USE")
 	call(t, hs, "GET", "/_matrix/client/v3/register/available?username=carol", "", nil).wantError(t, 400, "M_USER_IN_USE")
 	login(t, hs, "carol", "pw", nil)
+	// Localparts are lowercased, as homeservers do: Carol is carol.
+	call(t, hs, "POST", reg, "", map[string]any{"username": "Carol", "password": "pw"}).wantError(t, 400, "M_USER_IN_USE")
+	call(t, hs, "GET", "/_matrix/client/v3/register/available?username=Carol", "", nil).wantError(t, 400, "M_USER_IN_USE")
 
-	for _, name := range []string{"Carol", "a b", "1234", "@carol:elsewhere", strings.Repeat("x", 300)} {
+	for _, name := range []string{"a b", "1234", "@carol:elsewhere", strings.Repeat("x", 300)} {
 		call(t, hs, "POST", reg, "", map[string]any{"username": name, "password": "pw"}).wantError(t, 400, "M_INVALID_USERNAME")
 		call(t, hs, "GET", "/_matrix/client/v3/register/available?username="+url.QueryEscape(name), "", nil).wantError(t, 400, "M_INVALID_USERNAME")
 	}
@@ -226,7 +232,15 @@ func TestRegister(t *testing.T) {
 	if ok.body["available"] != true {
 		t.Fatalf("available %s", ok.raw)
 	}
-	call(t, hs, "POST", reg, "", map[string]any{"username": "dave"}).wantError(t, 400, "M_MISSING_PARAM")
+	// The flows come before the password: a client discovers them with {}.
+	a = call(t, hs, "POST", reg, "", map[string]any{"username": "dave"})
+	a.wantStatus(t, 401)
+	if !strings.Contains(a.raw, `"flows":[{"stages":["m.login.dummy"]}]`) {
+		t.Fatalf("register without a password: %s", a.raw)
+	}
+	dummy := map[string]any{"type": "m.login.dummy", "session": a.str(t, "session")}
+	call(t, hs, "POST", reg, "", map[string]any{"username": "dave", "auth": dummy}).wantError(t, 400, "M_MISSING_PARAM")
+	call(t, hs, "POST", reg, "", map[string]any{"username": "dave", "password": "pw", "auth": dummy}).wantStatus(t, 200)
 
 	// inhibit_login, and a generated username; auth without a session starts one.
 	a = call(t, hs, "POST", reg, "", map[string]any{"password": "pw", "inhibit_login": true, "auth": map[string]any{"type": "m.login.dummy"}})

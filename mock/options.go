@@ -84,12 +84,13 @@ func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 			AutoApprove: sc.OAuth.AutoApprove, FieldNames: sc.OAuth.MetadataNames, ActionNames: sc.OAuth.ActionNames,
 			RefreshReplayTolerant: sc.OAuth.RefreshReplay == scenario.MAS, CodeReplayGrace: codeReplayGrace(sc.OAuth.CodeReplay),
 		},
-		Limits:         limit.Rule{Failures: sc.Limits.FailedAttempts, Window: sc.Limits.Window},
-		LegacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
-		SynapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
-		SynapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
-		Description:    sc.Description,
-		Source:         source,
+		Limits:            limit.Rule{Failures: sc.Limits.FailedAttempts, Window: sc.Limits.Window},
+		LegacyOff:         !slices.Contains(sc.Server.Auth, scenario.Legacy),
+		NoPasswordChanges: !sc.Server.PasswordChanges,
+		SynapseUnknown:    sc.Server.UnknownEndpoint == scenario.Synapse,
+		SynapseRefresh:    sc.Server.RefreshErrors == scenario.Synapse,
+		Description:       sc.Description,
+		Source:            source,
 	}
 }
 
@@ -235,6 +236,14 @@ func WithTimeouts(t Timeouts) Option {
 // authentication API says.
 func WithoutLegacyAuth() Option {
 	return func(c *config) { c.world.LegacyOff = true }
+}
+
+// WithoutPasswordChanges turns password changes through the API off, as
+// on a server whose passwords are managed elsewhere: the m.change_password
+// capability is false and POST /account/password is refused with 403
+// M_FORBIDDEN.
+func WithoutPasswordChanges() Option {
+	return func(c *config) { c.world.NoPasswordChanges = true }
 }
 
 // WithServerName sets the server name, the part of user IDs after the colon

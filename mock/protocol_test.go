@@ -140,7 +140,7 @@ func TestDiscoveryEndpoints(t *testing.T) {
 	token := login(t, hs, "alice", "pw", nil).str(t, "access_token")
 	a = call(t, hs, "GET", "/_matrix/client/v3/capabilities", token, nil)
 	a.wantStatus(t, 200)
-	if !strings.Contains(a.raw, `"m.change_password":{"enabled":false}`) {
+	if !strings.Contains(a.raw, `"m.change_password":{"enabled":true}`) {
 		t.Errorf("capabilities %s", a.raw)
 	}
 }

@@ -208,3 +208,24 @@ func TestWorldRooms(t *testing.T) {
 	}
 	control(t, hs, "POST", "/_mock"+r+"/send", map[string]any{"user": "alice", "body": "x"}).wantError(t, http.StatusNotFound, "M_NOT_FOUND")
 }
+
+// TestWorldAccountOperations: the account operations of the control API
+// (deactivate, password) act on the world they are sent to, through its
+// control_url or /_mock/worlds/{id}, and the default world keeps its user.
+func TestWorldAccountOperations(t *testing.T) {
+	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithControl(controlToken))
+	gone, err := hs.NewWorld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := hs.NewWorld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGone, inMoved := strings.TrimPrefix(gone.URL, hs.URL), strings.TrimPrefix(moved.URL, hs.URL)
+	control(t, hs, "POST", inGone+"/_mock/users/alice/deactivate", map[string]any{}).wantStatus(t, http.StatusOK)
+	control(t, hs, "POST", "/_mock/worlds/"+moved.ID+"/users/alice/password", map[string]any{"password": "new"}).wantStatus(t, http.StatusOK)
+	call(t, hs, "POST", inGone+"/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, http.StatusForbidden, "M_USER_DEACTIVATED")
+	call(t, hs, "POST", inMoved+"/_matrix/client/v3/login", "", loginBody("alice", "new", nil)).wantStatus(t, http.StatusOK)
+	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantStatus(t, http.StatusOK)
+}

@@ -278,15 +278,23 @@ func TestShortExpiry(t *testing.T) {
 	})
 }
 
+// phoneEndsAt10m checks that alice's phone (cli, with the refresh token
+// alice-phone-refresh) works until the clock moves ten minutes, after which
+// its access and refresh tokens fail with this soft_logout.
+func phoneEndsAt10m(t *testing.T, srv server, cli *mautrix.Client, soft bool) {
+	t.Helper()
+	mustWhoami(t, cli, alice, phone)
+	srv.advance(t, 10*time.Minute)
+	_, err := whoami(t, cli)
+	wantUnknownToken(t, err, soft)
+	_, err = refresh(t, cli, "alice-phone-refresh")
+	wantUnknownToken(t, err, soft)
+}
+
 func TestSoftLogout(t *testing.T) {
 	eachWay(t, "soft-logout.yaml", func(t *testing.T, srv server) {
 		cli := client(t, srv, alice, "alice-phone")
-		mustWhoami(t, cli, alice, phone)
-		srv.advance(t, 10*time.Minute)
-		_, err := whoami(t, cli)
-		wantUnknownToken(t, err, true)
-		_, err = refresh(t, cli, "alice-phone-refresh")
-		wantUnknownToken(t, err, true)
+		phoneEndsAt10m(t, srv, cli, true)
 
 		// Log in again on the same device: it comes back, with its name.
 		resp := passwordLogin(t, cli, "alice", alicePW, phone, false)
@@ -417,6 +425,44 @@ func TestFlakyServer(t *testing.T) {
 			}
 		}
 		mustWhoami(t, cli, alice, first.DeviceID)
+	})
+}
+
+func TestPasswordChangedElsewhere(t *testing.T) {
+	eachWay(t, "password-changed-elsewhere.yaml", func(t *testing.T, srv server) {
+		onPhone := client(t, srv, alice, "alice-phone")
+		onLaptop := client(t, srv, alice, "alice-laptop")
+		mustWhoami(t, onLaptop, alice, laptop)
+		mustWhoami(t, onPhone, alice, phone)
+		mustWhoami(t, onPhone, alice, phone) // the password changes here
+		for _, cli := range []*mautrix.Client{onPhone, onLaptop} {
+			_, err := whoami(t, cli)
+			wantUnknownToken(t, err, false)
+		}
+		_, err := refresh(t, onPhone, "alice-phone-refresh")
+		wantUnknownToken(t, err, false)
+
+		_, err = tryLogin(t, client(t, srv, "", ""), "alice", alicePW, phone, false)
+		wantMatrixError(t, err, 403, "M_FORBIDDEN")
+		cli := client(t, srv, "", "")
+		resp := passwordLogin(t, cli, "alice", "looking-glass", "", false)
+		if resp.DeviceID == phone || resp.DeviceID == laptop {
+			t.Fatalf("a fresh login got the deleted device %s back", resp.DeviceID)
+		}
+		mustWhoami(t, cli, alice, resp.DeviceID)
+	})
+}
+
+func TestAccountDeactivated(t *testing.T) {
+	eachWay(t, "account-deactivated.yaml", func(t *testing.T, srv server) {
+		phoneEndsAt10m(t, srv, client(t, srv, alice, "alice-phone"), false)
+		_, err := tryLogin(t, client(t, srv, "", ""), "alice", alicePW, "", false)
+		if !errors.Is(err, mautrix.MUserDeactivated) {
+			t.Fatalf("login: %v, want M_USER_DEACTIVATED", err)
+		}
+		wantMatrixError(t, err, 403, "M_USER_DEACTIVATED")
+		_, err = client(t, srv, "", "").RegisterAvailable(t.Context(), "alice")
+		wantMatrixError(t, err, 400, "M_USER_IN_USE")
 	})
 }
 
@@ -673,6 +719,7 @@ func TestLibraryIsTested(t *testing.T) {
 		"device-deleted-elsewhere.yaml": true, "refresh-token-reuse.yaml": true,
 		"rate-limited-refresh.yaml": true, "flaky-server.yaml": true,
 		"oauth.yaml": true, "oauth-only-msc-era.yaml": true, "refresh-answer-lost.yaml": true,
+		"password-changed-elsewhere.yaml": true, "account-deactivated.yaml": true,
 		"expiry-mid-sync.yaml": true,
 	}
 	files, err := fs.Glob(scenarios.Files, "*.yaml")

@@ -85,6 +85,9 @@
 //     [legacy].
 //   - guest_access: true lets clients register guest accounts. Default
 //     false.
+//   - password_changes: false turns password changes through the API off:
+//     the m.change_password capability says so and POST
+//     /account/password is refused. Default true.
 //   - unknown_endpoint: how an unknown endpoint is answered: spec (404, or
 //     405 for a known path with another method, M_UNRECOGNIZED) or synapse
 //     (400 M_UNRECOGNIZED). Default spec.
@@ -286,6 +289,17 @@
 //     client of the user.
 //   - revoke_refresh_token: the target device's refresh token stops
 //     working.
+//   - change_password: the target user's password changes, as if they
+//     had changed it on another client: password (required) is the new
+//     one; with logout_devices (default true) every device of the user is
+//     logged out, its tokens failing with soft_logout: false, except
+//     device, the device the change is made on, when given.
+//   - reset_cross_signing: the target user's cross-signing keys are
+//     dropped, as a reset from another client does before it uploads new
+//     ones.
+//   - deactivate: the target user's account is deactivated: every device
+//     is logged out (soft_logout: false), logins are refused with
+//     M_USER_DEACTIVATED, and the user ID stays taken.
 //   - delay: a duration to wait before the request is answered.
 //   - respond: answer the request with this instead of the real handler:
 //     status, the HTTP status (100 to 599, default 200); headers, a
@@ -305,9 +319,12 @@
 // The first five act on a target device, given as a mapping with user
 // and device, or as {} (or nothing). A left-out user is the request's
 // own; a left-out device is the request's when the user is the request's
-// user, and otherwise means every device of the user. A time rule has no
-// request, so its effects must give user. On a request without an access
-// token, an effect that gives no user does nothing.
+// user, and otherwise means every device of the user. The next three act
+// on a user's account, given as a mapping with user (and, for
+// change_password, its other keys), or as {} (or nothing) for the
+// request's user; change_password takes no device from the request. A
+// time rule has no request, so its effects must give user. On a request
+// without an access token, an effect that gives no user does nothing.
 //
 // # Errors
 //

@@ -113,7 +113,10 @@ func NewEngine(rules []Rule, start time.Time, userID func(string) string) *Engin
 // request's device. Those that name another user without a device keep
 // Device empty: they act on every device of that user. An effect that
 // names no user on a request that authenticated none acts on nothing and
-// is left out of the firing.
+// is left out of the firing. Effects on an account (change_password,
+// reset_cross_signing, deactivate) that leave out the user get the
+// request's user, and never its device: a password change in a request
+// rule is made elsewhere unless the rule names the device.
 func (e *Engine) OnRequest(req Request) []Fired {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -215,6 +218,12 @@ func (e *Engine) fire(i int, userID, deviceID string) Fired {
 	r := &e.rules[i]
 	f := Fired{Name: r.Name, Index: i, Effects: make([]Effect, 0, len(r.Then))}
 	for _, eff := range r.Then {
+		if eff.Kind.onAccount() && eff.User == "" {
+			if userID == "" {
+				continue
+			}
+			eff.User = userID
+		}
 		if eff.Kind.targeted() {
 			switch {
 			case eff.User == "" && userID == "":

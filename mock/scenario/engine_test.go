@@ -201,6 +201,40 @@ func TestEngineTargets(t *testing.T) {
 	}
 }
 
+// TestEngineAccountTargets: effects on an account take the request's user
+// when they name none, and never the request's device.
+func TestEngineAccountTargets(t *testing.T) {
+	e := newTestEngine(t, `
+- when: {request: {}}
+  times: always
+  then:
+    change_password: {password: new}
+    reset_cross_signing: {user: bob}
+    deactivate: {}`)
+	tests := []struct {
+		name string
+		req  Request
+		want []Effect
+	}{
+		{"alice's phone", whoami(), []Effect{
+			{Kind: ChangePassword, User: "@alice:example.org", Password: "new", LogoutDevices: true},
+			{Kind: ResetCrossSigning, User: "bob"},
+			{Kind: Deactivate, User: "@alice:example.org"},
+		}},
+		{"no access token", Request{Method: "GET", Path: "/_matrix/client/versions", Now: start}, []Effect{
+			{Kind: ResetCrossSigning, User: "bob"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fired := e.OnRequest(tt.req)
+			if len(fired) != 1 || !reflect.DeepEqual(fired[0].Effects, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", fired, tt.want)
+			}
+		})
+	}
+}
+
 func TestEngineFiredNames(t *testing.T) {
 	e := newTestEngine(t, `
 - {name: first, when: {nth: 1}, then: {delay: 1s}}

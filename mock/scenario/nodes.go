@@ -140,6 +140,12 @@ func (p *parser) mapping(n *yaml.Node, path string, allowed []string) (fields, b
 	return f, true
 }
 
+// null reports whether n is YAML's null (a key given without a value).
+func null(n *yaml.Node) bool {
+	n = deref(n)
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
 // empty reports whether n is a mapping without keys.
 func empty(n *yaml.Node) bool {
 	n = deref(n)

@@ -25,7 +25,7 @@ var (
 	oauthKeys  = []string{"auto_approve", "metadata_names", "action_names", "refresh_replay", "code_replay"}
 	limitKeys  = []string{"failed_attempts", "window"}
 	expiryKeys = []string{"legacy", "oauth"}
-	serverKeys = []string{"name", "versions", "auth", "guest_access", "unknown_endpoint", "refresh_errors"}
+	serverKeys = []string{"name", "versions", "auth", "guest_access", "password_changes", "unknown_endpoint", "refresh_errors"}
 	clockKeys  = []string{"mode", "start"}
 	tokenKeys  = []string{
 		"access_lifetime", "refresh_lifetime", "login_token_lifetime", "expire_non_refreshable",
@@ -70,6 +70,7 @@ func Parse(filename string, data []byte, ops *operation.Table) (*Scenario, error
 			Name:            "localhost",
 			Versions:        DefaultVersions(),
 			Auth:            []string{Legacy},
+			PasswordChanges: true,
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
@@ -125,7 +126,7 @@ func (p *parser) document(data []byte) *yaml.Node {
 		return nil
 	}
 	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+	if null(root) {
 		return nil
 	}
 	if expanded(root, map[*yaml.Node]int{}) > maxValues {
@@ -282,6 +283,9 @@ func (p *parser) serverSection(n *yaml.Node, s *Server) {
 	}
 	if v := f.val("guest_access"); v != nil {
 		s.GuestAccess, _ = p.boolean(v, "server.guest_access")
+	}
+	if v := f.val("password_changes"); v != nil {
+		s.PasswordChanges, _ = p.boolean(v, "server.password_changes")
 	}
 	if v := f.val("unknown_endpoint"); v != nil {
 		s.UnknownEndpoint, _ = p.enum(v, "server.unknown_endpoint", []string{Spec, Synapse})

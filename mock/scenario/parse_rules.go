@@ -18,6 +18,8 @@ var (
 	whenKeys     = []string{"at", "request", "nth", "every", "from", "to", "after_rule"}
 	requestKeys  = []string{"operation", "method", "path", "user", "device"}
 	targetKeys   = []string{"user", "device"}
+	accountKeys  = []string{"user"}
+	passwordKeys = []string{"user", "device", "password", "logout_devices"}
 	respondKeys  = []string{"status", "headers", "body", "body_text", "content_type"}
 	methods      = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 	pathRE       = regexp.MustCompile(`^/[^?#\s]*$`)
@@ -350,27 +352,32 @@ func (p *parser) effects(n *yaml.Node, path string, timeRule bool) []Effect {
 			if drop, ok := p.boolean(e.val, epath); ok && !drop {
 				p.errorf(e.val, "%s: only true is allowed; leave the key out instead", epath)
 			}
+		case ChangePassword:
+			eff = p.passwordChange(e, epath, timeRule)
+		case ResetCrossSigning, Deactivate:
+			_, eff.User, _ = p.target(e, epath, timeRule, accountKeys)
 		case LoseAnswer:
 			eff.Loss, _ = p.enum(e.val, epath, []string{LostConnection, LostBadGateway})
 		default:
-			eff.User, eff.Device = p.target(e, epath, timeRule)
+			_, eff.User, eff.Device = p.target(e, epath, timeRule, targetKeys)
 		}
 		effects = append(effects, eff)
 	}
 	return effects
 }
 
-// target reads the user and device an effect acts on: a mapping, or
-// nothing for the request's own.
-func (p *parser) target(e entry, path string, timeRule bool) (user, device string) {
-	if v := deref(e.val); v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" {
-		f, ok := p.mapping(v, path, targetKeys)
-		if !ok {
-			return "", ""
+// target reads the mapping an effect on a device or an account takes,
+// with the given keys, or nothing for {}, and the user and device it
+// names (empty when left out). A time rule's effects must name the user.
+func (p *parser) target(e entry, path string, timeRule bool, keys []string) (f fields, user, device string) {
+	if !null(e.val) {
+		var ok bool
+		if f, ok = p.mapping(e.val, path, keys); !ok {
+			return nil, "", ""
 		}
 		if v := f.val("user"); v != nil {
 			if user, ok = p.knownUser(v, path+".user"); !ok {
-				return "", ""
+				return f, "", ""
 			}
 		}
 		if v := f.val("device"); v != nil {
@@ -380,7 +387,24 @@ func (p *parser) target(e entry, path string, timeRule bool) (user, device strin
 	if timeRule && user == "" {
 		p.errorf(e.key, "%s: give user; a rule without a request condition has no request to take the user from", path)
 	}
-	return user, device
+	return f, user, device
+}
+
+// passwordChange reads a change_password effect: its target, the new
+// password (required) and logout_devices (default true).
+func (p *parser) passwordChange(e entry, path string, timeRule bool) Effect {
+	eff := Effect{Kind: ChangePassword, LogoutDevices: true}
+	var f fields
+	f, eff.User, eff.Device = p.target(e, path, timeRule, passwordKeys)
+	if v := f.val("password"); v != nil {
+		eff.Password, _ = p.nonEmpty(v, path+".password")
+	} else if f != nil || null(e.val) {
+		p.errorf(e.key, "%s: give password, the new password", path)
+	}
+	if v := f.val("logout_devices"); v != nil {
+		eff.LogoutDevices, _ = p.boolean(v, path+".logout_devices")
+	}
+	return eff
 }
 
 // respond reads the answer of a respond effect.

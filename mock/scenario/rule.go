@@ -113,6 +113,17 @@ const (
 	DeleteDevice EffectKind = "delete_device"
 	// RevokeRefreshToken revokes the target device's refresh token.
 	RevokeRefreshToken EffectKind = "revoke_refresh_token"
+	// ChangePassword changes the target user's password as if they had done
+	// it on another client: with Effect.LogoutDevices every device but
+	// Effect.Device (if given, the device the change is made on) is logged
+	// out, and requests with their tokens fail with soft_logout: false.
+	ChangePassword EffectKind = "change_password"
+	// ResetCrossSigning drops the target user's cross-signing keys, as a
+	// reset from another client does before it uploads new ones.
+	ResetCrossSigning EffectKind = "reset_cross_signing"
+	// Deactivate deactivates the target user's account: every session ends
+	// and logins are refused with M_USER_DEACTIVATED.
+	Deactivate EffectKind = "deactivate"
 	// Delay waits for Effect.Delay before the request is answered.
 	Delay EffectKind = "delay"
 	// Respond answers the request with Effect.Response instead of the real
@@ -138,6 +149,7 @@ const (
 // effectOrder lists every kind in the order effects apply.
 var effectOrder = []EffectKind{
 	ExpireAccessToken, SoftLogout, HardLogout, DeleteDevice, RevokeRefreshToken,
+	ChangePassword, ResetCrossSigning, Deactivate,
 	Delay, Respond, DropConnection, LoseAnswer,
 }
 
@@ -155,6 +167,15 @@ func (k EffectKind) targeted() bool {
 	return false
 }
 
+// onAccount reports whether effects of kind k act on a user's account.
+func (k EffectKind) onAccount() bool {
+	switch k {
+	case ChangePassword, ResetCrossSigning, Deactivate:
+		return true
+	}
+	return false
+}
+
 // Effect is one thing a rule does.
 type Effect struct {
 	Kind EffectKind
@@ -163,7 +184,16 @@ type Effect struct {
 	// as written, empty when left out. In a Fired effect, User is as
 	// written or the request's full user ID, and an empty Device means
 	// every device of User.
+	//
+	// ChangePassword, ResetCrossSigning and Deactivate act on User, filled
+	// in the same way; Device is used by ChangePassword only, as written:
+	// the device that stays logged in, empty for none.
 	User, Device string
+	// Password is the new password of a ChangePassword effect.
+	Password string
+	// LogoutDevices makes a ChangePassword effect log out every device but
+	// Device (the file's logout_devices, default true).
+	LogoutDevices bool
 	// Delay is the wait of a Delay effect.
 	Delay time.Duration
 	// Response is the answer of a Respond effect.

@@ -97,6 +97,10 @@ type Server struct {
 	Auth []string
 	// GuestAccess lets clients register guest accounts.
 	GuestAccess bool
+	// PasswordChanges lets users change their password through the API
+	// (POST /account/password, advertised as m.change_password). Default
+	// true.
+	PasswordChanges bool
 	// UnknownEndpoint is Spec (404 or 405 M_UNRECOGNIZED) or Synapse (400
 	// M_UNRECOGNIZED).
 	UnknownEndpoint string

@@ -200,11 +200,18 @@ func TestLoginToken(t *testing.T) {
 		t.Errorf("m.get_login_token = %+v, want enabled", caps.GetLoginToken)
 	}
 
+	// get_token asks for the password each time (no UIA grace period).
+	getToken := cli.BuildClientURL("v1", "login", "get_token")
+	uia := uiaChallenge(t, cli, http.MethodPost, getToken, struct{}{})
+	if !uia.HasSingleStageFlow(mautrix.AuthTypePassword) || uia.Session == "" {
+		t.Fatalf("get_token challenge = %+v, want the single flow [m.login.password] and a session", uia)
+	}
 	var tok struct {
 		LoginToken  string `json:"login_token"`
 		ExpiresInMS int64  `json:"expires_in_ms"`
 	}
-	if _, err := cli.MakeRequest(ctx, http.MethodPost, cli.BuildClientURL("v1", "login", "get_token"), struct{}{}, &tok); err != nil {
+	withAuth := map[string]any{"auth": passwordStage(uia.Session, alicePassword)}
+	if _, err := cli.MakeRequest(ctx, http.MethodPost, getToken, withAuth, &tok); err != nil {
 		t.Fatalf("get_token: %v", err)
 	}
 	if tok.LoginToken == "" || tok.ExpiresInMS != int64(2*time.Minute/time.Millisecond) {

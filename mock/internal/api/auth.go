@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
@@ -44,23 +45,29 @@ const (
 // off in favour of OAuth 2.0.
 var errLegacyOff = Errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server logs clients in through OAuth 2.0 only: see GET "+AuthMetadataStable)
 
-// checkPassword checks a password for user, counting a wrong one against
-// the user and the client's address (world.Attempts): wrong is the answer
-// then, and once either has failed too often, every attempt is answered
-// 429 M_LIMIT_EXCEEDED until the window ends.
-func checkPassword(x *Exchange, user, password string, wrong *Error) *Error {
+// checkPassword checks a password for user, matched as a login matches
+// it (state.Store.VerifyPassword), and returns the stored user ID. A wrong
+// one counts against the user (in any spelling) and the client's address
+// (world.Attempts): wrong is the answer then, and once either has failed
+// too often, every attempt is answered 429 M_LIMIT_EXCEEDED until the
+// window ends. A deactivated account is 403 M_USER_DEACTIVATED.
+func checkPassword(x *Exchange, user, password string, wrong *Error) (string, *Error) {
 	st := x.Store()
-	keys := limit.Keys(x.req.RemoteAddr, st.UserID(user))
+	keys := limit.Keys(x.req.RemoteAddr, strings.ToLower(st.UserID(user)))
 	if wait := x.World.Attempts.Wait(keys...); wait > 0 {
 		e := Errorf(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many failed attempts; try again later")
 		e.RetryAfterMs = wait.Milliseconds()
-		return e
+		return "", e
 	}
-	if st.CheckPassword(user, password) != nil {
+	id, err := st.VerifyPassword(user, password)
+	switch {
+	case errors.Is(err, state.ErrUserDeactivated):
+		return "", ErrorOf(err)
+	case err != nil:
 		x.World.Attempts.Fail(keys...)
-		return wrong
+		return "", wrong
 	}
-	return nil
+	return id, nil
 }
 
 // GetLoginFlows lists the login types. A server that logs clients in
@@ -96,10 +103,10 @@ func (Handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) 
 		if b.Password == nil {
 			return nil, MissingParam("password")
 		}
-		if e := checkPassword(x, who, *b.Password, errForbidden); e != nil {
+		var e *Error
+		if userID, e = checkPassword(x, who, *b.Password, errForbidden); e != nil {
 			return nil, e
 		}
-		userID = st.UserID(who)
 	case loginToken:
 		if deref(b.Token) == "" {
 			return nil, MissingParam("token")
@@ -154,8 +161,27 @@ func loginUser(b *clientserver.LoginJSONRequestBody) (string, error) {
 	return "", Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown identifier type "+b.Identifier.Type)
 }
 
-func (Handlers) GenerateLoginToken(ctx context.Context, _ clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
+// errOAuthLoginToken refuses POST /login/get_token to a session made
+// through OAuth 2.0: the token would make a legacy session that outlives
+// the OAuth one.
+var errOAuthLoginToken = Errorf(http.StatusForbidden, "M_FORBIDDEN", "Sessions made through OAuth 2.0 cannot get a login token: sign the other client in through OAuth 2.0 instead")
+
+// GenerateLoginToken answers POST /login/get_token after the
+// m.login.password stage, every time: the spec says servers always
+// re-prompt here, as the token makes a second session.
+func (Handlers) GenerateLoginToken(ctx context.Context, req clientserver.GenerateLoginTokenRequestObject) (clientserver.GenerateLoginTokenResponseObject, error) {
 	x := From(ctx)
+	if x.Principal.ViaOAuth {
+		return nil, errOAuthLoginToken
+	}
+	var auth *clientserver.AuthenticationData
+	if req.Body != nil {
+		auth = req.Body.Auth
+	}
+	_, challenge, err := passwordUIA(x, auth, "get_token", "")
+	if err != nil || challenge != nil {
+		return clientserver.GenerateLoginToken401JSONResponse(deref(challenge)), err
+	}
 	token, lifetime := x.Store().NewLoginToken(x.Principal.UserID)
 	return clientserver.GenerateLoginToken200JSONResponse{LoginToken: token, ExpiresInMs: int(lifetime / time.Millisecond)}, nil
 }
@@ -177,6 +203,9 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	}
 	// Who refreshes, for the journal and the log, also when it fails.
 	x.carryRefresh(req.Body.RefreshToken)
+	if x.Carried.ViaOAuth {
+		return nil, errOAuthRefresh
+	}
 	sess, err := x.Store().Refresh(req.Body.RefreshToken)
 	var te *state.TokenError
 	if errors.As(err, &te) && x.World.SynapseRefresh && (te.Cause == state.CauseExpired || te.Cause == state.CauseRevoked) {
@@ -189,6 +218,16 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	a.body.AccessToken = sess.AccessToken
 	a.body.RefreshToken, a.body.ExpiresInMs = a.tokens.of(sess)
 	return a, nil
+}
+
+// errOAuthRefresh answers POST /refresh with a refresh token issued by the
+// OAuth 2.0 token endpoint: such sessions refresh there only, where the
+// token is bound to its client. A token keeps the API it was issued through
+// for its whole life (a new login on the device ends it), so checking before
+// the refresh is enough.
+var errOAuthRefresh = &Error{
+	Status: http.StatusUnauthorized, Errcode: "M_UNKNOWN_TOKEN", SoftLogout: new(false),
+	Message: "This refresh token was issued through OAuth 2.0: refresh it at the token endpoint",
 }
 
 func (Handlers) Logout(ctx context.Context, _ clientserver.LogoutRequestObject) (clientserver.LogoutResponseObject, error) {

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
@@ -60,10 +62,10 @@ func (Handlers) DeleteDevice(ctx context.Context, req clientserver.DeleteDeviceR
 	if _, err := st.Device(user, req.DeviceID); err != nil {
 		return nil, err
 	}
-	if err := refuseOAuthSession(x); err != nil {
+	if err := refuseOAuthSession(x, "delete devices", oauth.ActionDeviceDelete, req.DeviceID); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices")
+	_, challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", "")
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevice401JSONResponse(deref(challenge)), err
 	}
@@ -78,10 +80,10 @@ func (Handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevice
 	if req.Body.Devices == nil {
 		return nil, MissingParam("devices")
 	}
-	if err := refuseOAuthSession(x); err != nil {
+	if err := refuseOAuthSession(x, "delete devices", oauth.ActionDevicesList, ""); err != nil {
 		return nil, err
 	}
-	challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices")
+	_, challenge, err := passwordUIA(x, req.Body.Auth, "delete_devices", deviceSet(req.Body.Devices))
 	if err != nil || challenge != nil {
 		return clientserver.DeleteDevices401JSONResponse(deref(challenge)), err
 	}
@@ -92,16 +94,26 @@ func (Handlers) DeleteDevices(ctx context.Context, req clientserver.DeleteDevice
 	return clientserver.DeleteDevices200JSONResponse{}, nil
 }
 
-// refuseOAuthSession refuses the UIA device endpoints to a session made
-// through OAuth 2.0, which has no password stage to offer: the spec sends
-// such clients to the account management page.
-func refuseOAuthSession(x *Exchange) error {
+// refuseOAuthSession refuses a UIA endpoint to a session made through
+// OAuth 2.0, which has no password stage to offer (the spec warns that such
+// endpoints cannot be used with these tokens): what says what the caller
+// cannot do, and the answer sends the user to the account management page,
+// opened on action (a stable name; "" for its main view) for device.
+func refuseOAuthSession(x *Exchange, what, action, device string) error {
 	if !x.Principal.ViaOAuth {
 		return nil
 	}
-	msg := "Sessions made through OAuth 2.0 cannot delete devices with user-interactive auth"
-	if x.World.OAuth != nil {
-		msg += ": use the account management page " + x.BaseURL() + oauth.AccountPath
+	msg := "Sessions made through OAuth 2.0 cannot " + what + " with user-interactive auth"
+	if o := x.World.OAuth; o != nil {
+		msg += ": use the account management page, " + o.ActionURL(x.BaseURL(), action, device)
 	}
 	return Errorf(http.StatusForbidden, "M_FORBIDDEN", msg)
+}
+
+// deviceSet is the fingerprint of a list of device IDs for a UIA session:
+// the same set of devices, in any order, gives the same fingerprint.
+func deviceSet(ids []string) string {
+	set := slices.Compact(slices.Sorted(slices.Values(ids)))
+	b, _ := json.Marshal(set) // a []string always encodes
+	return string(b)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/mock/internal/rooms"
 )
 
 // Discovery: what the server offers and where it is (versions,
@@ -51,10 +52,30 @@ func (Handlers) GetAuthMetadata(ctx context.Context, _ clientserver.GetAuthMetad
 	return x.World.OAuth.Metadata(x.BaseURL()), nil
 }
 
-func (Handlers) GetCapabilities(context.Context, clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
+// GetCapabilities answers GET /capabilities for the caller. What needs
+// user-interactive auth (a password change, 3PID changes, a login token)
+// is off for a session made through OAuth 2.0, which has no password stage;
+// password changes are also off when the server turns them off.
+func (Handlers) GetCapabilities(ctx context.Context, _ clientserver.GetCapabilitiesRequestObject) (clientserver.GetCapabilitiesResponseObject, error) {
+	x := From(ctx)
+	uia := !x.Principal.ViaOAuth
+	on := func(enabled bool) *clientserver.BooleanCapability {
+		return &clientserver.BooleanCapability{Enabled: enabled}
+	}
+	versions := &clientserver.GetCapabilitiesResponseCapabilitiesMRoomVersions{
+		Default:   rooms.DefaultRoomVersion,
+		Available: make(map[string]clientserver.GetCapabilitiesResponseCapabilitiesMRoomVersionsAvailable, len(rooms.StableRoomVersions)),
+	}
+	for _, v := range rooms.StableRoomVersions {
+		versions.Available[v] = clientserver.Stable
+	}
 	caps := clientserver.GetCapabilitiesResponseCapabilities{
-		MChangePassword: &clientserver.BooleanCapability{Enabled: false},
-		MGetLoginToken:  &clientserver.BooleanCapability{Enabled: true},
+		MChangePassword: on(uia && !x.World.NoPasswordChanges),
+		M3PidChanges:    on(uia),
+		MGetLoginToken:  on(uia),
+		MSetDisplayname: on(true),
+		MSetAvatarURL:   on(true),
+		MRoomVersions:   versions,
 	}
 	return clientserver.GetCapabilities200JSONResponse{Capabilities: caps}, nil
 }

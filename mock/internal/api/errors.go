@@ -52,9 +52,9 @@ func tokenError(err *state.TokenError) *Error {
 	return &Error{Status: http.StatusUnauthorized, Errcode: "M_UNKNOWN_TOKEN", Message: err.Reason, SoftLogout: &soft}
 }
 
-// toMatrixError turns any error a handler or the store returned into the
-// answer to send. Errors that no handler expected become 500 M_UNKNOWN.
-func toMatrixError(err error) *Error {
+// ErrorOf turns any error a handler, the store or the Go API returned into
+// the answer to send. Errors that no handler expected become 500 M_UNKNOWN.
+func ErrorOf(err error) *Error {
 	var me *Error
 	var te *state.TokenError
 	switch {
@@ -72,6 +72,14 @@ func toMatrixError(err error) *Error {
 		return Errorf(http.StatusBadRequest, "M_INVALID_USERNAME", "User ID may only contain a-z, 0-9, and .=_-/+, must not be all digits, and must belong to this server")
 	case errors.Is(err, state.ErrGuestAccessForbidden):
 		return Errorf(http.StatusForbidden, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled")
+	case errors.Is(err, state.ErrUserDeactivated):
+		return Errorf(http.StatusForbidden, "M_USER_DEACTIVATED", "This account has been deactivated")
+	case errors.Is(err, state.ErrUIARequestChanged):
+		return Errorf(http.StatusForbidden, "M_FORBIDDEN", "Requested operation has changed during the UI authentication session")
+	case errors.Is(err, state.ErrThreePIDInUse):
+		return Errorf(http.StatusBadRequest, "M_THREEPID_IN_USE", "This third-party identifier is already in use")
+	case errors.Is(err, state.ErrThreePIDAuthFailed):
+		return Errorf(http.StatusBadRequest, "M_THREEPID_AUTH_FAILED", "No validated third-party identifier session with this sid and client_secret")
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}
@@ -117,12 +125,12 @@ func matchStore(err error, table []storeError) *Error {
 func RoomsError(err error) *Error { return matchStore(err, roomsErrors) }
 
 // fromStore answers err with the first entry of table it matches, else as
-// toMatrixError does.
+// ErrorOf does.
 func fromStore(err error, table []storeError) *Error {
 	if e := matchStore(err, table); e != nil {
 		return e
 	}
-	return toMatrixError(err)
+	return ErrorOf(err)
 }
 
 // decodeError turns a failure to decode a request body or parameter into

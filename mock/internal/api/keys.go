@@ -155,7 +155,7 @@ func (Handlers) UploadCrossSigningKeys(ctx context.Context, req clientserver.Upl
 			return jsonAnswer{http.StatusUnauthorized, oauthResetChallenge(x)}, nil
 		}
 	} else {
-		challenge, err := passwordUIA(x, req.Body.Auth, crossSigningPurpose)
+		_, challenge, err := passwordUIA(x, req.Body.Auth, crossSigningPurpose, "")
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func (Handlers) UploadCrossSigningKeys(ctx context.Context, req clientserver.Upl
 // account management page, with the reset action, where the user approves.
 func oauthResetChallenge(x *Exchange) *clientserver.AuthenticationResponse {
 	st := x.Store()
-	session := st.NewUIASession(crossSigningPurpose, x.Principal.UserID)
+	session := st.StartUIA(crossSigningPurpose, x.Principal.UserID, uiaRequest(x, ""))
 	return &clientserver.AuthenticationResponse{
 		Flows:   []clientserver.AuthenticationResponseFlowsItem{{Stages: []string{loginOAuth}}},
 		Params:  &map[string]map[string]any{loginOAuth: {"url": oauth.CrossSigningResetURL(x.BaseURL())}},

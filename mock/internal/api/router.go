@@ -39,12 +39,12 @@ func newRouter() http.Handler {
 				fail(w, ErrMissingToken)
 				return
 			}
-			fail(w, toMatrixError(err))
+			fail(w, ErrorOf(err))
 		},
 	}
 	strict := clientserver.NewStrictHandlerWithOptions(Handlers{}, nil, clientserver.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, decodeError(err)) },
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, toMatrixError(err)) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, ErrorOf(err)) },
 	})
 	addEmptyStateKeyRoutes(router, strict)
 	clientserver.HandlerWithOptions(strict, clientserver.GorillaServerOptions{
@@ -55,7 +55,7 @@ func newRouter() http.Handler {
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) {
 			oauthRequestError(w, http.StatusBadRequest, err.Error())
 		},
-		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, toMatrixError(err)) },
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, ErrorOf(err)) },
 	})
 	oauth2.HandlerWithOptions(oauthStrict, oauth2.GorillaServerOptions{
 		BaseRouter: router,

@@ -47,7 +47,7 @@ func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool, loss
 			case scenario.LoseAnswer:
 				loss = e.Loss
 			default:
-				wd.ApplyToDevices(e)
+				wd.ApplyToUser(e)
 			}
 		}
 	}

@@ -45,6 +45,7 @@ const (
 	buttonDelete     = "delete"
 	buttonDeactivate = "deactivate"
 	buttonReset      = "reset"
+	buttonPassword   = "change_password"
 )
 
 // pageSession is a page session: who signed in, and until when.
@@ -93,6 +94,17 @@ func (s *Server) endAccountSessions(user string) {
 			delete(s.pageLogins, k)
 		}
 	}
+}
+
+// Deactivate deactivates the user's account (a user ID or a bare
+// localpart) in the store and ends their sessions on the account page.
+// The store's errors: ErrNotFound for an unknown user.
+func (s *Server) Deactivate(user string) error {
+	if err := s.store.Deactivate(user); err != nil {
+		return err
+	}
+	s.endAccountSessions(s.store.UserID(user))
+	return nil
 }
 
 // approveReset records that user approved a cross-signing reset.
@@ -291,11 +303,7 @@ func (v *accountVisit) ownDevice() (state.Device, bool) {
 func (v *accountVisit) show() {
 	switch v.action {
 	case actionProfile:
-		v.s.render(http.StatusOK, view{
-			Title:      "Your profile",
-			Paragraphs: []string{"User ID: " + v.user},
-			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: v.s.path(AccountPath), Label: "Your account"}},
-		}).write(v.w)
+		v.profile("").write(v.w)
 	case actionDevicesList:
 		devices := v.s.store.Devices(v.user)
 		v.s.render(http.StatusOK, view{
@@ -389,6 +397,21 @@ func (v *accountVisit) deviceView(d state.Device) {
 // passwordField asks for the password again before a destructive action.
 var passwordField = field{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"}
 
+// profile shows the user's profile with the form that changes their
+// password (the API refuses that to sessions made through OAuth 2.0).
+func (v *accountVisit) profile(problem string) page {
+	return v.s.render(http.StatusOK, view{
+		Title: "Your profile", Error: problem,
+		Paragraphs: []string{"User ID: " + v.user, "Changing your password here keeps your devices signed in."},
+		Form: &form{
+			Action: v.s.path(AccountPath), Hidden: v.hidden(),
+			Fields:  []field{passwordField, {Name: "new_password", Label: "New password", Type: "password", Autocomplete: "new-password"}},
+			Buttons: []button{{buttonPassword, "Change password"}},
+		},
+		Links: []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}, {URL: v.s.path(AccountPath), Label: "Your account"}},
+	})
+}
+
 // deleteForm asks to confirm a device's deletion with the password.
 func (v *accountVisit) deleteForm(d state.Device, problem string) page {
 	what := d.ID
@@ -453,16 +476,33 @@ func (v *accountVisit) submit() {
 			v.deactivateForm(problem).withStatus(status).write(v.w)
 			return
 		}
-		if err := v.s.store.Deactivate(v.user); err != nil {
+		if err := v.s.Deactivate(v.user); err != nil {
 			v.problem(http.StatusNotFound, "The account no longer exists.").write(v.w)
 			return
 		}
-		v.s.endAccountSessions(v.user)
 		http.SetCookie(v.w, &http.Cookie{Name: accountCookie, Path: v.s.path(AccountPath), MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		v.s.render(http.StatusOK, view{
 			Title:      "Account deactivated",
 			Paragraphs: []string{v.user + " is deactivated and all its devices are signed out."},
 		}).write(v.w)
+	case buttonPassword:
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.profile(problem).withStatus(status).write(v.w)
+			return
+		}
+		newPassword := v.r.PostForm.Get("new_password")
+		switch {
+		case newPassword == "":
+			v.profile("Choose a new password.").write(v.w)
+		case v.s.store.ChangePassword(v.user, newPassword, "", false) != nil:
+			v.problem(http.StatusNotFound, "The account no longer exists.").write(v.w)
+		default:
+			v.s.render(http.StatusOK, view{
+				Title:      "Password changed",
+				Paragraphs: []string{"The password of " + v.user + " is changed; your devices stay signed in."},
+				Links:      []link{{URL: v.s.path(AccountPath), Label: "Your account"}},
+			}).write(v.w)
+		}
 	case buttonReset:
 		v.s.approveReset(v.user, v.now)
 		v.s.render(http.StatusOK, view{

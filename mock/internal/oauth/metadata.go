@@ -35,13 +35,9 @@ var (
 // Metadata is the auth_metadata answer for a homeserver at base: this
 // server's endpoints, what it supports, and the account management page.
 func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONResponse {
-	actions := slices.Clone(stableActions)
-	if s.settings.ActionNames == scenario.MSC {
-		for i, a := range actions {
-			if old, ok := mscActionNames[a]; ok {
-				actions[i] = old
-			}
-		}
+	actions := make([]string, len(stableActions))
+	for i, a := range stableActions {
+		actions[i] = s.advertised(a)
 	}
 	m := clientserver.GetAuthMetadata200JSONResponse{
 		Issuer:                        Issuer(base),
@@ -87,4 +83,29 @@ func stableAction(name string) (stable string, msc bool) {
 		}
 	}
 	return "", false
+}
+
+// The actions the API's refusals send users to, by their stable names.
+const (
+	ActionProfile      = actionProfile
+	ActionDevicesList  = actionDevicesList
+	ActionDeviceDelete = actionDeviceDelete
+	ActionDeactivate   = actionDeactivate
+)
+
+// advertised returns the name the metadata gives an action, given by its
+// stable name.
+func (s *Server) advertised(action string) string {
+	if old, ok := mscActionNames[action]; ok && s.settings.ActionNames == scenario.MSC {
+		return old
+	}
+	return action
+}
+
+// ActionURL returns the account management page of a homeserver at base
+// (its base URL, a world's path prefix included), opened on action (a stable name; the URL has the name the metadata
+// advertises) for device, which may be empty; an empty action gives the
+// page's main view.
+func (s *Server) ActionURL(base, action, device string) string {
+	return base + accountPath(s.advertised(action), device)
 }

@@ -58,6 +58,7 @@ type Store interface {
 	Register(localpart, password string, guest bool) (string, error)
 	UserID(localpartOrID string) string
 	CheckPassword(user, password string) error
+	ChangePassword(user, password, keepDevice string, logoutDevices bool) error
 	Deactivate(user string) error
 	Devices(user string) []state.Device
 	Device(user, deviceID string) (state.Device, error)

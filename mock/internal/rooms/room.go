@@ -6,8 +6,13 @@ import (
 	"time"
 )
 
-// DefaultRoomVersion is the version of rooms created without one.
+// DefaultRoomVersion is the version of rooms created without one, as the
+// spec recommends since v1.6.
 const DefaultRoomVersion = "10"
+
+// StableRoomVersions are the room versions the server offers as stable in
+// the m.room_versions capability.
+var StableRoomVersions = []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
 
 // room is one room's timeline, current state and ephemeral data.
 type room struct {

@@ -21,7 +21,8 @@ const (
 	// Revoked: RevokeToken ended the device (OAuth 2.0 revocation).
 	Revoked
 	// Deleted: the device went with its tokens (DeleteDevice, HardLogout,
-	// LogoutAll, a deactivation).
+	// LogoutAll, a deactivation, a password change that logs out the other
+	// devices).
 	Deleted
 	// RefreshRevoked: RevokeRefreshToken ended the refresh tokens; the
 	// access token lives on.

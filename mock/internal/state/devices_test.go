@@ -83,7 +83,8 @@ func TestOnDeviceRemovedHearsEveryRemoval(t *testing.T) {
 			return nil
 		}, []string{"REV"}},
 		{"SoftLogout", func() error { return s.SoftLogout("alice", soft.DeviceID) }, nil},
-		{"LogoutAll", func() error { dev("ALL"); return s.LogoutAll("alice") }, []string{"ALL", "SOFT"}},
+		{"ChangePassword", func() error { dev("KEEP"); dev("PW"); return s.ChangePassword("alice", "new", "KEEP", true) }, []string{"PW", "SOFT"}},
+		{"LogoutAll", func() error { dev("ALL"); return s.LogoutAll("alice") }, []string{"ALL", "KEEP"}},
 		{"Deactivate", func() error { dev("DEACT"); return s.Deactivate("alice") }, []string{"DEACT"}},
 	}
 	for _, st := range steps {

@@ -60,24 +60,60 @@ func (s *Store) RedeemLoginToken(token string) (userID string, err error) {
 }
 
 // UIA is a user-interactive authentication session. The HTTP layer decides
-// the flows; the store only remembers what was completed.
+// the flows; the store only remembers what was completed, and what the
+// session was started for.
 type UIA struct {
 	ID        string
 	Purpose   string // what the session authorises, e.g. "register" or "delete_devices"
 	UserID    string // the user it authenticates, if known
+	Request   UIARequest
 	Completed []string
 	Expires   time.Time
 }
 
-// NewUIASession starts a UIA session and returns its ID.
-func (s *Store) NewUIASession(purpose, userID string) string {
+// UIARequest is the request a UIA session was started for. The spec binds a
+// session to it: a later stage that comes with another request is refused
+// (ResumeUIA), so that a password typed to delete one device cannot delete
+// another.
+type UIARequest struct {
+	// Method and Path are the request's HTTP method and URL path.
+	Method, Path string
+	// Fingerprint is what else of the request must stay the same, in a
+	// canonical form the caller chooses, such as the sorted device IDs of
+	// a device deletion; empty when nothing else counts.
+	Fingerprint string
+}
+
+// StartUIA starts a UIA session for purpose, authenticating userID (empty
+// when unknown, as for a registration), bound to req, and returns its ID.
+func (s *Store) StartUIA(purpose, userID string, req UIARequest) string {
 	now := s.clk.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sweep(s.uia, &s.uiaSweep, func(u *UIA) bool { return expired(u.Expires, now) })
 	id := s.randomToken("")
-	s.uia[id] = &UIA{ID: id, Purpose: purpose, UserID: userID, Expires: now.Add(UIASessionLifetime)}
+	s.uia[id] = &UIA{ID: id, Purpose: purpose, UserID: userID, Request: req, Expires: now.Add(UIASessionLifetime)}
 	return id
+}
+
+// ResumeUIA checks that session id may go on for purpose, userID and req:
+// ErrUnknownUIASession if it is unknown, ended or expired, or was started
+// for another purpose or user; ErrUIARequestChanged if it was started for
+// another request. A refused request leaves the session as it was.
+func (s *Store) ResumeUIA(id, purpose, userID string, req UIARequest) error {
+	now := s.clk.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, err := s.uiaSession(id, now)
+	switch {
+	case err != nil:
+		return err
+	case u.Purpose != purpose || u.UserID != userID:
+		return ErrUnknownUIASession
+	case u.Request != req:
+		return ErrUIARequestChanged
+	}
+	return nil
 }
 
 // uiaSession returns the live session id. s.mu must be held.

@@ -53,8 +53,11 @@ func TestExpiredEphemeraAreSwept(t *testing.T) {
 	s, clk := newStore(t, Config{})
 	for range 10000 {
 		s.NewLoginToken("alice")
-		s.NewUIASession("register", "")
-		clk.Advance(time.Minute) // each lives 2 (login token) or 10 (UIA) minutes
+		s.StartUIA("register", "", UIARequest{})
+		if _, err := s.RequestThreePIDToken("secret", "email", "a@example.org"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute) // each lives 2 (login token), 10 (UIA) or 1440 (3PID) minutes
 	}
 	if n := len(s.loginTokens); n > 2*minSweep {
 		t.Errorf("%d login tokens kept", n)
@@ -62,11 +65,14 @@ func TestExpiredEphemeraAreSwept(t *testing.T) {
 	if n := len(s.uia); n > 2*minSweep {
 		t.Errorf("%d UIA sessions kept", n)
 	}
+	if n := len(s.threePIDSessions); n > 2*int(ThreePIDSessionLifetime/time.Minute) {
+		t.Errorf("%d 3PID sessions kept", n)
+	}
 }
 
 func TestUIA(t *testing.T) {
 	s, clk := newStore(t, Config{})
-	id := s.NewUIASession("delete_devices", "@alice:localhost")
+	id := s.StartUIA("delete_devices", "@alice:localhost", UIARequest{})
 	for _, stage := range []string{"m.login.password", "m.login.dummy", "m.login.password"} {
 		if err := s.CompleteStage(id, stage); err != nil {
 			t.Fatal(err)
@@ -89,7 +95,7 @@ func TestUIA(t *testing.T) {
 		t.Fatalf("UIASession returned the session's own slice")
 	}
 
-	ended := s.NewUIASession("register", "")
+	ended := s.StartUIA("register", "", UIARequest{})
 	s.EndUIASession(ended)
 	clk.Advance(UIASessionLifetime)
 	for name, sid := range map[string]string{"unknown": "nope", "ended": ended, "expired": id} {

@@ -22,6 +22,18 @@ var (
 	ErrUnknownUIASession = errors.New("unknown or expired UIA session")
 	// ErrTokenInUse: AddSession was given a token that is already issued.
 	ErrTokenInUse = errors.New("token already in use")
+	// ErrUserDeactivated: the account is deactivated; it can no longer log
+	// in or change (M_USER_DEACTIVATED).
+	ErrUserDeactivated = errors.New("this account has been deactivated")
+	// ErrThreePIDInUse: another account has the e-mail address or phone
+	// number (M_THREEPID_IN_USE).
+	ErrThreePIDInUse = errors.New("third-party identifier already in use")
+	// ErrThreePIDAuthFailed: no validation session with this ID and client
+	// secret (M_THREEPID_AUTH_FAILED).
+	ErrThreePIDAuthFailed = errors.New("no validated third-party identifier session with this ID and secret")
+	// ErrUIARequestChanged: a user-interactive auth session was presented
+	// with another request than the one it was started for (M_FORBIDDEN).
+	ErrUIARequestChanged = errors.New("requested operation has changed during the UI authentication session")
 )
 
 // Cause says why a token did not work, for callers that answer differently

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -73,4 +74,23 @@ func wantRefreshFails(t testing.TB, s *Store, token string, cause Cause, soft bo
 	if c, sl := tokenCause(t, err); c != cause || sl != soft {
 		t.Fatalf("Refresh: cause %d soft_logout %v, want cause %d soft_logout %v", c, sl, cause, soft)
 	}
+}
+
+// roundTrip returns a new store on clk restored from s's snapshot, through
+// JSON as a state file holds it.
+func roundTrip(t testing.TB, s *Store, clk *clock.Clock) *Store {
+	t.Helper()
+	data, err := json.Marshal(s.Snapshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap Snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		t.Fatal(err)
+	}
+	r := New(s.cfg, clk)
+	if err := r.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -64,15 +64,15 @@ type SessionInfo struct {
 // display name, ends all its previous tokens and lifts a soft logout. With
 // req.WithRefresh the access token expires after AccessTokenLifetime and a
 // refresh token comes with it; without, the access token never expires
-// unless Config.ExpireNonRefreshable. ErrNotFound if the user is unknown.
+// unless Config.ExpireNonRefreshable. ErrNotFound if the user is unknown,
+// ErrUserDeactivated if they are deactivated.
 func (s *Store) Login(req LoginRequest) (Session, error) {
 	now := s.clk.Now()
-	id := s.UserID(req.UserID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		return Session{}, ErrNotFound
+	u, err := s.activeUser(req.UserID)
+	if err != nil {
+		return Session{}, err
 	}
 	var ttl time.Duration
 	var refresh string
@@ -90,15 +90,15 @@ func (s *Store) Login(req LoginRequest) (Session, error) {
 // one) with fixed tokens, for deterministic fixtures. An empty accessToken is
 // generated; an empty refreshToken means none. The access token expires after
 // expiresIn (<= 0: never). It behaves like Login otherwise. Errors:
-// ErrNotFound for an unknown user, ErrTokenInUse for a token already issued.
+// ErrNotFound for an unknown user, ErrUserDeactivated, ErrTokenInUse for a
+// token already issued.
 func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, expiresIn time.Duration) (Session, error) {
 	now := s.clk.Now()
-	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u := s.users[id]
-	if u == nil {
-		return Session{}, ErrNotFound
+	u, err := s.activeUser(userID)
+	if err != nil {
+		return Session{}, err
 	}
 	if accessToken == "" {
 		accessToken = s.newToken(accessPrefix)
@@ -107,6 +107,20 @@ func (s *Store) AddSession(userID, deviceID, accessToken, refreshToken string, e
 		return Session{}, ErrTokenInUse
 	}
 	return s.start(s.loginDevice(u, deviceID, ""), accessToken, refreshToken, expiresIn, now), nil
+}
+
+// activeUser returns the user (a user ID or a bare localpart) who may get
+// a new session or change: ErrNotFound for an unknown user,
+// ErrUserDeactivated for a deactivated one. s.mu must be held.
+func (s *Store) activeUser(userID string) (*user, error) {
+	u := s.users[s.UserID(userID)]
+	switch {
+	case u == nil:
+		return nil, ErrNotFound
+	case u.deactivated:
+		return nil, ErrUserDeactivated
+	}
+	return u, nil
 }
 
 // tokenInUse reports whether t is a live access or refresh token. s.mu must
@@ -322,12 +336,13 @@ func (s *Store) Logout(accessToken string) (Principal, error) {
 // LogoutAll ends every device of the user, with all their tokens.
 // ErrNotFound if the user is unknown.
 func (s *Store) LogoutAll(userID string) error {
-	return s.endUser(userID, func(*user) {})
+	return s.endUser(userID, func(*user) error { return nil }, nil)
 }
 
-// endUser deletes every device of the user, then applies also to the user,
-// under one lock. ErrNotFound if the user is unknown.
-func (s *Store) endUser(userID string, also func(*user)) error {
+// endUser applies change to the user, then, unless it failed, deletes the
+// user's devices for which end is true (nil: every device), under one
+// lock. ErrNotFound if the user is unknown; else change's error.
+func (s *Store) endUser(userID string, change func(*user) error, end func(*device) bool) error {
 	id := s.UserID(userID)
 	s.mu.Lock()
 	defer s.unlockRemoved()
@@ -335,10 +350,14 @@ func (s *Store) endUser(userID string, also func(*user)) error {
 	if u == nil {
 		return ErrNotFound
 	}
-	for _, d := range u.devices {
-		s.deleteDevice(d, Deleted)
+	if err := change(u); err != nil {
+		return err
 	}
-	also(u)
+	for _, d := range u.devices {
+		if end == nil || end(d) {
+			s.deleteDevice(d, Deleted)
+		}
+	}
 	return nil
 }
 

@@ -57,7 +57,7 @@ func TestTokenAndDeviceFormats(t *testing.T) {
 			{`^mat_[A-Za-z0-9_-]{43}$`, sess.AccessToken},
 			{`^mrt_[A-Za-z0-9_-]{43}$`, sess.RefreshToken},
 			{`^mlt_[A-Za-z0-9_-]{43}$`, lt},
-			{`^[A-Za-z0-9_-]{43}$`, s.NewUIASession("register", "")},
+			{`^[A-Za-z0-9_-]{43}$`, s.StartUIA("register", "", UIARequest{})},
 			{`^[A-Z]{10}$`, sess.DeviceID},
 		} {
 			if !regexp.MustCompile(c.re).MatchString(c.s) {
@@ -533,7 +533,7 @@ func TestDeterministic(t *testing.T) {
 		a := login(t, s, LoginRequest{WithRefresh: true})
 		b, _ := s.Refresh(a.RefreshToken)
 		lt, _ := s.NewLoginToken("alice")
-		return fmt.Sprint(a, b, lt, s.NewUIASession("register", ""))
+		return fmt.Sprint(a, b, lt, s.StartUIA("register", "", UIARequest{}))
 	}
 	seeded := Config{Deterministic: true, Seed: 42}
 	if a, b := trace(seeded), trace(seeded); a != b {

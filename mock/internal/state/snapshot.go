@@ -9,9 +9,9 @@ import (
 )
 
 // Snapshot is the lasting part of a Store, in a form that encoding/json
-// writes and reads: users, their devices and the token pairs of each.
-// Login tokens and user-interactive auth sessions live for minutes and are
-// left out.
+// writes and reads: users, their third-party identifiers, their devices
+// and the token pairs of each. Login tokens, user-interactive auth sessions
+// and 3PID validation sessions are short-lived and left out.
 type Snapshot struct {
 	ServerName string         `json:"server_name"`
 	LastGuest  int            `json:"last_guest,omitempty"`
@@ -20,10 +20,12 @@ type Snapshot struct {
 
 // SnapshotUser is a user in a Snapshot.
 type SnapshotUser struct {
-	ID       string           `json:"id"`
-	Password string           `json:"password,omitempty"`
-	Guest    bool             `json:"guest,omitempty"`
-	Devices  []SnapshotDevice `json:"devices,omitempty"`
+	ID          string           `json:"id"`
+	Password    string           `json:"password,omitempty"`
+	Guest       bool             `json:"guest,omitempty"`
+	Deactivated bool             `json:"deactivated,omitempty"`
+	ThreePIDs   []ThreePID       `json:"threepids,omitempty"`
+	Devices     []SnapshotDevice `json:"devices,omitempty"`
 }
 
 // SnapshotDevice is a device in a Snapshot, with its current pair and the
@@ -55,7 +57,7 @@ func (s *Store) Snapshot() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{ServerName: s.cfg.ServerName, LastGuest: s.lastGuest, Users: make([]SnapshotUser, 0, len(s.users))}
 	for _, u := range s.users {
-		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest}
+		su := SnapshotUser{ID: u.id, Password: u.password, Guest: u.guest, Deactivated: u.deactivated, ThreePIDs: slices.Clone(s.threePIDs[u])}
 		for _, d := range u.devices {
 			sd := SnapshotDevice{
 				ID: d.ID, DisplayName: d.DisplayName, LastSeenTS: d.LastSeenTS, LastSeenIP: d.LastSeenIP,
@@ -80,14 +82,15 @@ func (p *pair) snapshot() SnapshotPair {
 
 // Restore replaces the store's users, devices and tokens with snap's. It
 // checks snap first and changes nothing when snap is inconsistent: another
-// server name, duplicate users, devices or tokens, or a device without an
-// access token.
+// server name, duplicate users, devices, tokens or third-party identifiers,
+// or a device without an access token.
 func (s *Store) Restore(snap Snapshot) error {
 	if snap.ServerName != s.cfg.ServerName {
 		return fmt.Errorf("the state is of server %q, not %q", snap.ServerName, s.cfg.ServerName)
 	}
 	users := make(map[string]*user, len(snap.Users))
 	access, refresh := map[string]*pair{}, map[string]*pair{}
+	owners, lists := map[string]*user{}, map[*user][]ThreePID{} // as Store's threePIDOwners, threePIDs
 	add := func(d *device, sp SnapshotPair) (*pair, error) {
 		p := &pair{dev: d, access: sp.AccessToken, refresh: sp.RefreshToken, accessExpiry: sp.AccessExpiry, refreshExpiry: sp.RefreshExpiry, accessUsed: sp.AccessUsed}
 		for token, m := range map[string]map[string]*pair{p.access: access, p.refresh: refresh} {
@@ -105,8 +108,18 @@ func (s *Store) Restore(snap Snapshot) error {
 		if !strings.HasPrefix(su.ID, "@") || !strings.HasSuffix(su.ID, ":"+s.cfg.ServerName) || users[su.ID] != nil {
 			return fmt.Errorf("user %q: not a user ID of this server, or listed twice", su.ID)
 		}
-		u := &user{id: su.ID, password: su.Password, guest: su.Guest, devices: map[string]*device{}}
+		u := &user{id: su.ID, password: su.Password, guest: su.Guest, deactivated: su.Deactivated, devices: map[string]*device{}}
 		users[su.ID] = u
+		if len(su.ThreePIDs) > 0 {
+			lists[u] = slices.Clone(su.ThreePIDs)
+		}
+		for _, t := range su.ThreePIDs {
+			key := threePIDKey(t.Medium, t.Address)
+			if owners[key] != nil {
+				return fmt.Errorf("user %s: %s %q is on two accounts, or listed twice", su.ID, t.Medium, t.Address)
+			}
+			owners[key] = u
+		}
 		for _, sd := range su.Devices {
 			if sd.ID == "" || u.devices[sd.ID] != nil || sd.Current.AccessToken == "" {
 				return fmt.Errorf("user %s: device %q has no ID or access token, or is listed twice", su.ID, sd.ID)
@@ -127,8 +140,10 @@ func (s *Store) Restore(snap Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users, s.access, s.refresh, s.lastGuest = users, access, refresh, snap.LastGuest
+	s.threePIDOwners, s.threePIDs = owners, lists
 	clear(s.spent) // not kept in a snapshot: replays of older tokens go unnoticed
 	clear(s.loginTokens)
 	clear(s.uia)
+	clear(s.threePIDSessions)
 	return nil
 }

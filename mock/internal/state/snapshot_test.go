@@ -20,18 +20,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := s.SoftLogout("alice", "LAPTOP"); err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(s.Snapshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var snap Snapshot
-	if err := json.Unmarshal(data, &snap); err != nil {
-		t.Fatal(err)
-	}
-	r := New(Config{}, clk)
-	if err := r.Restore(snap); err != nil {
-		t.Fatal(err)
-	}
+	r := roundTrip(t, s, clk)
+	data, _ := json.Marshal(s.Snapshot())
 	if again, _ := json.Marshal(r.Snapshot()); string(again) != string(data) {
 		t.Fatalf("snapshot changed in the round trip:\n%s\n%s", data, again)
 	}

@@ -126,6 +126,11 @@ type Store struct {
 	loginSweep  int         // sweep loginTokens when it reaches this size
 	uiaSweep    int         // sweep uia when it reaches this size
 	removed     []Principal // devices removed under the lock, for OnDeviceRemoved
+
+	threePIDSessions map[string]*threePIDSession // by sid
+	threePIDOwners   map[string]*user            // by threePIDKey
+	threePIDs        map[*user][]ThreePID        // each user's, in the order added; few users have any
+	threePIDSweep    int                         // sweep threePIDSessions when it reaches this size
 }
 
 // New returns an empty store with the given policy, reading time from clk.
@@ -146,6 +151,10 @@ func New(cfg Config, clk *clock.Clock) *Store {
 		spent:       make(map[string]*device),
 		loginTokens: make(map[string]loginToken),
 		uia:         make(map[string]*UIA),
+
+		threePIDSessions: make(map[string]*threePIDSession),
+		threePIDOwners:   make(map[string]*user),
+		threePIDs:        make(map[*user][]ThreePID),
 	}
 	if cfg.Deterministic {
 		var seed [32]byte

@@ -20,7 +20,11 @@ func TestRegister(t *testing.T) {
 		{"@carol:localhost", "@carol:localhost", nil},
 		{"alice", "", ErrUserInUse},
 		{"@alice:localhost", "", ErrUserInUse},
-		{"Bob", "", ErrInvalidUsername},
+		{"Bob", "@bob:localhost", nil}, // lowercased, as homeservers do
+		{"user-UPPER", "@user-upper:localhost", nil},
+		{"@CAROL:localhost", "@carol:localhost", nil},
+		{"ALICE", "", ErrUserInUse},
+		{"@Dave:Example.org", "", ErrInvalidUsername}, // the server name is not lowercased
 		{"bob smith", "", ErrInvalidUsername},
 		{"bób", "", ErrInvalidUsername},
 		{"bob:x", "", ErrInvalidUsername},

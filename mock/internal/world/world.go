@@ -45,10 +45,13 @@ type Settings struct {
 	OAuthSettings  oauth.Settings
 	// Limits bound the failed password and user code attempts per user and
 	// per client address, on every surface (Attempts).
-	Limits      limit.Rule
-	LegacyOff   bool   // the legacy login API (login, register, refresh) is off
-	Description string // the scenario's
-	Source      string // the file the settings came from, if any
+	Limits    limit.Rule
+	LegacyOff bool // the legacy login API (login, register, refresh) is off
+	// NoPasswordChanges turns POST /account/password off, and the
+	// m.change_password capability with it.
+	NoPasswordChanges bool
+	Description       string // the scenario's
+	Source            string // the file the settings came from, if any
 }
 
 // World is a homeserver's state as one scenario set it up.
@@ -159,24 +162,68 @@ func (w *World) addDevice(user string, d scenario.Device) error {
 }
 
 // ApplyDue applies the effects of the time rules due at the clock's
-// reading. Only effects on devices apply: without a request there is
-// nothing to delay or answer. Every HTTP request and every read or write
-// of the Go and control APIs calls it first.
+// reading. Only effects on accounts and devices apply: without a request
+// there is nothing to delay or answer. Every HTTP request and every read
+// or write of the Go and control APIs calls it first.
 func (w *World) ApplyDue() {
 	if w.Engine == nil {
 		return
 	}
 	for _, f := range w.Engine.Due(w.clock.Now()) {
 		for _, e := range f.Effects {
-			w.ApplyToDevices(e)
+			w.ApplyToUser(e)
 		}
 	}
 }
 
-// ApplyToDevices applies an effect on a user's devices: the one it names,
+// ApplyToUser applies an effect on a user's account (a password change,
+// a cross-signing reset, a deactivation) or devices; other effects are
+// ignored. An effect that
+// cannot apply (an unknown or deactivated user) is logged.
+func (w *World) ApplyToUser(e scenario.Effect) {
+	var err error
+	switch e.Kind {
+	case scenario.ChangePassword:
+		err = w.Store.ChangePassword(e.User, e.Password, e.Device, e.LogoutDevices)
+	case scenario.Deactivate:
+		err = w.Deactivate(e.User)
+	case scenario.ResetCrossSigning:
+		err = w.ResetCrossSigning(e.User)
+	default:
+		w.applyToDevices(e)
+		return
+	}
+	if err != nil {
+		w.logger.Info("scenario effect did not apply", "effect", string(e.Kind), "user", e.User, "error", err)
+	}
+}
+
+// Deactivate deactivates the user's account: every session ends, on the
+// API and on the account management page. ErrNotFound for an unknown user.
+func (w *World) Deactivate(user string) error {
+	if w.OAuth != nil {
+		return w.OAuth.Deactivate(user)
+	}
+	return w.Store.Deactivate(user)
+}
+
+// ResetCrossSigning drops the user's cross-signing keys, as a reset from
+// another client does before it uploads new ones: the next upload needs
+// no user-interactive auth, and the users who share a room with them see
+// their device list change. ErrNotFound for an unknown user.
+func (w *World) ResetCrossSigning(user string) error {
+	id := w.Store.UserID(user)
+	if !w.Store.UserExists(id) {
+		return state.ErrNotFound
+	}
+	w.Keys.ResetCrossSigning(id)
+	return nil
+}
+
+// applyToDevices applies an effect on a user's devices: the one it names,
 // or all of them. Devices that are gone are skipped; effects that are not
 // on devices are ignored.
-func (w *World) ApplyToDevices(e scenario.Effect) {
+func (w *World) applyToDevices(e scenario.Effect) {
 	act := map[scenario.EffectKind]func(user, device string) error{
 		scenario.ExpireAccessToken:  w.Store.ExpireAccessToken,
 		scenario.SoftLogout:         w.Store.SoftLogout,
