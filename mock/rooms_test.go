@@ -189,23 +189,33 @@ func TestSyncLongPoll(t *testing.T) {
 // expired is refused with soft_logout true.
 func TestSyncVirtualClock(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch), mock.WithAccessTokenLifetime(5*time.Minute))
-	sess := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
-	token := sess.str(t, "access_token")
-	since := syncOnce(t, hs, token, "").str(t, "next_batch")
-	done := syncInBackground(hs, token, "timeout=60000&since="+since)
-	time.Sleep(20 * time.Millisecond)
-	hs.Clock.Advance(6 * time.Minute)
-	select {
-	case a := <-done:
-		a.wantStatus(t, http.StatusOK) // authenticated when it started
-	case <-time.After(mock.VirtualPollCap + 5*time.Second):
-		t.Fatal("the poll outlived a clock move past its timeout")
+	// The poll must be waiting when the clock moves; on a loaded machine it
+	// may not be yet, and then it is refused for its expired token like any
+	// later request: try again with a longer head start.
+	for _, headStart := range []time.Duration{20 * time.Millisecond, 200 * time.Millisecond, time.Second} {
+		token := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true}).str(t, "access_token")
+		since := syncOnce(t, hs, token, "").str(t, "next_batch")
+		done := syncInBackground(hs, token, "timeout=60000&since="+since)
+		time.Sleep(headStart)
+		hs.Clock.Advance(6 * time.Minute)
+		var polled answer
+		select {
+		case polled = <-done:
+		case <-time.After(mock.VirtualPollCap + 5*time.Second):
+			t.Fatal("the poll outlived a clock move past its timeout")
+		}
+		if polled.status == http.StatusUnauthorized {
+			continue // the poll started after the move
+		}
+		polled.wantStatus(t, http.StatusOK) // authenticated when it started
+		a := call(t, hs, "GET", cs+"/sync?timeout=60000&since="+since, token, nil)
+		a.wantError(t, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		if a.body["soft_logout"] != true {
+			t.Errorf("sync after expiry: soft_logout = %v, want true", a.body["soft_logout"])
+		}
+		return
 	}
-	a := call(t, hs, "GET", cs+"/sync?timeout=60000&since="+since, token, nil)
-	a.wantError(t, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
-	if a.body["soft_logout"] != true {
-		t.Errorf("sync after expiry: soft_logout = %v, want true", a.body["soft_logout"])
-	}
+	t.Fatal("no poll was waiting when the clock moved, even with a one-second head start")
 }
 
 // TestSyncVirtualClockCap: a poll on a virtual clock nobody moves answers
