@@ -1,0 +1,127 @@
+package api
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// TestReadBodyDecodesOnce checks which JSON bodies readBody leaves to a
+// single decoding by encoding/json (member names it can match only
+// exactly) and which it decodes itself so that names match exactly, and
+// that both kinds keep the bytes for bodyObject.
+func TestReadBodyDecodesOnce(t *testing.T) {
+	for _, c := range []struct {
+		body    string
+		decoded bool // decoded by readBody (decodedBody), not left to encoding/json (jsonBody)
+	}{
+		{`{"type":"m.login.password","identifier":{"type":"m.id.user","user":"alice"},"password":"wonderland"}`, false},
+		{`{"password":"Wonderland \"Alice\" ünïcode \\ \u00e9"}`, false}, // only values have such bytes
+		{"{ \"refresh_token\" :\t\"RT\" }", false},
+		{`{"User":"alice"}`, true},
+		{`{"identifier":{"type":"m.id.user","User":"alice"}}`, true},
+		{`{"user\u0041":"alice"}`, true},    // an escape
+		{"{\"pa\u017fsword\":\"x\"}", true}, // ſ, which encoding/json folds into s
+		{"{\"\u212aey\":\"x\"}", true},      // the Kelvin sign, folded into k
+		{`{"a":["B",{"C":1}]}`, true},       // a name in an array's object
+		{`{"a":"x\":","b":1}`, false},       // a quote escaped in a value, then ':' inside it
+		{`{"a\"B":1}`, true},                // an escaped quote inside a name
+		{`{"ok":{"Nested value":"no colon"}}`, true},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/_matrix/client/v3/login", strings.NewReader(c.body))
+		r.Header.Set("Content-Type", "application/json")
+		if e := readBody(httptest.NewRecorder(), r); e != nil {
+			t.Fatalf("%s: %v", c.body, e)
+		}
+		_, decoded := r.Body.(*decodedBody)
+		if decoded != c.decoded {
+			t.Errorf("%s: read as %T, want decoded: %v", c.body, r.Body, c.decoded)
+		}
+		if got, _ := io.ReadAll(r.Body); string(got) != c.body {
+			t.Errorf("%s: the handler reads %q", c.body, got)
+		}
+		if _, ok := bodyObject(r.Body); !ok {
+			t.Errorf("%s: bodyObject found no object", c.body)
+		}
+	}
+}
+
+// TestReadBodyRefusesAsBefore checks the answers to bodies that are not
+// one JSON object, which the single decoding must not change.
+func TestReadBodyRefusesAsBefore(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"a":1} {"b":2}`:   "M_NOT_JSON",
+		`{"a":1`:            "M_NOT_JSON",
+		`{"a":1}x`:          "M_NOT_JSON",
+		"{\"a\":\"\xff\"}":  "M_NOT_JSON",
+		`[{"a":1}]`:         "M_BAD_JSON",
+		`"a"`:               "M_BAD_JSON",
+		`null`:              "M_BAD_JSON",
+		" \n{\"a\":1}\n ":   "",
+		`{"A":1}`:           "",
+		`{"a":{"B":[1,2]}}`: "",
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/_matrix/client/v3/login", strings.NewReader(body))
+		got := ""
+		if e := readBody(httptest.NewRecorder(), r); e != nil {
+			got = e.Errcode
+		}
+		if got != want {
+			t.Errorf("%q: got %q, want %q", body, got, want)
+		}
+	}
+}
+
+// TestBodyFieldNamesFoldFree checks what foldFreeNames relies on: every
+// JSON name of a generated type that a request body is decoded into is
+// lower-case ASCII, so that encoding/json's case-insensitive match can
+// only pick the field a name equals. Parameter types (query, header and
+// path values, never decoded from a body) are left out.
+func TestBodyFieldNamesFoldFree(t *testing.T) {
+	for _, file := range []string{"../../../gen/clientserver/clientserver.gen.go", "../../../gen/oauth2/oauth2.gen.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), file, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		ast.Inspect(f, func(n ast.Node) bool {
+			spec, ok := n.(*ast.TypeSpec)
+			if !ok || strings.HasSuffix(spec.Name.Name, "Params") || strings.HasSuffix(spec.Name.Name, "RequestObject") {
+				return true
+			}
+			st, ok := spec.Type.(*ast.StructType)
+			if !ok {
+				return true
+			}
+			for _, field := range st.Fields.List {
+				if field.Tag == nil {
+					continue
+				}
+				tag, _ := strconv.Unquote(field.Tag.Value)
+				name, _, _ := strings.Cut(reflect.StructTag(tag).Get("json"), ",")
+				if name == "" || name == "-" {
+					continue
+				}
+				checked++
+				for _, c := range []byte(name) {
+					if 'A' <= c && c <= 'Z' || c >= utf8.RuneSelf {
+						t.Errorf("%s: %s.%s has the JSON name %q, which encoding/json would match in other cases too", file, spec.Name.Name, field.Names, name)
+						break
+					}
+				}
+			}
+			return true
+		})
+		if checked == 0 {
+			t.Errorf("%s: no JSON field names found", file)
+		}
+	}
+}
