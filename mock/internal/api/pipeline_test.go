@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
 )
 
 // TestReadBodyDecodesOnce checks which JSON bodies readBody leaves to a
@@ -122,6 +125,29 @@ func TestBodyFieldNamesFoldFree(t *testing.T) {
 		})
 		if checked == 0 {
 			t.Errorf("%s: no JSON field names found", file)
+		}
+	}
+}
+
+// TestDiscoveryJSON checks the well_known a login answer carries against
+// json.Marshal of the generated type, for base URLs that take turns (the
+// cache holds one) and with an identity server (not cached).
+func TestDiscoveryJSON(t *testing.T) {
+	idServer := &clientserver.IdentityServerInformation{BaseURL: "https://id.example.org"}
+	for _, d := range []clientserver.DiscoveryInformation{
+		{MHomeserver: clientserver.HomeserverInformation{BaseURL: "http://127.0.0.1:8008"}},
+		{MHomeserver: clientserver.HomeserverInformation{BaseURL: "http://localhost:8008"}},
+		{MHomeserver: clientserver.HomeserverInformation{BaseURL: "http://127.0.0.1:8008"}},
+		{MHomeserver: clientserver.HomeserverInformation{BaseURL: "http://127.0.0.1:8008"}, MIdentityServer: idServer},
+		{MHomeserver: clientserver.HomeserverInformation{BaseURL: "http://<&>"}},
+	} {
+		want, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := discoveryJSON(&d)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%+v: got %s, %v; want %s", d, got, err, want)
 		}
 	}
 }
