@@ -122,7 +122,9 @@ func (s *Server) SoftLogout(user, deviceID string) error { return s.store().Soft
 // HardLogout deletes the device with its tokens, as a logout elsewhere
 // would: the client gets 401 M_UNKNOWN_TOKEN with soft_logout false.
 // ErrNotFound for an unknown device.
-func (s *Server) HardLogout(user, deviceID string) error { return s.store().HardLogout(user, deviceID) }
+func (s *Server) HardLogout(user, deviceID string) error {
+	return s.store().HardLogout(user, deviceID)
+}
 
 // RevokeRefreshToken ends the device's refresh tokens; its access token
 // works until it expires. ErrNotFound for an unknown device.

@@ -62,6 +62,7 @@ func (s *Server) controlAPI() http.Handler {
 			return struct{}{}, nil
 		})
 	}
+	s.controlRooms(handle)
 	handle("GET /_mock/journal", s.controlJournal)
 	handle("GET /_mock/journal/wait", s.controlWait)
 	page := s.newControlPage()
@@ -98,9 +99,14 @@ type scenarioState struct {
 	Rules       []ruleState `json:"rules"`
 }
 
+// ruleState is a rule as GET /_mock/scenario lists it: enough to tell
+// rules apart (index, name, line, summary) and how often it fired.
 type ruleState struct {
-	Name  string `json:"name,omitempty"`
-	Fired int    `json:"fired"`
+	Index   int    `json:"index"`
+	Name    string `json:"name,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Summary string `json:"summary"`
+	Fired   int    `json:"fired"`
 }
 
 // deviceActions are the control API's actions on a device, by name.
@@ -122,7 +128,8 @@ func (s *Server) scenarioState() scenarioState {
 	out := scenarioState{Description: w.Description, Source: w.Source, Rules: []ruleState{}}
 	if w.Engine != nil {
 		for i, n := range w.Engine.Fired() {
-			out.Rules = append(out.Rules, ruleState{Name: w.Rules[i].Name, Fired: n})
+			rule := &w.Rules[i]
+			out.Rules = append(out.Rules, ruleState{Index: i, Name: rule.Name, Line: rule.Line, Summary: rule.Summary(), Fired: n})
 		}
 	}
 	return out
@@ -168,18 +175,38 @@ func decodeControl(r *http.Request, v any) *api.Error {
 
 func (s *Server) controlAdvance(r *http.Request) (any, *api.Error) {
 	var req struct {
-		By string `json:"by"`
+		By json.RawMessage `json:"by"` // read as a string below, for a clear error
 	}
 	if e := decodeControl(r, &req); e != nil {
 		return nil, e
 	}
-	d, err := time.ParseDuration(req.By)
-	if err != nil {
-		return nil, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m": `+err.Error())
+	d, e := advanceBy(req.By)
+	if e != nil {
+		return nil, e
 	}
 	s.Clock.Advance(d)
 	s.current() // the rules due now apply at once
 	return s.clockReading(), nil
+}
+
+// advanceBy reads the "by" of clock/advance: a Go duration string, not
+// negative (the clock moves forward only; clock/set goes anywhere).
+func advanceBy(raw json.RawMessage) (time.Duration, *api.Error) {
+	var by string
+	if len(raw) == 0 {
+		return 0, api.MissingParam("by")
+	}
+	if json.Unmarshal(raw, &by) != nil {
+		return 0, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration string such as "6m" or "90s", got `+string(raw))
+	}
+	d, err := time.ParseDuration(by)
+	switch {
+	case err != nil:
+		return 0, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must be a duration such as "6m" or "90s": `+err.Error())
+	case d < 0:
+		return 0, api.Errorf(http.StatusBadRequest, "M_INVALID_PARAM", `"by" must not be negative: advance moves the clock forward only; POST /_mock/clock/set sets any time`)
+	}
+	return d, nil
 }
 
 func (s *Server) controlSet(r *http.Request) (any, *api.Error) {

@@ -55,6 +55,22 @@ func TestControlClock(t *testing.T) {
 	}
 	control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": "soon"}).wantError(t, 400, "M_INVALID_PARAM")
 	control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": "1m", "extra": 1}).wantError(t, 400, "M_BAD_JSON")
+	// The clock does not go back by advance, and a number is not a
+	// duration: both say so in words, and the clock stays.
+	before := hs.Clock.Now()
+	back := control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": "-1m"})
+	back.wantError(t, 400, "M_INVALID_PARAM")
+	if msg, _ := back.body["error"].(string); !strings.Contains(msg, "must not be negative") || !strings.Contains(msg, "/_mock/clock/set") {
+		t.Errorf("negative advance: %s", back.raw)
+	}
+	number := control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": 60})
+	number.wantError(t, 400, "M_INVALID_PARAM")
+	if msg, _ := number.body["error"].(string); !strings.Contains(msg, `"by" must be a duration string such as "6m"`) || strings.Contains(msg, "Go struct") {
+		t.Errorf("number: %s", number.raw)
+	}
+	if !hs.Clock.Now().Equal(before) {
+		t.Errorf("the clock moved from %v to %v", before, hs.Clock.Now())
+	}
 	control(t, hs, "POST", "/_mock/clock/set", map[string]any{}).wantError(t, 400, "M_MISSING_PARAM")
 }
 
@@ -183,7 +199,7 @@ rules:
 	}
 	call(t, hs, "GET", whoami, "alice-phone", nil).wantStatus(t, 200)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "alice-phone", nil), true)
-	if a := control(t, hs, "GET", "/_mock/scenario", nil); !strings.Contains(a.raw, `{"name":"expire-on-second-whoami","fired":1}`) {
+	if a := control(t, hs, "GET", "/_mock/scenario", nil); !strings.Contains(a.raw, `{"index":0,"name":"expire-on-second-whoami","line":10,"summary":"request operation=getTokenOwner, nth 2 → expire_access_token","fired":1}`) {
 		t.Fatalf("scenario state %s", a.raw)
 	}
 

@@ -655,7 +655,7 @@ func (o *oauthFuzz) checkToken(t *testing.T, input, form string, rec *httptest.R
 func (o *oauthFuzz) checkRevoke(t *testing.T, input, form string, rec *httptest.ResponseRecorder, ended map[fuzzSession]bool) (granted bool) {
 	t.Helper()
 	if rec.Code != 200 {
-		wantOAuthErrorIn(t, input, rec, []string{"invalid_request", "invalid_client", "unsupported_token_type"})
+		wantOAuthErrorIn(t, input, rec, []string{"invalid_request", "invalid_client", "unauthorized_client", "unsupported_token_type"})
 		return false
 	}
 	values, _ := url.ParseQuery(form)

@@ -108,18 +108,11 @@ func TestJournalStaysBounded(t *testing.T) {
 			}
 		}
 	}
-	heap := func() uint64 {
-		var m runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-
-	empty := heap()
+	empty := liveHeap()
 	sendRange(0, capacity)
-	full := heap()
+	full := liveHeap()
 	sendRange(capacity, 3*capacity)
-	grown := int64(heap()) - int64(full)
+	grown := int64(liveHeap()) - int64(full)
 
 	entries := hs.Journal.Entries(journal.Filter{})
 	if len(entries) != capacity {
@@ -139,4 +132,12 @@ func TestJournalStaysBounded(t *testing.T) {
 	if grown > 1<<20 {
 		t.Errorf("heap grew by %d bytes over %d more requests with the journal full, want at most 1 MiB", grown, 2*capacity)
 	}
+}
+
+// liveHeap returns the live heap after a collection.
+func liveHeap() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -152,7 +152,7 @@ func TestOAuthRegistration(t *testing.T) {
 	register(t, hs, nil)
 	register(t, hs, map[string]any{"application_type": "web", "redirect_uris": []string{"https://app.client.example.org/cb"},
 		"logo_uri": "https://client.example.org/logo.png", "tos_uri#fr": "https://client.example.org/cgu"})
-	register(t, hs, map[string]any{"redirect_uris": []string{"org.example.client:/callback", "http://[::1]:8080/cb"}})
+	register(t, hs, map[string]any{"redirect_uris": []string{"org.example.client:/callback", "http://[::1]/cb"}})
 	tests := []struct {
 		name  string
 		extra map[string]any
@@ -167,7 +167,6 @@ func TestOAuthRegistration(t *testing.T) {
 		{"logo elsewhere", map[string]any{"logo_uri": "https://evil.example.com/logo.png"}, "invalid_client_metadata"},
 		{"localized policy elsewhere", map[string]any{"policy_uri#de": "https://evil.example.com/"}, "invalid_client_metadata"},
 		{"no redirect URIs", map[string]any{"redirect_uris": nil}, "invalid_redirect_uri"},
-		{"native on localhost", map[string]any{"redirect_uris": []string{"http://localhost/cb"}}, "invalid_redirect_uri"},
 		{"native on a LAN address", map[string]any{"redirect_uris": []string{"http://192.168.1.2/cb"}}, "invalid_redirect_uri"},
 		{"wrong private scheme", map[string]any{"redirect_uris": []string{"com.evil:/cb"}}, "invalid_redirect_uri"},
 		{"fragment", map[string]any{"redirect_uris": []string{"http://127.0.0.1/cb#x"}}, "invalid_redirect_uri"},
@@ -230,7 +229,7 @@ func TestOAuthAutoApprovedLogin(t *testing.T) {
 	rev := form(t, hs, "/oauth2/revoke", url.Values{"token": {r.str(t, "refresh_token")}, "client_id": {client}})
 	rev.wantStatus(t, 200)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, r.str(t, "access_token"), nil), false)
-	form(t, hs, "/oauth2/revoke", url.Values{"token": {"unknown"}}).wantStatus(t, 200)
+	form(t, hs, "/oauth2/revoke", url.Values{"token": {"unknown"}, "client_id": {client}}).wantStatus(t, 200)
 	form(t, hs, "/oauth2/revoke", url.Values{}).wantOAuthError(t, 400, "invalid_request")
 }
 
@@ -344,11 +343,8 @@ func TestOAuthDeviceGrant(t *testing.T) {
 		hs.Clock.Advance(10 * time.Second)
 		poll().wantOAuthError(t, 400, "authorization_pending")
 
-		csrf, cookie := pageForm(t, hs.URL+"/oauth2/device?user_code="+d.str(t, "user_code"))
-		resp := postPage(t, hs.URL+"/oauth2/device", url.Values{"csrf": {csrf}, "user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}, "action": {"approve"}}, cookie)
-		if resp.status != 200 || !strings.Contains(resp.raw, "Device connected") {
-			t.Fatalf("approval page %d %s", resp.status, resp.raw)
-		}
+		confirm := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}})
+		confirmDevice(t, hs, confirm, "approve").wantPage(t, 200, "Device connected")
 		hs.Clock.Advance(15 * time.Second)
 		poll().wantStatus(t, 200)
 		poll().wantOAuthError(t, 400, "invalid_grant") // used up
@@ -386,7 +382,7 @@ func pageForm(t *testing.T, u string) (string, *http.Cookie) {
 			cookie = c
 		}
 	}
-	if !ok || cookie == nil || cookie.Value != token || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+	if !ok || token == "" || cookie == nil || cookie.Value == "" || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("no CSRF token and cookie in the form: %+v", cookie)
 	}
 	return token, cookie
@@ -465,9 +461,7 @@ func TestOAuthOffAndLegacyOff(t *testing.T) {
 	call(t, off, "GET", "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata", "", nil).wantError(t, 404, "M_UNRECOGNIZED")
 
 	hs := mock.Start(t, mock.WithOAuth(), mock.WithoutLegacyAuth(), mock.WithUser("alice", "pw"))
-	if a := call(t, hs, "GET", "/_matrix/client/v3/login", "", nil); a.raw != `{"flows":[]}`+"\n" {
-		t.Fatalf("login flows %q", a.raw)
-	}
+	call(t, hs, "GET", "/_matrix/client/v3/login", "", nil).wantError(t, 404, "M_UNRECOGNIZED")
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "pw", nil)).wantError(t, 404, "M_UNRECOGNIZED")
 	call(t, hs, "POST", "/_matrix/client/v3/register", "", map[string]any{"username": "bob", "password": "pw"}).wantError(t, 404, "M_UNRECOGNIZED")
 	call(t, hs, "POST", "/_matrix/client/v3/refresh", "", map[string]any{"refresh_token": "x"}).wantError(t, 404, "M_UNRECOGNIZED")

@@ -2,12 +2,14 @@ package mock
 
 import (
 	"cmp"
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/world"
@@ -32,6 +34,7 @@ type config struct {
 	world           world.Settings
 	clock           *clock.Clock // set by WithClock
 	publicURL       string
+	timeouts        Timeouts
 	journalCapacity int
 	logger          *slog.Logger
 	controlToken    string
@@ -60,6 +63,8 @@ func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 			ExpireNonRefreshable:      t.ExpireNonRefreshable,
 			RevokeOldAccessOnRefresh:  t.RevokeOldAccessOnRefresh,
 			SoftLogoutOnFailedRefresh: t.SoftLogoutOnFailedRefresh,
+			HardExpiryLegacy:          !t.SoftLogoutOnExpiry.Legacy,
+			HardExpiryOAuth:           !t.SoftLogoutOnExpiry.OAuth,
 			Deterministic:             t.Deterministic,
 			Seed:                      t.Seed,
 			GuestAccess:               sc.Server.GuestAccess,
@@ -72,13 +77,23 @@ func fromScenario(sc *scenario.Scenario, source string) world.Settings {
 		OAuth:    slices.Contains(sc.Server.Auth, scenario.OAuth),
 		OAuthSettings: oauth.Settings{
 			AutoApprove: sc.OAuth.AutoApprove, FieldNames: sc.OAuth.MetadataNames, ActionNames: sc.OAuth.ActionNames,
+			RefreshReplayTolerant: sc.OAuth.RefreshReplay == scenario.MAS, CodeReplayGrace: codeReplayGrace(sc.OAuth.CodeReplay),
 		},
+		Limits:         limit.Rule{Failures: sc.Limits.FailedAttempts, Window: sc.Limits.Window},
 		LegacyOff:      !slices.Contains(sc.Server.Auth, scenario.Legacy),
 		SynapseUnknown: sc.Server.UnknownEndpoint == scenario.Synapse,
 		SynapseRefresh: sc.Server.RefreshErrors == scenario.Synapse,
 		Description:    sc.Description,
 		Source:         source,
 	}
+}
+
+// codeReplayGrace is the grace period of a code_replay setting.
+func codeReplayGrace(mode string) time.Duration {
+	if mode == scenario.Grace {
+		return scenario.CodeReplayGrace
+	}
+	return 0
 }
 
 // Option configures a Server. Options apply in order: one given after
@@ -91,7 +106,7 @@ type Option func(*config)
 // file, line and column, when the file is not a valid scenario.
 func WithScenario(path string) Option {
 	return func(c *config) {
-		sc, err := scenario.Load(path, api.OperationIDs())
+		sc, err := scenario.Load(path, api.Operations())
 		if err != nil {
 			c.err = err
 			return
@@ -104,7 +119,7 @@ func WithScenario(path string) Option {
 // one of package scenarios' files; name stands for it in error messages.
 func WithScenarioData(name string, data []byte) Option {
 	return func(c *config) {
-		sc, err := scenario.Parse(name, data, api.OperationIDs())
+		sc, err := scenario.Parse(name, data, api.Operations())
 		if err != nil {
 			c.err = err
 			return
@@ -132,9 +147,87 @@ func WithOAuthAutoApprove(user string) Option {
 	return func(c *config) { c.world.OAuth, c.world.OAuthSettings.AutoApprove = true, user }
 }
 
+// WithRefreshReplay sets what a refresh token used again does at the OAuth
+// 2.0 token endpoint: scenario.Strict (the default) revokes the session, as
+// RFC 9700 §4.14.2 asks; scenario.MAS lets the replay through while the
+// pair its first use gave is unused, revoking and replacing that pair, as
+// the Matrix Authentication Service does.
+func WithRefreshReplay(mode string) Option {
+	return func(c *config) {
+		switch mode {
+		case scenario.Strict, scenario.MAS:
+			c.world.OAuthSettings.RefreshReplayTolerant = mode == scenario.MAS
+		default:
+			c.err = fmt.Errorf("mock: WithRefreshReplay(%q): want %q or %q", mode, scenario.Strict, scenario.MAS)
+		}
+	}
+}
+
+// WithCodeReplay sets when an authorization code presented again revokes
+// the session it gave: scenario.Immediate (the default), or scenario.Grace,
+// only once scenario.CodeReplayGrace has passed since its exchange, as the
+// Matrix Authentication Service does.
+func WithCodeReplay(mode string) Option {
+	return func(c *config) {
+		switch mode {
+		case scenario.Immediate, scenario.Grace:
+			c.world.OAuthSettings.CodeReplayGrace = codeReplayGrace(mode)
+		default:
+			c.err = fmt.Errorf("mock: WithCodeReplay(%q): want %q or %q", mode, scenario.Immediate, scenario.Grace)
+		}
+	}
+}
+
+// WithSoftLogoutOnExpiry sets the soft_logout flag of the answer to an
+// expired access token, for legacy and OAuth 2.0 sessions apart. The
+// default says true for both, as Synapse does; Synapse behind the Matrix
+// Authentication Service says false for OAuth sessions.
+func WithSoftLogoutOnExpiry(legacy, oauth bool) Option {
+	return func(c *config) { c.world.Store.HardExpiryLegacy, c.world.Store.HardExpiryOAuth = !legacy, !oauth }
+}
+
+// WithLimits bounds the failed attempts at a password (POST /login, the UIA
+// password stage, the OAuth sign-in, account and device pages) and at a
+// device's user code: a user or a client address may fail failedAttempts
+// times in window, then every attempt is refused until the window ends.
+// A negative failedAttempts means no limit. The default, 30 a minute, is
+// more than any honest test fails.
+func WithLimits(failedAttempts int, window time.Duration) Option {
+	return func(c *config) { c.world.Limits = limit.Rule{Failures: failedAttempts, Window: window} }
+}
+
+// Timeouts bound how long a connection may take to send a request and
+// stay idle between requests, so that stalled or trickling clients do not
+// hold the server's connections. A zero field means its default.
+type Timeouts struct {
+	// ReadHeader is how long a request's header may take to arrive.
+	ReadHeader time.Duration
+	// Read is how long a whole request, body included, may take to arrive.
+	// Answers may take longer: a long-polling /sync is not cut.
+	Read time.Duration
+	// Idle is how long a kept-alive connection may wait for its next
+	// request.
+	Idle time.Duration
+}
+
+// The timeouts of Serve (and so of Start and mockserver) unless
+// WithTimeouts says otherwise.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 30 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+)
+
+// WithTimeouts sets the timeouts of the server Serve runs; zero fields keep
+// their defaults.
+func WithTimeouts(t Timeouts) Option {
+	return func(c *config) { c.timeouts = t }
+}
+
 // WithoutLegacyAuth turns the legacy login API off, as on a server that
-// delegates authentication: GET /login lists no flows, and POST /login,
-// /register and /refresh answer 404 M_UNRECOGNIZED.
+// delegates authentication: GET and POST /login, /register and /refresh
+// answer 404 M_UNRECOGNIZED, as the spec's discovery of the
+// authentication API says.
 func WithoutLegacyAuth() Option {
 	return func(c *config) { c.world.LegacyOff = true }
 }

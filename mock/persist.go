@@ -52,10 +52,10 @@ func (s *Server) SaveState(path string) error {
 	}
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("mock: state: %w", err)
+		return fmt.Errorf("encoding the state: %w", err)
 	}
 	if err := writeAtomically(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("mock: saving the state: %w", err)
+		return fmt.Errorf("saving the state: %w", err)
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func writeAtomically(path string, data []byte) error {
 func (s *Server) LoadState(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("mock: loading the state: %w", err)
+		return fmt.Errorf("loading the state: %w", err)
 	}
 	var f stateFile
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -112,26 +112,26 @@ func (s *Server) LoadState(path string) error {
 		var syntax *json.SyntaxError
 		switch {
 		case errors.As(err, &syntax):
-			return fmt.Errorf("mock: %s: damaged state file at byte %d: %v", path, syntax.Offset, err)
+			return fmt.Errorf("%s: damaged state file at byte %d: %v", path, syntax.Offset, err)
 		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return fmt.Errorf("mock: %s: damaged state file: it ends early", path)
+			return fmt.Errorf("%s: damaged state file: it ends early", path)
 		}
-		return fmt.Errorf("mock: %s: not a state file: %v", path, err)
+		return fmt.Errorf("%s: not a state file: %v", path, err)
 	}
 	switch {
 	case f.Format != stateFormat:
-		return fmt.Errorf("mock: %s: not a state file (format %q, want %q)", path, f.Format, stateFormat)
+		return fmt.Errorf("%s: not a state file (format %q, want %q)", path, f.Format, stateFormat)
 	case f.Version > stateVersion:
-		return fmt.Errorf("mock: %s: state file version %d was written by a newer mxauth; this one reads up to %d", path, f.Version, stateVersion)
+		return fmt.Errorf("%s: state file version %d was written by a newer mxauth; this one reads up to %d", path, f.Version, stateVersion)
 	case f.Version < 1:
-		return fmt.Errorf("mock: %s: bad state file version %d", path, f.Version)
+		return fmt.Errorf("%s: bad state file version %d", path, f.Version)
 	}
 	w := s.world.Load()
 	if len(f.OAuthClients) > 0 && w.OAuth == nil {
-		return fmt.Errorf("mock: %s: the state has OAuth clients but the OAuth 2.0 API is off", path)
+		return fmt.Errorf("%s: the state has OAuth clients but the OAuth 2.0 API is off", path)
 	}
 	if err := w.Store.Restore(f.Store); err != nil {
-		return fmt.Errorf("mock: %s: %w", path, err)
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	if w.OAuth != nil {
 		w.OAuth.Restore(f.OAuthClients, f.OAuthGrants)

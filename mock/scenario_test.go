@@ -184,3 +184,68 @@ func TestBadScenarioFile(t *testing.T) {
 		t.Fatalf("New with a missing scenario: %v", err)
 	}
 }
+
+// TestScenarioRulesReachTheWholeAPI checks that rules name any operation
+// of the client-server API (not only the authentication ones), that a
+// respond rule fakes an endpoint the mock lacks, and that paths outside
+// the API are still 404 M_UNRECOGNIZED for every other rule.
+func TestScenarioRulesReachTheWholeAPI(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenario(writeScenario(t, `
+users:
+  - id: alice
+    password: pw
+    devices: [{id: PHONE, access_token: at}]
+rules:
+  - name: sync-fails-once
+    when: {request: {operation: sync, user: alice}}
+    then: {respond: {status: 502, body_text: bad gateway}}
+  - name: fake-endpoint
+    when: {request: {method: GET, path: /_matrix/client/v3/not_in_the_spec}}
+    then: {respond: {status: 200, body: {faked: true}}, delay: 1ms}
+    times: always
+  - name: counts-every-request
+    when: {request: {}, nth: 3}
+    then: {soft_logout: {user: alice}}
+`)))
+	call(t, hs, "GET", "/_matrix/client/v3/sync", "at", nil).wantStatus(t, 502)
+	for range 2 {
+		a := call(t, hs, "GET", "/_matrix/client/v3/not_in_the_spec", "", nil)
+		if a.status != 200 || a.body["faked"] != true {
+			t.Fatalf("faked endpoint: %d %s", a.status, a.raw)
+		}
+	}
+	call(t, hs, "POST", whoami, "at", map[string]any{}).wantError(t, 405, "M_UNRECOGNIZED")
+	call(t, hs, "GET", "/_matrix/client/v3/elsewhere", "", nil).wantError(t, 404, "M_UNRECOGNIZED")
+	// Only requests the mock serves count for counts-every-request: the
+	// sync above was the first, these whoami the second and the third,
+	// which logs alice out softly once answered.
+	call(t, hs, "GET", whoami, "at", nil).wantStatus(t, 200)
+	call(t, hs, "GET", whoami, "at", nil).wantStatus(t, 200)
+	wantUnknownToken(t, call(t, hs, "GET", whoami, "at", nil), true)
+}
+
+// TestScenarioRefusesRulesThatCanNeverFire checks the load-time check
+// against the mock's own operation table.
+func TestScenarioRefusesRulesThatCanNeverFire(t *testing.T) {
+	path := writeScenario(t, "users: [{id: alice}]\nrules:\n  - when: {request: {operation: login, user: alice}}\n    then: {delay: 1s}\n")
+	_, err := mock.New(mock.WithScenario(path))
+	want := path + ":3:40: rules[0].when.request: this rule can never fire: operation login takes no access token"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+// TestRespondRuleFakesOAuthWhileItIsOff checks that the OAuth 2.0 paths,
+// outside the API while OAuth is off, are seen by respond rules too.
+func TestRespondRuleFakesOAuthWhileItIsOff(t *testing.T) {
+	hs := mock.Start(t, mock.WithScenario(writeScenario(t, `
+rules:
+  - when: {request: {method: POST, path: /oauth2/token}}
+    then: {respond: {status: 400, body: {error: invalid_grant}}}
+`)))
+	a := call(t, hs, "POST", "/oauth2/token", "", map[string]any{})
+	if a.status != 400 || a.body["error"] != "invalid_grant" {
+		t.Fatalf("faked token endpoint: %d %s", a.status, a.raw)
+	}
+	call(t, hs, "POST", "/oauth2/token", "", map[string]any{}).wantError(t, 404, "M_UNRECOGNIZED")
+}

@@ -1,6 +1,7 @@
 // Package mock is a Matrix homeserver for tests: the client-server
 // authentication API (register, login, refresh, logout, devices, whoami,
-// user-interactive auth) with real state and a clock the test controls.
+// user-interactive auth), /sync and rooms, with real state and a clock the
+// test controls.
 //
 // In a Go test, Start runs one on a loopback port, like net/http/httptest:
 //
@@ -37,6 +38,7 @@
 package mock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -104,6 +106,9 @@ func New(opts ...Option) (*Server, error) {
 	s.world.Store(w)
 	changes.start(s.Journal)
 	s.Clock.OnMove(s.recordClockMove)
+	// A long-poll's timeout runs on the clock: a move wakes the waiters of
+	// the world then current, so that those whose time is up answer.
+	cfg.clock.OnMove(func(_, _ time.Time) { s.world.Load().Rooms.ClockMoved() })
 	if cfg.stateFile != "" {
 		if err := s.loadStateFile(cfg.stateFile); err != nil {
 			return nil, err
@@ -135,9 +140,12 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 		return errors.New("mock: Serve called twice")
 	}
+	t := s.cfg.timeouts
 	s.http = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cmp.Or(t.ReadHeader, DefaultReadHeaderTimeout),
+		ReadTimeout:       cmp.Or(t.Read, DefaultReadTimeout),
+		IdleTimeout:       cmp.Or(t.Idle, DefaultIdleTimeout),
 		ErrorLog:          slog.NewLogLogger(s.cfg.logger.Handler(), slog.LevelWarn),
 	}
 	srv := s.http

@@ -125,24 +125,27 @@ func (b uiBackend) SetClock(t time.Time) {
 }
 
 // pageCSRF is the CSRF scheme of the server's other pages (package csrf),
-// keeping a token its cookie already holds so that every tab and reload of
-// the control page shares one.
-type pageCSRF struct{ s *Server }
-
-func (c pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
-	if token := csrf.Current(r); len(token) >= 32 {
-		return token, nil
-	}
-	token := c.s.world.Load().Store.RandomString(32)
-	return token, csrf.Cookie(token)
+// under the server's own key, keeping a nonce its cookie already holds so
+// that every tab and reload of the control page shares one.
+type pageCSRF struct {
+	s   *Server
+	key *csrf.Key
 }
 
-func (pageCSRF) Valid(r *http.Request) bool { return csrf.Valid(r) }
+func (c pageCSRF) Token(r *http.Request) (string, *http.Cookie) {
+	if nonce := csrf.Current(r); len(nonce) >= 32 {
+		return c.key.Token(nonce), nil
+	}
+	nonce := c.s.world.Load().Store.RandomString(32)
+	return c.key.Token(nonce), csrf.Cookie(nonce)
+}
+
+func (c pageCSRF) Valid(r *http.Request) bool { return c.key.Valid(r) }
 
 // newControlPage returns the handler of the control page and the timeline
 // file.
 func (s *Server) newControlPage() *ui.Handler {
-	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s}})
+	return ui.NewHandler(ui.Config{Backend: uiBackend{s}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s, csrf.NewKey()}})
 }
 
 // changeRecorder turns the state's token changes into journal events. A

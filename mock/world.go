@@ -57,7 +57,7 @@ func (s *Server) Reset() error {
 // resets the server to it, as Reset does. On an error, which names the
 // line and column of every problem, the server is left as it was.
 func (s *Server) LoadScenario(name string, data []byte) error {
-	sc, err := scenario.Parse(name, data, api.OperationIDs())
+	sc, err := scenario.Parse(name, data, api.Operations())
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,22 @@ func TestMain(m *testing.M) {
 type server struct {
 	url     string
 	advance func(t *testing.T, d time.Duration) // moves the virtual clock
+	token   string                              // the binary's control token
+}
+
+// load loads a scenario into the binary through the control API.
+func (srv server) load(t *testing.T, name string, data []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", srv.url+"/_mock/scenario?name="+url.QueryEscape(name), bytes.NewReader(data))
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("loading %s: %d", name, resp.StatusCode)
+	}
 }
 
 // eachWay runs test against the scenario file, once in process and once
@@ -98,7 +114,7 @@ func startBinary(t *testing.T, file string) server {
 		}
 	})
 	url = strings.TrimSpace(url)
-	return server{url: url, advance: func(t *testing.T, d time.Duration) {
+	return server{url: url, token: token, advance: func(t *testing.T, d time.Duration) {
 		t.Helper()
 		body := strings.NewReader(`{"by":"` + d.String() + `"}`)
 		req, _ := http.NewRequest("POST", url+"/_mock/clock/advance", body)
@@ -512,12 +528,140 @@ func TestOAuthOnlyMSCEra(t *testing.T) {
 			t.Fatalf("actions %s", actions)
 		}
 		mustWhoami(t, client(t, srv, "", tokens["access_token"].(string)), alice, "SCENARIO01")
-		flows, err := client(t, srv, "", "").GetLoginFlows(t.Context())
-		if err != nil || len(flows.Flows) != 0 {
-			t.Fatalf("login flows %+v, %v", flows, err)
-		}
+		_, err := client(t, srv, "", "").GetLoginFlows(t.Context())
+		wantMatrixError(t, err, 404, "M_UNRECOGNIZED")
 		_, err = tryLogin(t, client(t, srv, "", ""), "alice", alicePW, "", false)
 		wantMatrixError(t, err, 404, "M_UNRECOGNIZED")
+	})
+}
+
+// refreshRetrying refreshes at the token endpoint as a careful client
+// does: when the answer is lost (the connection closes, or a proxy says
+// 502), it retries once with the same refresh token. It returns the last
+// answer's status and body.
+func refreshRetrying(t *testing.T, tokenEndpoint, clientID, refreshToken string) (int, map[string]any) {
+	t.Helper()
+	cli := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {clientID}}
+	for attempt := 1; ; attempt++ {
+		resp, err := cli.PostForm(tokenEndpoint, form)
+		lost := err != nil || resp.StatusCode == http.StatusBadGateway
+		if lost && attempt == 1 {
+			if resp != nil {
+				resp.Body.Close()
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("refresh attempt %d: %v", attempt, err)
+		}
+		if attempt == 1 {
+			t.Fatalf("the first refresh was answered (%d): its answer should have been lost", resp.StatusCode)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		return resp.StatusCode, body
+	}
+}
+
+// TestRefreshAnswerLost: the first refresh's answer is lost and the client
+// retries with the refresh token it holds. As the file says (mas), the
+// retry gets a working pair; with refresh_replay: strict, set through the
+// Go API in process and through the control API for the binary, it is
+// invalid_grant and the session is over.
+func TestRefreshAnswerLost(t *testing.T) {
+	const file = "refresh-answer-lost.yaml"
+	eachWay(t, file, func(t *testing.T, srv server) {
+		md, tokens, clientID := oauthLogin(t, srv)
+		status, body := refreshRetrying(t, md["token_endpoint"].(string), clientID, tokens["refresh_token"].(string))
+		if status != 200 {
+			t.Fatalf("the retry: %d %v, want a new pair", status, body)
+		}
+		mustWhoami(t, client(t, srv, "", body["access_token"].(string)), alice, "SCENARIO01")
+		srv.advance(t, 2*time.Minute) // the old access token has expired; the new pair refreshes
+		postForm(t, md["token_endpoint"].(string), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {body["refresh_token"].(string)}, "client_id": {clientID}}, 200)
+	})
+
+	strict := func(t *testing.T, srv server) {
+		md, tokens, clientID := oauthLogin(t, srv)
+		status, body := refreshRetrying(t, md["token_endpoint"].(string), clientID, tokens["refresh_token"].(string))
+		if status != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("the retry: %d %v, want invalid_grant", status, body)
+		}
+		_, err := whoami(t, client(t, srv, "", tokens["access_token"].(string)))
+		wantUnknownToken(t, err, false) // the session is revoked: sign in again
+	}
+	t.Run("strict/mock.Start", func(t *testing.T) {
+		hs := mock.Start(t, mock.WithScenario(file), mock.WithRefreshReplay(scenario.Strict))
+		strict(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock.Advance(d) }})
+	})
+	t.Run("strict/mockserver", func(t *testing.T) {
+		srv := startBinary(t, file)
+		data, err := fs.ReadFile(scenarios.Files, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.load(t, file, bytes.Replace(data, []byte("\n  refresh_replay: mas"), []byte("\n  refresh_replay: strict"), 1))
+		strict(t, srv)
+	})
+}
+
+// TestExpiryMidSync: alice's token expires while her /sync long-polls;
+// the poll ends at the clock move, her next sync is refused with
+// soft_logout true, and after a refresh she resumes from her since token
+// and receives what bob wrote meanwhile.
+func TestExpiryMidSync(t *testing.T) {
+	eachWay(t, "expiry-mid-sync.yaml", func(t *testing.T, srv server) {
+		ctx := t.Context()
+		cli := client(t, srv, "", "")
+		login := passwordLogin(t, cli, "alice", alicePW, "", true)
+		bobCli := client(t, srv, "", "")
+		passwordLogin(t, bobCli, "bob", "builder", "", false)
+		room, err := cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "public_chat"})
+		if err != nil {
+			t.Fatalf("createRoom: %v", err)
+		}
+		if _, err := bobCli.JoinRoomByID(ctx, room.RoomID); err != nil {
+			t.Fatalf("bob joins: %v", err)
+		}
+		first, err := cli.SyncRequest(ctx, 0, "", "", false, "")
+		if err != nil {
+			t.Fatalf("initial sync: %v", err)
+		}
+		polled := make(chan error, 1)
+		go func() {
+			_, err := cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+			polled <- err
+		}()
+		time.Sleep(50 * time.Millisecond) // the poll waits
+		srv.advance(t, 2*time.Minute)
+		if err := <-polled; err != nil {
+			t.Fatalf("the long-poll the clock move ended: %v, want an empty answer", err)
+		}
+		_, err = cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+		wantUnknownToken(t, err, true)
+		if _, err := bobCli.SendText(ctx, room.RoomID, "while you refreshed"); err != nil {
+			t.Fatal(err)
+		}
+		r, err := refresh(t, cli, login.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		cli.AccessToken = r.AccessToken
+		resumed, err := cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
+		if err != nil {
+			t.Fatalf("sync after the refresh: %v", err)
+		}
+		var bodies []string
+		for _, evt := range resumed.Rooms.Join[room.RoomID].Timeline.Events {
+			if b, ok := evt.Content.Raw["body"].(string); ok {
+				bodies = append(bodies, b)
+			}
+		}
+		if strings.Join(bodies, ",") != "while you refreshed" {
+			t.Fatalf("messages after resuming: %q, want bob's one", bodies)
+		}
 	})
 }
 
@@ -528,7 +672,8 @@ func TestLibraryIsTested(t *testing.T) {
 		"default.yaml": true, "short-expiry.yaml": true, "soft-logout.yaml": true, "hard-logout.yaml": true,
 		"device-deleted-elsewhere.yaml": true, "refresh-token-reuse.yaml": true,
 		"rate-limited-refresh.yaml": true, "flaky-server.yaml": true,
-		"oauth.yaml": true, "oauth-only-msc-era.yaml": true,
+		"oauth.yaml": true, "oauth-only-msc-era.yaml": true, "refresh-answer-lost.yaml": true,
+		"expiry-mid-sync.yaml": true,
 	}
 	files, err := fs.Glob(scenarios.Files, "*.yaml")
 	if err != nil {

@@ -1,61 +1,52 @@
 package session
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strconv"
-	"time"
+
+	"github.com/mxauth/mxauth/matrixerr"
 )
 
-// Error is a Matrix error answer: the HTTP status and the fields of the
-// standard error body. Compare it with the sentinels below through
-// errors.Is, which matches on Errcode.
-type Error struct {
-	// StatusCode is the HTTP status of the answer.
-	StatusCode int
-	// Errcode is the Matrix error code, such as "M_UNKNOWN_TOKEN".
-	Errcode string
-	// Message is the human-readable "error" field.
-	Message string
-	// SoftLogout is the "soft_logout" field of M_UNKNOWN_TOKEN: true when
-	// the device still exists and the client may refresh or log in again on
-	// it.
-	SoftLogout bool
-	// RetryAfter is how long the server asks the client to wait
-	// ("retry_after_ms", or the Retry-After header); 0 when it does not say.
-	RetryAfter time.Duration
-}
+// Error is the one error type of mxauth's clients, matrixerr.Error: an
+// answer that is not a success, from a Matrix endpoint (errcode, error,
+// soft_logout, retry_after_ms, the UIA body) or from an OAuth 2.0 one
+// (error, error_description, error_uri). The session returns it as the
+// typed API does; match its code with errors.Is against the codes of
+// package matrixerr (or their names below).
+type Error = matrixerr.Error
 
-// Sentinels for errors.Is: an *Error matches the one with its Errcode.
-var (
-	ErrUnknownToken    = &Error{Errcode: "M_UNKNOWN_TOKEN"}
-	ErrMissingToken    = &Error{Errcode: "M_MISSING_TOKEN"}
-	ErrForbidden       = &Error{Errcode: "M_FORBIDDEN"}
-	ErrLimitExceeded   = &Error{Errcode: "M_LIMIT_EXCEEDED"}
-	ErrNotFound        = &Error{Errcode: "M_NOT_FOUND"}
-	ErrUserInUse       = &Error{Errcode: "M_USER_IN_USE"}
-	ErrInvalidUsername = &Error{Errcode: "M_INVALID_USERNAME"}
-	ErrBadJSON         = &Error{Errcode: "M_BAD_JSON"}
-	ErrNotJSON         = &Error{Errcode: "M_NOT_JSON"}
-	ErrMissingParam    = &Error{Errcode: "M_MISSING_PARAM"}
-	ErrUnrecognized    = &Error{Errcode: "M_UNRECOGNIZED"}
-	ErrUnknown         = &Error{Errcode: "M_UNKNOWN"}
+// The codes the session's callers most often match, under the names they
+// have in package matrixerr (they are the same values): errors.Is(err,
+// session.ErrUnknownToken) and errors.Is(err, matrixerr.ErrUnknownToken)
+// are one test.
+const (
+	ErrUnknownToken    = matrixerr.ErrUnknownToken
+	ErrMissingToken    = matrixerr.ErrMissingToken
+	ErrForbidden       = matrixerr.ErrForbidden
+	ErrLimitExceeded   = matrixerr.ErrLimitExceeded
+	ErrNotFound        = matrixerr.ErrNotFound
+	ErrUserInUse       = matrixerr.ErrUserInUse
+	ErrInvalidUsername = matrixerr.ErrInvalidUsername
+	ErrBadJSON         = matrixerr.ErrBadJSON
+	ErrNotJSON         = matrixerr.ErrNotJSON
+	ErrMissingParam    = matrixerr.ErrMissingParam
+	ErrUnrecognized    = matrixerr.ErrUnrecognized
+	ErrUnknown         = matrixerr.ErrUnknown
+
+	ErrInvalidRequest          = matrixerr.ErrInvalidRequest
+	ErrInvalidClient           = matrixerr.ErrInvalidClient
+	ErrInvalidGrant            = matrixerr.ErrInvalidGrant
+	ErrUnauthorizedClient      = matrixerr.ErrUnauthorizedClient
+	ErrUnsupportedGrantType    = matrixerr.ErrUnsupportedGrantType
+	ErrInvalidScope            = matrixerr.ErrInvalidScope
+	ErrAccessDenied            = matrixerr.ErrAccessDenied
+	ErrUnsupportedResponseType = matrixerr.ErrUnsupportedResponseType
+	ErrServerError             = matrixerr.ErrServerError
+	ErrTemporarilyUnavailable  = matrixerr.ErrTemporarilyUnavailable
+	ErrInvalidRedirectURI      = matrixerr.ErrInvalidRedirectURI
+	ErrInvalidClientMetadata   = matrixerr.ErrInvalidClientMetadata
 )
-
-// Error returns the errcode, the status and the message.
-func (e *Error) Error() string {
-	return fmt.Sprintf("%s (HTTP %d): %s", e.Errcode, e.StatusCode, e.Message)
-}
-
-// Is reports whether target is an *Error with the same Errcode.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Errcode == e.Errcode
-}
 
 // ErrLoggedOut matches, under errors.Is, the *LoggedOutError of a session
 // that has ended.
@@ -88,60 +79,28 @@ func (e *LoggedOutError) Unwrap() error { return e.Cause }
 // Is reports whether target is ErrLoggedOut.
 func (e *LoggedOutError) Is(target error) bool { return target == ErrLoggedOut }
 
-// maxErrorBody bounds how much of an error answer is read.
-const maxErrorBody = 64 << 10
-
-// ParseError returns the Matrix error that resp carries, or nil when resp
-// is a success or its body is not a Matrix error. It reads the body and
-// puts an identical one back, so resp can still be read.
+// ParseError returns the error that resp carries, or nil when resp is a
+// success or its body has no error code (neither a Matrix errcode nor an
+// OAuth 2.0 error). It is for answers read through the raw client, which
+// returns the *http.Response (the typed API returns the *Error itself);
+// it reads the body and puts an identical one back, so resp can still be
+// read.
 func ParseError(resp *http.Response) *Error {
 	if resp.StatusCode < 400 {
 		return nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	rest := resp.Body
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(body), rest), rest}
-	if err != nil {
-		return nil
+	if e := matrixerr.FromResponse(resp); e.Errcode != "" {
+		return e
 	}
-	return errorFromBody(resp.StatusCode, resp.Header, body)
+	return nil
 }
 
-// errorFromBody decodes a Matrix error body; nil when it is none.
-func errorFromBody(status int, header http.Header, body []byte) *Error {
-	var fields struct {
-		Errcode      string `json:"errcode"`
-		Message      string `json:"error"`
-		SoftLogout   bool   `json:"soft_logout"`
-		RetryAfterMs int64  `json:"retry_after_ms"`
+// callError is the error of a call the session made through a typed API:
+// the server's *Error as it is, anything else (the network, an answer that
+// would not decode) said to come from the session's what.
+func callError(what string, err error) error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
 	}
-	if json.Unmarshal(body, &fields) != nil || fields.Errcode == "" {
-		return nil
-	}
-	e := &Error{
-		StatusCode: status, Errcode: fields.Errcode, Message: fields.Message,
-		SoftLogout: fields.SoftLogout, RetryAfter: time.Duration(fields.RetryAfterMs) * time.Millisecond,
-	}
-	if e.RetryAfter == 0 {
-		e.RetryAfter = retryAfterHeader(header, time.Now())
-	}
-	return e
-}
-
-// retryAfterHeader reads a Retry-After header: seconds, or an HTTP date.
-func retryAfterHeader(h http.Header, now time.Time) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return fmt.Errorf("session: %s: %w", what, err)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +24,15 @@ func TestParseError(t *testing.T) {
 	}{
 		{"success", 200, nil, `{"errcode":"M_FORBIDDEN"}`, nil},
 		{"not JSON", 502, nil, `<html>Bad gateway</html>`, nil},
-		{"no errcode", 400, nil, `{"error":"x"}`, nil},
+		{"no errcode", 400, nil, `{"error":"Something went wrong"}`, nil},
 		{"soft logout", 401, nil, `{"errcode":"M_UNKNOWN_TOKEN","error":"expired","soft_logout":true}`,
 			&session.Error{StatusCode: 401, Errcode: "M_UNKNOWN_TOKEN", Message: "expired", SoftLogout: true}},
 		{"retry_after_ms", 429, http.Header{"Retry-After": {"9"}}, `{"errcode":"M_LIMIT_EXCEEDED","retry_after_ms":1500}`,
 			&session.Error{StatusCode: 429, Errcode: "M_LIMIT_EXCEEDED", RetryAfter: 1500 * time.Millisecond}},
 		{"Retry-After seconds", 429, http.Header{"Retry-After": {"2"}}, `{"errcode":"M_LIMIT_EXCEEDED"}`,
 			&session.Error{StatusCode: 429, Errcode: "M_LIMIT_EXCEEDED", RetryAfter: 2 * time.Second}},
+		{"OAuth 2.0", 400, nil, `{"error":"invalid_grant","error_description":"used","error_uri":"https://as.example/e"}`,
+			&session.Error{StatusCode: 400, Errcode: "invalid_grant", Message: "used", ErrorURI: "https://as.example/e"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +41,13 @@ func TestParseError(t *testing.T) {
 				resp.Header = http.Header{}
 			}
 			got := session.ParseError(resp)
-			if (got == nil) != (tt.want == nil) || got != nil && *got != *tt.want {
+			if got != nil {
+				if string(got.Body) != tt.body {
+					t.Fatalf("Body %q, want %q", got.Body, tt.body)
+				}
+				got.Body = nil
+			}
+			if (got == nil) != (tt.want == nil) || got != nil && !reflect.DeepEqual(*got, *tt.want) {
 				t.Fatalf("ParseError = %+v, want %+v", got, tt.want)
 			}
 			if rest, _ := io.ReadAll(resp.Body); string(rest) != tt.body {
@@ -57,7 +66,7 @@ func TestErrorsIs(t *testing.T) {
 	if !errors.Is(out, session.ErrLoggedOut) || !errors.Is(out, session.ErrUnknownToken) {
 		t.Fatal("LoggedOutError does not match ErrLoggedOut and its cause")
 	}
-	if got := out.Error(); got != "session: soft-logged-out: M_UNKNOWN_TOKEN (HTTP 401): " {
+	if got := out.Error(); got != "session: soft-logged-out: M_UNKNOWN_TOKEN (HTTP 401): Unauthorized" {
 		t.Fatalf("message %q", got)
 	}
 }

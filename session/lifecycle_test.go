@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxauth/mxauth/mock"
 	"github.com/mxauth/mxauth/mock/journal"
+	"github.com/mxauth/mxauth/operation"
 	"github.com/mxauth/mxauth/session"
 )
 
@@ -115,9 +116,10 @@ rules:
     then: {respond: {status: 401, body: {errcode: M_UNKNOWN_TOKEN, error: expired, soft_logout: true}}}
     times: 2
 `)))
-	resp, err := f.api.GetTokenOwnerWithResponse(t.Context())
-	if err != nil || resp.JSON401 == nil {
-		t.Fatalf("whoami: %v %+v, want the second 401", err, resp)
+	_, err := f.whoami(t.Context())
+	var e *session.Error
+	if !errors.As(err, &e) || e.StatusCode != 401 || !errors.Is(err, session.ErrUnknownToken) || errors.Is(err, session.ErrLoggedOut) {
+		t.Fatalf("whoami: %v, want the second 401", err)
 	}
 	if got := f.count(journal.Filter{Operation: "getTokenOwner"}); got != 2 {
 		t.Fatalf("whoami sent %d times, want 2", got)
@@ -291,5 +293,35 @@ rules:
 	}
 	if got := f.count(journal.Filter{Operation: "getTokenOwner"}); got != 3 {
 		t.Fatalf("%d whoami sent, want 3", got)
+	}
+}
+
+// TestOperationFromContext: the operation a typed API tags a request's
+// context with decides whether the token goes with it, before any table.
+func TestOperationFromContext(t *testing.T) {
+	seen := &authorizations{seen: map[string]string{}}
+	f := newFixture(t, func(c *session.Config) { c.HTTPClient = &http.Client{Transport: seen} })
+	bearer := "Bearer " + f.s.Credentials().AccessToken
+	for _, tt := range []struct {
+		path string
+		auth operation.Auth
+		want string
+	}{
+		{"/_matrix/client/v3/account/whoami", operation.AuthNone, ""}, // the table says required
+		{"/_matrix/client/v3/login", operation.AuthRequired, bearer},  // the table says none
+	} {
+		ctx := operation.WithInfo(t.Context(), &operation.Info{ID: "tagged", Auth: tt.auth})
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.hs.URL+tt.path, http.NoBody)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := f.s.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := seen.seen[tt.path]; got != tt.want {
+			t.Errorf("%s tagged %s carried Authorization %q, want %q", tt.path, tt.auth, got, tt.want)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 )
@@ -13,11 +12,11 @@ import (
 // A refusal is an *Error, such as ErrForbidden for a wrong password.
 func PasswordLogin(ctx context.Context, cfg Config, user, password, deviceID string) (Credentials, error) {
 	cfg = cfg.withDefaults()
-	api, err := clientserver.NewClientWithResponses(cfg.HomeserverURL, clientserver.WithHTTPClient(cfg.plainClient()))
+	api, err := homeserverAPI(cfg.HomeserverURL, cfg.plainClient())
 	if err != nil {
-		return Credentials{}, fmt.Errorf("session: %w", err)
+		return Credentials{}, err
 	}
-	body := clientserver.LoginJSONRequestBody{
+	body := clientserver.LoginRequest{
 		Type:         "m.login.password",
 		Identifier:   &clientserver.UserIdentifier{Type: "m.id.user", AdditionalProperties: map[string]any{"user": user}},
 		Password:     &password,
@@ -26,14 +25,10 @@ func PasswordLogin(ctx context.Context, cfg Config, user, password, deviceID str
 	if deviceID != "" {
 		body.DeviceID = &deviceID
 	}
-	resp, err := api.LoginWithResponse(ctx, body)
+	l, err := api.Login(ctx, body)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("session: login: %w", err)
+		return Credentials{}, callError("login", err)
 	}
-	if resp.JSON200 == nil {
-		return Credentials{}, answerError(resp.HTTPResponse, resp.Body)
-	}
-	l := resp.JSON200
 	creds := Credentials{UserID: l.UserID, DeviceID: l.DeviceID, AccessToken: l.AccessToken, ExpiresAt: expiry(cfg.Now(), l.ExpiresInMs)}
 	if l.RefreshToken != nil {
 		creds.RefreshToken = *l.RefreshToken

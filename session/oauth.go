@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,13 +13,16 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
 )
 
 // This file is the client side of Matrix's OAuth 2.0 API (Matrix v1.15,
-// MSC3861): discovering the authorization server, registering the client
-// and the errors OAuth 2.0 endpoints answer with. The login itself is in
-// oauth_login.go, refresh and revocation in oauth_session.go, MSC4191's
-// account management links in oauth_account.go.
+// MSC3861): discovering the authorization server and registering the
+// client, through the generated typed APIs (gen/clientserver's
+// getAuthMetadata, gen/oauth2's operations sent to the endpoints the
+// metadata names; see api.go). The login itself is in oauth_login.go,
+// refresh and revocation in oauth_session.go, MSC4191's account management
+// links in oauth_account.go.
 //
 // The flow, in the shape of the matrix-rust-sdk:
 //
@@ -34,17 +36,15 @@ import (
 //	...
 //	err = s.Logout(ctx)                                          // revokes the tokens
 
-// The discovery paths of the server metadata, relative to the homeserver.
-const (
-	authMetadataPath         = "/_matrix/client/v1/auth_metadata"
-	unstableAuthMetadataPath = "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata"
-)
+// unstableAuthMetadataPath is where servers that predate Matrix v1.15
+// serve the metadata (MSC2965), relative to the homeserver; the stable path
+// is gen/clientserver's getAuthMetadata.
+const unstableAuthMetadataPath = "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata"
 
-// maxOAuthBody bounds how much of an answer from an OAuth 2.0 endpoint or
-// the metadata discovery is read.
-const maxOAuthBody = 1 << 20
-
-// Errors of the OAuth 2.0 client that are not answers of the server.
+// Errors of the OAuth 2.0 client that are not answers of the server. The
+// server's refusals are *Error values whose Errcode is the OAuth 2.0
+// "error" code and Message its "error_description": match them with
+// ErrInvalidGrant, ErrInvalidClient, ... (matrixerr's codes).
 var (
 	// ErrOAuthNotSupported: the homeserver does not offer the OAuth 2.0
 	// API: both the stable and the unstable auth_metadata endpoints are
@@ -63,83 +63,12 @@ var (
 	ErrActionNotSupported = errors.New("session: account management action not supported by the server")
 )
 
-// OAuthError is an error of the OAuth 2.0 API: an error answer of the token
-// endpoint (RFC 6749 §5.2), the registration endpoint (RFC 7591 §3.2.2) or
-// the revocation endpoint (RFC 7009 §2.2.1), or the error parameters of the
-// redirect after authorization (RFC 6749 §4.1.2.1). Compare it with the
-// sentinels below through errors.Is, which matches on Code.
-type OAuthError struct {
-	// StatusCode is the HTTP status of the answer; 0 for an error that
-	// came with the redirect.
-	StatusCode int
-	// Code is the "error" field, such as "invalid_grant".
-	Code string
-	// Description is the "error_description" field, for the developer.
-	Description string
-	// URI is the "error_uri" field: a page about the error, if any.
-	URI string
-}
-
-// Sentinels for errors.Is: an *OAuthError matches the one with its Code.
-var (
-	// ErrInvalidRequest: the request is malformed or lacks a parameter.
-	ErrInvalidRequest = &OAuthError{Code: "invalid_request"}
-	// ErrInvalidClient: the client ID is unknown to the server.
-	ErrInvalidClient = &OAuthError{Code: "invalid_client"}
-	// ErrInvalidGrant: the authorization code or the refresh token is
-	// invalid, expired, revoked or used already, or the PKCE verifier or
-	// redirect URI does not match. For a refresh it means the refresh
-	// token is dead.
-	ErrInvalidGrant = &OAuthError{Code: "invalid_grant"}
-	// ErrUnauthorizedClient: the client may not use this grant.
-	ErrUnauthorizedClient = &OAuthError{Code: "unauthorized_client"}
-	// ErrUnsupportedGrantType: the server does not know the grant type.
-	ErrUnsupportedGrantType = &OAuthError{Code: "unsupported_grant_type"}
-	// ErrInvalidScope: the scope asked for is unknown or not allowed.
-	ErrInvalidScope = &OAuthError{Code: "invalid_scope"}
-	// ErrAccessDenied: the user (or the server) refused the authorization.
-	ErrAccessDenied = &OAuthError{Code: "access_denied"}
-	// ErrUnsupportedResponseType: the server does not issue codes this way.
-	ErrUnsupportedResponseType = &OAuthError{Code: "unsupported_response_type"}
-	// ErrServerError: the authorization server failed.
-	ErrServerError = &OAuthError{Code: "server_error"}
-	// ErrTemporarilyUnavailable: the authorization server is overloaded or
-	// down for maintenance.
-	ErrTemporarilyUnavailable = &OAuthError{Code: "temporarily_unavailable"}
-	// ErrInvalidRedirectURI: registration refused one of the redirect URIs.
-	ErrInvalidRedirectURI = &OAuthError{Code: "invalid_redirect_uri"}
-	// ErrInvalidClientMetadata: registration refused a field of the client
-	// metadata, such as a client_uri that the redirect URIs do not match.
-	ErrInvalidClientMetadata = &OAuthError{Code: "invalid_client_metadata"}
-)
-
-// Error returns the code, the status when there is one, and the
-// description.
-func (e *OAuthError) Error() string {
-	var b strings.Builder
-	b.WriteString("oauth2: ")
-	b.WriteString(e.Code)
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " (HTTP %d)", e.StatusCode)
-	}
-	if e.Description != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Description)
-	}
-	return b.String()
-}
-
-// Is reports whether target is an *OAuthError with the same Code.
-func (e *OAuthError) Is(target error) bool {
-	t, ok := target.(*OAuthError)
-	return ok && t.Code == e.Code
-}
-
 // ServerMetadata is the homeserver's OAuth 2.0 authorization server
 // metadata (RFC 8414, as Matrix serves it at auth_metadata), with the
-// account management page of MSC4191. It marshals to JSON with the stable
-// field names, so an app may keep it; it unmarshals from the stable names
-// or, when they are absent, the unstable org.matrix.msc4191 ones.
+// account management page of MSC4191, whichever of its names the server
+// used (DiscoverOAuth takes the unstable org.matrix.msc4191 ones when the
+// stable ones are absent). It marshals to JSON with the stable field
+// names, so an app may keep it.
 type ServerMetadata struct {
 	// Issuer identifies the authorization server.
 	Issuer string `json:"issuer"`
@@ -179,28 +108,6 @@ type ServerMetadata struct {
 	// nil: the server does not say, and any action is tried; an empty list
 	// offers none.
 	AccountManagementActionsSupported []AccountManagementAction `json:"account_management_actions_supported,omitzero"`
-}
-
-// UnmarshalJSON reads the metadata, taking the MSC4191 fields from their
-// unstable names when the stable ones are absent.
-func (m *ServerMetadata) UnmarshalJSON(data []byte) error {
-	type plain ServerMetadata // without this method
-	var aux struct {
-		plain
-		UnstableAccountManagementURI     string                    `json:"org.matrix.msc4191.account_management_uri"`
-		UnstableAccountManagementActions []AccountManagementAction `json:"org.matrix.msc4191.account_management_actions_supported"`
-	}
-	if err := json.Unmarshal(data, &aux); err != nil {
-		return err
-	}
-	*m = ServerMetadata(aux.plain)
-	if m.AccountManagementURI == "" {
-		m.AccountManagementURI = aux.UnstableAccountManagementURI
-	}
-	if m.AccountManagementActionsSupported == nil {
-		m.AccountManagementActionsSupported = aux.UnstableAccountManagementActions
-	}
-	return nil
 }
 
 // Validate checks that the metadata has what a Matrix client needs: an
@@ -283,9 +190,9 @@ func homeserverBase(hs string) (string, error) {
 // not know that endpoint (404, or M_UNRECOGNIZED), the unstable
 // /_matrix/client/unstable/org.matrix.msc2965/auth_metadata. It uses cfg's
 // homeserver, HTTP client and rate-limit settings. When neither endpoint is
-// known the error wraps ErrOAuthNotSupported (and the server's *Error, if
-// it sent one); metadata that fails Validate is an error wrapping
-// ErrInvalidServerMetadata.
+// known the error wraps ErrOAuthNotSupported and the server's last *Error;
+// metadata that does not decode or fails Validate is an error wrapping
+// ErrInvalidServerMetadata; another refusal is the server's *Error.
 func DiscoverOAuth(ctx context.Context, cfg Config) (*ServerMetadata, error) {
 	cfg = cfg.withDefaults()
 	base, err := homeserverBase(cfg.HomeserverURL)
@@ -293,68 +200,92 @@ func DiscoverOAuth(ctx context.Context, cfg Config) (*ServerMetadata, error) {
 		return nil, err
 	}
 	client := cfg.plainClient()
-	var unknown error
-	for _, path := range []string{authMetadataPath, unstableAuthMetadataPath} {
-		m, err := fetchMetadata(ctx, client, base+path)
-		if err == nil {
-			return m, nil
-		}
-		var nf *notFoundError
-		if !errors.As(err, &nf) {
-			return nil, err
-		}
-		unknown = nf.cause
-	}
-	if unknown != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOAuthNotSupported, unknown)
-	}
-	return nil, ErrOAuthNotSupported
-}
-
-// notFoundError says that a metadata endpoint is unknown to the server;
-// cause is the server's *Error, if it sent one.
-type notFoundError struct{ cause error }
-
-func (e *notFoundError) Error() string { return "endpoint not found" }
-
-// fetchMetadata GETs the metadata at u and checks it; an endpoint the
-// server does not know is a *notFoundError.
-func fetchMetadata(ctx context.Context, client *http.Client, u string) (*ServerMetadata, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	unstable, err := sendTo(base + unstableAuthMetadataPath)
 	if err != nil {
-		return nil, fmt.Errorf("session: auth metadata: %w", err)
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("session: auth metadata: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOAuthBody))
-	if err != nil {
-		return nil, fmt.Errorf("session: auth metadata: reading the answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		merr := errorFromBody(resp.StatusCode, resp.Header, body)
-		if resp.StatusCode == http.StatusNotFound || merr != nil && merr.Errcode == ErrUnrecognized.Errcode {
-			if merr != nil {
-				return nil, &notFoundError{cause: merr}
-			}
-			return nil, &notFoundError{}
-		}
-		if merr != nil {
-			return nil, merr
-		}
-		return nil, fmt.Errorf("session: auth metadata: unexpected answer %s from %s", resp.Status, req.URL.Path)
-	}
-	var m ServerMetadata
-	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidServerMetadata, err)
-	}
-	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	return &m, nil
+	var refused *Error
+	for _, editors := range [][]clientserver.RequestEditorFn{nil, {unstable}} {
+		api, err := homeserverAPI(base, client, editors...)
+		if err != nil {
+			return nil, err
+		}
+		answer, err := api.GetAuthMetadata(ctx)
+		if err == nil {
+			m := metadataFrom(answer)
+			if err := m.Validate(); err != nil {
+				return nil, err
+			}
+			return m, nil
+		}
+		if isDecodeError(err) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidServerMetadata, err)
+		}
+		e, ok := errors.AsType[*Error](err)
+		if !ok || e.StatusCode != http.StatusNotFound && !errors.Is(e, ErrUnrecognized) {
+			return nil, callError("auth metadata", err)
+		}
+		refused = e
+	}
+	return nil, fmt.Errorf("%w: %w", ErrOAuthNotSupported, refused)
+}
+
+// isDecodeError reports whether err, from a typed API call, says that a
+// success answer's body was not the JSON its operation gives.
+func isDecodeError(err error) bool {
+	_, syntax := errors.AsType[*json.SyntaxError](err)
+	_, typ := errors.AsType[*json.UnmarshalTypeError](err)
+	return syntax || typ || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// metadataFrom is the ServerMetadata of the auth_metadata answer a, with
+// MSC4191's fields from their unstable names when the stable ones are
+// absent.
+func metadataFrom(a *clientserver.GetAuthMetadataResponse) *ServerMetadata {
+	m := &ServerMetadata{
+		Issuer:                        a.Issuer,
+		AuthorizationEndpoint:         a.AuthorizationEndpoint,
+		TokenEndpoint:                 a.TokenEndpoint,
+		RegistrationEndpoint:          a.RegistrationEndpoint,
+		RevocationEndpoint:            a.RevocationEndpoint,
+		DeviceAuthorizationEndpoint:   deref(a.DeviceAuthorizationEndpoint),
+		ResponseTypesSupported:        a.ResponseTypesSupported,
+		ResponseModesSupported:        a.ResponseModesSupported,
+		GrantTypesSupported:           a.GrantTypesSupported,
+		CodeChallengeMethodsSupported: a.CodeChallengeMethodsSupported,
+		AccountManagementURI:          deref(a.AccountManagementURI),
+	}
+	if a.PromptValuesSupported != nil {
+		m.PromptValuesSupported = *a.PromptValuesSupported
+	}
+	if m.AccountManagementURI == "" {
+		m.AccountManagementURI = deref(a.OrgMatrixMsc4191AccountManagementURI)
+	}
+	switch {
+	case a.AccountManagementActionsSupported != nil:
+		m.AccountManagementActionsSupported = actions(*a.AccountManagementActionsSupported)
+	case a.OrgMatrixMsc4191AccountManagementActionsSupported != nil:
+		m.AccountManagementActionsSupported = actions(*a.OrgMatrixMsc4191AccountManagementActionsSupported)
+	}
+	return m
+}
+
+// actions converts a list of action names; an empty list stays non-nil
+// (the server offers no action, which is not the same as not saying).
+func actions[S ~string](names []S) []AccountManagementAction {
+	out := make([]AccountManagementAction, len(names))
+	for i, n := range names {
+		out[i] = AccountManagementAction(n)
+	}
+	return out
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // ApplicationType is the kind of client that registers (OpenID Connect
@@ -380,24 +311,26 @@ const (
 // (a public client).
 type ClientMetadata struct {
 	// ApplicationType is NativeApplication or WebApplication.
-	ApplicationType ApplicationType `json:"application_type"`
+	ApplicationType ApplicationType
 	// ClientName is the name shown to the user.
-	ClientName string `json:"client_name,omitempty"`
+	ClientName string
 	// ClientURI is the client's home page; required. Servers check that
 	// web redirect URIs and the other URIs share its host.
-	ClientURI string `json:"client_uri"`
+	ClientURI string
 	// LogoURI is a logo to show the user.
-	LogoURI string `json:"logo_uri,omitempty"`
+	LogoURI string
 	// TOSURI is the client's terms of service.
-	TOSURI string `json:"tos_uri,omitempty"`
+	TOSURI string
 	// PolicyURI is the client's privacy policy.
-	PolicyURI string `json:"policy_uri,omitempty"`
+	PolicyURI string
 	// RedirectURIs are where the server may send the browser back to; at
-	// least one.
-	RedirectURIs []string `json:"redirect_uris"`
+	// least one. A native client's loopback URI is registered without a
+	// port (http://127.0.0.1/callback): the authorization request may then
+	// name any port (RFC 8252 §7.3).
+	RedirectURIs []string
 	// Contacts are email addresses of the people responsible for the
 	// client.
-	Contacts []string `json:"contacts,omitempty"`
+	Contacts []string
 }
 
 // validate checks what the server would refuse anyway, to fail early with
@@ -428,17 +361,19 @@ func (c ClientMetadata) validate() error {
 type OAuthClient struct {
 	meta     *ServerMetadata
 	clientID string
-	base     string // the homeserver URL, without the trailing slash
 	now      func() time.Time
-	http     *http.Client                      // plain: no token attached, rate limits waited out
-	api      *clientserver.ClientWithResponses // for whoami
+	// The typed APIs, on the plain client (no token attached by a
+	// session, rate limits waited out).
+	api        *clientserver.API // the homeserver, for whoami
+	token      *oauth2.API       // at the token endpoint
+	revocation *oauth2.API       // at the revocation endpoint; nil: none
 }
 
 // RegisterOAuthClient registers the client described by client at meta's
 // registration endpoint (RFC 7591) and returns it. It uses cfg's
 // homeserver, HTTP client, rate-limit settings and clock. Keep the client
 // ID (ClientID) with meta's Issuer, and next time use RestoreOAuthClient
-// instead of registering again. A refusal is an *OAuthError, such as
+// instead of registering again. A refusal is an *Error, such as
 // ErrInvalidRedirectURI or ErrInvalidClientMetadata.
 func RegisterOAuthClient(ctx context.Context, cfg Config, meta *ServerMetadata, client ClientMetadata) (*OAuthClient, error) {
 	if meta == nil {
@@ -453,31 +388,46 @@ func RegisterOAuthClient(ctx context.Context, cfg Config, meta *ServerMetadata, 
 	if err := client.validate(); err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(struct {
-		ClientMetadata
-		GrantTypes              []string `json:"grant_types"`
-		ResponseTypes           []string `json:"response_types"`
-		TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	}{client, []string{"authorization_code", "refresh_token"}, []string{"code"}, "none"})
-	if err != nil {
-		return nil, fmt.Errorf("session: client metadata: %w", err)
-	}
 	cfg = cfg.withDefaults()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, meta.RegistrationEndpoint, bytes.NewReader(body))
+	api, err := endpointAPI(meta.RegistrationEndpoint, cfg.plainClient())
 	if err != nil {
-		return nil, fmt.Errorf("session: client registration: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	var answer struct {
-		ClientID string `json:"client_id"`
-	}
-	if err := sendOAuth(cfg.plainClient(), req, "client registration", &answer); err != nil {
 		return nil, err
+	}
+	answer, err := api.RegisterOAuthClient(ctx, client.request())
+	if err != nil {
+		return nil, callError("client registration", err)
 	}
 	if answer.ClientID == "" {
 		return nil, errors.New("session: client registration: the answer has no client_id")
 	}
 	return newOAuthClient(cfg, meta, answer.ClientID)
+}
+
+// request is the registration request for c, with the fixed fields of a
+// Matrix client.
+func (c ClientMetadata) request() oauth2.ClientMetadata {
+	optional := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	r := oauth2.ClientMetadata{
+		ApplicationType:         ptr(oauth2.ClientMetadataApplicationType(c.ApplicationType)),
+		ClientName:              optional(c.ClientName),
+		ClientURI:               &c.ClientURI,
+		LogoURI:                 optional(c.LogoURI),
+		TosURI:                  optional(c.TOSURI),
+		PolicyURI:               optional(c.PolicyURI),
+		RedirectUris:            &c.RedirectURIs,
+		GrantTypes:              &[]string{"authorization_code", "refresh_token"},
+		ResponseTypes:           &[]string{"code"},
+		TokenEndpointAuthMethod: ptr("none"),
+	}
+	if len(c.Contacts) > 0 {
+		r.Contacts = &c.Contacts
+	}
+	return r
 }
 
 // RestoreOAuthClient returns the client registered earlier as clientID,
@@ -497,15 +447,24 @@ func RestoreOAuthClient(cfg Config, meta *ServerMetadata, clientID string) (*OAu
 	return newOAuthClient(cfg.withDefaults(), meta, clientID)
 }
 
-// newOAuthClient builds the client; cfg has its defaults.
+// newOAuthClient builds the client; cfg has its defaults, meta is valid.
 func newOAuthClient(cfg Config, meta *ServerMetadata, clientID string) (*OAuthClient, error) {
 	base, err := homeserverBase(cfg.HomeserverURL)
 	if err != nil {
 		return nil, err
 	}
-	c := &OAuthClient{meta: meta.clone(), clientID: clientID, base: base, now: cfg.Now, http: cfg.plainClient()}
-	if c.api, err = clientserver.NewClientWithResponses(cfg.HomeserverURL, clientserver.WithHTTPClient(c.http)); err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+	c := &OAuthClient{meta: meta.clone(), clientID: clientID, now: cfg.Now}
+	client := cfg.plainClient()
+	if c.api, err = homeserverAPI(base, client); err != nil {
+		return nil, err
+	}
+	if c.token, err = endpointAPI(meta.TokenEndpoint, client); err != nil {
+		return nil, err
+	}
+	if meta.RevocationEndpoint != "" {
+		if c.revocation, err = endpointAPI(meta.RevocationEndpoint, client); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -519,51 +478,4 @@ func (c *OAuthClient) Metadata() *ServerMetadata { return c.meta.clone() }
 // AccountManagementURL is the server metadata's AccountManagementURL.
 func (c *OAuthClient) AccountManagementURL(req AccountManagementRequest) (string, error) {
 	return c.meta.AccountManagementURL(req)
-}
-
-// sendOAuth sends req, an OAuth 2.0 request, and decodes a successful
-// JSON answer into out (nil: the body is not read). An error answer is an
-// *OAuthError, or an *Error when the server answers with a Matrix error.
-func sendOAuth(client *http.Client, req *http.Request, what string, out any) error {
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("session: %s: %w", what, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxOAuthBody))
-	if err != nil {
-		return fmt.Errorf("session: %s: reading the answer: %w", what, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		if e := oauthErrorFromBody(resp.StatusCode, body); e != nil {
-			return e
-		}
-		if e := errorFromBody(resp.StatusCode, resp.Header, body); e != nil {
-			return e
-		}
-		return fmt.Errorf("session: %s: unexpected answer %s", what, resp.Status)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("session: %s: decoding the answer: %w", what, err)
-	}
-	return nil
-}
-
-// oauthErrorFromBody decodes an OAuth 2.0 error body; nil when it is none
-// (a Matrix error, which has an errcode, is none).
-func oauthErrorFromBody(status int, body []byte) *OAuthError {
-	var f struct {
-		Errcode     string `json:"errcode"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-		URI         string `json:"error_uri"`
-	}
-	if json.Unmarshal(body, &f) != nil || f.Error == "" || f.Errcode != "" {
-		return nil
-	}
-	return &OAuthError{StatusCode: status, Code: f.Error, Description: f.Description, URI: f.URI}
 }

@@ -8,11 +8,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mxauth/mxauth/gen/oauth2"
 )
 
 // The scopes of a Matrix client (MSC2967, Matrix v1.15).
@@ -142,10 +143,11 @@ func (c *OAuthClient) AuthorizationURL(req AuthorizationRequest) (*Authorization
 // checks the state, redeems the code at the token endpoint, asks whoami
 // who the tokens belong to, and returns the credentials to give New (with
 // Config.OAuth set to c, so that the session refreshes at the token
-// endpoint and logs out by revocation). The user refusing, or the server failing, is an
-// *OAuthError (ErrAccessDenied, ErrInvalidScope, ...); a redirect that is
-// not this login's wraps ErrStateMismatch; a code the token endpoint
-// refuses is an *OAuthError such as ErrInvalidGrant.
+// endpoint and logs out by revocation). The user refusing, or the server
+// failing, is an *Error with the redirect's error code and StatusCode 0
+// (ErrAccessDenied, ErrInvalidScope, ...); a redirect that is not this
+// login's wraps ErrStateMismatch; a code the token endpoint refuses is the
+// endpoint's *Error, such as ErrInvalidGrant.
 func (c *OAuthClient) FinishLogin(ctx context.Context, data AuthorizationData, callback string) (Credentials, error) {
 	if data.ClientID != "" && data.ClientID != c.clientID {
 		return Credentials{}, fmt.Errorf("session: the login was started by client %q, not %q", data.ClientID, c.clientID)
@@ -161,37 +163,27 @@ func (c *OAuthClient) FinishLogin(ctx context.Context, data AuthorizationData, c
 		return Credentials{}, ErrStateMismatch
 	}
 	if code := params.Get("error"); code != "" {
-		return Credentials{}, &OAuthError{Code: code, Description: params.Get("error_description"), URI: params.Get("error_uri")}
+		return Credentials{}, &Error{Errcode: code, Message: params.Get("error_description"), ErrorURI: params.Get("error_uri")}
 	}
 	code := params.Get("code")
 	if code == "" {
 		return Credentials{}, errors.New("session: the redirect carries neither a code nor an error")
 	}
-	tokens, err := c.token(ctx, "code exchange", url.Values{
-		"grant_type":    {"authorization_code"},
-		"code":          {code},
-		"redirect_uri":  {data.RedirectURI},
-		"client_id":     {c.clientID},
-		"code_verifier": {data.CodeVerifier},
+	tokens, err := c.grant(ctx, "code exchange", oauth2.RequestOAuthTokenRequest{
+		GrantType:    oauth2.RequestOAuthTokenRequestGrantTypeAuthorizationCode,
+		Code:         &code,
+		RedirectURI:  &data.RedirectURI,
+		CodeVerifier: &data.CodeVerifier,
 	})
 	if err != nil {
 		return Credentials{}, err
 	}
-	creds := Credentials{AccessToken: tokens.AccessToken, RefreshToken: tokens.RefreshToken, ExpiresAt: expiryIn(c.now(), tokens.ExpiresIn)}
-	who, err := c.api.GetTokenOwnerWithResponse(ctx, func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
-		return nil
-	})
+	creds := Credentials{AccessToken: tokens.AccessToken, RefreshToken: deref(tokens.RefreshToken), ExpiresAt: expiryIn(c.now(), tokens.ExpiresIn)}
+	who, err := c.api.GetTokenOwner(withToken(ctx, creds.AccessToken))
 	if err != nil {
-		return Credentials{}, fmt.Errorf("session: whoami: %w", err)
+		return Credentials{}, callError("whoami", err)
 	}
-	if who.JSON200 == nil {
-		return Credentials{}, answerError(who.HTTPResponse, who.Body)
-	}
-	creds.UserID = who.JSON200.UserID
-	if who.JSON200.DeviceID != nil {
-		creds.DeviceID = *who.JSON200.DeviceID
-	}
+	creds.UserID, creds.DeviceID = who.UserID, deref(who.DeviceID)
 	if creds.DeviceID != data.DeviceID {
 		// Tokens for a device the app did not ask for are of no use: give
 		// them back rather than leave them alive.
@@ -222,27 +214,14 @@ func callbackParams(callback, mode string) (url.Values, error) {
 	return params, nil
 }
 
-// tokenResponse is a successful answer of the token endpoint (RFC 6749
-// §5.1).
-type tokenResponse struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int64  `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
-	Scope        string `json:"scope"`
-}
-
-// token POSTs form to the token endpoint and returns the tokens; what names
-// the request in errors.
-func (c *OAuthClient) token(ctx context.Context, what string, form url.Values) (*tokenResponse, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.meta.TokenEndpoint, strings.NewReader(form.Encode()))
+// grant asks the token endpoint for tokens with the grant in body, as this
+// client, and checks the answer (RFC 6749 §5.1); what names the request in
+// errors. A refusal is the endpoint's *Error.
+func (c *OAuthClient) grant(ctx context.Context, what string, body oauth2.RequestOAuthTokenRequest) (*oauth2.TokenResponse, error) {
+	body.ClientID = &c.clientID
+	t, err := c.token.RequestOAuthToken(ctx, body)
 	if err != nil {
-		return nil, fmt.Errorf("session: %s: %w", what, err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	var t tokenResponse
-	if err := sendOAuth(c.http, req, what, &t); err != nil {
-		return nil, err
+		return nil, callError(what, err)
 	}
 	if t.AccessToken == "" {
 		return nil, fmt.Errorf("session: %s: the answer has no access_token", what)
@@ -250,16 +229,16 @@ func (c *OAuthClient) token(ctx context.Context, what string, form url.Values) (
 	if !strings.EqualFold(t.TokenType, "Bearer") {
 		return nil, fmt.Errorf("session: %s: token type %q, want Bearer", what, t.TokenType)
 	}
-	return &t, nil
+	return t, nil
 }
 
 // expiryIn returns when a token that lives seconds from now expires; zero
 // when it does not say (never).
-func expiryIn(now time.Time, seconds int64) time.Time {
-	if seconds <= 0 {
+func expiryIn(now time.Time, seconds *int) time.Time {
+	if seconds == nil || *seconds <= 0 {
 		return time.Time{}
 	}
-	return now.Add(time.Duration(seconds) * time.Second)
+	return now.Add(time.Duration(*seconds) * time.Second)
 }
 
 // CodeChallengeS256 returns the PKCE code challenge of verifier with the

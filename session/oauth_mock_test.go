@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -82,20 +83,17 @@ func TestOAuthAgainstMock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := clientserver.NewClientWithResponses(hs.URL, clientserver.WithHTTPClient(s.HTTPClient()))
+	api, err := clientserver.NewAPI(hs.URL, clientserver.WithHTTPClient(s.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	whoami := func(ctx context.Context) error {
-		resp, err := api.GetTokenOwnerWithResponse(ctx)
+		who, err := api.GetTokenOwner(ctx)
 		if err != nil {
 			return err
 		}
-		if resp.JSON200 == nil {
-			return errors.New("whoami: " + resp.Status() + " " + string(resp.Body))
-		}
-		if resp.JSON200.UserID != creds.UserID || resp.JSON200.DeviceID == nil || *resp.JSON200.DeviceID != creds.DeviceID {
-			return errors.New("whoami: " + string(resp.Body))
+		if who.UserID != creds.UserID || who.DeviceID == nil || *who.DeviceID != creds.DeviceID {
+			return fmt.Errorf("whoami: %+v", who)
 		}
 		return nil
 	}
@@ -237,8 +235,8 @@ users: [{id: alice, password: pw}]
 	_, err = session.RegisterOAuthClient(t.Context(), cfg, meta, session.ClientMetadata{
 		ApplicationType: session.NativeApplication, ClientURI: "http://insecure.example/", RedirectURIs: []string{"http://127.0.0.1/callback"},
 	})
-	var e *session.OAuthError
-	if !errors.Is(err, session.ErrInvalidClientMetadata) || !errors.As(err, &e) || e.StatusCode != 400 || e.Description == "" {
+	var e *session.Error
+	if !errors.Is(err, session.ErrInvalidClientMetadata) || !errors.As(err, &e) || e.StatusCode != 400 || e.Message == "" {
 		t.Fatalf("RegisterOAuthClient with an http client_uri: %v", err)
 	}
 }

@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/mxauth/mxauth/gen/oauth2"
 )
 
 // Token type hints for Revoke (RFC 7009 §2.1).
 const (
 	// TokenTypeAccess says the token is an access token.
-	TokenTypeAccess = "access_token"
+	TokenTypeAccess = string(oauth2.RevokeOAuthTokenRequestTokenTypeHintAccessToken)
 	// TokenTypeRefresh says the token is a refresh token.
-	TokenTypeRefresh = "refresh_token"
+	TokenTypeRefresh = string(oauth2.RevokeOAuthTokenRequestTokenTypeHintRefreshToken)
 )
 
 // refresh exchanges creds' refresh token at the token endpoint (RFC 6749
@@ -23,18 +22,17 @@ const (
 // server may rotate the refresh token; when it sends none, the old one
 // stays.
 func (c *OAuthClient) refresh(ctx context.Context, creds Credentials, now func() time.Time) (Credentials, error) {
-	t, err := c.token(ctx, "refresh", url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {creds.RefreshToken},
-		"client_id":     {c.clientID},
+	t, err := c.grant(ctx, "refresh", oauth2.RequestOAuthTokenRequest{
+		GrantType:    oauth2.RequestOAuthTokenRequestGrantTypeRefreshToken,
+		RefreshToken: &creds.RefreshToken,
 	})
 	if err != nil {
 		return creds, err
 	}
 	next := creds
 	next.AccessToken = t.AccessToken
-	if t.RefreshToken != "" {
-		next.RefreshToken = t.RefreshToken
+	if t.RefreshToken != nil && *t.RefreshToken != "" {
+		next.RefreshToken = *t.RefreshToken
 	}
 	next.ExpiresAt = expiryIn(now(), t.ExpiresIn)
 	return next, nil
@@ -53,19 +51,17 @@ func oauthRefreshRefused(err error) bool {
 // was not valid anyway is no error. A Session given c as Config.OAuth does
 // this itself in Logout.
 func (c *OAuthClient) Revoke(ctx context.Context, token, hint string) error {
-	if c.meta.RevocationEndpoint == "" {
+	if c.revocation == nil {
 		return fmt.Errorf("%w: revocation_endpoint is missing: the server cannot revoke tokens", ErrInvalidServerMetadata)
 	}
-	form := url.Values{"token": {token}, "client_id": {c.clientID}}
+	body := oauth2.RevokeOAuthTokenRequest{Token: token, ClientID: &c.clientID}
 	if hint != "" {
-		form.Set("token_type_hint", hint)
+		body.TokenTypeHint = ptr(oauth2.RevokeOAuthTokenRequestTokenTypeHint(hint))
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.meta.RevocationEndpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return fmt.Errorf("session: revocation: %w", err)
+	if err := c.revocation.RevokeOAuthToken(ctx, body); err != nil {
+		return callError("revocation", err)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	return sendOAuth(c.http, req, "revocation", nil)
+	return nil
 }
 
 // revokeCredentials revokes the session of creds: through its refresh

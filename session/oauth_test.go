@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mxauth/mxauth/matrixerr"
 	"github.com/mxauth/mxauth/mock"
 	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/session"
@@ -70,6 +72,8 @@ func TestDiscoverOAuth(t *testing.T) {
 		{name: "no OAuth", stable: unrecognized(404), unstable: unrecognized(404), wantErr: session.ErrOAuthNotSupported},
 		{name: "server error: no fallback", stable: failing, wantErr: session.ErrUnknown},
 		{name: "invalid metadata", edit: func(m map[string]any) { delete(m, "token_endpoint") }, wantErr: session.ErrInvalidServerMetadata},
+		{name: "metadata not JSON", stable: func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>hello</html>")) }, wantErr: session.ErrInvalidServerMetadata},
+		{name: "metadata of the wrong shape", edit: func(m map[string]any) { m["issuer"] = 7 }, wantErr: session.ErrInvalidServerMetadata},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeAS(t)
@@ -92,6 +96,26 @@ func TestDiscoverOAuth(t *testing.T) {
 			}
 		})
 	}
+	t.Run("an empty list of actions is not an absent one", func(t *testing.T) {
+		f := newFakeAS(t)
+		for _, tt := range []struct {
+			list    any
+			wantNil bool
+		}{{[]string{}, false}, {nil, true}} {
+			f.set(func(f *fakeAS) {
+				f.edit = func(m map[string]any) {
+					delete(m, "account_management_actions_supported")
+					if tt.list != nil {
+						m["account_management_actions_supported"] = tt.list
+					}
+				}
+			})
+			m, err := session.DiscoverOAuth(t.Context(), session.Config{HomeserverURL: f.srv.URL})
+			if err != nil || (m.AccountManagementActionsSupported == nil) != tt.wantNil || len(m.AccountManagementActionsSupported) != 0 {
+				t.Fatalf("list %v: actions %#v, %v", tt.list, m.AccountManagementActionsSupported, err)
+			}
+		}
+	})
 	t.Run("no OAuth wraps the server's error", func(t *testing.T) {
 		f := newFakeAS(t)
 		f.set(func(f *fakeAS) { f.stable, f.unstable = unrecognized(404), unrecognized(404) })
@@ -234,8 +258,8 @@ func TestRegisterOAuthClient(t *testing.T) {
 		_, err := session.RegisterOAuthClient(t.Context(), cfg, oc.Metadata(), session.ClientMetadata{
 			ApplicationType: session.WebApplication, ClientURI: "https://a.example/", RedirectURIs: []string{"https://b.example/cb"},
 		})
-		var e *session.OAuthError
-		if !errors.Is(err, session.ErrInvalidRedirectURI) || !errors.As(err, &e) || e.StatusCode != 400 || !strings.Contains(e.Description, "share") {
+		var e *session.Error
+		if !errors.Is(err, session.ErrInvalidRedirectURI) || !errors.As(err, &e) || e.StatusCode != 400 || !strings.Contains(e.Message, "share") {
 			t.Fatalf("RegisterOAuthClient: %v", err)
 		}
 		if errors.Is(err, session.ErrInvalidClientMetadata) {
@@ -435,8 +459,8 @@ func TestFinishLoginRedirectErrors(t *testing.T) {
 			defer f.set(func(f *fakeAS) { f.authError = "" })
 			data := start("")
 			_, err := oc.FinishLogin(t.Context(), *data, follow(t, data.URL))
-			var e *session.OAuthError
-			if !errors.As(err, &e) || e.Code != code || e.StatusCode != 0 || e.Description != "the user said no" {
+			var e *session.Error
+			if !errors.As(err, &e) || e.Errcode != code || e.StatusCode != 0 || e.Message != "the user said no" {
 				t.Fatalf("FinishLogin: %v", err)
 			}
 			if code == "access_denied" && !errors.Is(err, session.ErrAccessDenied) {
@@ -457,7 +481,7 @@ func TestFinishLoginRedirectErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := oc.FinishLogin(t.Context(), *data, landed)
-		var e *session.OAuthError
+		var e *session.Error
 		if !errors.Is(err, session.ErrInvalidGrant) || !errors.As(err, &e) || e.StatusCode != 400 {
 			t.Fatalf("second FinishLogin: %v", err)
 		}
@@ -830,15 +854,18 @@ func TestAccountManagementURL(t *testing.T) {
 	}
 }
 
-func TestOAuthErrorIs(t *testing.T) {
-	e := &session.OAuthError{StatusCode: 400, Code: "invalid_grant", Description: "expired"}
-	if !errors.Is(e, session.ErrInvalidGrant) || errors.Is(e, session.ErrInvalidClient) || errors.Is(e, session.ErrUnknownToken) {
-		t.Fatal("OAuthError.Is does not match on the code")
+// TestOneErrorType: an OAuth 2.0 error and a Matrix one are the same type,
+// matrixerr's, and the session's codes are matrixerr's.
+func TestOneErrorType(t *testing.T) {
+	e := &session.Error{StatusCode: 400, Errcode: "invalid_grant", Message: "expired"}
+	var m *matrixerr.Error = e
+	if !errors.Is(m, session.ErrInvalidGrant) || !errors.Is(m, matrixerr.ErrInvalidGrant) || errors.Is(e, session.ErrInvalidClient) || errors.Is(e, session.ErrUnknownToken) {
+		t.Fatal("Error.Is does not match on the code")
 	}
-	if got := e.Error(); got != "oauth2: invalid_grant (HTTP 400): expired" {
-		t.Fatalf("message %q", got)
+	if session.ErrUnknownToken != matrixerr.ErrUnknownToken || session.ErrInvalidGrant != matrixerr.ErrInvalidGrant {
+		t.Fatal("the session's codes are not matrixerr's")
 	}
-	if got := (&session.OAuthError{Code: "access_denied"}).Error(); got != "oauth2: access_denied" {
+	if got := e.Error(); got != "invalid_grant (HTTP 400): expired" {
 		t.Fatalf("message %q", got)
 	}
 }
@@ -851,5 +878,63 @@ func TestOAuthNotOnLegacyMock(t *testing.T) {
 	}
 	if got := hs.Journal.Count(journal.Filter{Errcode: "M_UNRECOGNIZED"}); got != 2 {
 		t.Fatalf("%d requests answered M_UNRECOGNIZED, want 2 (stable, then unstable)", got)
+	}
+}
+
+// TestOAuthEndpointsFromMetadata: registration, the token grants and
+// revocation go to the URLs the server metadata names, here on another
+// origin and under other paths than gen/oauth2's, as with an
+// authorization service beside the homeserver.
+func TestOAuthEndpointsFromMetadata(t *testing.T) {
+	f := newFakeAS(t)
+	var mu sync.Mutex
+	var paths []string
+	seen := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			paths = append(paths, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+			h(w, r)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /as/clients", seen(f.register))
+	mux.HandleFunc("POST /as/token", seen(f.token))
+	mux.HandleFunc("POST /as/revoke", seen(f.revoke))
+	as := httptest.NewServer(mux)
+	defer as.Close()
+	f.set(func(f *fakeAS) {
+		f.edit = func(m map[string]any) {
+			m["registration_endpoint"] = as.URL + "/as/clients"
+			m["token_endpoint"] = as.URL + "/as/token"
+			m["revocation_endpoint"] = as.URL + "/as/revoke"
+		}
+	})
+	cfg := session.Config{HomeserverURL: f.srv.URL, Now: f.clock.Now}
+	oc := register(t, f, cfg)
+	data, err := oc.AuthorizationURL(session.AuthorizationRequest{RedirectURI: "http://127.0.0.1:8123/callback"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Credentials, err = oc.FinishLogin(t.Context(), *data, follow(t, data.URL)); err != nil {
+		t.Fatal(err)
+	}
+	cfg.OAuth = oc
+	s, err := session.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Logout(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := "[POST /as/clients POST /as/token POST /as/token POST /as/revoke]"
+	if got := fmt.Sprint(paths); got != want {
+		t.Fatalf("the authorization service saw %s, want %s", got, want)
+	}
+	if forms := f.forms(); len(forms) != 2 || forms[1].Get("grant_type") != "refresh_token" || forms[1].Get("client_id") != oc.ClientID() {
+		t.Fatalf("token forms %v", forms)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/mxauth/mxauth/matrixerr"
 )
 
 // defaultRetryAfter is the wait for a 429 answer that does not say how long.
@@ -34,9 +36,7 @@ func (rt rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		wait := defaultRetryAfter
-		if e := ParseError(resp); e != nil && e.RetryAfter > 0 {
-			wait = e.RetryAfter
-		} else if d := retryAfterHeader(resp.Header, rt.now()); d > 0 {
+		if d := rt.retryAfter(resp); d > 0 {
 			wait = d
 		}
 		if wait > rt.maxWait {
@@ -52,6 +52,14 @@ func (rt rateLimited) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		r = next
 	}
+}
+
+// retryAfter is how long a 429 answer asks to wait (retry_after_ms, else
+// Retry-After, whose date is read against rt.now: the mock's virtual clock
+// in tests); 0 when it does not say. resp's body stays readable.
+func (rt rateLimited) retryAfter(resp *http.Response) time.Duration {
+	answer := matrixerr.FromResponse(resp)
+	return matrixerr.New(answer.StatusCode, resp.Header, answer.Body, rt.now()).RetryAfter
 }
 
 // sleep waits d on the real clock, or until ctx ends.
@@ -90,6 +98,6 @@ func rewind(req *http.Request) (*http.Request, error) {
 // discard reads what is left of an answer's body, so that its connection
 // can be reused, and closes it.
 func discard(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, matrixerr.MaxBody))
 	resp.Body.Close()
 }

@@ -6,7 +6,8 @@
 // app about every change so that it never loses a rotated refresh token.
 //
 // A Session is an http.RoundTripper: give its HTTPClient to the generated
-// client and every call goes through it.
+// typed API (or to the raw client below it) and every call goes through it.
+// Errors are *Error values (matrixerr.Error), as the typed API's are.
 //
 //	cfg := session.Config{HomeserverURL: url, OnChange: save}
 //	creds, err := session.PasswordLogin(ctx, cfg, "alice", password, "")
@@ -15,9 +16,9 @@
 //		return session.PasswordLogin(ctx, cfg, "alice", askPassword(), deviceID)
 //	}
 //	s, err := session.New(cfg)
-//	api, err := clientserver.NewClientWithResponses(url, clientserver.WithHTTPClient(s.HTTPClient()))
-//	who, err := api.GetTokenOwnerWithResponse(ctx) // refreshed as needed
-//	s.Close()                                       // when the app is done with it
+//	api, err := clientserver.NewAPI(url, clientserver.WithHTTPClient(s.HTTPClient()))
+//	who, err := api.GetTokenOwner(ctx) // refreshed as needed
+//	s.Close()                          // when the app is done with it
 //
 // Servers with the OAuth 2.0 API (Matrix v1.15) log in through the browser
 // instead: see DiscoverOAuth, RegisterOAuthClient and OAuthClient; a
@@ -101,11 +102,13 @@ type Config struct {
 	// HTTPClient sends the requests (default http.DefaultClient). Its
 	// Transport, Timeout and Jar are kept.
 	HTTPClient *http.Client
-	// Operations tells, with the operations of gen/clientserver and
-	// gen/oauth2, which operations take no access token: a request to the
-	// homeserver carries the token unless it matches one that takes none
-	// (such as the login or the registration). Set it to the table of a package
-	// you generated to name more operations; it is looked in first.
+	// Operations is only needed for requests that do not come through a
+	// generated typed API: the typed API tags each request with its
+	// operation (operation.InfoFrom), which says whether it takes the
+	// token. An untagged request to the homeserver is looked up in this
+	// table (first) and those of gen/clientserver and gen/oauth2, and
+	// carries the token unless it matches an operation that takes none
+	// (such as the login or the registration).
 	Operations *operation.Table
 	// RefreshSkew is how long before the access token expires it is
 	// refreshed (default 30s; negative: only after the server refuses it).
@@ -192,8 +195,8 @@ type Session struct {
 	origin *url.URL
 	prefix string // the homeserver URL's path, without the trailing slash
 	plain  *http.Client
-	api    *clientserver.ClientWithResponses // for refresh and logout
-	tables []*operation.Table                // where takesToken looks operations up, in order
+	api    *clientserver.API  // for refresh and logout, through plain
+	tables []*operation.Table // where takesToken looks operations up, in order
 
 	// ctx ends at Close. Renewals run under it rather than under the
 	// context of the request that started them: new tokens must be kept
@@ -237,8 +240,7 @@ func New(cfg Config) (*Session, error) {
 		s.tables = append(s.tables, cfg.Operations)
 	}
 	s.tables = append(s.tables, clientserver.Operations, oauth2.Operations)
-	s.api, err = clientserver.NewClientWithResponses(cfg.HomeserverURL, clientserver.WithHTTPClient(s.plain))
-	if err != nil {
+	if s.api, err = homeserverAPI(cfg.HomeserverURL, s.plain); err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	return s, nil
@@ -265,8 +267,8 @@ func (s *Session) HTTPClient() *http.Client {
 }
 
 // RoundTrip sends req. Requests to the homeserver get the current access
-// token, unless they are for an operation that takes none (see
-// Config.Operations); when the server refuses it as expired or
+// token, unless they are for an operation that takes none (the one the
+// typed API tagged the request with, else see Config.Operations); when the server refuses it as expired or
 // soft-logged-out, the session renews its tokens (one renewal for any
 // number of requests) and sends the request once more: a request is sent
 // at most twice, and a second refusal is returned as it is. When the
@@ -322,7 +324,7 @@ func (s *Session) takesToken(req *http.Request) bool {
 	if req.URL.Scheme != s.origin.Scheme || req.URL.Host != s.origin.Host || !strings.HasPrefix(req.URL.Path, s.prefix+"/") {
 		return false
 	}
-	if op, ok := contextOperation(req.Context()); ok {
+	if op, ok := operation.InfoFrom(req.Context()); ok {
 		return op.Auth != operation.AuthNone
 	}
 	path := strings.TrimPrefix(req.URL.Path, s.prefix)
@@ -332,12 +334,6 @@ func (s *Session) takesToken(req *http.Request) bool {
 		}
 	}
 	return true
-}
-
-// contextOperation returns the operation that a generated typed API call
-// recorded in its request's context, if any.
-func contextOperation(context.Context) (*operation.Info, bool) {
-	return nil, false // no generated API records its operation yet
 }
 
 // replayable returns req with a body that can be sent again (each send
@@ -376,7 +372,7 @@ func (s *Session) current(ctx context.Context) (Credentials, error) {
 		s.cfg.Now().Add(refreshSkew(s.cfg.RefreshSkew, creds.ExpiresAt.Sub(since))).Before(creds.ExpiresAt) {
 		return creds, nil
 	}
-	err := s.recover(ctx, creds.AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "access token about to expire", SoftLogout: true})
+	err := s.recover(ctx, creds.AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: string(ErrUnknownToken), Message: "access token about to expire", SoftLogout: true})
 	var loggedOut *LoggedOutError
 	if errors.As(err, &loggedOut) || errors.Is(err, ErrClosed) || ctx.Err() != nil {
 		return creds, err
@@ -501,25 +497,22 @@ func (s *Session) refresh(ctx context.Context, creds Credentials) (Credentials, 
 	if s.cfg.OAuth != nil {
 		return s.cfg.OAuth.refresh(ctx, creds, s.cfg.Now)
 	}
-	resp, err := s.api.RefreshWithResponse(ctx, clientserver.RefreshJSONRequestBody{RefreshToken: creds.RefreshToken})
+	r, err := s.api.Refresh(ctx, clientserver.RefreshRequest{RefreshToken: creds.RefreshToken})
 	if err != nil {
-		return creds, fmt.Errorf("session: refresh: %w", err)
-	}
-	if resp.JSON200 == nil {
-		return creds, answerError(resp.HTTPResponse, resp.Body)
+		return creds, callError("refresh", err)
 	}
 	next := creds
-	next.AccessToken = resp.JSON200.AccessToken
-	if resp.JSON200.RefreshToken != nil {
-		next.RefreshToken = *resp.JSON200.RefreshToken
+	next.AccessToken = r.AccessToken
+	if r.RefreshToken != nil {
+		next.RefreshToken = *r.RefreshToken
 	}
-	next.ExpiresAt = expiry(s.cfg.Now(), resp.JSON200.ExpiresInMs)
+	next.ExpiresAt = expiry(s.cfg.Now(), r.ExpiresInMs)
 	return next, nil
 }
 
 // Refresh renews the tokens now, as when the access token has expired.
 func (s *Session) Refresh(ctx context.Context) error {
-	return s.recover(ctx, s.Credentials().AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: ErrUnknownToken.Errcode, Message: "refresh asked for", SoftLogout: true})
+	return s.recover(ctx, s.Credentials().AccessToken, &Error{StatusCode: http.StatusUnauthorized, Errcode: string(ErrUnknownToken), Message: "refresh asked for", SoftLogout: true})
 }
 
 // Logout ends the session on the server (POST /logout, or with
@@ -584,30 +577,14 @@ func (s *Session) endOnServer(ctx context.Context, creds Credentials) (cause, er
 		}
 		return errors.New("logged out by the client (tokens revoked)"), nil
 	}
-	resp, err := s.api.LogoutWithResponse(ctx, func(_ context.Context, req *http.Request) error {
-		req.Header.Set("Authorization", "Bearer "+creds.AccessToken)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("session: logout: %w", err)
-	}
-	if resp.JSON200 == nil {
-		e := answerError(resp.HTTPResponse, resp.Body)
-		if !errors.Is(e, ErrUnknownToken) {
-			return nil, e
+	if err := s.api.Logout(withToken(ctx, creds.AccessToken)); err != nil {
+		err = callError("logout", err)
+		if !errors.Is(err, ErrUnknownToken) {
+			return nil, err
 		}
-		return e, nil // ended by the server already
+		return err, nil // ended by the server already
 	}
 	return errors.New("logged out by the client"), nil
-}
-
-// answerError is the error for an unexpected answer: its Matrix error, or
-// a plain description when it carries none.
-func answerError(resp *http.Response, body []byte) error {
-	if e := errorFromBody(resp.StatusCode, resp.Header, body); e != nil {
-		return e
-	}
-	return fmt.Errorf("session: unexpected answer %s from %s", resp.Status, resp.Request.URL.Path)
 }
 
 // expiry returns when a token that lives expiresInMs from now expires;

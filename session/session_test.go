@@ -50,7 +50,7 @@ type fixture struct {
 	hs       *mock.Server
 	cfg      session.Config
 	s        *session.Session
-	api      *clientserver.ClientWithResponses
+	api      *clientserver.API
 	events   *events
 	relogins []string // device IDs the re-login callback was called with
 	mu       sync.Mutex
@@ -84,7 +84,7 @@ func newFixture(t *testing.T, edit func(*session.Config), opts ...mock.Option) *
 	if f.s, err = session.New(f.cfg); err != nil {
 		t.Fatal(err)
 	}
-	if f.api, err = clientserver.NewClientWithResponses(hs.URL, clientserver.WithHTTPClient(f.s.HTTPClient())); err != nil {
+	if f.api, err = clientserver.NewAPI(hs.URL, clientserver.WithHTTPClient(f.s.HTTPClient())); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -93,14 +93,11 @@ func newFixture(t *testing.T, edit func(*session.Config), opts ...mock.Option) *
 // whoami calls whoami through the session and returns the device, or the
 // error.
 func (f *fixture) whoami(ctx context.Context) (string, error) {
-	resp, err := f.api.GetTokenOwnerWithResponse(ctx)
+	who, err := f.api.GetTokenOwner(ctx)
 	if err != nil {
 		return "", err
 	}
-	if resp.JSON200 == nil {
-		return "", fmt.Errorf("whoami: %d %s", resp.StatusCode(), resp.Body)
-	}
-	return *resp.JSON200.DeviceID, nil
+	return *who.DeviceID, nil
 }
 
 func (f *fixture) mustWhoami(t *testing.T) {
@@ -206,13 +203,13 @@ rules:
 	})
 	t.Run("over the cap", func(t *testing.T) {
 		f := newFixture(t, func(c *session.Config) { c.MaxRetryAfter = time.Second }, limited(60000, "60"))
-		resp, err := f.api.GetTokenOwnerWithResponse(t.Context())
-		if err != nil || resp.JSON429 == nil || *resp.JSON429.RetryAfterMs != 60000 {
-			t.Fatalf("whoami: %v %+v", err, resp)
+		_, err := f.whoami(t.Context())
+		var e *session.Error
+		if !errors.Is(err, session.ErrLimitExceeded) || !errors.As(err, &e) || e.StatusCode != 429 || e.RetryAfter != time.Minute {
+			t.Fatalf("whoami: %v, want the 429 with its minute", err)
 		}
-		e := session.ParseError(resp.HTTPResponse)
-		if e != nil {
-			t.Fatalf("the body was read already; ParseError on it should find nothing, got %v", e)
+		if got := f.count(journal.Filter{Operation: "getTokenOwner"}); got != 1 {
+			t.Fatalf("%d whoami sent, want 1", got)
 		}
 	})
 	t.Run("context", func(t *testing.T) {
@@ -407,9 +404,8 @@ func TestBodyReplayedAfterRefresh(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.RefreshSkew = -1 })
 	f.hs.Clock.Advance(5 * time.Minute)
 	name := "Alice's phone"
-	resp, err := f.api.UpdateDeviceWithResponse(t.Context(), "PHONE", clientserver.UpdateDeviceJSONRequestBody{DisplayName: &name})
-	if err != nil || resp.StatusCode() != 200 {
-		t.Fatalf("rename: %v %+v", err, resp)
+	if err := f.api.UpdateDevice(t.Context(), "PHONE", clientserver.UpdateDeviceRequest{DisplayName: &name}); err != nil {
+		t.Fatalf("rename: %v", err)
 	}
 	if d := f.hs.Devices("alice"); d[0].DisplayName != name {
 		t.Fatalf("device %+v", d[0])

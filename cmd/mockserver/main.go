@@ -17,6 +17,7 @@
 //	-oauth                          offer the OAuth 2.0 API (Matrix v1.15) besides the legacy one
 //	-oauth-auto-approve USER        offer it and approve every authorization as USER (created if missing), without a page
 //	-state FILE                     keep users, devices, tokens and OAuth clients in FILE across restarts
+//	                                (checked for writing at start: a bad path stops the start with exit 2)
 //	-state-interval D               also save the state this often (default 10s; 0: only at shutdown)
 //	-control                        serve the control API under /_mock/ (off by default)
 //	-control-token TOKEN            the control API's token (default: a random one, printed at start)
@@ -29,6 +30,10 @@
 // The default scenario runs on the real clock with the users alice
 // (password wonderland) and bob (password builder); see package scenarios
 // for the library of scenarios.
+//
+// The start-up log line names the clock, real or virtual, and says whether
+// OAuth 2.0 (and auto-approve) is on and whether the state was loaded; a
+// virtual clock without -control, which nothing can move, gets a warning.
 //
 // When it is ready it prints its base URL, alone on a line, to standard
 // output; with -control, a second line "control-token TOKEN" follows. SIGINT
@@ -51,8 +56,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -78,7 +85,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("mockserver", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	scenarioFile := flags.String("scenario", "", "set the server up as this scenario `file` says")
+	scenarioFile := flags.String("scenario", "", "set the server up as this scenario `file` says (default: the built-in scenarios/default.yaml)")
 	control := flags.Bool("control", false, "serve the control API under /_mock/")
 	stateFile := flags.String("state", "", "keep users, devices, tokens and OAuth clients in this `file` across restarts")
 	stateInterval := flags.Duration("state-interval", 10*time.Second, "with -state, also save this often (0: only at shutdown)")
@@ -86,10 +93,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	autoApprove := flags.String("oauth-auto-approve", "", "offer the OAuth 2.0 API and approve every authorization as `user` (created if missing), without a page")
 	controlToken := flags.String("control-token", "", "the control API's `token` (default: a random one, printed at start)")
 	addr := flags.String("addr", "127.0.0.1:8008", "listen on this `host:port` (port 0 picks a free one)")
-	serverName := flags.String("server-name", "localhost", "the server `name` in user IDs (default: the scenario's)")
-	accessLifetime := flags.Duration("access-token-lifetime", 5*time.Minute, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
-	refreshLifetime := flags.Duration("refresh-token-lifetime", 24*time.Hour, "lifetime of refresh tokens (default: the scenario's)")
+	// The scenario gives these three their defaults: the flag package
+	// shows no default of its own for a zero value, and only flags given
+	// on the command line are applied (flags.Visit below).
+	serverName := flags.String("server-name", "", "the server `name` in user IDs (default: the scenario's)")
+	accessLifetime := flags.Duration("access-token-lifetime", 0, "lifetime of access tokens that come with a refresh token (default: the scenario's)")
+	refreshLifetime := flags.Duration("refresh-token-lifetime", 0, "lifetime of refresh tokens (default: the scenario's)")
 	logFormat := flags.String("log-format", "text", "request log `format` on standard error: text or json")
+	publicURL := flags.String("public-url", "", "the base `URL` the server tells clients in every URL it advertises (well_known, OAuth 2.0 metadata, iss, device verification); default: http:// and the request's Host header")
 	logLevel := flags.String("log-level", "info", "least `level` logged: debug, info, warn or error (requests are info, refusals warn)")
 	var users []string
 	flags.Func("user", "create the user `name:password` besides the scenario's; repeatable", func(s string) error {
@@ -130,6 +141,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *control && *controlToken == "" {
 		*controlToken = randomToken()
 	}
+	if *publicURL != "" {
+		u, err := url.Parse(*publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			fmt.Fprintf(stderr, "mockserver: -public-url %q: want an http or https URL without userinfo, query or fragment, such as https://matrix.example.org\n", *publicURL)
+			return exitUsage
+		}
+		*publicURL = strings.TrimSuffix(*publicURL, "/")
+	}
 
 	// The scenario first, then the flags given on the command line.
 	opts := []mock.Option{mock.WithScenarioData("scenarios/default.yaml", scenarios.Default)}
@@ -150,10 +169,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		case "oauth-auto-approve":
 			opts = append(opts, mock.WithOAuthAutoApprove(*autoApprove))
+		case "public-url":
+			opts = append(opts, mock.WithPublicURL(*publicURL))
 		}
 	})
 	opts = append(opts, mock.WithLogger(logger), mock.WithControl(*controlToken))
+	stateLoaded := false
 	if *stateFile != "" {
+		// Found now rather than at shutdown, when the state would be lost.
+		if err := checkWritable(*stateFile); err != nil {
+			fmt.Fprintf(stderr, "mockserver: -state %s: the state could not be saved there: %v\n", *stateFile, err)
+			return exitUsage
+		}
+		_, err := os.Stat(*stateFile)
+		stateLoaded = err == nil
 		opts = append(opts, mock.WithStateFile(*stateFile))
 	}
 	for _, u := range users {
@@ -176,8 +205,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
-	logger.Info("mock homeserver ready", "url", "http://"+l.Addr().String(), "server_name", srv.ServerName(),
-		"users", strings.Join(srv.Users(), ","), "scenario", cmp.Or(*scenarioFile, "default"))
+	logReady(logger, srv, readiness{
+		url: "http://" + l.Addr().String(), scenario: cmp.Or(*scenarioFile, "default"),
+		control: *control, stateFile: *stateFile, stateLoaded: stateLoaded,
+	})
 	fmt.Fprintln(stdout, "http://"+l.Addr().String())
 	if *control {
 		fmt.Fprintln(stdout, "control-token", *controlToken)
@@ -198,7 +229,7 @@ wait:
 			return exitFailed
 		case <-tick:
 			if err := srv.SaveState(*stateFile); err != nil {
-				logger.Error("saving the state", "err", err)
+				logger.Error("the state could not be saved", "file", *stateFile, "err", err)
 			}
 		case <-ctx.Done():
 			break wait
@@ -218,12 +249,63 @@ wait:
 	if *stateFile != "" {
 		// Every request answered is in: Shutdown waited for them.
 		if err := srv.SaveState(*stateFile); err != nil {
-			fmt.Fprintf(stderr, "mockserver: %v\n", err)
+			fmt.Fprintf(stderr, "mockserver: -state %s: %v\n", *stateFile, err)
 			return exitFailed
 		}
 		logger.Info("state saved", "file", *stateFile)
 	}
 	return exitOK
+}
+
+// readiness is what the start-up line tells beyond the server itself.
+type readiness struct {
+	url, scenario string
+	control       bool   // the control API is on
+	stateFile     string // -state, "" without
+	stateLoaded   bool   // the state file existed and was loaded
+}
+
+// logReady logs the start-up line: where the server listens, what it is
+// (users, clock, OAuth, state), and a warning when its virtual clock
+// cannot move.
+func logReady(logger *slog.Logger, srv *mock.Server, r readiness) {
+	clockMode := "real"
+	if srv.Clock.IsVirtual() {
+		clockMode = "virtual at " + srv.Clock.Now().UTC().Format(time.RFC3339)
+	}
+	attrs := []any{"url", r.url, "server_name", srv.ServerName(), "users", strings.Join(srv.Users(), ","),
+		"scenario", r.scenario, "clock", clockMode}
+	switch oauth, approveAs := srv.OAuth(); {
+	case approveAs != "":
+		attrs = append(attrs, "oauth", "on, every authorization approved as "+approveAs)
+	case oauth:
+		attrs = append(attrs, "oauth", "on")
+	}
+	switch {
+	case r.stateLoaded:
+		attrs = append(attrs, "state", "loaded from "+r.stateFile)
+	case r.stateFile != "":
+		attrs = append(attrs, "state", "new, saved to "+r.stateFile)
+	}
+	logger.Info("mock homeserver ready", attrs...)
+	if srv.Clock.IsVirtual() && !r.control {
+		logger.Warn("the clock is virtual and nothing can move it: tokens will not expire and time rules will not fire; " +
+			"for the real clock give the scenario clock: {mode: real}, or run with -control and move the clock with POST /_mock/clock/advance")
+	}
+}
+
+// checkWritable reports whether a state file can be written at path as
+// SaveState writes it: a new file in the same folder, renamed over it.
+func checkWritable(path string) error {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return errors.New("it is a folder")
+	}
+	probe, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".check-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // logLevels are the values -log-level takes.

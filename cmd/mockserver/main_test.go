@@ -190,6 +190,8 @@ func TestBadFlags(t *testing.T) {
 		{"-user", ":x"},
 		{"-access-token-lifetime", "soon"},
 		{"-user", "Bad Name:x"},
+		{"-public-url", "matrix.example.org"},
+		{"-public-url", "https://user@matrix.example.org"},
 		{"extra"},
 	} {
 		var stderr lockedBuffer
@@ -299,22 +301,7 @@ func TestOAuthAutoApprove(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("metadata: %d %v", status, md)
 	}
-	reg, _ := json.Marshal(map[string]any{
-		"client_name": "cli", "client_uri": "https://cli.example.org/", "application_type": "native",
-		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
-		"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code"},
-	})
-	resp, err := http.Post(md["registration_endpoint"].(string), "application/json", bytes.NewReader(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var client map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&client)
-	resp.Body.Close()
-	clientID, _ := client["client_id"].(string)
-	if resp.StatusCode != 201 || clientID == "" {
-		t.Fatalf("registration: %d %v", resp.StatusCode, client)
-	}
+	clientID := registerClient(t, md["registration_endpoint"].(string), "authorization_code", "refresh_token")
 	verifier := strings.Repeat("v", 43)
 	sum := sha256.Sum256([]byte(verifier))
 	q := url.Values{
@@ -323,7 +310,7 @@ func TestOAuthAutoApprove(t *testing.T) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
 	}
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err = noFollow.Get(md["authorization_endpoint"].(string) + "?" + q.Encode())
+	resp, err := noFollow.Get(md["authorization_endpoint"].(string) + "?" + q.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,6 +368,82 @@ func TestWarnsBeyondLoopback(t *testing.T) {
 	url, quiet, _ := startServer(t)
 	if !strings.HasPrefix(url, "http://127.0.0.1:") || strings.Contains(quiet.String(), "beyond loopback") {
 		t.Fatalf("default bind %s warned: %s", url, quiet.String())
+	}
+}
+
+// registerClient registers a native client with a loopback redirect URI
+// and the grants at endpoint, and returns its client_id.
+func registerClient(t *testing.T, endpoint string, grants ...string) string {
+	t.Helper()
+	reg, _ := json.Marshal(map[string]any{
+		"client_name": "cli", "client_uri": "https://cli.example.org/", "application_type": "native",
+		"redirect_uris": []string{"http://127.0.0.1/cb"}, "token_endpoint_auth_method": "none",
+		"grant_types": grants, "response_types": []string{"code"},
+	})
+	resp, err := http.Post(endpoint, "application/json", bytes.NewReader(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var client map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&client)
+	resp.Body.Close()
+	clientID, _ := client["client_id"].(string)
+	if resp.StatusCode != 201 || clientID == "" {
+		t.Fatalf("registration: %d %v", resp.StatusCode, client)
+	}
+	return clientID
+}
+
+// TestPublicURL: with -public-url every URL the server advertises is built
+// on it, whatever Host the request names: well_known, the OAuth 2.0
+// metadata, the authorization response's iss (RFC 9207) and the device
+// verification URI.
+func TestPublicURL(t *testing.T) {
+	const public = "https://matrix.example.org"
+	base, _, _ := startServer(t, "-oauth-auto-approve", "alice", "-public-url", public+"/")
+	status, md := post(t, base+"/_matrix/client/v1/auth_metadata", "", nil)
+	if status != 200 {
+		t.Fatalf("metadata: %d %v", status, md)
+	}
+	for key, want := range map[string]string{
+		"issuer": public + "/", "authorization_endpoint": public + "/oauth2/authorize", "token_endpoint": public + "/oauth2/token",
+		"registration_endpoint": public + "/oauth2/registration", "revocation_endpoint": public + "/oauth2/revoke",
+		"device_authorization_endpoint": public + "/oauth2/device_authorization", "account_management_uri": public + "/account/",
+	} {
+		if md[key] != want {
+			t.Errorf("%s = %v, want %s", key, md[key], want)
+		}
+	}
+	status, login := post(t, base+"/_matrix/client/v3/login", "", loginBody("alice", "wonderland"))
+	if wk, _ := login["well_known"].(map[string]any); status != 200 || fmt.Sprint(wk["m.homeserver"]) != "map[base_url:"+public+"]" {
+		t.Fatalf("login: %d %v, want well_known on %s", status, login, public)
+	}
+	clientID := registerClient(t, base+"/oauth2/registration", "authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code")
+	sum := sha256.Sum256([]byte(strings.Repeat("v", 43)))
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {"http://127.0.0.1:5555/cb"},
+		"scope": {"urn:matrix:client:api:* urn:matrix:client:device:PUBLICDEV1"}, "state": {"s"},
+		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(base + "/oauth2/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if loc == nil || loc.Query().Get("iss") != public+"/" || loc.Query().Get("code") == "" {
+		t.Fatalf("authorization response %q, want iss=%s/", resp.Header.Get("Location"), public)
+	}
+	resp, err = http.PostForm(base+"/oauth2/device_authorization", url.Values{"client_id": {clientID}, "scope": {"urn:matrix:client:api:* urn:matrix:client:device:PUBLICDEV2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var device map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&device)
+	resp.Body.Close()
+	if device["verification_uri"] != public+"/oauth2/device" {
+		t.Fatalf("device authorization %v", device)
 	}
 }
 

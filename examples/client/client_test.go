@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/examples/client"
+	"github.com/mxauth/mxauth/matrixerr"
 	"github.com/mxauth/mxauth/mock"
 	"github.com/mxauth/mxauth/mock/journal"
 	"github.com/mxauth/mxauth/session"
@@ -113,7 +114,9 @@ func TestHardLogoutSignsOut(t *testing.T) {
 	if err := hs.HardLogout("alice", c.DeviceID()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Devices(t.Context()); !errors.Is(err, client.ErrSignedOut) {
-		t.Fatalf("devices after a hard logout: %v, want ErrSignedOut", err)
+	_, err = c.Devices(t.Context())
+	var refused *matrixerr.Error
+	if !errors.Is(err, client.ErrSignedOut) || !errors.Is(err, matrixerr.ErrUnknownToken) || !errors.As(err, &refused) || refused.SoftLogout {
+		t.Fatalf("devices after a hard logout: %v, want ErrSignedOut from M_UNKNOWN_TOKEN without soft_logout", err)
 	}
 }

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/mxauth/mxauth/internal/nearest"
 )
 
 // addedInKey is the Matrix spec's extension naming the version that added an
@@ -145,46 +146,9 @@ func filterOperations(doc *openapi3.T, sel Selection) error {
 // unknownOperation names an operationId that is not in the spec and
 // suggests the closest ones.
 func unknownOperation(id string, known []string) error {
-	type scored struct {
-		id   string
-		dist int
-	}
-	var near []scored
-	lower := strings.ToLower(id)
-	for _, k := range known {
-		d := editDistance(lower, strings.ToLower(k))
-		if d <= max(2, len(id)/3) || strings.Contains(strings.ToLower(k), lower) {
-			near = append(near, scored{k, d})
-		}
-	}
-	sort.SliceStable(near, func(i, j int) bool { return near[i].dist < near[j].dist })
-	if len(near) == 0 {
+	names := nearest.Names(id, known)
+	if len(names) == 0 {
 		return fmt.Errorf("unknown operationId %q", id)
 	}
-	names := make([]string, 0, 3)
-	for i := 0; i < len(near) && i < 3; i++ {
-		names = append(names, near[i].id)
-	}
 	return fmt.Errorf("unknown operationId %q (did you mean %s?)", id, strings.Join(names, ", "))
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -40,7 +40,9 @@ type Entry struct {
 }
 
 // Filter selects entries. A zero field matches every entry; the others must
-// all match (Since matches entries at or after it).
+// all match (Since matches entries at or after it). UserID and DeviceID
+// match the device that made the request: the one its token authenticated,
+// else the one its refused or refresh token was issued to.
 type Filter struct {
 	Operation, Method, Path, UserID, DeviceID, Errcode string
 	Status                                             int
@@ -52,8 +54,8 @@ func (f Filter) Match(e Entry) bool {
 	return (f.Operation == "" || f.Operation == e.Operation) &&
 		(f.Method == "" || f.Method == e.Method) &&
 		(f.Path == "" || f.Path == e.Path) &&
-		(f.UserID == "" || f.UserID == e.UserID) &&
-		(f.DeviceID == "" || f.DeviceID == e.DeviceID) &&
+		(f.UserID == "" || f.UserID == e.UserID || e.UserID == "" && f.UserID == e.TokenUserID) &&
+		(f.DeviceID == "" || f.DeviceID == e.DeviceID || e.DeviceID == "" && f.DeviceID == e.TokenDeviceID) &&
 		(f.Errcode == "" || f.Errcode == e.Errcode) &&
 		(f.Status == 0 || f.Status == e.Status) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since))

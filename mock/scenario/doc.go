@@ -108,6 +108,18 @@
 //     stable (org.matrix.devices_list, device_view, device_delete) or msc
 //     (org.matrix.sessions_list, session_view, session_end). Default
 //     stable.
+//   - refresh_replay: what a refresh token used a second time does at the
+//     token endpoint: strict revokes the session, as RFC 9700 §4.14.2 and
+//     the Matrix spec ask; mas lets the replay through while the pair its
+//     first use gave has not been used, revoking and replacing that pair,
+//     as the Matrix Authentication Service does so that a client whose
+//     refresh answer was lost is not logged out (any other replay revokes
+//     the session). Default strict.
+//   - code_replay: when an authorization code presented a second time
+//     revokes the session its exchange gave: immediate, or grace, only
+//     once 20 seconds have passed since the exchange, as the Matrix
+//     Authentication Service does (earlier replays are only refused).
+//     Default immediate.
 //
 // # clock
 //
@@ -131,16 +143,37 @@
 //     token expire after access_lifetime too. Default false: they never
 //     expire.
 //   - old_access_token_after_refresh: keep, the old access token works
-//     until it expires, or revoke, it stops working once its refresh token
-//     is used. Default keep.
+//     until the next refresh (the new refresh token used) or its expiry,
+//     whichever comes first, as on Synapse; or revoke, it stops working
+//     once its refresh token is used. Default keep.
 //   - soft_logout_on_failed_refresh: true answers a failed refresh with
 //     "soft_logout": true. Default false.
+//   - soft_logout_on_expiry: the soft_logout flag of the 401 answer to an
+//     expired access token: true or false for every session, or a mapping
+//     with legacy and oauth for the two kinds of session apart. Default
+//     true for both, as Synapse says; Synapse behind the Matrix
+//     Authentication Service says false for OAuth sessions
+//     ({legacy: true, oauth: false}).
 //   - deterministic: a seed (an integer of 0 or more). When given, tokens,
 //     device IDs and session IDs come from a generator seeded with it, so
 //     that the same requests always get the same values. By default they
 //     are random.
 //
 // Lifetimes must be longer than 0.
+//
+// # limits
+//
+// Failed attempts at a password (POST /login, the UIA password stage, the
+// sign-in, account and device pages) and at a device's user code count
+// per user and per client address. Once either has failed too often in a
+// window, every attempt is refused, right or wrong, until the window ends:
+// 429 M_LIMIT_EXCEEDED with retry_after_ms on Matrix endpoints, a message
+// on the pages.
+//
+//   - failed_attempts: how many failures a user or an address may have in
+//     a window, 1 or more, or off. Default 30, which no honest test
+//     reaches.
+//   - window: how long failures count, a duration. Default 1m.
 //
 // # users
 //
@@ -193,6 +226,20 @@
 //     belongs to (a localpart or full ID of a user listed in users);
 //     device, that token's device. operation excludes method and path.
 //     request: {} matches every request.
+//
+// operation may be any operationId of the client-server API (all of it,
+// not only sign-in) or of the OAuth 2.0 API; an unknown one is refused
+// with the closest names (whoami suggests getTokenOwner). A rule that
+// could never fire is refused too: one that gives user or device for an
+// operation that takes no access token (login, refresh, register and the
+// like), or for a method and path that only such operations serve, or
+// for a path outside the API.
+//
+// method and path may name what the API does not have: no operation
+// serves them, and the mock answers 404 (405 for a known path with
+// another method) M_UNRECOGNIZED. Rules that respond see these requests
+// too, so a test can fake an endpoint the mock lacks; other rules do not
+// see or count them.
 //   - nth: fire on the nth matching request only (from 1).
 //   - every: fire on every nth matching request: every: 2 fires on the
 //     2nd, 4th, 6th and so on.
@@ -247,6 +294,13 @@
 //     with content_type (default text/plain, only with body_text).
 //   - drop_connection: true closes the connection without answering;
 //     excludes respond.
+//   - lose_answer: the real handler answers, so what the request does is
+//     done and kept (a refresh rotates the tokens, a login or a token grant
+//     makes a session), but the client never gets the answer:
+//     drop_connection closes the connection instead, bad_gateway sends 502
+//     Bad Gateway as a proxy would. It needs a request rule and excludes
+//     respond and drop_connection. This is the network blip after which
+//     a client holds tokens the server has already replaced.
 //
 // The first five act on a target device, given as a mapping with user
 // and device, or as {} (or nothing). A left-out user is the request's

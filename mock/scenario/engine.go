@@ -19,6 +19,11 @@ type Request struct {
 	UserID, DeviceID string
 	// Now is the server's time for the request.
 	Now time.Time
+	// Outside says that no operation of the API serves Method and Path:
+	// only rules that respond see such a request, so that a test can fake
+	// an endpoint the mock lacks while other rules count only requests
+	// the mock serves.
+	Outside bool
 }
 
 // Fired is one firing of a rule.
@@ -115,7 +120,7 @@ func (e *Engine) OnRequest(req Request) []Fired {
 	var out []Fired
 	for i := range e.rules {
 		r := &e.rules[i]
-		if r.When.Request == nil || !e.ready(i, req.Now) || !e.matches(r.When.Request, req) {
+		if r.When.Request == nil || (req.Outside && !r.responds()) || !e.ready(i, req.Now) || !e.matches(r.When.Request, req) {
 			continue
 		}
 		e.matched[i]++

@@ -376,3 +376,35 @@ func TestEngineOnFire(t *testing.T) {
 		t.Errorf("heard %v, returned %v, want %v", heard, returned, want)
 	}
 }
+
+// TestEngineOutsideTheAPI checks that a request no operation serves is
+// seen only by the rules that respond, and counted only by them.
+func TestEngineOutsideTheAPI(t *testing.T) {
+	e := newTestEngine(t, `
+- {when: {request: {path: /fake}}, then: {respond: {status: 200}}, times: always}
+- {when: {request: {}}, then: {delay: 1s}, times: always}
+- {when: {request: {path: /fake}}, then: {drop_connection: true}, times: always}
+`)
+	outside := Request{Method: "GET", Path: "/fake", Now: start, Outside: true}
+	if got, want := firings(e, outside, 2), map[int][]int{0: {1, 2}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("outside the API: got %v, want %v", got, want)
+	}
+	if got, want := firings(e, whoami(), 1), map[int][]int{1: {1}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("inside: got %v, want %v", got, want)
+	}
+}
+
+func TestRuleSummary(t *testing.T) {
+	s := mustParse(t, engineHeader+`rules:
+  - {name: a, when: {at: 1m, request: {operation: getTokenOwner, user: alice}, every: 2, from: 3}, then: {delay: 1s, soft_logout: {}}}
+  - {when: {after_rule: a}, then: {hard_logout: {user: bob}}}
+`)
+	for i, want := range []string{
+		"at 1m0s, request operation=getTokenOwner user=alice, every 2, from 3 → soft_logout, delay",
+		"after_rule a → hard_logout",
+	} {
+		if got := s.Rules[i].Summary(); got != want {
+			t.Errorf("rule %d: got %q, want %q", i, got, want)
+		}
+	}
+}

@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/operation"
 )
 
 // parser collects the problems of one scenario file while it reads it.
 type parser struct {
 	file   string
-	known  map[string]bool // operationIds rules may name; nil: any
-	server string          // the server name, to resolve user IDs
-	users  map[string]bool // full IDs of the users the file declares
+	ops    *operation.Table // the API rules are checked against; nil: none
+	server string           // the server name, to resolve user IDs
+	users  map[string]bool  // full IDs of the users the file declares
 	probs  []Problem
 }
 

@@ -16,17 +16,20 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mxauth/mxauth/internal/yamlpos"
+	"github.com/mxauth/mxauth/operation"
 )
 
 // Keys allowed in each section, in the order the documentation lists them.
 var (
-	topKeys    = []string{"description", "server", "oauth", "clock", "tokens", "users", "rules"}
-	oauthKeys  = []string{"auto_approve", "metadata_names", "action_names"}
+	topKeys    = []string{"description", "server", "oauth", "clock", "tokens", "limits", "users", "rules"}
+	oauthKeys  = []string{"auto_approve", "metadata_names", "action_names", "refresh_replay", "code_replay"}
+	limitKeys  = []string{"failed_attempts", "window"}
+	expiryKeys = []string{"legacy", "oauth"}
 	serverKeys = []string{"name", "versions", "auth", "guest_access", "unknown_endpoint", "refresh_errors"}
 	clockKeys  = []string{"mode", "start"}
 	tokenKeys  = []string{
 		"access_lifetime", "refresh_lifetime", "login_token_lifetime", "expire_non_refreshable",
-		"old_access_token_after_refresh", "soft_logout_on_failed_refresh", "deterministic",
+		"old_access_token_after_refresh", "soft_logout_on_failed_refresh", "soft_logout_on_expiry", "deterministic",
 	}
 	userKeys   = []string{"id", "password", "devices"}
 	deviceKeys = []string{"id", "display_name", "access_token", "refresh_token", "expires_in"}
@@ -55,17 +58,13 @@ var (
 )
 
 // Parse reads a scenario from data. filename is used only in error
-// messages. known lists the operationIds that rules may name; nil accepts
-// any. When the scenario has problems, the error is an *Error listing all
-// of them.
-func Parse(filename string, data []byte, known []string) (*Scenario, error) {
-	p := &parser{file: filename, users: map[string]bool{}}
-	if known != nil {
-		p.known = make(map[string]bool, len(known))
-		for _, id := range known {
-			p.known[id] = true
-		}
-	}
+// messages. ops is the API the rules are checked against: the operations
+// they may name, and which of them take an access token (a rule on the
+// user or device of a request that carries none could never fire); nil
+// accepts any operation and checks no rule against the API. When the
+// scenario has problems, the error is an *Error listing all of them.
+func Parse(filename string, data []byte, ops *operation.Table) (*Scenario, error) {
+	p := &parser{file: filename, ops: ops, users: map[string]bool{}}
 	s := &Scenario{
 		Server: Server{
 			Name:            "localhost",
@@ -74,12 +73,14 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 			UnknownEndpoint: Spec,
 			RefreshErrors:   Spec,
 		},
-		OAuth: OAuthSettings{MetadataNames: Stable, ActionNames: Stable},
-		Clock: Clock{Virtual: true, Start: DefaultStart()},
+		OAuth:  OAuthSettings{MetadataNames: Stable, ActionNames: Stable, RefreshReplay: Strict, CodeReplay: Immediate},
+		Limits: Limits{FailedAttempts: DefaultFailedAttempts, Window: DefaultLimitWindow},
+		Clock:  Clock{Virtual: true, Start: DefaultStart()},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
 			RefreshLifetime:    24 * time.Hour,
 			LoginTokenLifetime: 2 * time.Minute,
+			SoftLogoutOnExpiry: SoftLogoutOnExpiry{Legacy: true, OAuth: true},
 		},
 	}
 	if root := p.document(data); root != nil {
@@ -93,12 +94,12 @@ func Parse(filename string, data []byte, known []string) (*Scenario, error) {
 
 // Load reads the scenario file at path; see Parse. An error reading the
 // file is returned as it is.
-func Load(path string, known []string) (*Scenario, error) {
+func Load(path string, ops *operation.Table) (*Scenario, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return Parse(path, data, known)
+	return Parse(path, data, ops)
 }
 
 // document parses the YAML and returns its top-level node, or nil when the
@@ -189,6 +190,9 @@ func (p *parser) scenario(root *yaml.Node, s *Scenario) {
 	if v := f.val("tokens"); v != nil {
 		p.tokensSection(v, &s.Tokens)
 	}
+	if v := f.val("limits"); v != nil {
+		p.limitsSection(v, &s.Limits)
+	}
 	if v := f.val("users"); v != nil {
 		s.Users = p.usersSection(v)
 	}
@@ -220,6 +224,39 @@ func (p *parser) oauthSection(n *yaml.Node, o *OAuthSettings, on bool) {
 	}
 	if v := f.val("action_names"); v != nil {
 		o.ActionNames, _ = p.enum(v, "oauth.action_names", []string{Stable, MSC})
+	}
+	if v := f.val("refresh_replay"); v != nil {
+		o.RefreshReplay, _ = p.enum(v, "oauth.refresh_replay", []string{Strict, MAS})
+	}
+	if v := f.val("code_replay"); v != nil {
+		o.CodeReplay, _ = p.enum(v, "oauth.code_replay", []string{Immediate, Grace})
+	}
+}
+
+// Defaults of the limits section: no honest client fails this often.
+const (
+	DefaultFailedAttempts = 30
+	DefaultLimitWindow    = time.Minute
+)
+
+// limitsSection reads the limits on failed password and user code
+// attempts.
+func (p *parser) limitsSection(n *yaml.Node, l *Limits) {
+	f, ok := p.mapping(n, "limits", limitKeys)
+	if !ok {
+		return
+	}
+	if v := f.val("failed_attempts"); v != nil {
+		if s := deref(v); s.Kind == yaml.ScalarNode && s.ShortTag() == "!!str" && s.Value == "off" {
+			l.FailedAttempts = -1
+		} else if s, ok := p.scalar(v, "limits.failed_attempts", "!!int", "a number of attempts (1 or more) or off"); ok {
+			if err := s.Decode(&l.FailedAttempts); err != nil || l.FailedAttempts < 1 {
+				p.errorf(s, "limits.failed_attempts: %s is not a number of attempts; give 1 or more, or off", s.Value)
+			}
+		}
+	}
+	if v := f.val("window"); v != nil {
+		l.Window, _ = p.lifetime(v, "limits.window", false)
 	}
 }
 
@@ -312,6 +349,9 @@ func (p *parser) tokensSection(n *yaml.Node, t *Tokens) {
 	if v := f.val("soft_logout_on_failed_refresh"); v != nil {
 		t.SoftLogoutOnFailedRefresh, _ = p.boolean(v, "tokens.soft_logout_on_failed_refresh")
 	}
+	if v := f.val("soft_logout_on_expiry"); v != nil {
+		p.softLogoutOnExpiry(v, &t.SoftLogoutOnExpiry)
+	}
 	if v := f.val("deterministic"); v != nil {
 		if s, ok := p.scalar(v, "tokens.deterministic", "!!int", "a seed (an integer of 0 or more)"); ok {
 			if err := s.Decode(&t.Seed); err != nil {
@@ -319,6 +359,28 @@ func (p *parser) tokensSection(n *yaml.Node, t *Tokens) {
 			}
 			t.Deterministic = true
 		}
+	}
+}
+
+// softLogoutOnExpiry reads tokens.soft_logout_on_expiry: a boolean for
+// both kinds of session, or a mapping with legacy and oauth.
+func (p *parser) softLogoutOnExpiry(n *yaml.Node, s *SoftLogoutOnExpiry) {
+	const path = "tokens.soft_logout_on_expiry"
+	if deref(n).Kind != yaml.MappingNode {
+		if b, ok := p.boolean(n, path); ok {
+			s.Legacy, s.OAuth = b, b
+		}
+		return
+	}
+	f, ok := p.mapping(n, path, expiryKeys)
+	if !ok {
+		return
+	}
+	if v := f.val("legacy"); v != nil {
+		s.Legacy, _ = p.boolean(v, path+".legacy")
+	}
+	if v := f.val("oauth"); v != nil {
+		s.OAuth, _ = p.boolean(v, path+".oauth")
 	}
 }
 

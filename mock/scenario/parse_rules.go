@@ -1,12 +1,16 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"mime"
 	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/internal/nearest"
+	"github.com/mxauth/mxauth/operation"
 )
 
 var (
@@ -94,7 +98,7 @@ func waitCycle(rules []Rule, index map[string]int, i int) []string {
 // rule reads one rule. It also returns the nodes of its name and its
 // after_rule, nil when absent, for the checks across rules.
 func (p *parser) rule(n *yaml.Node, path string) (r Rule, name, after *yaml.Node) {
-	r.Times = 1
+	r.Times, r.Line = 1, deref(n).Line
 	f, ok := p.mapping(n, path, ruleKeys)
 	if !ok {
 		return r, nil, nil
@@ -193,9 +197,7 @@ func (p *parser) request(n *yaml.Node, path string) *RequestMatch {
 	var m RequestMatch
 	if v := f.val("operation"); v != nil {
 		if op, ok := p.nonEmpty(v, path+".operation"); ok {
-			if p.known != nil && !p.known[op] {
-				p.errorf(v, "%s.operation: unknown operation %q", path, op)
-			}
+			p.knownOperation(v, path+".operation", op)
 			m.Operation = op
 		}
 		for _, other := range []string{"method", "path"} {
@@ -222,7 +224,77 @@ func (p *parser) request(n *yaml.Node, path string) *RequestMatch {
 	if v := f.val("device"); v != nil {
 		m.Device, _ = p.visible(v, path+".device")
 	}
+	if m.User != "" || m.Device != "" {
+		who := cmp.Or(f["user"], f["device"])
+		if why := p.tokenless(&m); why != "" {
+			p.errorf(who.key, "%s: this rule can never fire: %s, so no request to it has a user or device; leave out user and device", path, why)
+		}
+	}
 	return &m
+}
+
+// knownOperation checks that the API has the operation op, and suggests
+// the closest ones when it does not: by name, and by path (whoami finds
+// getTokenOwner, served at /account/whoami).
+func (p *parser) knownOperation(n *yaml.Node, path, op string) {
+	if p.ops == nil {
+		return
+	}
+	if _, ok := p.ops.ByID(op); ok {
+		return
+	}
+	var ids, byPath []string
+	word := "/" + strings.ToLower(op)
+	for _, info := range p.ops.All() {
+		ids = append(ids, info.ID)
+		if strings.Contains(strings.ToLower(info.Path)+"/", word+"/") {
+			byPath = append(byPath, info.ID)
+		}
+	}
+	if near := nearest.Names(op, ids, byPath...); len(near) > 0 {
+		p.errorf(n, "%s: unknown operation %q (did you mean %s?)", path, op, strings.Join(near, ", "))
+		return
+	}
+	p.errorf(n, "%s: unknown operation %q; give an operationId of the client-server API, such as getTokenOwner", path, op)
+}
+
+// tokenless says why no request m selects can carry an access token, or
+// returns "" when some may: m names an operation that takes none, or a
+// method and path that only such operations serve, or a path outside the
+// API (whose requests no token is read for).
+func (p *parser) tokenless(m *RequestMatch) string {
+	if p.ops == nil {
+		return ""
+	}
+	if m.Operation != "" {
+		if op, ok := p.ops.ByID(m.Operation); ok && op.Auth == operation.AuthNone {
+			return fmt.Sprintf("operation %s takes no access token", op.ID)
+		}
+		return ""
+	}
+	if m.Path == "" {
+		return ""
+	}
+	candidates := methods
+	if m.Method != "" {
+		candidates = []string{m.Method}
+	}
+	var served []string
+	for _, method := range candidates {
+		if op, ok := p.ops.Match(method, m.Path); ok {
+			if op.Auth != operation.AuthNone {
+				return ""
+			}
+			served = append(served, op.ID)
+		}
+	}
+	if len(served) == 0 {
+		return "no operation of the API is served there, and the mock reads no access token outside the API"
+	}
+	if len(served) == 1 {
+		return fmt.Sprintf("operation %s takes no access token", served[0])
+	}
+	return fmt.Sprintf("operations %s take no access token", strings.Join(served, " and "))
 }
 
 // knownUser reads a reference to a user the scenario declares.
@@ -255,6 +327,12 @@ func (p *parser) effects(n *yaml.Node, path string, timeRule bool) []Effect {
 	if d, ok := f[string(DropConnection)]; ok && f.val(string(Respond)) != nil {
 		p.errorf(d.key, "%s: respond and drop_connection exclude each other", path)
 	}
+	if l, ok := f[string(LoseAnswer)]; ok && (f.val(string(Respond)) != nil || f.val(string(DropConnection)) != nil) {
+		p.errorf(l.key, "%s: lose_answer needs the real answer, so it excludes respond and drop_connection", path)
+	}
+	if l, ok := f[string(LoseAnswer)]; ok && timeRule {
+		p.errorf(l.key, "%s: lose_answer needs a request; give the rule a request condition", path)
+	}
 	var effects []Effect
 	for _, kind := range effectOrder {
 		e, ok := f[string(kind)]
@@ -272,6 +350,8 @@ func (p *parser) effects(n *yaml.Node, path string, timeRule bool) []Effect {
 			if drop, ok := p.boolean(e.val, epath); ok && !drop {
 				p.errorf(e.val, "%s: only true is allowed; leave the key out instead", epath)
 			}
+		case LoseAnswer:
+			eff.Loss, _ = p.enum(e.val, epath, []string{LostConnection, LostBadGateway})
 		default:
 			eff.User, eff.Device = p.target(e, epath, timeRule)
 		}

@@ -10,12 +10,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/operation"
 )
 
-// knownOps are the operationIds the tests accept in rules.
-var knownOps = []string{
-	"getTokenOwner", "refresh", "login", "logout", "getDevices", "requestOAuthToken",
-}
+// knownOps are the operations the tests accept in rules: a few of the
+// generated tables', with their real auth.
+var knownOps = func() *operation.Table {
+	var infos []operation.Info
+	for _, id := range []string{"getTokenOwner", "refresh", "login", "getLoginFlows", "logout", "getDevices", "getVersions"} {
+		op, _ := clientserver.Operations.ByID(id)
+		infos = append(infos, *op)
+	}
+	op, _ := oauth2.Operations.ByID("requestOAuthToken")
+	return operation.NewTable(append(infos, *op)...)
+}()
 
 // defaultScenario is what an empty file gives.
 func defaultScenario() *Scenario {
@@ -27,13 +38,15 @@ func defaultScenario() *Scenario {
 			UnknownEndpoint: "spec",
 			RefreshErrors:   "spec",
 		},
-		OAuth: OAuthSettings{MetadataNames: "stable", ActionNames: "stable"},
+		OAuth: OAuthSettings{MetadataNames: "stable", ActionNames: "stable", RefreshReplay: "strict", CodeReplay: "immediate"},
 		Clock: Clock{Virtual: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:     5 * time.Minute,
 			RefreshLifetime:    24 * time.Hour,
 			LoginTokenLifetime: 2 * time.Minute,
+			SoftLogoutOnExpiry: SoftLogoutOnExpiry{Legacy: true, OAuth: true},
 		},
+		Limits: Limits{FailedAttempts: 30, Window: time.Minute},
 	}
 }
 
@@ -78,7 +91,7 @@ func TestParseAllKeys(t *testing.T) {
 			UnknownEndpoint: "synapse",
 			RefreshErrors:   "synapse",
 		},
-		OAuth: OAuthSettings{AutoApprove: "alice", MetadataNames: "both", ActionNames: "msc"},
+		OAuth: OAuthSettings{AutoApprove: "alice", MetadataNames: "both", ActionNames: "msc", RefreshReplay: "mas", CodeReplay: "grace"},
 		Clock: Clock{Virtual: true, Start: time.Date(2030, 6, 15, 10, 30, 0, 0, time.UTC)},
 		Tokens: Tokens{
 			AccessLifetime:            90 * time.Second,
@@ -87,9 +100,11 @@ func TestParseAllKeys(t *testing.T) {
 			ExpireNonRefreshable:      true,
 			RevokeOldAccessOnRefresh:  true,
 			SoftLogoutOnFailedRefresh: true,
+			SoftLogoutOnExpiry:        SoftLogoutOnExpiry{Legacy: true, OAuth: false},
 			Deterministic:             true,
 			Seed:                      7,
 		},
+		Limits: Limits{FailedAttempts: 5, Window: 10 * time.Minute},
 		Users: []User{
 			{ID: "alice", Password: "wonderland", Devices: []Device{
 				{ID: "PHONE", DisplayName: "Alice's phone", AccessToken: "alice-phone", RefreshToken: "alice-phone-r", ExpiresIn: 10 * time.Minute},
@@ -110,7 +125,7 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout},
 					{Kind: Delay, Delay: 250 * time.Millisecond},
 				},
-				Times: 0,
+				Times: 0, Line: 45,
 			},
 			{
 				Name: "logout-bob",
@@ -130,7 +145,7 @@ func TestParseAllKeys(t *testing.T) {
 						ContentType: "text/html; charset=utf-8",
 					}},
 				},
-				Times: 2,
+				Times: 2, Line: 60,
 			},
 			{
 				When: Trigger{At: time.Hour},
@@ -138,7 +153,13 @@ func TestParseAllKeys(t *testing.T) {
 					{Kind: SoftLogout, User: "alice"},
 					{Kind: DropConnection},
 				},
-				Times: 1,
+				Times: 1, Line: 77,
+			},
+			{
+				Name:  "lost-refresh",
+				When:  Trigger{Request: &RequestMatch{Operation: "refresh"}, Nth: 2},
+				Then:  []Effect{{Kind: LoseAnswer, Loss: LostBadGateway}},
+				Times: 1, Line: 82,
 			},
 		},
 	}
@@ -218,8 +239,8 @@ func TestParseKnownOperations(t *testing.T) {
 	if _, err := Parse("f.yaml", src, nil); err != nil {
 		t.Errorf("nil known: %v", err)
 	}
-	_, err := Parse("f.yaml", src, []string{})
-	if want := `f.yaml:1:38: rules[0].when.request.operation: unknown operation "anything"`; err == nil || err.Error() != want {
+	_, err := Parse("f.yaml", src, operation.NewTable())
+	if want := `f.yaml:1:38: rules[0].when.request.operation: unknown operation "anything"; give an operationId of the client-server API, such as getTokenOwner`; err == nil || err.Error() != want {
 		t.Errorf("empty known: got %v, want %s", err, want)
 	}
 }
@@ -274,9 +295,9 @@ func TestAllProblemsInOrder(t *testing.T) {
 // TestParseProblems covers problems that the fixtures do not.
 func TestParseProblems(t *testing.T) {
 	tests := []struct{ name, src, want string }{
-		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, oauth, clock, tokens, users, rules; got a list"},
-		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, oauth, clock, tokens, users, rules`},
-		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, oauth, clock, tokens, users, rules
+		{"top level list", "- a\n", "f.yaml:1:1: a scenario is a mapping with the keys description, server, oauth, clock, tokens, limits, users, rules; got a list"},
+		{"unknown top-level key", "user: []\n", `f.yaml:1:1: unknown key "user" at the top level; allowed: description, server, oauth, clock, tokens, limits, users, rules`},
+		{"merge key", "a: &a {name: x}\nserver:\n  <<: *a\n", `f.yaml:1:1: unknown key "a" at the top level; allowed: description, server, oauth, clock, tokens, limits, users, rules
 f.yaml:3:3: merge keys (<<) are not supported`},
 		{"non-string key", "server: {[a]: 1}\n", "f.yaml:1:10: keys must be strings, got a list in server"},
 		{"unknown alias", "server:\n  name: *nope\n", "f.yaml:2:9: YAML syntax error: unknown anchor 'nope' referenced"},
@@ -313,6 +334,16 @@ f.yaml:3:3: merge keys (<<) are not supported`},
 		{"bad header name", "rules: [{when: {nth: 1}, then: {respond: {headers: {'Bad Header': x}}}}]\n", `f.yaml:1:53: rules[0].then.respond.headers: bad header name "Bad Header"`},
 		{"header twice", "rules: [{when: {nth: 1}, then: {respond: {headers: {X-A: 1, x-a: 2}}}}]\n", "f.yaml:1:61: rules[0].then.respond.headers: duplicate header x-a (first at line 1)"},
 		{"multi-line header", "rules: [{when: {nth: 1}, then: {respond: {headers: {X-A: \"a\\nb\"}}}}]\n", "f.yaml:1:58: rules[0].then.respond.headers.X-A: a header value must be on one line"},
+		{"user on refresh", "users: [{id: a}]\nrules: [{when: {request: {operation: refresh, user: a}}, then: {delay: 1s}}]\n",
+			"f.yaml:2:47: rules[0].when.request: this rule can never fire: operation refresh takes no access token, so no request to it has a user or device; leave out user and device"},
+		{"device on login by path", "rules: [{when: {request: {method: POST, path: /_matrix/client/v3/login, device: D}}, then: {delay: 1s}}]\n",
+			"f.yaml:1:73: rules[0].when.request: this rule can never fire: operation login takes no access token, so no request to it has a user or device; leave out user and device"},
+		{"user on a path every method of which is tokenless", "users: [{id: a}]\nrules: [{when: {request: {path: /_matrix/client/v3/login, user: a}}, then: {delay: 1s}}]\n",
+			"f.yaml:2:59: rules[0].when.request: this rule can never fire: operations getLoginFlows and login take no access token, so no request to it has a user or device; leave out user and device"},
+		{"user outside the API", "users: [{id: a}]\nrules: [{when: {request: {path: /_matrix/client/v3/nothing, user: a}}, then: {respond: {status: 200}}}]\n",
+			"f.yaml:2:61: rules[0].when.request: this rule can never fire: no operation of the API is served there, and the mock reads no access token outside the API, so no request to it has a user or device; leave out user and device"},
+		{"unknown operation, near by name", "rules: [{when: {request: {operation: getDevice}}, then: {delay: 1s}}]\n",
+			`f.yaml:1:38: rules[0].when.request.operation: unknown operation "getDevice" (did you mean getDevices?)`},
 		{"bad content type", "rules: [{when: {nth: 1}, then: {respond: {body_text: x, content_type: 'text/'}}}]\n", `f.yaml:1:71: rules[0].then.respond.content_type: bad media type "text/"`},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,11 @@
 package scenario
 
-import "time"
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Rule is a scripted event: when its trigger holds, its effects apply.
 type Rule struct {
@@ -12,6 +17,46 @@ type Rule struct {
 	Then []Effect
 	// Times is how often the rule fires at most; 0 means always.
 	Times int
+	// Line is where the rule starts in its file, from 1; 0 when unknown.
+	Line int
+}
+
+// Summary describes the rule in one line, to tell rules apart in a
+// listing, such as "request operation=getTokenOwner user=alice, nth 3 →
+// expire_access_token".
+func (r *Rule) Summary() string {
+	var when []string
+	t := &r.When
+	if t.At > 0 {
+		when = append(when, "at "+t.At.String())
+	}
+	if m := t.Request; m != nil {
+		req := "request"
+		for _, f := range []struct{ key, val string }{
+			{"operation", m.Operation}, {"method", m.Method}, {"path", m.Path}, {"user", m.User}, {"device", m.Device},
+		} {
+			if f.val != "" {
+				req += " " + f.key + "=" + f.val
+			}
+		}
+		when = append(when, req)
+	}
+	for _, c := range []struct {
+		key string
+		n   int
+	}{{"nth", t.Nth}, {"every", t.Every}, {"from", t.From}, {"to", t.To}} {
+		if c.n > 0 {
+			when = append(when, c.key+" "+strconv.Itoa(c.n))
+		}
+	}
+	if t.AfterRule != "" {
+		when = append(when, "after_rule "+t.AfterRule)
+	}
+	then := make([]string, len(r.Then))
+	for i, e := range r.Then {
+		then[i] = string(e.Kind)
+	}
+	return strings.Join(when, ", ") + " → " + strings.Join(then, ", ")
 }
 
 // Trigger says when a rule fires. A rule with a Request is a request rule,
@@ -75,12 +120,30 @@ const (
 	Respond EffectKind = "respond"
 	// DropConnection closes the connection without answering.
 	DropConnection EffectKind = "drop_connection"
+	// LoseAnswer lets the real handler answer the request (a refresh, a
+	// login, a token grant is done and kept) and then loses the answer, as
+	// Effect.Loss says, so that the client never learns its result.
+	LoseAnswer EffectKind = "lose_answer"
+)
+
+// Values of Effect.Loss: how a LoseAnswer effect loses the answer.
+const (
+	// LostConnection closes the connection instead of sending the answer.
+	LostConnection = "drop_connection"
+	// LostBadGateway sends 502 Bad Gateway instead, as a proxy whose
+	// upstream connection broke does.
+	LostBadGateway = "bad_gateway"
 )
 
 // effectOrder lists every kind in the order effects apply.
 var effectOrder = []EffectKind{
 	ExpireAccessToken, SoftLogout, HardLogout, DeleteDevice, RevokeRefreshToken,
-	Delay, Respond, DropConnection,
+	Delay, Respond, DropConnection, LoseAnswer,
+}
+
+// responds reports whether the rule answers the requests it fires on.
+func (r *Rule) responds() bool {
+	return slices.ContainsFunc(r.Then, func(e Effect) bool { return e.Kind == Respond })
 }
 
 // targeted reports whether effects of kind k act on a user's device.
@@ -105,6 +168,9 @@ type Effect struct {
 	Delay time.Duration
 	// Response is the answer of a Respond effect.
 	Response Response
+	// Loss is how a LoseAnswer effect loses the answer: LostConnection or
+	// LostBadGateway.
+	Loss string
 }
 
 // Response is the answer a Respond effect sends.

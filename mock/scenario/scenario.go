@@ -38,6 +38,31 @@ const (
 	MSC = "msc"
 )
 
+// Values of OAuthSettings.RefreshReplay.
+const (
+	// Strict revokes the session when a refresh token is used again
+	// (RFC 9700 §4.14.2).
+	Strict = "strict"
+	// MAS is the Matrix Authentication Service's tolerance: a refresh token
+	// used again works while the pair its first use gave is unused, which
+	// is revoked and replaced; otherwise as Strict.
+	MAS = "mas"
+)
+
+// Values of OAuthSettings.CodeReplay.
+const (
+	// Immediate revokes the session an authorization code gave as soon as
+	// the code is presented again (RFC 6749 §4.1.2).
+	Immediate = "immediate"
+	// Grace revokes it only when the code comes back more than
+	// CodeReplayGrace after its exchange, as the Matrix Authentication
+	// Service does; earlier replays are only refused.
+	Grace = "grace"
+)
+
+// CodeReplayGrace is the grace period of CodeReplay Grace.
+const CodeReplayGrace = 20 * time.Second
+
 // Scenario is a parsed scenario file with every default applied.
 type Scenario struct {
 	Description string
@@ -45,8 +70,21 @@ type Scenario struct {
 	OAuth       OAuthSettings
 	Clock       Clock
 	Tokens      Tokens
+	Limits      Limits
 	Users       []User
 	Rules       []Rule
+}
+
+// Limits bound the failed attempts at a password (POST /login, the UIA
+// password stage, the sign-in, account and device pages) and at a device's
+// user code, per user and per client address.
+type Limits struct {
+	// FailedAttempts is how many failures a user or an address may have in
+	// Window before every attempt is refused until the window ends; a
+	// negative value means no limit.
+	FailedAttempts int
+	// Window is how long failures count.
+	Window time.Duration
 }
 
 // Server says what the mock homeserver is.
@@ -79,6 +117,12 @@ type OAuthSettings struct {
 	// ActionNames is which names it gives the account management actions:
 	// Stable or MSC.
 	ActionNames string
+	// RefreshReplay is what a refresh token used again does at the token
+	// endpoint: Strict (revoke the session) or MAS.
+	RefreshReplay string
+	// CodeReplay is when an authorization code presented again revokes
+	// the session it gave: Immediate or Grace.
+	CodeReplay string
 }
 
 // Clock says how time passes on the server.
@@ -107,11 +151,22 @@ type Tokens struct {
 	// SoftLogoutOnFailedRefresh answers a failed refresh with
 	// "soft_logout": true.
 	SoftLogoutOnFailedRefresh bool
+	// SoftLogoutOnExpiry is the soft_logout flag of the answer to an expired
+	// access token, for legacy and OAuth 2.0 sessions apart: true for both
+	// by default, as Synapse says; Synapse behind the Matrix Authentication
+	// Service says false for OAuth sessions.
+	SoftLogoutOnExpiry SoftLogoutOnExpiry
 	// Deterministic makes tokens and IDs come from a generator seeded with
 	// Seed.
 	Deterministic bool
 	// Seed seeds the generator when Deterministic is true.
 	Seed uint64
+}
+
+// SoftLogoutOnExpiry is the soft_logout flag of an expired access token's
+// answer, per kind of session.
+type SoftLogoutOnExpiry struct {
+	Legacy, OAuth bool
 }
 
 // User is an account that exists when the server starts.

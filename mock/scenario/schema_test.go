@@ -1,14 +1,20 @@
 package scenario
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"github.com/mxauth/mxauth/gen/clientserver"
+	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/operation"
 )
 
 // notSchemaDetectable lists the invalid fixtures that the JSON Schema
@@ -28,7 +34,6 @@ var notSchemaDetectable = map[string]string{
 	"after_rule_self.yaml":      "a reference to another rule",
 	"after_rule_cycle.yaml":     "a property of several rules together",
 	"from_after_to.yaml":        "compares two values",
-	"unknown_operation.yaml":    "the known operationIds are given by the caller",
 }
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
@@ -205,5 +210,50 @@ func TestSchemaAgreesWithParser(t *testing.T) {
 		if (perr == nil) != tt.valid || (serr == nil) != tt.valid {
 			t.Errorf("%s:\nparser: %v\nschema: %v\nwant valid=%v", tt.src, perr, serr, tt.valid)
 		}
+	}
+}
+
+// TestSchemaKnowsTheOperations checks the schema's lists of operations
+// against the tables the mock routes by: every operation a rule may name,
+// and those that take no access token (whose user and device it refuses).
+func TestSchemaKnowsTheOperations(t *testing.T) {
+	data, err := os.ReadFile("scenario.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Defs struct {
+			Request struct {
+				Properties struct {
+					Operation struct{ Enum []string } `json:"operation"`
+				} `json:"properties"`
+				If struct {
+					Properties struct {
+						Operation struct{ Enum []string } `json:"operation"`
+					} `json:"properties"`
+				} `json:"if"`
+			} `json:"request"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var all, tokenless []string
+	for _, table := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		for _, op := range table.All() {
+			all = append(all, op.ID)
+			if op.Auth == operation.AuthNone {
+				tokenless = append(tokenless, op.ID)
+			}
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(tokenless)
+	req := doc.Defs.Request
+	if got := req.Properties.Operation.Enum; !slices.Equal(got, all) {
+		t.Errorf("operation enum: got %d names, want the %d of the tables:\n%v", len(got), len(all), all)
+	}
+	if got := req.If.Properties.Operation.Enum; !slices.Equal(got, tokenless) {
+		t.Errorf("operations without a token: got %v, want %v", got, tokenless)
 	}
 }

@@ -253,7 +253,7 @@ func newCallback(t *testing.T) *callback {
 	return c
 }
 
-// uri is the redirect URI to register: http://127.0.0.1:<port>/callback.
+// uri is the redirect URI to authorize with: http://127.0.0.1:<port>/callback.
 func (c *callback) uri() string { return c.srv.URL + "/callback" }
 
 // wait returns the query the redirect brought, or fails when ctx ends first.
@@ -297,7 +297,7 @@ func random(n int) string {
 func signInWithBrowser(t *testing.T, ctx context.Context, hs *mock.Server, device string) string {
 	t.Helper()
 	cb := newCallback(t)
-	client := registerClient(t, hs, cb.uri())
+	client := registerClient(t, hs, "http://127.0.0.1/callback") // any port when authorizing (RFC 8252 §7.3)
 	verifier, state := random(32), random(16)
 	sum := sha256.Sum256([]byte(verifier))
 	authURL := hs.URL + "/oauth2/authorize?" + url.Values{
@@ -400,8 +400,8 @@ func TestAccountPageDeletesDevice(t *testing.T) {
 
 // TestDeviceVerificationPage: a device without a browser starts the device
 // authorization grant (RFC 8628); the user opens verification_uri_complete
-// in Chromium, finds the code filled in, signs in and allows; the device's
-// next poll gets a token for alice on it.
+// in Chromium, finds the code filled in, signs in, sees which client asks
+// and allows; the device's next poll gets a token for alice on it.
 func TestDeviceVerificationPage(t *testing.T) {
 	ctx := newTab(t)
 	hs := mock.Start(t, mock.WithOAuth(), mock.WithUser(alice, alicePassword))
@@ -430,9 +430,11 @@ func TestDeviceVerificationPage(t *testing.T) {
 	if err != nil || code != str(t, grant, "user_code") {
 		t.Fatalf("the code field holds %q (%v), want %s", code, err, grant["user_code"])
 	}
-	do(t, ctx, "sign in and allow",
+	do(t, ctx, "sign in, see the client and allow",
 		fill("username", alice),
 		fill("password", alicePassword),
+		press("continue"),
+		heading("Allow Browser test?"),
 		press("approve"),
 		heading("Device connected"),
 	)

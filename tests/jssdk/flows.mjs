@@ -3,14 +3,14 @@
 //   MXAUTH_HS_URL=http://127.0.0.1:PORT MXAUTH_CONTROL_TOKEN=T node flows.mjs FLOW
 //   node flows.mjs --list
 //
-// The mock must run the scenario in testdata/expiry-mid-sync.yaml (alice and
+// The mock must run the scenario in scenarios/expiry-mid-sync.yaml (alice and
 // bob, a virtual clock, access tokens of one minute, OAuth 2.0 approved as
 // alice) with its control API on. Each flow prints its steps, then "ok: FLOW"
 // and exits 0, or "FAIL: FLOW: why" and exits 1 (2 for bad usage).
 
 import {
     FlowError, MockControl, check, deleteDeviceWithPassword, oauthLogin, passwordLogin, sdk,
-    settings, startSyncing, step, waitForEvent, waitForMessage,
+    settings, startSyncing, step, waitForEvent, waitForMessage, withTimeout,
 } from "./harness.mjs";
 
 const alice = { user: "alice", password: "wonderland" };
@@ -246,7 +246,9 @@ const flows = {
      */
     async "sync-oauth-expiry"(cfg, mock) {
         const refreshed = [];
-        const { client } = await oauthLogin(cfg, (t) => refreshed.push(t));
+        let tokenRefreshed;
+        const refreshedOnce = new Promise((resolve) => { tokenRefreshed = resolve; });
+        const { client } = await oauthLogin(cfg, (t) => { refreshed.push(t); tokenRefreshed(); });
         const states = await startSyncing(client, cfg.timeoutMs, [], pollTimeoutMs);
         const { roomId, bob: bobClient } = await roomWithBob(cfg, client);
         const firstSyncing = states.length;
@@ -254,6 +256,10 @@ const flows = {
         client.on(sdk.HttpApiEvent.SessionLoggedOut, (e) => { loggedOutSeen = e; });
         step(`the clock moves ${pastExpiry} while /sync long-polls: the access token expires`);
         await mock.advanceClock(pastExpiry);
+        // Bob speaks once the SDK has refreshed: a message sent sooner can
+        // reach the long-poll that began before the expiry, and the refresh
+        // would come after the check.
+        await withTimeout(refreshedOnce, cfg.timeoutMs, "the SDK's own refresh after the expiry");
         await bobSays(cfg, bobClient, client, roomId, "after the expiry");
         client.stopClient();
         check(loggedOutSeen === null, `Session.logged_out emitted: ${loggedOutSeen}`);

@@ -137,7 +137,12 @@ export async function passwordLogin(cfg, user, password, { refresh = true, devic
     return { client, login };
 }
 
-/** Where the OAuth 2.0 flows say the browser would come back. */
+/**
+ * Where the OAuth 2.0 flows say the browser would come back: a loopback
+ * redirect URI is registered without a port and used with one (RFC 8252
+ * §7.3), as the Matrix spec asks of native clients.
+ */
+const registeredRedirectUri = "http://127.0.0.1/callback";
 const redirectUri = "http://127.0.0.1:8765/callback";
 
 /**
@@ -155,7 +160,7 @@ export async function oauthLogin(cfg, onTokenRefresh) {
         client_name: "mxauth matrix-js-sdk flows",
         client_uri: "https://client.example.org/",
         application_type: "native",
-        redirect_uris: [redirectUri],
+        redirect_uris: [registeredRedirectUri],
     }, cfg.logger);
     const oauth = new sdk.OAuth2(metadata, { clientId }, cfg.logger);
     const state = randomBytes(12).toString("base64url");

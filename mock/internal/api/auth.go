@@ -8,6 +8,7 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/gen/oauth2"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -43,14 +44,36 @@ const (
 // off in favour of OAuth 2.0.
 var errLegacyOff = Errorf(http.StatusNotFound, "M_UNRECOGNIZED", "This server logs clients in through OAuth 2.0 only: see GET "+AuthMetadataStable)
 
+// checkPassword checks a password for user, counting a wrong one against
+// the user and the client's address (world.Attempts): wrong is the answer
+// then, and once either has failed too often, every attempt is answered
+// 429 M_LIMIT_EXCEEDED until the window ends.
+func checkPassword(x *Exchange, user, password string, wrong *Error) *Error {
+	st := x.Store()
+	keys := limit.Keys(x.req.RemoteAddr, st.UserID(user))
+	if wait := x.World.Attempts.Wait(keys...); wait > 0 {
+		e := Errorf(http.StatusTooManyRequests, "M_LIMIT_EXCEEDED", "Too many failed attempts; try again later")
+		e.RetryAfterMs = wait.Milliseconds()
+		return e
+	}
+	if st.CheckPassword(user, password) != nil {
+		x.World.Attempts.Fail(keys...)
+		return wrong
+	}
+	return nil
+}
+
+// GetLoginFlows lists the login types. A server that logs clients in
+// through OAuth 2.0 only answers 404 M_UNRECOGNIZED, as the spec's
+// discovery of the authentication API says.
 func (Handlers) GetLoginFlows(ctx context.Context, _ clientserver.GetLoginFlowsRequestObject) (clientserver.GetLoginFlowsResponseObject, error) {
+	if From(ctx).World.LegacyOff {
+		return nil, errLegacyOff
+	}
 	var resp clientserver.GetLoginFlows200JSONResponse
 	flows := make([]clientserver.GetLoginFlowsResponseFlowsItem, 2)
 	flows[0].Type = loginPassword
 	flows[1].Type, flows[1].GetLoginToken = loginToken, new(true)
-	if From(ctx).World.LegacyOff {
-		flows = flows[:0]
-	}
 	resp.Flows = &flows
 	return resp, nil
 }
@@ -73,8 +96,8 @@ func (Handlers) Login(ctx context.Context, req clientserver.LoginRequestObject) 
 		if b.Password == nil {
 			return nil, MissingParam("password")
 		}
-		if err := st.CheckPassword(who, *b.Password); err != nil {
-			return nil, err
+		if e := checkPassword(x, who, *b.Password, errForbidden); e != nil {
+			return nil, e
 		}
 		userID = st.UserID(who)
 	case loginToken:
@@ -152,6 +175,7 @@ func (Handlers) Refresh(ctx context.Context, req clientserver.RefreshRequestObje
 	if req.Body.RefreshToken == "" {
 		return nil, MissingParam("refresh_token")
 	}
+	// Who refreshes, for the journal and the log, also when it fails.
 	x.carryRefresh(req.Body.RefreshToken)
 	sess, err := x.Store().Refresh(req.Body.RefreshToken)
 	var te *state.TokenError

@@ -14,10 +14,11 @@ import (
 // Error is a Matrix error answer: an HTTP status and the standard JSON
 // body. Handlers return it as their error; the router sends it.
 type Error struct {
-	Status     int    `json:"-"`
-	Errcode    string `json:"errcode"`
-	Message    string `json:"error"`
-	SoftLogout *bool  `json:"soft_logout,omitempty"`
+	Status       int    `json:"-"`
+	Errcode      string `json:"errcode"`
+	Message      string `json:"error"`
+	SoftLogout   *bool  `json:"soft_logout,omitempty"`
+	RetryAfterMs int64  `json:"retry_after_ms,omitempty"` // of M_LIMIT_EXCEEDED
 }
 
 func (e *Error) Error() string { return e.Errcode + ": " + e.Message }
@@ -74,7 +75,7 @@ func toMatrixError(err error) *Error {
 	case errors.Is(err, state.ErrUnknownUIASession):
 		return Errorf(http.StatusBadRequest, "M_UNKNOWN", "Unknown or expired user-interactive auth session")
 	}
-	if e := roomsError(err); e != nil {
+	if e := RoomsError(err); e != nil {
 		return e
 	}
 	return errInternal
@@ -111,9 +112,9 @@ func matchStore(err error, table []storeError) *Error {
 	return nil
 }
 
-// roomsError maps the rooms store's errors to their answers; nil for any
-// other error.
-func roomsError(err error) *Error { return matchStore(err, roomsErrors) }
+// RoomsError is the Matrix answer to an error of the rooms package, nil
+// for any other error. The message is the store's, which names the detail.
+func RoomsError(err error) *Error { return matchStore(err, roomsErrors) }
 
 // fromStore answers err with the first entry of table it matches, else as
 // toMatrixError does.

@@ -35,7 +35,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/mxauth/mxauth/mock/internal/state"
 	"github.com/mxauth/mxauth/mock/internal/world"
@@ -131,12 +133,36 @@ func (x *Exchange) WriteHeader(status int) {
 	x.ResponseWriter.WriteHeader(status)
 }
 
-// Write sends body bytes; the status is 200 unless written before.
+// Write sends body bytes; the status is 200 unless written before. The
+// first bytes of an error answer that did not go through fail (a UIA
+// challenge, an OAuth 2.0 error of a generated response) give the
+// exchange its errcode, for the journal and the log.
 func (x *Exchange) Write(b []byte) (int, error) {
 	if x.Status == 0 {
 		x.Status = http.StatusOK
 	}
+	if x.Status >= 400 && x.Errcode == "" {
+		x.Errcode = errcodeIn(x.Header().Get("Content-Type"), b, strings.HasPrefix(x.Path, "/oauth2/"))
+	}
 	return x.ResponseWriter.Write(b)
+}
+
+// errcodeIn returns the errcode of a JSON error body: its errcode member,
+// or for an OAuth 2.0 endpoint (oauth) the RFC 6749 error member; "" when
+// the body is not JSON or has neither.
+func errcodeIn(contentType string, body []byte, oauth bool) string {
+	if !strings.HasPrefix(contentType, "application/json") {
+		return ""
+	}
+	var fields struct {
+		Errcode string `json:"errcode"`
+		Error   string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &fields)
+	if fields.Errcode == "" && oauth {
+		return fields.Error
+	}
+	return fields.Errcode
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -17,7 +17,8 @@ func (Handlers) RegisterOAuthClient(ctx context.Context, req oauth2.RegisterOAut
 }
 
 func (Handlers) AuthorizeOAuthClient(ctx context.Context, req oauth2.AuthorizeOAuthClientRequestObject) (oauth2.AuthorizeOAuthClientResponseObject, error) {
-	return From(ctx).World.OAuth.Authorize(req.Params), nil
+	x := From(ctx)
+	return x.World.OAuth.Authorize(req.Params, x.BaseURL()), nil
 }
 
 func (Handlers) RequestOAuthToken(ctx context.Context, req oauth2.RequestOAuthTokenRequestObject) (oauth2.RequestOAuthTokenResponseObject, error) {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -80,7 +82,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case x.Path == AuthMetadataUnstable:
 		r.URL.Path, r.URL.RawPath = AuthMetadataStable, ""
 	case wd.OAuth == nil && (strings.HasPrefix(x.Path, "/oauth2/") || strings.HasPrefix(x.Path, oauth.AccountPath)):
-		fail(x, unrecognized(x, errUnrecognized))
+		outsideAPI(errUnrecognized).ServeHTTP(x, r) // served by no route while OAuth is off
 		return
 	case strings.HasPrefix(x.Path, "/oauth2/"):
 		w.Header().Set("Cache-Control", "no-store") // RFC 6749 §5.1
@@ -93,7 +95,35 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(x, e)
 		return
 	}
+	if strings.HasPrefix(x.Path, "/oauth2/") {
+		if name := repeatedParameter(r); name != "" {
+			oauthRequestError(x, http.StatusBadRequest, "the parameter "+name+" appears more than once")
+			return
+		}
+	}
 	p.router.ServeHTTP(x, r)
+}
+
+// repeatedParameter returns the name of a parameter that r's query or form
+// body gives more than once, "" when none does: RFC 6749 §3.1 and §3.2 say
+// OAuth 2.0 request parameters must not be repeated, and a server that
+// read the first or the last of them would be guessing.
+func repeatedParameter(r *http.Request) string {
+	sources := []string{r.URL.RawQuery}
+	if body, ok := r.Body.(*bodyCopy); ok && isForm(r.Header.Get("Content-Type")) {
+		raw := make([]byte, body.Len())
+		_, _ = body.ReadAt(raw, body.Size()-int64(body.Len())) // leaves the body unread
+		sources = append(sources, string(raw))
+	}
+	for _, src := range sources {
+		values, _ := url.ParseQuery(src) // a malformed one is the handler's to refuse
+		for name, v := range values {
+			if len(v) > 1 {
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 // finish ends a request: a panic becomes 500 M_UNKNOWN (unless a scenario
@@ -127,8 +157,10 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID,
 		Status: status, Errcode: x.Errcode, SoftLogout: x.SoftLogout,
 	}
+	who := x.Principal
 	if e.DeviceID == "" {
 		e.TokenUserID, e.TokenDeviceID = x.Carried.UserID, x.Carried.DeviceID
+		who = x.Carried
 	}
 	p.Journal.Add(e)
 	level := slog.LevelInfo
@@ -139,7 +171,7 @@ func (p *pipeline) record(r *http.Request, x *Exchange, began time.Time) {
 		p.Logger.LogAttrs(r.Context(), level, "request",
 			slog.String("method", r.Method), slog.String("path", x.Path), slog.String("operation", x.Operation),
 			slog.Int("status", status), slog.String("errcode", x.Errcode),
-			slog.String("user", x.Principal.UserID), slog.String("device", x.Principal.DeviceID),
+			slog.String("user", who.UserID), slog.String("device", who.DeviceID),
 			slog.Duration("took", time.Since(began)))
 	}
 }
@@ -159,7 +191,8 @@ func setCORS(h http.Header) {
 	}
 }
 
-// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes and checks
+// readBody reads a POST, PUT or DELETE body up to MaxBodyBytes (a client
+// registration's up to oauth.MaxRegistrationBytes) and checks
 // that it is a JSON object, so that handlers decode only well-formed JSON;
 // form-encoded bodies are only limited in size, and media uploads are left
 // to their handlers (rawBodyEndpoint).
@@ -172,11 +205,15 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 	case rawBodyEndpoint(r.URL.Path):
 		return nil // media: read by the handler, after the guard
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	limit, tooLargeErr := int64(MaxBodyBytes), ErrTooLarge
+	if r.URL.Path == oauth.RegistrationPath {
+		limit, tooLargeErr = oauth.MaxRegistrationBytes, errRegistrationTooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return ErrTooLarge
+			return tooLargeErr
 		}
 		return errNotJSON
 	}
@@ -261,6 +298,11 @@ func isMemberName(body []byte, i int) bool {
 	}
 	return false
 }
+
+// errRegistrationTooLarge answers a client registration over
+// oauth.MaxRegistrationBytes.
+var errRegistrationTooLarge = Errorf(http.StatusRequestEntityTooLarge, "M_TOO_LARGE",
+	"A client registration is at most "+strconv.Itoa(oauth.MaxRegistrationBytes>>10)+" KiB")
 
 // formEndpoint reports whether path takes a form rather than JSON: the
 // OAuth 2.0 endpoints but registration, and the HTML pages.

@@ -29,8 +29,8 @@ var sharedRouter = sync.OnceValue(newRouter)
 // the authorization server's HTML pages.
 func newRouter() http.Handler {
 	router := mux.NewRouter()
-	router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fail(w, unrecognized(w, errUnrecognized)) })
-	router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fail(w, unrecognized(w, errBadMethod)) })
+	router.NotFoundHandler = outsideAPI(errUnrecognized)
+	router.MethodNotAllowedHandler = outsideAPI(errBadMethod)
 	g := guard.Guard{
 		Table:  clientserver.Operations,
 		Verify: verify,
@@ -46,6 +46,7 @@ func newRouter() http.Handler {
 		RequestErrorHandlerFunc:  func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, decodeError(err)) },
 		ResponseErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, toMatrixError(err)) },
 	})
+	addEmptyStateKeyRoutes(router, strict)
 	clientserver.HandlerWithOptions(strict, clientserver.GorillaServerOptions{
 		BaseRouter:       router,
 		ErrorHandlerFunc: func(w http.ResponseWriter, _ *http.Request, err error) { fail(w, paramError(err)) },
@@ -62,10 +63,14 @@ func newRouter() http.Handler {
 		// authorization server, which knows when an error may go back to
 		// the client.
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, _ error) {
-			writerExchange(w).World.OAuth.ServeAuthorizeQuery(w, r)
+			x := writerExchange(w)
+			x.World.OAuth.ServeAuthorizeQuery(w, r, x.BaseURL())
 		},
 	})
-	router.HandleFunc(oauth.AuthorizePath, servePage((*oauth.Server).ServeAuthorizeForm)).Methods(http.MethodPost)
+	router.HandleFunc(oauth.AuthorizePath, func(w http.ResponseWriter, r *http.Request) {
+		x := writerExchange(w)
+		x.World.OAuth.ServeAuthorizeForm(w, r, x.BaseURL())
+	}).Methods(http.MethodPost)
 	router.HandleFunc(oauth.VerifyPath, servePage((*oauth.Server).ServeVerify)).Methods(http.MethodGet, http.MethodPost)
 	router.HandleFunc(oauth.AccountPath, servePage((*oauth.Server).ServeAccount)).Methods(http.MethodGet, http.MethodPost)
 	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
@@ -128,7 +133,12 @@ func (e *exactRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func routeChain(route *mux.Route, g guard.Guard) http.Handler {
 	next := route.GetHandler()
 	rules := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !applyRules(w.(*Exchange), r) {
+		x := w.(*Exchange)
+		switch answered, loss := applyRules(x, r, false); {
+		case answered:
+		case loss != "":
+			loseAnswer(x, r, next, loss)
+		default:
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -158,9 +168,22 @@ func routeChain(route *mux.Route, g guard.Guard) http.Handler {
 	})
 }
 
+// outsideAPI answers a request that no route serves: a scenario's respond
+// rules may answer it (a test fakes what the mock lacks), else e does.
+func outsideAPI(e *Error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if answered, _ := applyRules(w.(*Exchange), r, true); !answered {
+			fail(w, unrecognized(w, e))
+		}
+	})
+}
+
 // operationInfo returns the operation served at method and path template,
 // from the client-server or the OAuth 2.0 table; nil when none.
 func operationInfo(method, tpl string) *operation.Info {
+	if generated, ok := emptyStateKeyTemplates[tpl]; ok {
+		tpl = generated
+	}
 	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
 		if op, ok := t.ByRoute(method, tpl); ok {
 			return op
@@ -169,14 +192,17 @@ func operationInfo(method, tpl string) *operation.Info {
 	return nil
 }
 
-// OperationIDs are the operations a scenario rule may name.
-func OperationIDs() []string {
-	var ids []string
-	for _, op := range clientserver.Operations.All() {
-		ids = append(ids, op.ID)
+// Operations returns every operation the mock routes, the client-server
+// API's and the OAuth 2.0 API's: those a scenario rule may name.
+var Operations = sync.OnceValue(func() *operation.Table {
+	var infos []operation.Info
+	for _, t := range []*operation.Table{clientserver.Operations, oauth2.Operations} {
+		for _, op := range t.All() {
+			infos = append(infos, *op)
+		}
 	}
-	return ids
-}
+	return operation.NewTable(infos...)
+})
 
 // verify authenticates an access token for op and records the caller in
 // the request's exchange. Like Synapse, logout also accepts an expired

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -13,15 +12,17 @@ import (
 // applyRules applies the scenario's request rules that fire for the
 // exchange's request. It runs after the access token is checked, so
 // requests refused for their token do not count. It reports whether the
-// request is answered already.
-func applyRules(x *Exchange, r *http.Request) (answered bool) {
+// request is answered already, and how the answer is to be lost when a
+// lose_answer effect fired ("" when not). outside says that no operation
+// serves the request: only rules that respond see it.
+func applyRules(x *Exchange, r *http.Request, outside bool) (answered bool, loss string) {
 	wd := x.World
 	if wd.Engine == nil {
-		return false
+		return false, ""
 	}
 	fired := wd.Engine.OnRequest(scenario.Request{
 		Operation: x.Operation, Method: r.Method, Path: x.Path,
-		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(),
+		UserID: x.Principal.UserID, DeviceID: x.Principal.DeviceID, Now: wd.Now(), Outside: outside,
 	})
 	for _, f := range fired {
 		for _, e := range f.Effects {
@@ -29,7 +30,7 @@ func applyRules(x *Exchange, r *http.Request) (answered bool) {
 			case scenario.Delay:
 				sleep(r.Context(), e.Delay)
 			case scenario.Respond:
-				x.Errcode = errcodeOf(e.Response)
+				x.Errcode = errcodeIn(e.Response.ContentType, e.Response.Body, strings.HasPrefix(x.Path, "/oauth2/"))
 				h := x.Header()
 				if e.Response.ContentType != "" {
 					h.Set("Content-Type", e.Response.ContentType)
@@ -39,29 +40,47 @@ func applyRules(x *Exchange, r *http.Request) (answered bool) {
 				}
 				x.WriteHeader(e.Response.Status)
 				_, _ = x.Write(e.Response.Body)
-				return true
+				return true, ""
 			case scenario.DropConnection:
 				x.Dropped = true
 				panic(http.ErrAbortHandler)
+			case scenario.LoseAnswer:
+				loss = e.Loss
 			default:
 				wd.ApplyToDevices(e)
 			}
 		}
 	}
-	return false
+	return false, loss
 }
 
-// errcodeOf returns the errcode of a scripted JSON answer, for the journal.
-func errcodeOf(resp scenario.Response) string {
-	if !strings.HasPrefix(resp.ContentType, "application/json") {
-		return ""
+// loseAnswer lets next answer r, so that what the request does is done
+// and kept, but sends its answer nowhere; then the client gets, as loss
+// says, a closed connection or a proxy's 502 Bad Gateway.
+func loseAnswer(x *Exchange, r *http.Request, next http.Handler, loss string) {
+	sent := x.ResponseWriter
+	x.ResponseWriter = &nowhere{header: http.Header{}}
+	next.ServeHTTP(x, r)
+	x.ResponseWriter, x.Status, x.Errcode = sent, 0, ""
+	if loss == scenario.LostConnection {
+		x.Dropped = true
+		panic(http.ErrAbortHandler)
 	}
-	var body struct {
-		Errcode string `json:"errcode"`
-	}
-	_ = json.Unmarshal(resp.Body, &body)
-	return body.Errcode
+	x.Header().Set("Content-Type", "text/html; charset=utf-8")
+	x.WriteHeader(http.StatusBadGateway)
+	_, _ = x.Write([]byte(badGatewayPage))
 }
+
+// badGatewayPage is what a proxy sends when the answer it waited for is
+// lost.
+const badGatewayPage = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>\n"
+
+// nowhere is a ResponseWriter that keeps nothing.
+type nowhere struct{ header http.Header }
+
+func (n *nowhere) Header() http.Header         { return n.header }
+func (n *nowhere) Write(b []byte) (int, error) { return len(b), nil }
+func (n *nowhere) WriteHeader(int)             {}
 
 // sleep waits for d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) {

@@ -69,7 +69,10 @@ func passwordUIA(x *Exchange, auth *clientserver.AuthenticationData, purpose str
 	default:
 		return nil, errUnknownStage(*auth.Type)
 	}
-	if failure := checkUIAPassword(st, auth, user); failure != nil {
+	if failure := checkUIAPassword(x, auth, user); failure != nil {
+		if failure.Status == http.StatusTooManyRequests {
+			return nil, failure
+		}
 		return challenge(st, session, loginPassword, failure), nil
 	}
 	st.EndUIASession(session)
@@ -78,8 +81,9 @@ func passwordUIA(x *Exchange, auth *clientserver.AuthenticationData, purpose str
 
 // checkUIAPassword checks an m.login.password stage for user: the
 // identifier (or legacy user field), when given, must name user, and the
-// password must be theirs.
-func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, user string) *Error {
+// password must be theirs, under the limits on failed attempts.
+func checkUIAPassword(x *Exchange, auth *clientserver.AuthenticationData, user string) *Error {
+	st := x.Store()
 	password, _ := auth.AdditionalProperties["password"].(string)
 	named := user
 	if id, ok := auth.AdditionalProperties["identifier"].(map[string]any); ok {
@@ -90,8 +94,5 @@ func checkUIAPassword(st *state.Store, auth *clientserver.AuthenticationData, us
 	if password == "" || st.UserID(named) != user {
 		return Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
 	}
-	if err := st.CheckPassword(user, password); err != nil {
-		return Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password")
-	}
-	return nil
+	return checkPassword(x, user, password, Errorf(http.StatusUnauthorized, "M_FORBIDDEN", "Invalid password"))
 }

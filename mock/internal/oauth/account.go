@@ -236,8 +236,8 @@ func (v *accountVisit) signInForm(problem string) page {
 // action, or the form again.
 func (v *accountVisit) signIn() {
 	name := strings.TrimSpace(v.r.PostForm.Get("username"))
-	if name == "" || v.s.store.CheckPassword(name, v.r.PostForm.Get("password")) != nil {
-		v.signInForm("Wrong username or password.").write(v.w)
+	if problem, status := v.s.checkPassword(v.r, name, v.r.PostForm.Get("password"), "Wrong username or password."); problem != "" {
+		v.signInForm(problem).withStatus(status).write(v.w)
 		return
 	}
 	http.SetCookie(v.w, v.s.startAccountSession(v.s.store.UserID(name), v.now, v.r.TLS != nil))
@@ -428,8 +428,8 @@ func (v *accountVisit) submit() {
 		if !ok {
 			return
 		}
-		if v.s.store.CheckPassword(v.user, password) != nil {
-			v.deleteForm(d, "Wrong password.").write(v.w)
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.deleteForm(d, problem).withStatus(status).write(v.w)
 			return
 		}
 		if err := v.s.store.DeleteDevice(v.user, d.ID); err != nil {
@@ -442,8 +442,8 @@ func (v *accountVisit) submit() {
 			Links:      []link{{URL: v.url(actionDevicesList, ""), Label: "Your devices"}},
 		}).write(v.w)
 	case buttonDeactivate:
-		if v.s.store.CheckPassword(v.user, password) != nil {
-			v.deactivateForm("Wrong password.").write(v.w)
+		if problem, status := v.s.checkPassword(v.r, v.user, password, "Wrong password."); problem != "" {
+			v.deactivateForm(problem).withStatus(status).write(v.w)
 			return
 		}
 		if err := v.s.store.Deactivate(v.user); err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,17 +35,19 @@ type authCode struct {
 	expires                               time.Time
 }
 
-// usedCode is a code presented once already: the access token it gave, if
-// its exchange succeeded, and until when it is remembered.
+// usedCode is a code presented once already: the session its exchange
+// gave, if it succeeded, and until when it is remembered.
 type usedCode struct {
-	issued  string
-	expires time.Time
+	user, device string    // "" until the exchange succeeded
+	exchanged    time.Time // when it succeeded
+	expires      time.Time
 }
 
 // parseScope checks a Matrix scope and returns the device ID it asks for.
 // It needs the client API scope and exactly one device scope, in the
-// stable or the MSC2967 form; other scope tokens are refused.
-func parseScope(scope string) (device string, ok bool) {
+// stable or the MSC2967 form; other scope tokens are refused. problem says
+// what is wrong, or is empty.
+func parseScope(scope string) (device, problem string) {
 	api := false
 	for _, tok := range strings.Fields(scope) {
 		switch {
@@ -52,20 +55,36 @@ func parseScope(scope string) (device string, ok bool) {
 			api = true
 		case strings.HasPrefix(tok, scopeDevice) || strings.HasPrefix(tok, scopeDeviceUnstabl):
 			id := strings.TrimPrefix(strings.TrimPrefix(tok, scopeDevice), scopeDeviceUnstabl)
-			if device != "" || !validDeviceID(id) {
-				return "", false
+			switch {
+			case device != "":
+				return "", "the scope holds more than one " + scopeDevice + "<device ID>"
+			case !validDeviceID(id):
+				return "", fmt.Sprintf("the device ID %q in the scope must be %d to %d characters of A-Z a-z 0-9 %s", id, minDeviceID, maxDeviceID, deviceIDExtra)
 			}
 			device = id
 		default:
-			return "", false
+			return "", fmt.Sprintf("unknown scope token %q; allowed: %s and one %s<device ID> (or their MSC2967 forms)", tok, scopeAPI, scopeDevice)
 		}
 	}
-	return device, api && device != ""
+	switch {
+	case !api:
+		return "", "the scope must hold " + scopeAPI
+	case device == "":
+		return "", "the scope must hold one " + scopeDevice + "<device ID>"
+	}
+	return device, ""
 }
 
-// validDeviceID accepts what MSC2967 allows in a device ID: at least ten
-// characters from the base64url alphabet and a few more.
-func validDeviceID(id string) bool { return spelled(id, 10, 255, "-._~!$&'()*+,;=:@/") }
+// The device IDs MSC2967 allows: minDeviceID to maxDeviceID characters
+// from the base64url alphabet and deviceIDExtra.
+const (
+	minDeviceID   = 10
+	maxDeviceID   = 255
+	deviceIDExtra = "-._~!$&'()*+,;=:@/"
+)
+
+// validDeviceID accepts what MSC2967 allows in a device ID.
+func validDeviceID(id string) bool { return spelled(id, minDeviceID, maxDeviceID, deviceIDExtra) }
 
 // spelled reports whether s has from least to most characters, each a
 // letter, a digit or one of extra.
@@ -116,24 +135,29 @@ type authRequest struct {
 	authParams
 	client *client
 	device string // from the scope
+	issuer string // this server's issuer, sent back as iss (RFC 9207)
 }
 
 // redirect returns the URL that sends params back to the client, in the
-// query or the fragment as the request asked.
+// query or the fragment as the request asked. The redirect URI is kept as
+// the client sent it, which is as it registered it: a query it has is
+// neither re-encoded nor reordered (RFC 6749 §3.1.2); the parameters are
+// appended.
 func (a *authRequest) redirect(params url.Values) string {
 	if a.state != "" {
 		params.Set("state", a.state)
 	}
-	u, _ := url.Parse(a.redirectURI)
-	if a.mode == "fragment" {
-		return u.String() + "#" + params.Encode() // already encoded: not through URL.Fragment
+	params.Set("iss", a.issuer) // RFC 9207: against mix-up attacks
+	sep := "?"
+	switch {
+	case a.mode == "fragment":
+		sep = "#"
+	case strings.HasSuffix(a.redirectURI, "?") || strings.HasSuffix(a.redirectURI, "&"):
+		sep = ""
+	case strings.Contains(a.redirectURI, "?"):
+		sep = "&"
 	}
-	q := u.Query()
-	for k, v := range params {
-		q[k] = v
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	return a.redirectURI + sep + params.Encode()
 }
 
 // redirectError returns the URL that reports an RFC 6749 error to the client.
@@ -141,10 +165,10 @@ func (a *authRequest) redirectError(code, description string) string {
 	return a.redirect(url.Values{"error": {code}, "error_description": {description}})
 }
 
-// checkAuthRequest validates an authorization request. A bad client or
-// redirect URI is reported to the user (page is set); anything else goes
-// back to the client (errURL is set).
-func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL string) {
+// checkAuthRequest validates an authorization request to the server at
+// base. A bad client or redirect URI is reported to the user (page is
+// set); anything else goes back to the client (errURL is set).
+func (s *Server) checkAuthRequest(p authParams, base string) (req *authRequest, page, errURL string) {
 	c := s.client(p.clientID)
 	if c == nil {
 		return nil, "This application is not registered with this server (unknown client_id).", ""
@@ -152,8 +176,7 @@ func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL 
 	if !c.redirectAllowed(p.redirectURI) {
 		return nil, "The address this application asked to return to is not one it registered (redirect_uri).", ""
 	}
-	req = &authRequest{authParams: p, client: c}
-	var ok bool
+	req = &authRequest{authParams: p, client: c, issuer: Issuer(base)}
 	switch {
 	case req.mode != "" && req.mode != "query" && req.mode != "fragment":
 		req.mode = ""
@@ -164,20 +187,21 @@ func (s *Server) checkAuthRequest(p authParams) (req *authRequest, page, errURL 
 		return nil, "", req.redirectError("unauthorized_client", "this client did not register the authorization_code grant")
 	case req.challenge == "" || req.challengeKind != "S256":
 		return nil, "", req.redirectError("invalid_request", "PKCE is required, with code_challenge_method S256")
-	case len(req.challenge) != 43:
-		return nil, "", req.redirectError("invalid_request", "code_challenge must be a base64url SHA-256 digest")
+	case !spelled(req.challenge, 43, 43, "-_"):
+		return nil, "", req.redirectError("invalid_request", "code_challenge must be a base64url SHA-256 digest: 43 characters of A-Z a-z 0-9 - _")
 	case req.prompt != "" && req.prompt != "create" && req.prompt != "login" && req.prompt != "consent":
 		return nil, "", req.redirectError("invalid_request", "unsupported prompt value "+req.prompt)
 	}
-	if req.device, ok = parseScope(req.scope); !ok {
-		return nil, "", req.redirectError("invalid_scope", "the scope must hold "+scopeAPI+" and one "+scopeDevice+"<device ID>")
+	var problem string
+	if req.device, problem = parseScope(req.scope); problem != "" {
+		return nil, "", req.redirectError("invalid_scope", problem)
 	}
 	return req, "", ""
 }
 
-// Authorize answers a request to the authorization endpoint whose
-// parameters the generated server read.
-func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams) oauth2.AuthorizeOAuthClientResponseObject {
+// Authorize answers a request to the authorization endpoint of the server
+// at base whose parameters the generated server read.
+func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams, base string) oauth2.AuthorizeOAuthClientResponseObject {
 	p := authParams{
 		responseType: q.ResponseType, clientID: q.ClientID, redirectURI: q.RedirectURI,
 		scope: q.Scope, state: q.State, challenge: q.CodeChallenge, challengeKind: string(q.CodeChallengeMethod),
@@ -186,20 +210,21 @@ func (s *Server) Authorize(q oauth2.AuthorizeOAuthClientParams) oauth2.Authorize
 	if q.ResponseMode != nil {
 		p.mode = string(*q.ResponseMode)
 	}
-	return s.authorize(p)
+	return s.authorize(p, base)
 }
 
 // ServeAuthorizeQuery answers a request to the authorization endpoint whose
 // parameters the generated server could not read: authorize checks them
-// itself, as it knows when an error may go back to the client.
-func (s *Server) ServeAuthorizeQuery(w http.ResponseWriter, r *http.Request) {
-	s.authorize(paramsOf(r.URL.Query())).write(w)
+// itself, as it knows when an error may go back to the client. base is
+// the server's base URL.
+func (s *Server) ServeAuthorizeQuery(w http.ResponseWriter, r *http.Request, base string) {
+	s.authorize(paramsOf(r.URL.Query()), base).write(w)
 }
 
 // authorize answers an authorization request: an error page, an error or a
 // code sent back to the client, or the sign-in page.
-func (s *Server) authorize(p authParams) page {
-	req, problem, errURL := s.checkAuthRequest(p)
+func (s *Server) authorize(p authParams, base string) page {
+	req, problem, errURL := s.checkAuthRequest(p, base)
 	switch {
 	case problem != "":
 		return s.errorPage(http.StatusBadRequest, problem)
@@ -217,12 +242,13 @@ func (s *Server) authorize(p authParams) page {
 }
 
 // ServeAuthorizeForm answers the sign-in form (POST to the authorization
-// endpoint): approve with a password, create an account, or deny.
-func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
+// endpoint of the server at base): approve with a password, create an
+// account, or deny.
+func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request, base string) {
 	if !s.readForm(w, r, "The sign-in form has expired or did not come from this server. Go back and try again.") {
 		return
 	}
-	req, problem, errURL := s.checkAuthRequest(paramsOf(r.PostForm))
+	req, problem, errURL := s.checkAuthRequest(paramsOf(r.PostForm), base)
 	switch {
 	case problem != "":
 		s.errorPage(http.StatusBadRequest, problem).write(w)
@@ -238,8 +264,16 @@ func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		redirectPage(req.redirectError("access_denied", "the user refused")).write(w)
 		return
 	case "create":
+		if req.prompt != "create" { // the page offers sign-up only then
+			s.signInPage(req, "This application did not ask to create an account: sign in instead.", http.StatusBadRequest).write(w)
+			return
+		}
+		if password == "" {
+			s.signInPage(req, "Choose a password.", http.StatusOK).write(w)
+			return
+		}
 		id, err := st.Register(strings.TrimPrefix(user, "@"), password, false)
-		if err != nil || password == "" {
+		if err != nil {
 			msg := "Choose a username (a-z, 0-9, . _ = - /) and a password."
 			if errors.Is(err, state.ErrUserInUse) {
 				msg = "That username is taken."
@@ -249,8 +283,8 @@ func (s *Server) ServeAuthorizeForm(w http.ResponseWriter, r *http.Request) {
 		}
 		user = id
 	default:
-		if st.CheckPassword(user, password) != nil {
-			s.signInPage(req, "Wrong username or password.", http.StatusOK).write(w)
+		if problem, status := s.checkPassword(r, user, password, "Wrong username or password."); problem != "" {
+			s.signInPage(req, problem, status).write(w)
 			return
 		}
 	}
@@ -276,19 +310,18 @@ func (s *Server) issueCode(req *authRequest, user string) string {
 }
 
 // redeemCode takes a code out of the store: it can be presented once.
-// A code presented before is reported as replayed, with the access token
-// its exchange gave ("" if that failed), so that it can be revoked
-// (RFC 6749 §4.1.2). Used codes are remembered until they would have
-// expired.
-func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool, replayedToken string, replayed bool) {
+// A code presented before is reported as replayed, with what its exchange
+// gave, so that it can be revoked (RFC 6749 §4.1.2). Used codes are
+// remembered until they would have expired.
+func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool, replay *usedCode) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if used, ok := s.usedCodes[code]; ok {
-		return authCode{}, true, used.issued, true
+		return authCode{}, true, &used
 	}
 	p := s.codes[code]
 	if p == nil {
-		return authCode{}, false, "", false
+		return authCode{}, false, nil
 	}
 	for k, u := range s.usedCodes {
 		if now.After(u.expires) {
@@ -297,16 +330,32 @@ func (s *Server) redeemCode(code string, now time.Time) (c authCode, found bool,
 	}
 	delete(s.codes, code)
 	s.usedCodes[code] = usedCode{expires: p.expires}
-	return *p, true, "", false
+	return *p, true, nil
 }
 
-// codeIssued records the access token a code's exchange gave.
-func (s *Server) codeIssued(code, accessToken string) {
+// codeIssued records the session a code's exchange gave.
+func (s *Server) codeIssued(code string, sess state.Session, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u, ok := s.usedCodes[code]; ok {
-		u.issued = accessToken
+		u.user, u.device, u.exchanged = sess.UserID, sess.DeviceID, now
 		s.usedCodes[code] = u
+	}
+}
+
+// revokeReplayed ends the session a replayed code gave, with every token
+// refreshed from it (RFC 6749 §4.1.2), unless the device has been signed in
+// again since by another grant, or the replay comes within
+// Settings.CodeReplayGrace of the exchange.
+func (s *Server) revokeReplayed(code string, used usedCode, now time.Time) {
+	if used.user == "" || now.Sub(used.exchanged) < s.settings.CodeReplayGrace {
+		return
+	}
+	s.mu.Lock()
+	same := s.grants[grantKey{used.user, used.device}].code == code
+	s.mu.Unlock()
+	if same {
+		_ = s.store.DeleteDevice(used.user, used.device) // gone already: nothing to revoke
 	}
 }
 

@@ -1,7 +1,7 @@
 package oauth
 
 import (
-	"net"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -17,6 +17,18 @@ type client struct {
 	grantTypes   []string
 	info         oauth2.ClientInformation
 }
+
+// Bounds of client registration, so that registrations cannot fill the
+// server's memory: far above what any real client registers.
+const (
+	maxClients      = 10000
+	maxRedirectURIs = 20
+	maxURILength    = 2048
+)
+
+// MaxRegistrationBytes bounds a client registration's body; the homeserver
+// answers a larger one 413 before the server sees it.
+const MaxRegistrationBytes = 64 << 10
 
 // registrationError is an RFC 7591 error answer.
 func registrationError(code oauth2.RegistrationErrorError, description string) oauth2.RegisterOAuthClient400JSONResponse {
@@ -65,7 +77,13 @@ func (s *Server) register(md oauth2.ClientMetadata) oauth2.RegisterOAuthClientRe
 	if slices.Contains(grants, grantAuthorizationCode) && len(redirects) == 0 {
 		return registrationError(oauth2.InvalidRedirectURI, "redirect_uris is required for the authorization_code grant")
 	}
+	if len(redirects) > maxRedirectURIs {
+		return registrationError(oauth2.InvalidRedirectURI, fmt.Sprintf("at most %d redirect URIs", maxRedirectURIs))
+	}
 	for _, r := range redirects {
+		if len(r) > maxURILength {
+			return registrationError(oauth2.InvalidRedirectURI, fmt.Sprintf("a redirect URI is at most %d bytes long", maxURILength))
+		}
 		if msg := checkRedirectURI(r, native, clientURI); msg != "" {
 			return registrationError(oauth2.InvalidRedirectURI, r+": "+msg)
 		}
@@ -87,8 +105,11 @@ func (s *Server) register(md oauth2.ClientMetadata) oauth2.RegisterOAuthClientRe
 		AdditionalProperties: md.AdditionalProperties,
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.clients) >= maxClients {
+		return registrationError(oauth2.InvalidClientMetadata, fmt.Sprintf("this server holds %d clients, its most: reuse a client_id", maxClients))
+	}
 	s.clients[c.id] = c
-	s.mu.Unlock()
 	return oauth2.RegisterOAuthClient201JSONResponse(c.info)
 }
 
@@ -127,33 +148,54 @@ func checkClientPage(raw string, clientURI *url.URL) string {
 
 func sameSite(host, site string) bool { return host == site || strings.HasSuffix(host, "."+site) }
 
-// checkRedirectURI checks a redirect URI as RFC 8252 and MSC2966 ask: a web
-// client's are https on its own site; a native client's are http on a
-// loopback address (127.0.0.1 or [::1], not "localhost"), or a private-use
-// scheme that is its site's host name reversed. It returns what is wrong,
-// or "".
+// loopbackHosts are the host names a native client's http redirect URI
+// may use (Matrix spec, RFC 8252 §7.3): exactly these spellings, so that
+// 127.0.0.2, [::ffff:127.0.0.1] or 127.1 are refused.
+var loopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+
+// isLoopback reports whether u is an http URI on one of loopbackHosts.
+func isLoopback(u *url.URL) bool {
+	return u.Scheme == "http" && slices.Contains(loopbackHosts, u.Hostname())
+}
+
+// checkRedirectURI checks a redirect URI at registration as the Matrix spec
+// and RFC 8252 ask. None has userinfo or a fragment. A web client's are
+// https on its own site. A native client's are https on its own site, http
+// on a loopback host without a port (any port is accepted at
+// authorization), or a private-use scheme that is its site's host name
+// reversed, without an authority component (org.example.app:/cb). It
+// returns what is wrong, or "".
 func checkRedirectURI(raw string, native bool, clientURI *url.URL) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil || u.Scheme == "":
 		return "not an absolute URI"
-	case u.Fragment != "":
+	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "must not have a fragment"
+	case u.User != nil:
+		return "must not have userinfo (user@)"
 	case !native:
 		if u.Scheme != "https" || !sameSite(u.Hostname(), clientURI.Hostname()) {
 			return "a web client's redirect URIs must be https on the host of client_uri"
 		}
 	case u.Scheme == "http":
-		if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
-			return "a native client's http redirect URI must be on 127.0.0.1 or [::1]"
+		if !isLoopback(u) {
+			return "a native client's http redirect URI must be on localhost, 127.0.0.1 or [::1]"
+		}
+		if u.Port() != "" || strings.HasSuffix(u.Host, ":") {
+			return "a loopback redirect URI is registered without a port: any port is accepted when authorizing"
 		}
 	case u.Scheme == "https":
 		if !sameSite(u.Hostname(), clientURI.Hostname()) {
 			return "a native client's https redirect URI must be on the host of client_uri"
 		}
 	default:
-		if u.Scheme != reverseHost(clientURI.Hostname()) && !strings.HasPrefix(u.Scheme, reverseHost(clientURI.Hostname())+".") {
-			return "a private-use scheme must be the host of client_uri reversed, " + reverseHost(clientURI.Hostname())
+		site := reverseHost(clientURI.Hostname())
+		if u.Scheme != site && !strings.HasPrefix(u.Scheme, site+".") {
+			return "a private-use scheme must be the host of client_uri reversed, " + site
+		}
+		if strings.HasPrefix(raw[len(u.Scheme)+1:], "//") {
+			return "a private-use scheme URI must not have an authority: write " + u.Scheme + ":/path"
 		}
 	}
 	return ""
@@ -184,15 +226,13 @@ func (c *client) redirectAllowed(uri string) bool {
 		return false
 	}
 	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" || u.User != nil || u.Fragment != "" || strings.Contains(uri, "#") {
+	if err != nil || !isLoopback(u) || u.User != nil || strings.Contains(uri, "#") {
 		return false
 	}
 	for _, r := range c.redirectURIs {
 		reg, err := url.Parse(r)
-		if err == nil && reg.Scheme == "http" && reg.Hostname() == u.Hostname() && reg.Path == u.Path && reg.RawQuery == u.RawQuery {
-			if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
-				return true
-			}
+		if err == nil && isLoopback(reg) && reg.Hostname() == u.Hostname() && reg.Path == u.Path && reg.RawQuery == u.RawQuery {
+			return true
 		}
 	}
 	return false

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mxauth/mxauth/gen/oauth2"
-	"github.com/mxauth/mxauth/mock/internal/csrf"
 )
 
 // The device authorization grant (RFC 8628, Matrix v1.18): a device
@@ -57,9 +56,9 @@ func (s *Server) DeviceAuthorization(req oauth2.RequestDeviceAuthorizationReques
 	case !slices.Contains(client.grantTypes, grantDeviceCode):
 		return deviceAuthError("unauthorized_client", "this client did not register the device_code grant"), nil
 	}
-	device, ok := parseScope(str(req.Body.Scope))
-	if !ok {
-		return deviceAuthError("invalid_scope", "the scope must hold "+scopeAPI+" and one "+scopeDevice+"<device ID>"), nil
+	device, problem := parseScope(str(req.Body.Scope))
+	if problem != "" {
+		return deviceAuthError("invalid_scope", problem), nil
 	}
 	now := s.clock.Now()
 	g := &deviceGrant{
@@ -123,61 +122,160 @@ func (s *Server) deviceCodeGrant(client *client, code string) oauth2.RequestOAut
 	delete(s.deviceCodes, code)
 	delete(s.userCodes, g.userCode)
 	s.mu.Unlock()
-	sess, err := s.login(client, g.user, g.device)
+	sess, err := s.login(client, g.user, g.device, "")
 	if err != nil {
 		return tokenError("invalid_grant", "the user no longer exists")
 	}
 	return tokenAnswer(sess, g.scope)
 }
 
-// ServeVerify is the page where the user enters a device's code and signs
-// in to approve it (GET and POST to VerifyPath).
+// The verification page works in two steps. First the user enters the
+// code and signs in: the password is checked before the code, so that the
+// page says nothing about a code to someone who cannot sign in, and both a
+// wrong password and an unknown code count as failed attempts. Then the
+// page shows which client asks, for which device, and the signed-in user
+// allows or denies; that second form carries a single-use confirmation
+// that names the user and the grant.
+
+// The verification page's buttons (name="action").
+const (
+	buttonContinue = "continue"
+	buttonApprove  = "approve"
+	buttonDeny     = "deny"
+)
+
+// confirmationLifetime is how long the user has to allow or deny once
+// signed in on the verification page.
+const confirmationLifetime = 5 * time.Minute
+
+// deviceConfirmation is a signed-in user's pending decision on a grant.
+type deviceConfirmation struct {
+	user, deviceCode string
+	expires          time.Time
+}
+
+// normalizeUserCode reads a user code as typed: in any case, with or
+// without the dash or spaces (RFC 8628 §6.1).
+func normalizeUserCode(typed string) string {
+	code := strings.Map(func(r rune) rune {
+		if r == '-' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, strings.ToUpper(typed))
+	if len(code) == 8 {
+		code = code[:4] + "-" + code[4:]
+	}
+	return code
+}
+
+// ServeVerify is the page where the user enters a device's code, signs in,
+// and allows or denies the device (GET and POST to VerifyPath).
 func (s *Server) ServeVerify(w http.ResponseWriter, r *http.Request) {
-	show := func(problem string) {
-		s.render(http.StatusOK, view{
-			Title: "Connect a device", Error: problem,
-			Paragraphs: []string{"Enter the code your device shows, then sign in to let it use your account."},
-			Form: &form{
-				Action: VerifyPath,
-				Fields: []field{
-					{Name: "user_code", Label: "Code", Type: "text", Value: r.FormValue("user_code"), Autocomplete: "off"},
-					{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},
-					{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},
-				},
-				Buttons: []button{{"approve", "Allow"}, {"deny", "Deny"}},
-			},
-		}).write(w)
-	}
 	if r.Method != http.MethodPost {
-		show("")
+		s.verifyForm(r.URL.Query().Get("user_code"), "").write(w)
 		return
 	}
-	if err := r.ParseForm(); err != nil || !csrf.Valid(r) {
-		s.errorPage(http.StatusForbidden, "The form has expired or did not come from this server. Go back and try again.").write(w)
+	if !s.readForm(w, r, "The form has expired or did not come from this server. Go back and try again.") {
 		return
 	}
-	userCode := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("user_code")))
+	switch r.PostForm.Get("action") {
+	case buttonApprove, buttonDeny:
+		s.decide(w, r)
+		return
+	}
+	typed, user := r.PostForm.Get("user_code"), strings.TrimSpace(r.PostForm.Get("username"))
+	if problem, status := s.checkPassword(r, user, r.PostForm.Get("password"), "Wrong username or password."); problem != "" {
+		s.verifyForm(typed, problem).withStatus(status).write(w)
+		return
+	}
+	now := s.clock.Now()
 	s.mu.Lock()
-	g := s.deviceCodes[s.userCodes[userCode]]
+	code := s.userCodes[normalizeUserCode(typed)]
+	g := s.deviceCodes[code]
 	s.mu.Unlock()
-	if g == nil || s.clock.Now().After(g.expires) {
-		show("That code is unknown or has expired.")
+	if g == nil || now.After(g.expires) {
+		s.attempts.Fail(s.attemptKeys(r, user)...)
+		s.verifyForm(typed, "That code is unknown or has expired.").write(w)
 		return
 	}
-	if r.PostForm.Get("action") == "deny" {
-		s.mu.Lock()
-		g.denied = true
-		s.mu.Unlock()
+	s.confirmForm(g, code, s.store.UserID(user), now).write(w)
+}
+
+// verifyForm asks for a device's code and the user's password.
+func (s *Server) verifyForm(userCode, problem string) page {
+	return s.render(http.StatusOK, view{
+		Title: "Connect a device", Error: problem,
+		Paragraphs: []string{"Enter the code your device shows, then sign in: the next page shows which application asks."},
+		Form: &form{
+			Action: VerifyPath,
+			Fields: []field{
+				{Name: "user_code", Label: "Code", Type: "text", Value: userCode, Autocomplete: "off"},
+				{Name: "username", Label: "Username", Type: "text", Autocomplete: "username"},
+				{Name: "password", Label: "Password", Type: "password", Autocomplete: "current-password"},
+			},
+			Buttons: []button{{buttonContinue, "Continue"}},
+		},
+	})
+}
+
+// confirmForm shows a signed-in user which client asks for which device,
+// with a single-use confirmation to allow or deny it.
+func (s *Server) confirmForm(g *deviceGrant, deviceCode, user string, now time.Time) page {
+	ticket := s.store.RandomString(32)
+	s.mu.Lock()
+	for k, old := range s.confirmations { // drop expired ones now and then
+		if now.After(old.expires) {
+			delete(s.confirmations, k)
+		}
+	}
+	s.confirmations[ticket] = deviceConfirmation{user: user, deviceCode: deviceCode, expires: now.Add(confirmationLifetime)}
+	s.mu.Unlock()
+	name, about := "An application", ""
+	if c := s.client(g.client); c != nil {
+		name, about = clientLabel(c)
+	}
+	v := view{
+		Title: "Allow " + name + "?",
+		Paragraphs: []string{
+			name + " asks to use the account " + user + " on device " + g.device + ".",
+			"Allow it only if you started this on your device and the code matches.",
+		},
+		Form: &form{
+			Action: VerifyPath, Hidden: map[string]string{"confirmation": ticket},
+			Buttons: []button{{buttonApprove, "Allow"}, {buttonDeny, "Deny"}},
+		},
+	}
+	if about != "" {
+		v.Links = []link{{URL: about, Label: "About " + name}}
+	}
+	return s.render(http.StatusOK, v)
+}
+
+// decide answers the confirmation form: the grant is approved for the
+// signed-in user, or denied.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
+	now := s.clock.Now()
+	ticket := r.PostForm.Get("confirmation")
+	s.mu.Lock()
+	c, ok := s.confirmations[ticket]
+	delete(s.confirmations, ticket)
+	g := s.deviceCodes[c.deviceCode]
+	live := ok && !now.After(c.expires) && g != nil && !now.After(g.expires) && g.user == "" && !g.denied
+	if live {
+		if r.PostForm.Get("action") == buttonDeny {
+			g.denied = true
+		} else {
+			g.user = c.user
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case !live:
+		s.errorPage(http.StatusBadRequest, "This confirmation has expired or was used already. Enter the code again.").write(w)
+	case r.PostForm.Get("action") == buttonDeny:
 		s.render(http.StatusOK, view{Title: "Denied", Paragraphs: []string{"The device was not allowed to use your account."}}).write(w)
-		return
+	default:
+		s.render(http.StatusOK, view{Title: "Device connected", Paragraphs: []string{"You can go back to your device."}}).write(w)
 	}
-	user := r.PostForm.Get("username")
-	if s.store.CheckPassword(user, r.PostForm.Get("password")) != nil {
-		show("Wrong username or password.")
-		return
-	}
-	s.mu.Lock()
-	g.user = s.store.UserID(user)
-	s.mu.Unlock()
-	s.render(http.StatusOK, view{Title: "Device connected", Paragraphs: []string{"You can go back to your device."}}).write(w)
 }

@@ -44,7 +44,7 @@ func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONRespon
 		}
 	}
 	m := clientserver.GetAuthMetadata200JSONResponse{
-		Issuer:                        base + "/",
+		Issuer:                        Issuer(base),
 		AuthorizationEndpoint:         base + AuthorizePath,
 		TokenEndpoint:                 base + TokenPath,
 		RegistrationEndpoint:          base + RegistrationPath,
@@ -69,6 +69,10 @@ func (s *Server) Metadata(base string) clientserver.GetAuthMetadata200JSONRespon
 	}
 	return m
 }
+
+// Issuer is the issuer identifier of the server at base: what the metadata
+// says and the authorization response's iss carries (RFC 9207).
+func Issuer(base string) string { return base + "/" }
 
 // stableAction returns the stable name of an account management action,
 // and whether it was asked for by the MSC's older name; "" for an unknown

@@ -58,11 +58,11 @@ func (p page) VisitAuthorizeOAuthClientResponse(w http.ResponseWriter) error {
 
 func redirectPage(location string) page { return page{location: location} }
 
-// newCSRF returns a fresh token for a form and the cookie that carries it
-// (package csrf).
+// newCSRF returns a fresh nonce's token for a form and the cookie that
+// carries the nonce (package csrf).
 func (s *Server) newCSRF() (string, *http.Cookie) {
-	token := s.store.RandomString(32)
-	return token, csrf.Cookie(token)
+	nonce := s.store.RandomString(32)
+	return s.csrfKey.Token(nonce), csrf.Cookie(nonce)
 }
 
 // readForm parses a submitted form and checks its CSRF token. On a problem
@@ -73,7 +73,7 @@ func (s *Server) readForm(w http.ResponseWriter, r *http.Request, expired string
 		s.errorPage(http.StatusBadRequest, "The form could not be read.").write(w)
 		return false
 	}
-	if !csrf.Valid(r) {
+	if !s.csrfKey.Valid(r) {
 		s.errorPage(http.StatusForbidden, expired).write(w)
 		return false
 	}
@@ -109,7 +109,8 @@ type button struct{ Value, Label string }
 
 type link struct{ URL, Label string }
 
-// render fills the layout; a form gets a fresh CSRF token and its cookie.
+// render fills the layout; a form gets a fresh CSRF nonce's token, and
+// the cookie that carries the nonce.
 func (s *Server) render(status int, v view) page {
 	p := page{status: status}
 	if v.Form != nil {
@@ -130,10 +131,7 @@ func (s *Server) errorPage(status int, message string) page {
 // signInPage asks the user to approve an authorization request: sign in,
 // or create an account when the client asked for prompt=create.
 func (s *Server) signInPage(req *authRequest, problem string, status int) page {
-	name := str(req.client.info.ClientName)
-	if name == "" {
-		name = str(req.client.info.ClientURI)
-	}
+	name, about := clientLabel(req.client)
 	user := req.loginHint
 	if u, ok := strings.CutPrefix(user, "mxid:"); ok {
 		user = u
@@ -155,10 +153,23 @@ func (s *Server) signInPage(req *authRequest, problem string, status int) page {
 		v.Form.Fields[1].Autocomplete = "new-password"
 		v.Form.Buttons[0] = button{"create", "Create account and allow"}
 	}
-	if uri := str(req.client.info.ClientURI); uri != "" {
-		if u, err := url.Parse(uri); err == nil && u.Scheme == "https" {
-			v.Links = append(v.Links, link{URL: uri, Label: "About " + name})
-		}
+	if about != "" {
+		v.Links = append(v.Links, link{URL: about, Label: "About " + name})
 	}
 	return s.render(status, v)
+}
+
+// clientLabel returns how the pages name a client (its client_name, else
+// its client_uri) and the link to its site ("" when not https).
+func clientLabel(c *client) (name, about string) {
+	name = str(c.info.ClientName)
+	if name == "" {
+		name = str(c.info.ClientURI)
+	}
+	if uri := str(c.info.ClientURI); uri != "" {
+		if u, err := url.Parse(uri); err == nil && u.Scheme == "https" {
+			about = uri
+		}
+	}
+	return name, about
 }

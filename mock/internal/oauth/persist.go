@@ -28,8 +28,8 @@ func (s *Server) Saved() ([]SavedClient, []SavedGrant) {
 		clients = append(clients, SavedClient{Native: c.native, RedirectURIs: c.redirectURIs, GrantTypes: c.grantTypes, Info: c.info})
 	}
 	grants := make([]SavedGrant, 0, len(s.grants))
-	for k, client := range s.grants {
-		grants = append(grants, SavedGrant{User: k.User, Device: k.Device, Client: client})
+	for k, g := range s.grants {
+		grants = append(grants, SavedGrant{User: k.User, Device: k.Device, Client: g.client})
 	}
 	return clients, grants
 }
@@ -43,6 +43,6 @@ func (s *Server) Restore(clients []SavedClient, grants []SavedGrant) {
 		s.clients[sc.Info.ClientID] = &client{id: sc.Info.ClientID, native: sc.Native, redirectURIs: sc.RedirectURIs, grantTypes: sc.GrantTypes, info: sc.Info}
 	}
 	for _, g := range grants {
-		s.grants[grantKey{g.User, g.Device}] = g.Client
+		s.grants[grantKey{g.User, g.Device}] = grantRecord{client: g.Client}
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mxauth/mxauth/mock/internal/csrf"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/state"
 )
 
@@ -62,7 +64,9 @@ type Store interface {
 	DeleteDevice(user, deviceID string) error
 	Login(state.LoginRequest) (state.Session, error)
 	Refresh(refreshToken string) (state.Session, error)
+	Owner(accessToken string) (state.Principal, error)
 	RefreshOwner(refreshToken string) (state.Principal, bool)
+	RefreshReplay(refreshToken string) (who state.Principal, replayed, successorUnused bool)
 	RevokeToken(token string) bool
 	// RandomString and RandomBytes are the source of every identifier the
 	// server makes, so that a deterministic store makes them repeatable.
@@ -84,6 +88,22 @@ type Settings struct {
 	// ActionNames are the account management action names: scenario.Stable
 	// or MSC.
 	ActionNames string
+	// CodeReplayGrace is how long after an authorization code's exchange a
+	// replay of it is only refused: later, the session it gave is revoked
+	// too. 0 (the default) revokes at once, as RFC 6749 §4.1.2 asks; the
+	// Matrix Authentication Service waits 20 seconds.
+	CodeReplayGrace time.Duration
+	// RefreshReplayTolerant lets a client present a refresh token it used
+	// already, as the Matrix Authentication Service does, while the pair
+	// that use gave is unused: that pair is revoked and replaced. Any other
+	// replay revokes the session. false (the default): every replay
+	// revokes the session (RFC 9700 §4.14.2).
+	RefreshReplayTolerant bool
+	// Attempts counts the failed password and user code attempts made on
+	// the pages, per user and per client address; the homeserver shares it
+	// with its other password surfaces. nil: a counter of the server's own,
+	// with limit's default rule.
+	Attempts *limit.Limiter
 }
 
 // Server is an authorization server for one homeserver state. Its methods
@@ -92,52 +112,66 @@ type Server struct {
 	settings Settings
 	store    Store
 	clock    Clock
+	csrfKey  *csrf.Key // signs the pages' CSRF tokens
+	attempts *limit.Limiter
 
-	mu          sync.Mutex
-	clients     map[string]*client
-	codes       map[string]*authCode
-	usedCodes   map[string]usedCode // to refuse a replayed code and revoke what it gave
-	deviceCodes map[string]*deviceGrant
-	userCodes   map[string]string   // user code → device code
-	grants      map[grantKey]string // the client each session was granted to
-	pageLogins  map[string]pageSession
-	resets      map[string]time.Time // user ID → when they approved a cross-signing reset
+	mu            sync.Mutex
+	clients       map[string]*client
+	codes         map[string]*authCode
+	usedCodes     map[string]usedCode // to refuse a replayed code and revoke what it gave
+	deviceCodes   map[string]*deviceGrant
+	userCodes     map[string]string             // user code → device code
+	confirmations map[string]deviceConfirmation // the verification page's, by their random ID
+	grants        map[grantKey]grantRecord      // how each session was granted
+	pageLogins    map[string]pageSession
+	resets        map[string]time.Time // user ID → when they approved a cross-signing reset
 }
 
 // New returns an authorization server with no clients, working on st and
 // reading time from clk.
 func New(set Settings, st Store, clk Clock) *Server {
-	return &Server{
-		settings:    set,
-		store:       st,
-		clock:       clk,
-		clients:     map[string]*client{},
-		codes:       map[string]*authCode{},
-		usedCodes:   map[string]usedCode{},
-		deviceCodes: map[string]*deviceGrant{},
-		userCodes:   map[string]string{},
-		grants:      map[grantKey]string{},
-		pageLogins:  map[string]pageSession{},
-		resets:      map[string]time.Time{},
+	s := &Server{
+		csrfKey:       csrf.NewKey(),
+		settings:      set,
+		store:         st,
+		clock:         clk,
+		clients:       map[string]*client{},
+		codes:         map[string]*authCode{},
+		usedCodes:     map[string]usedCode{},
+		deviceCodes:   map[string]*deviceGrant{},
+		userCodes:     map[string]string{},
+		confirmations: map[string]deviceConfirmation{},
+		grants:        map[grantKey]grantRecord{},
+		pageLogins:    map[string]pageSession{},
+		resets:        map[string]time.Time{},
 	}
+	s.attempts = set.Attempts
+	if s.attempts == nil {
+		s.attempts = limit.New(limit.Rule{}, clk)
+	}
+	return s
 }
 
 // grantKey names an OAuth session: a user's device.
 type grantKey struct{ User, Device string }
 
-// grant records that the session on device was granted to client, so that
-// only that client may refresh it.
-func (s *Server) grant(user, device, client string) {
+// grantRecord is how an OAuth session was granted: to which client, and
+// from which authorization code ("" for a device grant or a restored one).
+type grantRecord struct{ client, code string }
+
+// grant records how the session on device was granted, so that only that
+// client may refresh it and a replay of its code ends it.
+func (s *Server) grant(user, device string, g grantRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.grants[grantKey{user, device}] = client
+	s.grants[grantKey{user, device}] = g
 }
 
 // grantedTo returns the client a session was granted to; "" when none.
 func (s *Server) grantedTo(user, device string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.grants[grantKey{user, device}]
+	return s.grants[grantKey{user, device}].client
 }
 
 // autoApproveUser returns the user every authorization is approved as,

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mxauth/mxauth/gen/oauth2"
@@ -52,6 +53,17 @@ func (s *Server) refreshGrant(client *client, token string) oauth2.RequestOAuthT
 	if token == "" {
 		return tokenError("invalid_request", "refresh_token is required")
 	}
+	if !slices.Contains(client.grantTypes, grantRefreshToken) {
+		return tokenError("unauthorized_client", "this client did not register the refresh_token grant")
+	}
+	// A refresh token used already means it leaked (Matrix spec, RFC 9700
+	// §4.14.2): the session ends. The tolerant setting lets a replay through
+	// while the pair its first use gave is unused, for a client whose answer
+	// was lost; Refresh then replaces that pair.
+	if who, replayed, unused := s.store.RefreshReplay(token); replayed && who.ViaOAuth && !(s.settings.RefreshReplayTolerant && unused) {
+		_ = s.store.DeleteDevice(who.UserID, who.DeviceID) // gone already: nothing to revoke
+		return tokenError("invalid_grant", "the refresh token was used already: the session is revoked")
+	}
 	// RFC 6749 §6: the refresh token must have been issued to this client
 	// (a legacy session's was issued to none).
 	if who, ok := s.store.RefreshOwner(token); ok && (!who.ViaOAuth || s.grantedTo(who.UserID, who.DeviceID) != client.id) {
@@ -71,14 +83,12 @@ func (s *Server) codeGrant(client *client, b *oauth2.RequestOAuthTokenFormdataRe
 		return tokenError("invalid_request", "code, redirect_uri and code_verifier are required")
 	}
 	now := s.clock.Now()
-	code, found, issued, replayed := s.redeemCode(*b.Code, now)
+	code, found, replay := s.redeemCode(*b.Code, now)
 	switch {
 	case !found:
 		return invalid("unknown authorization code")
-	case replayed:
-		if issued != "" {
-			s.store.RevokeToken(issued) // RFC 6749 §4.1.2: revoke what the code gave
-		}
+	case replay != nil:
+		s.revokeReplayed(*b.Code, *replay, now)
 		return invalid("the authorization code was presented already")
 	case now.After(code.expires):
 		return invalid("the authorization code has expired")
@@ -89,22 +99,23 @@ func (s *Server) codeGrant(client *client, b *oauth2.RequestOAuthTokenFormdataRe
 	case !validVerifier(*b.CodeVerifier) || !equalStrings(s256(*b.CodeVerifier), code.challenge):
 		return invalid("code_verifier does not match the code_challenge")
 	}
-	sess, err := s.login(client, code.user, code.device)
+	sess, err := s.login(client, code.user, code.device, *b.Code)
 	if err != nil {
 		return invalid("the user no longer exists")
 	}
-	s.codeIssued(*b.Code, sess.AccessToken)
+	s.codeIssued(*b.Code, sess, now)
 	return tokenAnswer(sess, code.scope)
 }
 
 // login starts the session a grant gave client: user on device, with a
-// refresh token, marked as made through OAuth 2.0.
-func (s *Server) login(client *client, user, device string) (state.Session, error) {
+// refresh token, marked as made through OAuth 2.0. code is the
+// authorization code it came from, "" for a device grant.
+func (s *Server) login(client *client, user, device, code string) (state.Session, error) {
 	sess, err := s.store.Login(state.LoginRequest{UserID: user, DeviceID: device, WithRefresh: true, ViaOAuth: true})
 	if err != nil {
 		return sess, err
 	}
-	s.grant(sess.UserID, sess.DeviceID, client.id)
+	s.grant(sess.UserID, sess.DeviceID, grantRecord{client: client.id, code: code})
 	return sess, nil
 }
 
@@ -117,11 +128,33 @@ func tokenAnswer(sess state.Session, scope string) oauth2.RequestOAuthToken200JS
 	return resp
 }
 
-// Revoke answers token revocation (RFC 7009).
+// Revoke answers token revocation (RFC 7009). The client identifies with
+// its client_id, as public clients do; a token issued to another client,
+// or a legacy session's, is refused and left alone (§2.1). An unknown
+// token is no error (§2.2).
 func (s *Server) Revoke(req oauth2.RevokeOAuthTokenRequestObject) oauth2.RevokeOAuthTokenResponseObject {
-	if req.Body.Token == "" {
-		return oauth2.RevokeOAuthToken400JSONResponse(ErrorBody("invalid_request", "token is required"))
+	refuse := func(code, why string) oauth2.RevokeOAuthTokenResponseObject {
+		return oauth2.RevokeOAuthToken400JSONResponse(ErrorBody(code, why))
 	}
-	s.store.RevokeToken(req.Body.Token) // RFC 7009 §2.2: an unknown token is no error
+	b := req.Body
+	switch {
+	case b.Token == "":
+		return refuse("invalid_request", "token is required")
+	case str(b.ClientID) == "":
+		return refuse("invalid_client", "client_id is required: the client revoking a token must identify itself")
+	case s.client(*b.ClientID) == nil:
+		return refuse("invalid_client", "unknown client_id")
+	}
+	who, err := s.store.Owner(b.Token)
+	if err != nil {
+		var ok bool
+		if who, ok = s.store.RefreshOwner(b.Token); !ok {
+			return oauth2.RevokeOAuthToken200Response{}
+		}
+	}
+	if !who.ViaOAuth || s.grantedTo(who.UserID, who.DeviceID) != *b.ClientID {
+		return refuse("unauthorized_client", "the token was not issued to this client")
+	}
+	s.store.RevokeToken(b.Token)
 	return oauth2.RevokeOAuthToken200Response{}
 }

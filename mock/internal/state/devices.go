@@ -19,8 +19,9 @@ type Device struct {
 type device struct {
 	Device
 	user          *user
-	cur           *pair // the pair issued last; never nil
-	prev          *pair // the pair whose refresh token produced cur, if it may still be reused
+	cur           *pair    // the pair issued last; never nil
+	prev          *pair    // the pair whose refresh token produced cur, if it may still be reused
+	spent         []string // refresh tokens of this session rotated out before prev's, oldest first
 	softLoggedOut bool
 	viaOAuth      bool
 }

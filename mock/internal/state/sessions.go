@@ -164,19 +164,64 @@ func (s *Store) dropRefresh(p *pair) {
 	p.refresh = ""
 }
 
-// endTokens ends every token of d. s.mu must be held.
+// endTokens ends every token of d, and forgets its spent refresh tokens.
+// s.mu must be held.
 func (s *Store) endTokens(d *device) {
 	s.drop(d.cur)
 	s.drop(d.prev)
 	d.cur, d.prev = nil, nil
+	for _, t := range d.spent {
+		delete(s.spent, t)
+	}
+	d.spent = nil
+}
+
+// maxSpent is how many rotated refresh tokens a device remembers, to
+// recognize their replay (RefreshReplay).
+const maxSpent = 16
+
+// spend drops d.prev, whose refresh token was rotated out, and remembers
+// that token. s.mu must be held.
+func (s *Store) spend(d *device) {
+	if d.prev == nil {
+		return
+	}
+	if t := d.prev.refresh; t != "" {
+		if len(d.spent) == maxSpent {
+			delete(s.spent, d.spent[0])
+			d.spent = d.spent[1:]
+		}
+		d.spent = append(d.spent, t)
+		s.spent[t] = d
+	}
+	s.drop(d.prev)
+}
+
+// RefreshReplay reports whether refreshToken is a replay: a refresh token
+// of a live session that was used to refresh already. successorUnused
+// reports that the pair its last use gave has not been used yet (neither
+// its access token nor its refresh token), which a tolerant server lets
+// the replay replace. who is the session's owner.
+func (s *Store) RefreshReplay(refreshToken string) (who Principal, replayed, successorUnused bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.refresh[refreshToken]; p != nil && p == p.dev.prev {
+		return p.dev.principal(), true, !p.dev.cur.accessUsed
+	}
+	if d := s.spent[refreshToken]; d != nil {
+		return d.principal(), true, false
+	}
+	return Principal{}, false, false
 }
 
 // Authenticate returns who accessToken belongs to and records the request's
 // time and ip as the device's last seen. The first use of a pair's access
 // token revokes the refresh token that produced the pair. Errors are
-// *TokenError: SoftLogout for an expired token (CauseExpired) or a
-// soft-logged-out device (CauseSoftLogout); not for an unknown, logged out
-// or superseded token, or a deleted device (CauseUnknown).
+// *TokenError: SoftLogout for an expired token (CauseExpired; unless
+// Config.HardExpiryLegacy or HardExpiryOAuth says otherwise for its kind of
+// session) or a soft-logged-out device (CauseSoftLogout); not for an
+// unknown, logged out or superseded token, or a deleted device
+// (CauseUnknown).
 func (s *Store) Authenticate(accessToken, ip string) (Principal, error) {
 	now := s.clk.Now()
 	s.mu.Lock()
@@ -188,7 +233,11 @@ func (s *Store) Authenticate(accessToken, ip string) (Principal, error) {
 	case p.dev.softLoggedOut:
 		return Principal{}, accessError(CauseSoftLogout)
 	case expired(p.accessExpiry, now):
-		return Principal{}, accessError(CauseExpired)
+		e := accessError(CauseExpired)
+		if p.dev.viaOAuth && s.cfg.HardExpiryOAuth || !p.dev.viaOAuth && s.cfg.HardExpiryLegacy {
+			e.SoftLogout = false
+		}
+		return Principal{}, e
 	}
 	p.accessUsed = true // see Refresh: this revokes the predecessor's refresh token
 	d := p.dev
@@ -241,7 +290,7 @@ func (s *Store) Refresh(refreshToken string) (Session, error) {
 		return Session{}, s.refreshError(CauseRevoked)
 	}
 	if p == d.cur {
-		s.drop(d.prev) // its successor (p) is being used
+		s.spend(d) // its successor (p) is being used
 		d.prev = p
 	} else {
 		s.drop(d.cur) // p is d.prev and its successor was never used: replace it

@@ -602,3 +602,65 @@ func TestDeadTokensArePruned(t *testing.T) {
 		})
 	}
 }
+
+func TestRefreshReplay(t *testing.T) {
+	s, _ := newStore(t, Config{})
+	sess := login(t, s, LoginRequest{WithRefresh: true})
+	first := sess.RefreshToken
+	if _, replayed, _ := s.RefreshReplay(first); replayed {
+		t.Fatal("a fresh refresh token is reported replayed")
+	}
+	second, err := s.Refresh(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	who, replayed, unused := s.RefreshReplay(first)
+	if !replayed || !unused || who.DeviceID != sess.DeviceID {
+		t.Fatalf("the rotated token: %v %v %v, want replayed with its successor unused", who, replayed, unused)
+	}
+	if _, err := s.Authenticate(second.AccessToken, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, replayed, unused := s.RefreshReplay(first); !replayed || unused {
+		t.Fatalf("after the successor's use: %v %v", replayed, unused)
+	}
+	// Two refreshes later the first token is no longer the predecessor,
+	// and still recognized.
+	third, err := s.Refresh(second.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Refresh(third.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{first, second.RefreshToken} {
+		if _, replayed, unused := s.RefreshReplay(tok); !replayed || unused {
+			t.Fatalf("%s: %v %v, want replayed", tok, replayed, unused)
+		}
+	}
+	// A new login on the device forgets them.
+	if _, err := s.Login(LoginRequest{UserID: "alice", DeviceID: sess.DeviceID, WithRefresh: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, replayed, _ := s.RefreshReplay(first); replayed {
+		t.Fatal("a spent token of an ended session is still recognized")
+	}
+}
+
+func TestHardExpiryPerKindOfSession(t *testing.T) {
+	for _, tt := range []struct {
+		cfg               Config
+		legacySoft, oauth bool
+	}{
+		{Config{}, true, true},
+		{Config{HardExpiryOAuth: true}, true, false},
+		{Config{HardExpiryLegacy: true}, false, true},
+	} {
+		s, clk := newStore(t, tt.cfg)
+		legacy := login(t, s, LoginRequest{WithRefresh: true})
+		oauth := login(t, s, LoginRequest{WithRefresh: true, ViaOAuth: true})
+		clk.Advance(DefaultAccessTokenLifetime)
+		wantAuth(t, s, legacy.AccessToken, false, CauseExpired, tt.legacySoft)
+		wantAuth(t, s, oauth.AccessToken, false, CauseExpired, tt.oauth)
+	}
+}

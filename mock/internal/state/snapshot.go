@@ -127,6 +127,7 @@ func (s *Store) Restore(snap Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.users, s.access, s.refresh, s.lastGuest = users, access, refresh, snap.LastGuest
+	clear(s.spent) // not kept in a snapshot: replays of older tokens go unnoticed
 	clear(s.loginTokens)
 	clear(s.uia)
 	return nil

@@ -77,6 +77,15 @@ type Config struct {
 	// revoked or expired refresh token is used. Synapse reports none (false,
 	// the default); the spec's example for POST /refresh shows true.
 	SoftLogoutOnFailedRefresh bool
+	// HardExpiryLegacy answers an expired access token of a legacy session
+	// with soft_logout: false. By default (false) it says true, as Synapse
+	// does.
+	HardExpiryLegacy bool
+	// HardExpiryOAuth answers an expired access token of an OAuth 2.0
+	// session with soft_logout: false, as Synapse behind the Matrix
+	// Authentication Service does (its introspection only says "not
+	// active"). By default (false) it says true.
+	HardExpiryOAuth bool
 	// LoginTokenLifetime is the lifetime of m.login.token tokens (default
 	// 2m).
 	LoginTokenLifetime time.Duration
@@ -107,9 +116,10 @@ type Store struct {
 
 	mu          sync.Mutex
 	random      io.Reader
-	users       map[string]*user // by user ID
-	access      map[string]*pair // by access token
-	refresh     map[string]*pair // by refresh token
+	users       map[string]*user   // by user ID
+	access      map[string]*pair   // by access token
+	refresh     map[string]*pair   // by refresh token
+	spent       map[string]*device // rotated-out refresh tokens of live sessions (device.spent)
 	loginTokens map[string]loginToken
 	uia         map[string]*UIA
 	lastGuest   int
@@ -133,6 +143,7 @@ func New(cfg Config, clk *clock.Clock) *Store {
 		users:       make(map[string]*user),
 		access:      make(map[string]*pair),
 		refresh:     make(map[string]*pair),
+		spent:       make(map[string]*device),
 		loginTokens: make(map[string]loginToken),
 		uia:         make(map[string]*UIA),
 	}

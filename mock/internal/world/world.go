@@ -19,6 +19,7 @@ import (
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/keys"
+	"github.com/mxauth/mxauth/mock/internal/limit"
 	"github.com/mxauth/mxauth/mock/internal/media"
 	"github.com/mxauth/mxauth/mock/internal/oauth"
 	"github.com/mxauth/mxauth/mock/internal/rooms"
@@ -42,9 +43,12 @@ type Settings struct {
 	SynapseRefresh bool
 	OAuth          bool // the OAuth 2.0 API is on
 	OAuthSettings  oauth.Settings
-	LegacyOff      bool   // the legacy login API (login, register, refresh) is off
-	Description    string // the scenario's
-	Source         string // the file the settings came from, if any
+	// Limits bound the failed password and user code attempts per user and
+	// per client address, on every surface (Attempts).
+	Limits      limit.Rule
+	LegacyOff   bool   // the legacy login API (login, register, refresh) is off
+	Description string // the scenario's
+	Source      string // the file the settings came from, if any
 }
 
 // World is a homeserver's state as one scenario set it up.
@@ -56,6 +60,9 @@ type World struct {
 	Media  *media.Store
 	Engine *scenario.Engine // nil without rules
 	OAuth  *oauth.Server    // nil while the OAuth 2.0 API is off
+	// Attempts counts failed password and user code attempts, shared by
+	// POST /login, the UIA password stage and the OAuth pages.
+	Attempts *limit.Limiter
 
 	clock  *clock.Clock
 	logger *slog.Logger
@@ -72,7 +79,7 @@ type World struct {
 // set asks for. Effects that find no device are logged to logger.
 func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 	clk.Reset(set.Virtual, set.Start)
-	w := &World{Settings: set, clock: clk, logger: logger}
+	w := &World{Settings: set, Attempts: limit.New(set.Limits, clk), clock: clk, logger: logger}
 	storeCfg := set.Store
 	storeCfg.OnDeviceRemoved = w.deviceRemoved
 	w.Store = state.New(storeCfg, clk)
@@ -91,7 +98,9 @@ func New(set Settings, clk *clock.Clock, logger *slog.Logger) (*World, error) {
 		w.Engine = scenario.NewEngine(set.Rules, clk.Now(), w.Store.UserID)
 	}
 	if set.OAuth {
-		w.OAuth = oauth.New(set.OAuthSettings, w.Store, clk)
+		o := set.OAuthSettings
+		o.Attempts = w.Attempts
+		w.OAuth = oauth.New(o, w.Store, clk)
 	}
 	return w, nil
 }
@@ -127,9 +136,11 @@ func (w *World) newContentStores() {
 
 // deviceRemoved is the state store's OnDeviceRemoved: however a device
 // goes (deleted, logged out, revoked, a scenario effect), its keys and
-// queued to-device messages go with it.
+// queued to-device messages go with it, and its user's waiting syncs are
+// woken, so that the device's answers 401 at once.
 func (w *World) deviceRemoved(userID, deviceID string) {
 	w.Keys.DeleteDevice(userID, deviceID)
+	w.Rooms.Notify(userID)
 }
 
 // addDevice logs a scenario's device in with its fixed tokens.
