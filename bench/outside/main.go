@@ -30,7 +30,14 @@
 //	-log-cost LIST    endpoints whose cost of the request log is measured too: the
 //	                  mock with -log-level info (to a file) against -log-level warn,
 //	                  at 2 and 16 connections (default whoami,login; "none": skip)
+//	-compare BIN      another mockserver binary (another commit's build, say),
+//	                  run as the mock is and measured in turns with it at 2 and
+//	                  16 connections on -compare-endpoints
+//	-compare-endpoints LIST  the endpoints of that comparison (default whoami)
 //	-o FILE           write the report here too (default: standard output only)
+//
+// -endpoints none skips the table against the yardsticks, to run only the
+// side tables (the log's cost, the comparison).
 //
 // In each cell (an endpoint at a connection count), each server first gets
 // a warm-up run; then the servers take turns, run by run, for -rounds
@@ -91,10 +98,12 @@ const (
 	base    = "baseline"
 	mockSrv = "mock"
 	mockLog = "mock+log" // the mock with its request log on
+	mockCmp = "compared" // the -compare binary
 )
 
-// logCostConns are the connection counts of the log-cost cells.
-var logCostConns = []int{2, 16}
+// sideConns are the connection counts of the side tables' cells: the
+// log's cost and the comparison with another binary.
+var sideConns = []int{2, 16}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -110,6 +119,8 @@ type options struct {
 	conns            []int
 	endpoints        []string
 	logCost          []string
+	compare          string   // another mockserver binary; "" for none
+	compareEndpoints []string // its endpoints
 	out              string
 	args             []string // the measurement's flags as given, for the report
 }
@@ -128,12 +139,14 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 	conns := flags.String("conns", "1,2,16,64", "connection counts, comma-separated")
 	eps := flags.String("endpoints", strings.Join(baseline.Endpoints, ","), "endpoints, comma-separated")
 	logCost := flags.String("log-cost", "whoami,login", `endpoints whose request log cost is measured, comma-separated ("none": skip)`)
+	flags.StringVar(&o.compare, "compare", "", "measure this other mockserver `binary` in turns with the mock")
+	compareEps := flags.String("compare-endpoints", "whoami", "endpoints of the -compare cells, comma-separated")
 	flags.StringVar(&o.out, "o", "", "also write the report to this `file`")
 	if err := flags.Parse(args); err != nil {
 		return o, "", err
 	}
 	flags.Visit(func(f *flag.Flag) {
-		if f.Name != "mockserver" && f.Name != "o" {
+		if f.Name != "mockserver" && f.Name != "o" && f.Name != "compare" {
 			o.args = append(o.args, "-"+f.Name+"="+f.Value.String())
 		}
 	})
@@ -159,13 +172,19 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 		}
 		o.conns = append(o.conns, n)
 	}
-	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
-		return o, "", fmt.Errorf("-endpoints: %w", err)
-	}
-	if *logCost != "none" {
-		if o.logCost, err = baseline.ParseEndpoints(*logCost); err != nil {
-			return o, "", fmt.Errorf("-log-cost: %w", err)
+	for _, list := range []struct {
+		flag, value string
+		into        *[]string
+	}{{"endpoints", *eps, &o.endpoints}, {"log-cost", *logCost, &o.logCost}, {"compare-endpoints", *compareEps, &o.compareEndpoints}} {
+		if list.value == "none" {
+			continue
 		}
+		if *list.into, err = baseline.ParseEndpoints(list.value); err != nil {
+			return o, "", fmt.Errorf("-%s: %w", list.flag, err)
+		}
+	}
+	if o.compare == "" {
+		o.compareEndpoints = nil
 	}
 	return o, "", nil
 }

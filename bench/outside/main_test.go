@@ -45,6 +45,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-mockserver", "m", "-conns", "0"}, `-conns: "0" is not a number from 1 to 256`},
 		{[]string{"-mockserver", "m", "-endpoints", "sync"}, `-endpoints: unknown endpoint "sync"`},
 		{[]string{"-mockserver", "m", "-log-cost", "whoami,x"}, `-log-cost: unknown endpoint "x"`},
+		{[]string{"-mockserver", "m", "-compare", "m2", "-compare-endpoints", "y"}, `-compare-endpoints: unknown endpoint "y"`},
 		{[]string{"-mockserver", "m", "-duration", "100ms"}, "-duration must be at least 1s"},
 		{[]string{"-mockserver", "m", "-warmup", "500ms"}, "in whole seconds"},
 		{[]string{"-mockserver", "m", "-rounds", "0"}, "-rounds must be from 1 to 20"},
@@ -140,7 +141,8 @@ func TestCeilingYardstick(t *testing.T) {
 }
 
 // TestSmoke measures the OAuth refresh grant at two connections for a
-// second a server, as bench/outside.sh does, with the binaries built and
+// second a server, as bench/outside.sh does, and against a second mock
+// binary (-compare, the same build here) at 2 and 16, with the binaries built and
 // run as processes of their own: the setup of every server, and the token
 // rotation of lua/requests.lua (plain refresh shares it). No errors means
 // that every request carried a refresh token the server took: each was
@@ -161,7 +163,8 @@ func TestSmoke(t *testing.T) {
 	}
 	report := filepath.Join(dir, "report.md")
 	cmd := exec.Command(filepath.Join(dir, "outside"), "-mockserver", filepath.Join(dir, "mockserver"), "-wrk", wrk,
-		"-duration", "1s", "-warmup", "0", "-rounds", "1", "-conns", "2", "-endpoints", "oauth-refresh", "-log-cost", "none", "-o", report)
+		"-duration", "1s", "-warmup", "0", "-rounds", "1", "-conns", "2", "-endpoints", "oauth-refresh", "-log-cost", "none",
+		"-compare", filepath.Join(dir, "mockserver"), "-compare-endpoints", "oauth-refresh", "-o", report)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -173,6 +176,10 @@ func TestSmoke(t *testing.T) {
 	}
 	if row := rowOf(string(text), "oauth-refresh"); row == nil || row[len(row)-1] != "0" {
 		t.Errorf("row %q, want one ending in 0 errors; report:\n%s", row, text)
+	}
+	// The comparison's table: the only cell at 16 connections, clean.
+	if !strings.Contains(string(text), "| oauth-refresh | 16 |") || !strings.Contains(string(text), "compared / mock CPU | errors |") {
+		t.Errorf("no comparison table for -compare; report:\n%s", text)
 	}
 
 	// And a run that sends spent tokens is counted as failing.

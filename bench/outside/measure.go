@@ -27,6 +27,7 @@ type report struct {
 	opts       options
 	conditions conditions
 	main, log  []*cell // the comparison with the yardsticks; the log's cost
+	compare    []*cell // the mock against the -compare binary
 }
 
 // conditions describes the machine during the measurement.
@@ -36,6 +37,7 @@ type conditions struct {
 	cpu, goVersion, wrkV string
 	cpus                 int
 	mockFlags            string
+	compared             string // the -compare binary's path, "" for none
 }
 
 // measure starts the servers, measures every cell and stops them.
@@ -53,12 +55,13 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, er
 		start: time.Now(), loadStart: readFirstLine("/proc/loadavg"), cpu: cpuModel(),
 		goVersion: runtime.Version(), cpus: runtime.NumCPU(), wrkV: wrkVersion(opts.wrk),
 	}}
-	servers, err := startServers(ctx, opts.mockserver, dir, len(opts.logCost) > 0)
+	servers, err := startServers(ctx, opts.mockserver, opts.compare, dir, len(opts.logCost) > 0)
 	if err != nil {
 		return nil, err
 	}
 	defer stopServers(servers)
 	rep.conditions.mockFlags = strings.Join(servers[mockSrv].cmd.Args[1:], " ")
+	rep.conditions.compared = opts.compare
 
 	m := &measurer{ctx: ctx, opts: opts, servers: servers, dir: dir, static: static, dynamic: dynamic, progress: progress}
 	for _, ep := range opts.endpoints {
@@ -70,13 +73,19 @@ func measure(ctx context.Context, opts options, progress io.Writer) (*report, er
 			rep.main = append(rep.main, c)
 		}
 	}
-	for _, ep := range opts.logCost {
-		for _, conns := range logCostConns {
-			c, err := m.cell(ep, conns, []string{mockSrv, mockLog})
-			if err != nil {
-				return nil, err
+	for _, side := range []struct {
+		endpoints []string
+		other     string
+		into      *[]*cell
+	}{{opts.logCost, mockLog, &rep.log}, {opts.compareEndpoints, mockCmp, &rep.compare}} {
+		for _, ep := range side.endpoints {
+			for _, conns := range sideConns {
+				c, err := m.cell(ep, conns, []string{mockSrv, side.other})
+				if err != nil {
+					return nil, err
+				}
+				*side.into = append(*side.into, c)
 			}
-			rep.log = append(rep.log, c)
 		}
 	}
 	rep.conditions.end, rep.conditions.loadEnd = time.Now(), readFirstLine("/proc/loadavg")

@@ -127,7 +127,7 @@ func formatCPU(ns float64) string {
 // failedCells counts the cells with errors.
 func (r *report) failedCells() int {
 	n := 0
-	for _, c := range slices.Concat(r.main, r.log) {
+	for _, c := range slices.Concat(r.main, r.log, r.compare) {
 		if c.errors > 0 {
 			n++
 		}
@@ -145,39 +145,56 @@ func (r *report) writeMarkdown(w io.Writer) {
 		strings.Join(append([]string{"bench/outside.sh"}, o.args...), " "), o.warmup, o.rounds, o.duration, c.mockFlags)
 	fmt.Fprintln(w, "Figures are medians of the rounds; ratios are taken within each round, median (min–max of the rounds). Req/s ratios above 1, p99 and CPU ratios below 1 favour the mock. CPU a request: the server process's user and system time during the run (/proc/PID/stat) over the requests it answered.")
 	fmt.Fprintln(w)
-	var rows [][]string
-	for _, cl := range r.main {
-		rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
-			cl.medians(reqPerSec, formatReqPerSec, ceiling, base, mockSrv),
-			formatRatio(cl.ratios(mockSrv, ceiling, reqPerSec)), formatRatio(cl.ratios(mockSrv, base, reqPerSec)),
-			cl.medians(p50, formatLatency, ceiling, base, mockSrv),
-			cl.medians(p99, formatLatency, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, p99)),
-			cl.medians(cpu, formatCPU, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, cpu)),
-			cl.verdict(), strconv.Itoa(cl.errors)})
+	if len(r.main) > 0 {
+		var rows [][]string
+		for _, cl := range r.main {
+			rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
+				cl.medians(reqPerSec, formatReqPerSec, ceiling, base, mockSrv),
+				formatRatio(cl.ratios(mockSrv, ceiling, reqPerSec)), formatRatio(cl.ratios(mockSrv, base, reqPerSec)),
+				cl.medians(p50, formatLatency, ceiling, base, mockSrv),
+				cl.medians(p99, formatLatency, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, p99)),
+				cl.medians(cpu, formatCPU, ceiling, base, mockSrv), formatRatio(cl.ratios(mockSrv, ceiling, cpu)),
+				cl.verdict(), strconv.Itoa(cl.errors)})
+		}
+		writeTable(w, []string{"endpoint", "conns", "req/s ceiling / baseline / mock", "mock / ceiling req/s", "mock / baseline req/s",
+			"p50 ceiling / baseline / mock", "p99 ceiling / baseline / mock", "mock / ceiling p99",
+			"CPU µs a request ceiling / baseline / mock", "mock / ceiling CPU", "target (vs ceiling)", "errors"}, rows)
 	}
-	writeTable(w, []string{"endpoint", "conns", "req/s ceiling / baseline / mock", "mock / ceiling req/s", "mock / baseline req/s",
-		"p50 ceiling / baseline / mock", "p99 ceiling / baseline / mock", "mock / ceiling p99",
-		"CPU µs a request ceiling / baseline / mock", "mock / ceiling CPU", "target (vs ceiling)", "errors"}, rows)
 	if len(r.log) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "What the request log costs: the mock with `-log-level info` (a line a request, standard error to a file) against `-log-level warn` (no line for an answered request), in turns as above.")
 		fmt.Fprintln(w)
-		rows = nil
-		for _, cl := range r.log {
-			rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
-				cl.medians(reqPerSec, formatReqPerSec, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, reqPerSec)),
-				cl.medians(p99, formatLatency, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, p99)),
-				cl.medians(cpu, formatCPU, mockSrv, mockLog), formatRatio(cl.ratios(mockLog, mockSrv, cpu)),
-				strconv.Itoa(cl.errors)})
-		}
-		writeTable(w, []string{"endpoint", "conns", "req/s warn / info", "info / warn req/s", "p99 warn / info", "info / warn p99",
-			"CPU µs a request warn / info", "info / warn CPU", "errors"}, rows)
+		writePairTable(w, r.log, mockLog, "warn", "info")
 	}
-	for _, cl := range slices.Concat(r.main, r.log) {
+	if len(r.compare) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "The mock against another build (`-compare`: %s), run with the same flags, in turns as above.\n", r.conditions.compared)
+		fmt.Fprintln(w)
+		writePairTable(w, r.compare, mockCmp, "mock", "compared")
+	}
+	for _, cl := range slices.Concat(r.main, r.log, r.compare) {
 		if cl.problem != "" {
 			fmt.Fprintf(w, "\n**Errors** in %s at %d connections: %s; these figures are not measurements.\n", cl.endpoint, cl.conns, cl.problem)
 		}
 	}
+}
+
+// writePairTable writes a side table: the mock, called mockName, against
+// other, called otherName, cell by cell, with other's figures over the
+// mock's.
+func writePairTable(w io.Writer, cells []*cell, other, mockName, otherName string) {
+	var rows [][]string
+	for _, cl := range cells {
+		rows = append(rows, []string{cl.endpoint, strconv.Itoa(cl.conns),
+			cl.medians(reqPerSec, formatReqPerSec, mockSrv, other), formatRatio(cl.ratios(other, mockSrv, reqPerSec)),
+			cl.medians(p99, formatLatency, mockSrv, other), formatRatio(cl.ratios(other, mockSrv, p99)),
+			cl.medians(cpu, formatCPU, mockSrv, other), formatRatio(cl.ratios(other, mockSrv, cpu)),
+			strconv.Itoa(cl.errors)})
+	}
+	pair := mockName + " / " + otherName
+	ratio := otherName + " / " + mockName
+	writeTable(w, []string{"endpoint", "conns", "req/s " + pair, ratio + " req/s", "p99 " + pair, ratio + " p99",
+		"CPU µs a request " + pair, ratio + " CPU", "errors"}, rows)
 }
 
 // verdict says whether the median ratios of the cell meet its target.

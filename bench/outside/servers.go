@@ -121,9 +121,10 @@ func (s *server) stop() {
 }
 
 // startServers starts the ceiling and the baseline (this binary with
-// -serve), the mock, and, when logged is set, the mock with its request
-// log on. Their logs go to files in dir.
-func startServers(ctx context.Context, mockserver, dir string, logged bool) (map[string]*server, error) {
+// -serve), the mock, when logged is set the mock with its request log on,
+// and when compare is set that other mockserver binary, run as the mock.
+// Their logs go to files in dir.
+func startServers(ctx context.Context, mockserver, compare, dir string, logged bool) (map[string]*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -137,6 +138,9 @@ func startServers(ctx context.Context, mockserver, dir string, logged bool) (map
 	if logged {
 		argv[mockLog] = append(mockArgs, "-log-level", "info")
 	}
+	if compare != "" {
+		argv[mockCmp] = append([]string{compare}, argv[mockSrv][1:]...)
+	}
 	servers := make(map[string]*server)
 	for name, a := range argv {
 		s, err := startServer(name, filepath.Join(dir, strings.ReplaceAll(name, "+", "-")+".log"), a...)
@@ -145,7 +149,7 @@ func startServers(ctx context.Context, mockserver, dir string, logged bool) (map
 			return nil, err
 		}
 		servers[name] = s
-		if name == mockSrv || name == mockLog {
+		if name == mockSrv || name == mockLog || name == mockCmp {
 			if s.oauthClient, err = registerClient(ctx, s.url); err != nil {
 				stopServers(servers)
 				return nil, fmt.Errorf("%s: OAuth client registration: %w", name, err)

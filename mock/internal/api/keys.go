@@ -269,16 +269,16 @@ func (Handlers) DeleteRoomKeysVersion(ctx context.Context, req clientserver.Dele
 	return clientserver.DeleteRoomKeysVersion200JSONResponse{}, nil
 }
 
-// keysBody decodes the request's JSON body into v again, from the value
-// the body check decoded, so that keys and signed objects stay whole
+// keysBody decodes the request's JSON body into v again, from its object
+// (bodyObject), so that keys and signed objects stay whole
 // (json.RawMessage fields) where the generated types keep only the
 // spec's fields.
 func keysBody(x *Exchange, v any) error {
-	b, ok := x.req.Body.(*decodedBody)
+	value, ok := bodyObject(x.req.Body)
 	if !ok {
 		return errNotJSON // the generated binding refuses an empty body first
 	}
-	raw, err := json.Marshal(b.value)
+	raw, err := json.Marshal(value)
 	if err != nil {
 		return err
 	}

@@ -300,15 +300,70 @@ func readBody(w http.ResponseWriter, r *http.Request) *Error {
 		// accepts it, one with a body answers M_NOT_JSON.
 		r.Body = newBodyCopy(body)
 		return nil
-	case !utf8.Valid(body):
+	case !utf8.Valid(body) || !json.Valid(body):
 		return errNotJSON
+	case trimmed[0] != '{':
+		return errNotObject
+	case foldFreeNames(body):
+		// encoding/json, which the generated binding falls back to, can
+		// only match these names exactly: it decodes the body once,
+		// straight into the operation's type.
+		r.Body = newJSONBody(body)
+		return nil
 	}
 	value, e := decodeObject(body)
 	if e != nil {
 		return e
 	}
-	r.Body = &decodedBody{bodyCopy: newBodyCopy(body), value: value}
+	d := &decodedBody{value: value}
+	d.init(body)
+	r.Body = d
 	return nil
+}
+
+// foldFreeNames reports whether every member name in body, a valid JSON
+// text, is one that encoding/json can match to a struct field only
+// exactly: written without escapes, upper-case ASCII letters or anything
+// beyond ASCII. encoding/json matches names case-insensitively (it reads
+// "User" as "user", and folds a few letters beyond ASCII, such as the
+// Kelvin sign, into ASCII ones); the JSON names of the generated body
+// types are lower-case ASCII (TestBodyFieldNamesFoldFree), so a name
+// without those can only equal them.
+func foldFreeNames(body []byte) bool {
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
+		}
+		folds := false
+		for i++; body[i] != '"'; i++ {
+			switch c := body[i]; {
+			case c == '\\':
+				folds = true
+				i++ // the escaped byte, which may be a quote
+			case 'A' <= c && c <= 'Z', c >= utf8.RuneSelf:
+				folds = true
+			}
+		}
+		if folds && isMemberName(body, i+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// isMemberName reports whether the string that ends before body[i] is a
+// member name: in valid JSON, one that a colon follows.
+func isMemberName(body []byte, i int) bool {
+	for ; i < len(body); i++ {
+		switch body[i] {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // errRegistrationTooLarge answers a client registration over
@@ -340,17 +395,51 @@ func decodeObject(body []byte) (map[string]any, *Error) {
 	return obj, nil
 }
 
-// decodedBody is a JSON body decoded once by readBody. The generated
-// handlers bind its value (runtime.BindJSONBody looks for ValidatedValue)
-// instead of decoding the bytes again, which also makes member names match
-// exactly: encoding/json would read "User" as "user".
+// jsonBody is a JSON body readBody checked: one object, in UTF-8. The
+// generated handlers decode it again (runtime.BindJSONBody); raw is kept for
+// those that need it after that (bodyObject).
+type jsonBody struct {
+	bodyCopy
+	raw []byte
+}
+
+func newJSONBody(b []byte) *jsonBody {
+	j := new(jsonBody)
+	j.init(b)
+	return j
+}
+
+func (j *jsonBody) init(b []byte) {
+	j.raw = b
+	j.Reset(b)
+}
+
+// decodedBody is a JSON body decoded by readBody because encoding/json
+// could match some of its member names to others (foldFreeNames). The
+// generated handlers bind its value (runtime.BindJSONBody looks for
+// ValidatedValue) instead of decoding the bytes again, which makes member
+// names match exactly: encoding/json would read "User" as "user".
 type decodedBody struct {
-	*bodyCopy
+	jsonBody
 	value map[string]any
 }
 
 // ValidatedValue returns the decoded body.
 func (b *decodedBody) ValidatedValue() any { return b.value }
+
+// bodyObject returns the JSON object of a request body readBody checked,
+// decoding it when readBody did not; false when the request has no JSON
+// body.
+func bodyObject(body io.Reader) (map[string]any, bool) {
+	switch b := body.(type) {
+	case *decodedBody:
+		return b.value, true
+	case *jsonBody:
+		value, e := decodeObject(b.raw)
+		return value, e == nil
+	}
+	return nil, false
+}
 
 // isForm reports whether a Content-Type is a form's. The two values
 // clients send are recognized without mime.ParseMediaType, which allocates;
