@@ -3,27 +3,13 @@ package keys
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/internal/storm"
 )
 
 const stormSize = 64
-
-// storm runs f(i) for i in [0, stormSize) in as many goroutines, released
-// together.
-func storm(f func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range stormSize {
-		wg.Go(func() {
-			<-start
-			f(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // Claims, uploads, queries, signatures, to-device sends and a syncing
 // reader all at once, for the race detector, with OnChange calling back
@@ -66,7 +52,7 @@ func TestStorm(t *testing.T) {
 	}()
 
 	claimed := make([][]string, stormSize)
-	storm(func(i int) {
+	storm.Run(stormSize, func(i int) {
 		me := fmt.Sprint("D", i)
 		switch i % 4 {
 		case 0:

@@ -4,27 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/internal/storm"
 )
 
 const stormSize = 64
-
-// storm runs f(i) for i in [0, stormSize) in as many goroutines, released
-// together.
-func storm(f func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range stormSize {
-		wg.Go(func() {
-			<-start
-			f(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // Uploads race for the last room in the store: the accepted ones fit the
 // cap exactly, and each is downloaded as uploaded.
@@ -32,7 +18,7 @@ func TestUploadStorm(t *testing.T) {
 	const size, fit = 100, stormSize / 2
 	s, _ := newStore(Config{MaxTotalSize: size * fit})
 	uris := make([]string, stormSize)
-	storm(func(i int) {
+	storm.Run(stormSize, func(i int) {
 		uri, err := s.Upload(fmt.Sprint("@u", i, ":example.org"), "a/b", "", []byte(fmt.Sprintf("%0*d", size, i)))
 		if err != nil && !errors.Is(err, ErrStoreFull) {
 			t.Error(err)
@@ -60,7 +46,7 @@ func TestUploadStorm(t *testing.T) {
 // across a reset, ErrNotFound; none waits out its ctx.
 func TestCreateStorm(t *testing.T) {
 	s, _ := newStore(Config{})
-	storm(func(i int) {
+	storm.Run(stormSize, func(i int) {
 		owner := fmt.Sprint("@u", i, ":example.org")
 		for n := range 20 {
 			uri, _ := s.Create(owner)

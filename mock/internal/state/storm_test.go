@@ -3,27 +3,13 @@ package state
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mxauth/mxauth/internal/storm"
 )
 
 const stormSize = 64
-
-// storm runs f(i) for i in [0, stormSize) in as many goroutines, released
-// together.
-func storm(f func(i int)) {
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range stormSize {
-		wg.Go(func() {
-			<-start
-			f(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-}
 
 // causeOf returns the cause of a *TokenError, or 255 for any other error.
 // Unlike tokenCause it may be called from any goroutine.
@@ -65,7 +51,7 @@ func TestRefreshStorm(t *testing.T) {
 	first := login(t, s, LoginRequest{WithRefresh: true})
 	var got [stormSize]Session
 	var errs [stormSize]error
-	storm(func(i int) { got[i], errs[i] = s.Refresh(first.RefreshToken) })
+	storm.Run(stormSize, func(i int) { got[i], errs[i] = s.Refresh(first.RefreshToken) })
 
 	var live []Session
 	for i := range stormSize {
@@ -109,7 +95,7 @@ func TestRefreshAndUseStorm(t *testing.T) {
 		s, _ := newStore(t, Config{})
 		first := login(t, s, LoginRequest{WithRefresh: true})
 		var winners [stormSize]*Session
-		storm(func(i int) {
+		storm.Run(stormSize, func(i int) {
 			sess, err := s.Refresh(first.RefreshToken)
 			if err != nil {
 				if c := causeOf(err); c != CauseRevoked {
@@ -146,7 +132,7 @@ func TestRefreshAndUseStorm(t *testing.T) {
 func TestLoginStormSameDevice(t *testing.T) {
 	s, _ := newStore(t, Config{})
 	var got [stormSize]Session
-	storm(func(i int) {
+	storm.Run(stormSize, func(i int) {
 		sess, err := s.Login(LoginRequest{UserID: "alice", DeviceID: "PHONE", WithRefresh: i%2 == 0})
 		if err != nil {
 			t.Error(err)
@@ -177,7 +163,7 @@ func TestMixedStorm(t *testing.T) {
 	for d := range devices {
 		login(t, s, LoginRequest{DeviceID: fmt.Sprint("D", d), WithRefresh: true})
 	}
-	storm(func(i int) {
+	storm.Run(stormSize, func(i int) {
 		dev := fmt.Sprint("D", i%devices)
 		relogin := func() Session {
 			sess, err := s.Login(LoginRequest{UserID: "alice", DeviceID: dev, WithRefresh: true})
