@@ -31,9 +31,10 @@
 // the build.
 //
 // This package is the public API only: it owns the Server, its options and
-// the Go and control APIs, and reaches the state only through
-// mock/internal/world. The request path and the handlers are in
-// mock/internal/api, the authorization server in mock/internal/oauth, the
+// the Go API, and reaches the state only through mock/internal/world. The
+// request path and the handlers are in mock/internal/api, the control
+// API's HTTP layer in mock/internal/control (handed the Go API through
+// controlapi.go), the authorization server in mock/internal/oauth, the
 // control page and the timeline file in mock/internal/ui (fed by ui.go,
 // which also hooks each world's state, rules and clock into its journal). Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
