@@ -5,11 +5,9 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
 	"github.com/mxauth/mxauth/mock/internal/control"
 	"github.com/mxauth/mxauth/mock/internal/state"
-	"github.com/mxauth/mxauth/mock/journal"
 )
 
 // The control API's HTTP layer is package mock/internal/control; this
@@ -60,8 +58,6 @@ func (b worldBackend) Info() control.Info {
 }
 
 func (b worldBackend) Scenario() control.Scenario         { return b.scenarioState() }
-func (b worldBackend) Clock() *clock.Clock                { return b.World.Clock }
-func (b worldBackend) Journal() *journal.Journal          { return b.World.Journal }
 func (b worldBackend) Devices(user string) []state.Device { return b.store().Devices(user) }
 func (b worldBackend) Sessions(user string) []state.SessionInfo {
 	return b.store().Sessions(user)

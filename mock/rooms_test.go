@@ -194,7 +194,7 @@ func TestSyncVirtualClock(t *testing.T) {
 	since := syncOnce(t, hs, token, "").str(t, "next_batch")
 	done := syncInBackground(hs, token, "timeout=60000&since="+since)
 	time.Sleep(20 * time.Millisecond)
-	hs.Clock.Advance(6 * time.Minute)
+	hs.Clock().Advance(6 * time.Minute)
 	select {
 	case a := <-done:
 		a.wantStatus(t, http.StatusOK) // authenticated when it started

@@ -8,8 +8,8 @@
 //	hs := mock.Start(t, mock.WithUser("alice", "wonderland"), mock.WithVirtualClock(start))
 //	client := mautrix.NewClient(hs.URL, "", "") // or any Matrix client
 //	...
-//	hs.Clock.Advance(6 * time.Minute) // the access token has now expired
-//	if n := hs.Journal.Count(journal.Filter{Operation: "refresh"}); n != 1 { ... }
+//	hs.Clock().Advance(6 * time.Minute) // the access token has now expired
+//	if n := hs.Journal().Count(journal.Filter{Operation: "refresh"}); n != 1 { ... }
 //
 // Outside tests, New builds one and Handler, Serve or ListenAndServe run it;
 // cmd/mockserver is the command-line program.
@@ -96,7 +96,7 @@ func New(opts ...Option) (*Server, error) {
 	if err := s.worlds.init(cfg); err != nil {
 		return nil, err
 	}
-	s.World = &World{Clock: cfg.clock, Journal: journal.New(cfg.journalCapacity), server: s}
+	s.World = &World{clock: cfg.clock, journal: journal.New(cfg.journalCapacity), server: s}
 	if err := s.World.start(cfg.world); err != nil {
 		return nil, err
 	}

@@ -73,11 +73,11 @@ func (w *World) writeTimelineOnFailure(t testing.TB) {
 // uiModel takes the snapshot of the world the control page and the
 // timeline show.
 func (w *World) uiModel() ui.Model {
-	events := w.Journal.Events()
+	events := w.journal.Events()
 	histories := ui.Histories(events)
 	m := ui.Model{
-		Now: w.Clock.Now(), Virtual: w.Clock.IsVirtual(), Scenario: w.uiScenario(),
-		Entries: w.Journal.Entries(journal.Filter{}), Events: events, Dropped: w.Journal.Dropped(),
+		Now: w.clock.Now(), Virtual: w.clock.IsVirtual(), Scenario: w.uiScenario(),
+		Entries: w.journal.Entries(journal.Filter{}), Events: events, Dropped: w.journal.Dropped(),
 	}
 	for _, user := range w.Users() {
 		sessions := map[string]SessionInfo{}
@@ -119,12 +119,12 @@ func (b worldBackend) Act(action, user, device string) error {
 }
 
 func (b worldBackend) AdvanceClock(d time.Duration) {
-	b.World.Clock.Advance(d)
+	b.clock.Advance(d)
 	b.state() // the rules due now apply at once
 }
 
 func (b worldBackend) SetClock(t time.Time) {
-	b.World.Clock.Set(t)
+	b.clock.Set(t)
 	b.state() // the rules due now apply at once
 }
 
@@ -215,10 +215,10 @@ func (w *World) recordFired(f scenario.Fired) {
 	if name == "" {
 		name = fmt.Sprintf("rule %d", f.Index+1)
 	}
-	w.Journal.Record(journal.Event{Time: w.Clock.Now(), Kind: journal.RuleFired, Rule: name})
+	w.journal.Record(journal.Event{Time: w.clock.Now(), Kind: journal.RuleFired, Rule: name})
 }
 
 // recordClockMove is the world's clock's OnMove.
 func (w *World) recordClockMove(from, to time.Time) {
-	w.Journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
+	w.journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
 }

@@ -124,7 +124,7 @@ func (s *Server) newWorldNamed(name string, opts ...Option) (*World, error) {
 		return nil, cfg.err
 	}
 	clk := cmp.Or(cfg.clock, clock.Real())
-	w := &World{Name: name, Clock: clk, Journal: journal.New(s.cfg.journalCapacity), server: s}
+	w := &World{Name: name, clock: clk, journal: journal.New(s.cfg.journalCapacity), server: s}
 	s.worlds.sweep()
 	s.worlds.mu.Lock()
 	defer s.worlds.mu.Unlock()
