@@ -39,6 +39,9 @@ type World interface {
 	Clock() *clock.Clock
 	Journal() *journal.Journal
 
+	// The users, devices and rooms methods are mock.World's, as its
+	// documentation describes them (Devices and Sessions with the state's
+	// own types).
 	Users() []string
 	UserID(localpartOrID string) string
 	Devices(user string) []state.Device
