@@ -211,7 +211,7 @@ func TestAccountSignInListAndView(t *testing.T) {
 	getAccount(t, hs, "?action=org.matrix.device_view", session).wantPage(t, 400, "needs a device")
 
 	// The page session lasts an hour of the server's clock.
-	hs.Clock.Advance(time.Hour)
+	hs.Clock().Advance(time.Hour)
 	getAccount(t, hs, list, session).wantPage(t, 200, "Sign in", `value="org.matrix.devices_list"`)
 }
 
@@ -354,7 +354,7 @@ func TestAccountCrossSigningReset(t *testing.T) {
 	if !hs.CrossSigningResetApproved("alice") || !hs.CrossSigningResetApproved("@alice:localhost") || hs.CrossSigningResetApproved("bob") {
 		t.Fatal("the approval is not recorded for alice alone")
 	}
-	hs.Clock.Advance(10 * time.Minute)
+	hs.Clock().Advance(10 * time.Minute)
 	if hs.CrossSigningResetApproved("alice") {
 		t.Fatal("the approval outlived its ten minutes")
 	}

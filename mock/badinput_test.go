@@ -390,13 +390,13 @@ func TestBadInput(t *testing.T) {
 		}, want: matrixError(401, "M_MISSING_TOKEN")},
 		{name: "expired token", setup: func(t *testing.T, f *badFixture) {
 			f.token = login(t, f.hs, "alice", "wonderland", map[string]any{"refresh_token": true}).str(t, "access_token")
-			f.hs.Clock.Advance(5 * time.Minute)
+			f.hs.Clock().Advance(5 * time.Minute)
 		}, send: func(t *testing.T, f *badFixture) answer {
 			return rawRequest(t, f.hs, "GET", whoami, jsonHeader(f.token), "")
 		}, want: unknownToken(true)},
 		{name: "expired token on a device deletion", setup: func(t *testing.T, f *badFixture) {
 			f.token = login(t, f.hs, "alice", "wonderland", map[string]any{"refresh_token": true}).str(t, "access_token")
-			f.hs.Clock.Advance(5 * time.Minute)
+			f.hs.Clock().Advance(5 * time.Minute)
 		}, send: func(t *testing.T, f *badFixture) answer {
 			return rawRequest(t, f.hs, "DELETE", laptop, jsonHeader(f.token), deleteAuth("", "wonderland"))
 		}, want: unknownToken(true)},
@@ -462,7 +462,7 @@ func TestBadInput(t *testing.T) {
 		}, want: matrixError(400, "M_UNKNOWN")},
 		{name: "UIA with an expired session", setup: func(t *testing.T, f *badFixture) {
 			f.session = uiaSession(t, f.hs, badPhoneAT, "ALICELAPTOP")
-			f.hs.Clock.Advance(10 * time.Minute)
+			f.hs.Clock().Advance(10 * time.Minute)
 		}, send: func(t *testing.T, f *badFixture) answer {
 			return rawRequest(t, f.hs, "DELETE", laptop, jsonHeader(badPhoneAT), deleteAuth(f.session, "wonderland"))
 		}, want: matrixError(400, "M_UNKNOWN")},
@@ -519,7 +519,7 @@ func TestBadInput(t *testing.T) {
 		}, send: tokenForm(func(*badFixture, url.Values) {}), want: oauthError(400, "invalid_grant")},
 		{name: "expired authorization code", setup: func(t *testing.T, f *badFixture) {
 			withCode("DEVICEBBBB")(t, f)
-			f.hs.Clock.Advance(2*time.Minute + time.Second)
+			f.hs.Clock().Advance(2*time.Minute + time.Second)
 		}, send: tokenForm(func(*badFixture, url.Values) {}), want: oauthError(400, "invalid_grant")},
 		{name: "redirect URI differs at the token endpoint", setup: withCode("DEVICEBBBB"),
 			send: tokenForm(func(_ *badFixture, v url.Values) { v.Set("redirect_uri", "http://127.0.0.1/other") }), want: oauthError(400, "invalid_grant")},
@@ -572,8 +572,8 @@ func TestBadInput(t *testing.T) {
 			if now := control(t, f.hs, "GET", "/_mock/scenario", nil).raw; now != f.scenario {
 				t.Fatalf("the scenario became %s, was %s", now, f.scenario)
 			}
-			if !f.hs.Clock.Now().Equal(epoch) {
-				t.Fatalf("the clock moved to %v", f.hs.Clock.Now())
+			if !f.hs.Clock().Now().Equal(epoch) {
+				t.Fatalf("the clock moved to %v", f.hs.Clock().Now())
 			}
 		}},
 	}

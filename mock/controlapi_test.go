@@ -46,8 +46,8 @@ func TestControlClock(t *testing.T) {
 	if a.body["now"] != "2026-01-01T00:01:30Z" {
 		t.Fatalf("after advance: %s", a.raw)
 	}
-	if !hs.Clock.Now().Equal(epoch.Add(90 * time.Second)) {
-		t.Fatalf("Go clock reads %v", hs.Clock.Now())
+	if !hs.Clock().Now().Equal(epoch.Add(90 * time.Second)) {
+		t.Fatalf("Go clock reads %v", hs.Clock().Now())
 	}
 	a = control(t, hs, "POST", "/_mock/clock/set", map[string]any{"time": "2027-05-06T07:08:09Z"})
 	if a.body["now"] != "2027-05-06T07:08:09Z" {
@@ -57,7 +57,7 @@ func TestControlClock(t *testing.T) {
 	control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": "1m", "extra": 1}).wantError(t, 400, "M_BAD_JSON")
 	// The clock does not go back by advance, and a number is not a
 	// duration: both say so in words, and the clock stays.
-	before := hs.Clock.Now()
+	before := hs.Clock().Now()
 	back := control(t, hs, "POST", "/_mock/clock/advance", map[string]any{"by": "-1m"})
 	back.wantError(t, 400, "M_INVALID_PARAM")
 	if msg, _ := back.body["error"].(string); !strings.Contains(msg, "must not be negative") || !strings.Contains(msg, "/_mock/clock/set") {
@@ -68,8 +68,8 @@ func TestControlClock(t *testing.T) {
 	if msg, _ := number.body["error"].(string); !strings.Contains(msg, `"by" must be a duration string such as "6m"`) || strings.Contains(msg, "Go struct") {
 		t.Errorf("number: %s", number.raw)
 	}
-	if !hs.Clock.Now().Equal(before) {
-		t.Errorf("the clock moved from %v to %v", before, hs.Clock.Now())
+	if !hs.Clock().Now().Equal(before) {
+		t.Errorf("the clock moved from %v to %v", before, hs.Clock().Now())
 	}
 	control(t, hs, "POST", "/_mock/clock/set", map[string]any{}).wantError(t, 400, "M_MISSING_PARAM")
 }

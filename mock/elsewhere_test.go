@@ -36,7 +36,7 @@ rules:
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "wonderland", nil)).wantError(t, 403, "M_FORBIDDEN")
 	login(t, hs, "alice", "looking-glass", nil)
 
-	hs.Clock.Advance(10 * time.Minute)
+	hs.Clock().Advance(10 * time.Minute)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "alice-phone", nil), false)
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", loginBody("alice", "looking-glass", nil)).wantError(t, 403, "M_USER_DEACTIVATED")
 	if d := hs.Devices("alice"); len(d) != 0 {

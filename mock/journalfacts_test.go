@@ -12,7 +12,7 @@ import (
 // lastEntry returns the journal's newest entry for operation.
 func lastEntry(t *testing.T, hs *mock.Server, operation string) journal.Entry {
 	t.Helper()
-	entries := hs.Journal.Entries(journal.Filter{Operation: operation})
+	entries := hs.Journal().Entries(journal.Filter{Operation: operation})
 	if len(entries) == 0 {
 		t.Fatalf("no journal entry for %s", operation)
 	}
@@ -48,14 +48,14 @@ func TestJournalKeepsErrcodesOfEveryError(t *testing.T) {
 func TestJournalNamesTheOwnerOfRefusedTokens(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "wonderland"), mock.WithVirtualClock(epoch), mock.WithAccessTokenLifetime(time.Minute))
 	s := login(t, hs, "alice", "wonderland", map[string]any{"refresh_token": true, "device_id": "PHONE"})
-	hs.Clock.Advance(2 * time.Minute)
+	hs.Clock().Advance(2 * time.Minute)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, s.str(t, "access_token"), nil), true)
 	refresh(t, hs, s.str(t, "refresh_token")).wantStatus(t, 200)
 	if err := hs.SoftLogout("alice", "PHONE"); err != nil {
 		t.Fatal(err)
 	}
 	refresh(t, hs, s.str(t, "refresh_token")).wantStatus(t, 401)
-	alice := hs.Journal.Entries(journal.Filter{UserID: "@alice:localhost", DeviceID: "PHONE"})
+	alice := hs.Journal().Entries(journal.Filter{UserID: "@alice:localhost", DeviceID: "PHONE"})
 	var got []string
 	for _, e := range alice {
 		got = append(got, e.Operation+" "+e.Errcode)

@@ -44,13 +44,13 @@ func TestLoginAndExpiry(t *testing.T) {
 	}
 	at, rt := withRefresh.str(t, "access_token"), withRefresh.str(t, "refresh_token")
 
-	hs.Clock.Advance(time.Minute - time.Millisecond)
+	hs.Clock().Advance(time.Minute - time.Millisecond)
 	call(t, hs, "GET", whoami, at, nil).wantStatus(t, 200)
-	hs.Clock.Advance(time.Millisecond)
+	hs.Clock().Advance(time.Millisecond)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, at, nil), true)
 	wantUnknownToken(t, call(t, hs, "GET", "/_matrix/client/v3/devices", at, nil), true)
 
-	hs.Clock.Advance(1000 * time.Hour) // the plain token never expires
+	hs.Clock().Advance(1000 * time.Hour) // the plain token never expires
 	call(t, hs, "GET", whoami, plain.str(t, "access_token"), nil).wantStatus(t, 200)
 
 	// Refresh tokens live 24h by default: this one has expired by now.
@@ -105,10 +105,10 @@ func TestRefreshRotation(t *testing.T) {
 	third := call(t, hs, "POST", "/_matrix/client/v1/refresh", "", map[string]any{"refresh_token": rt2b})
 	third.wantStatus(t, 200)
 	call(t, hs, "GET", whoami, third.str(t, "access_token"), nil).wantStatus(t, 200)
-	if n := hs.Journal.Count(journal.Filter{Operation: "refresh", Status: 200}); n != 3 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "refresh", Status: 200}); n != 3 {
 		t.Fatalf("journal counts %d successful refreshes, want 3", n)
 	}
-	if n := hs.Journal.Count(journal.Filter{Path: "/_matrix/client/v1/refresh"}); n != 1 {
+	if n := hs.Journal().Count(journal.Filter{Path: "/_matrix/client/v1/refresh"}); n != 1 {
 		t.Fatalf("journal counts %d requests at /v1/refresh, want 1", n)
 	}
 	// An access token is no refresh token.
@@ -127,7 +127,7 @@ func TestRefreshOptions(t *testing.T) {
 	if plain.body["expires_in_ms"] != 300000.0 {
 		t.Fatalf("login answer %s", plain.raw)
 	}
-	all.Clock.Advance(5 * time.Minute)
+	all.Clock().Advance(5 * time.Minute)
 	wantUnknownToken(t, call(t, all, "GET", whoami, plain.str(t, "access_token"), nil), true)
 }
 
@@ -179,7 +179,7 @@ func TestLoginToken(t *testing.T) {
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", body).wantError(t, 403, "M_FORBIDDEN") // single use
 
 	lt = newToken()
-	hs.Clock.Advance(2 * time.Minute)
+	hs.Clock().Advance(2 * time.Minute)
 	call(t, hs, "POST", "/_matrix/client/v3/login", "", map[string]any{"type": "m.login.token", "token": lt}).wantError(t, 403, "M_FORBIDDEN")
 }
 
@@ -329,7 +329,7 @@ func TestLogout(t *testing.T) {
 	three := login(t, hs, "alice", "pw", nil)
 
 	// Logout works with an expired token, as on Synapse.
-	hs.Clock.Advance(time.Hour)
+	hs.Clock().Advance(time.Hour)
 	call(t, hs, "POST", "/_matrix/client/v3/logout", one.str(t, "access_token"), nil).wantStatus(t, 200)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, one.str(t, "access_token"), nil), false)
 	wantUnknownToken(t, refresh(t, hs, one.str(t, "refresh_token")), false)
@@ -394,7 +394,7 @@ func TestConcurrentClients(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := hs.Journal.Count(journal.Filter{Operation: "getTokenOwner", Status: 200}); n != clients*calls {
+	if n := hs.Journal().Count(journal.Filter{Operation: "getTokenOwner", Status: 200}); n != clients*calls {
 		t.Fatalf("journal counts %d successful whoami, want %d", n, clients*calls)
 	}
 	if d := hs.Devices("alice"); len(d) != clients {

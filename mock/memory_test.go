@@ -114,11 +114,11 @@ func TestJournalStaysBounded(t *testing.T) {
 	sendRange(capacity, 3*capacity)
 	grown := int64(liveHeap()) - int64(full)
 
-	entries := hs.Journal.Entries(journal.Filter{})
+	entries := hs.Journal().Entries(journal.Filter{})
 	if len(entries) != capacity {
 		t.Fatalf("the journal holds %d entries after %d requests, want %d", len(entries), 3*capacity, capacity)
 	}
-	if got, want := hs.Journal.Dropped(), 2*capacity; got != want {
+	if got, want := hs.Journal().Dropped(), 2*capacity; got != want {
 		t.Errorf("Dropped() = %d, want %d", got, want)
 	}
 	for i, e := range []journal.Entry{entries[0], entries[capacity-1]} {

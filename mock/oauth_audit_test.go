@@ -221,7 +221,7 @@ func TestOAuthCodeReplayRevokesTheGrant(t *testing.T) {
 		call(t, hs, "GET", whoami, r.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
 	}
 
-	hs.Clock.Advance(time.Minute)
+	hs.Clock().Advance(time.Minute)
 	exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
 	wantUnknownToken(t, call(t, hs, "GET", whoami, r.str(t, "access_token"), nil), false)
 	form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.str(t, "refresh_token")}, "client_id": {client}}).
@@ -364,7 +364,7 @@ func TestOAuthDeviceVerificationPage(t *testing.T) {
 		if strings.Contains(a.raw, "Device connected") {
 			t.Fatalf("approved without the confirmation page: %s", a.raw)
 		}
-		hs.Clock.Advance(10 * time.Second)
+		hs.Clock().Advance(10 * time.Second)
 		pollDevice(t, hs, client, d).wantOAuthError(t, http.StatusBadRequest, "authorization_pending")
 	})
 	t.Run("the page says nothing of a code before sign-in", func(t *testing.T) {
@@ -388,11 +388,11 @@ func TestOAuthDeviceVerificationPage(t *testing.T) {
 		confirm := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}})
 		confirmDevice(t, hs, confirm, "approve").wantPage(t, http.StatusOK, "Device connected")
 		confirmDevice(t, hs, confirm, "deny").wantPage(t, http.StatusBadRequest, "expired or was used already")
-		hs.Clock.Advance(10 * time.Second)
+		hs.Clock().Advance(10 * time.Second)
 		pollDevice(t, hs, client, d).wantStatus(t, http.StatusOK)
 	})
 	t.Run("guessing codes is limited", func(t *testing.T) {
-		hs.Clock.Advance(time.Hour)
+		hs.Clock().Advance(time.Hour)
 		d := deviceGrantFor(t, hs, client)
 		var a answer
 		for i := 0; i < 100; i++ {
@@ -405,7 +405,7 @@ func TestOAuthDeviceVerificationPage(t *testing.T) {
 		// Now even the right code waits.
 		verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}}).
 			wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
-		hs.Clock.Advance(time.Minute)
+		hs.Clock().Advance(time.Minute)
 		verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}}).
 			wantPage(t, http.StatusOK, "Living-room TV")
 	})
@@ -426,7 +426,7 @@ func TestOAuthPagesPasswordLimits(t *testing.T) {
 	// The account page counts with the sign-in page.
 	accountForm := getAccount(t, hs, "")
 	accountForm.submit(t, hs, nil, url.Values{"action": {"signin"}, "username": {"alice"}, "password": {"pw"}}).wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
-	hs.Clock.Advance(time.Minute)
+	hs.Clock().Advance(time.Minute)
 	if a := submit(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}); a.status != http.StatusFound {
 		t.Fatalf("after the window: %d %s", a.status, a.raw)
 	}
@@ -558,7 +558,7 @@ func TestPasswordLimitsOnMatrixEndpoints(t *testing.T) {
 	signInForm(t, hs, authorizeQuery(client, loopback, "DEVICEAAAA"))(url.Values{"action": {"approve"}, "username": {"alice"}, "password": {"pw"}}).
 		wantPage(t, http.StatusTooManyRequests, "Too many failed attempts")
 
-	hs.Clock.Advance(time.Minute)
+	hs.Clock().Advance(time.Minute)
 	login(t, hs, "alice", "pw", nil)
 }
 
@@ -605,10 +605,10 @@ users: [{id: alice, password: pw}]
 			code := codeFor(t, hs, client, "DEVICEBBBB")
 			tokens := exchange(t, hs, client, code)
 			tokens.wantStatus(t, http.StatusOK)
-			hs.Clock.Advance(19 * time.Second)
+			hs.Clock().Advance(19 * time.Second)
 			exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
 			call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
-			hs.Clock.Advance(2 * time.Second)
+			hs.Clock().Advance(2 * time.Second)
 			exchange(t, hs, client, code).wantOAuthError(t, http.StatusBadRequest, "invalid_grant")
 			wantUnknownToken(t, call(t, hs, "GET", whoami, tokens.str(t, "access_token"), nil), false)
 
@@ -616,7 +616,7 @@ users: [{id: alice, password: pw}]
 			// true.
 			oauthTokens := exchange(t, hs, client, codeFor(t, hs, client, "DEVICECCCC"))
 			legacy := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
-			hs.Clock.Advance(6 * time.Minute)
+			hs.Clock().Advance(6 * time.Minute)
 			wantUnknownToken(t, call(t, hs, "GET", whoami, oauthTokens.str(t, "access_token"), nil), false)
 			wantUnknownToken(t, call(t, hs, "GET", whoami, legacy.str(t, "access_token"), nil), true)
 		})
@@ -643,7 +643,7 @@ rules:
 	if devices := hs.Devices("alice"); len(devices) != 2 {
 		t.Fatalf("devices %v: both logins should have been done", devices)
 	}
-	if n := hs.Journal.Count(journal.Filter{Operation: "login", Status: http.StatusBadGateway}); n != 1 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "login", Status: http.StatusBadGateway}); n != 1 {
 		t.Fatalf("%d logins journaled as 502", n)
 	}
 }

@@ -142,7 +142,7 @@ func TestOAuthMetadata(t *testing.T) {
 			t.Fatalf("unstable fields by default: %s", a.raw)
 		}
 	}
-	if n := hs.Journal.Count(journal.Filter{Operation: "getAuthMetadata", Status: 200}); n != 2 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "getAuthMetadata", Status: 200}); n != 2 {
 		t.Fatalf("journal counts %d metadata requests", n)
 	}
 }
@@ -205,7 +205,7 @@ func TestOAuthAutoApprovedLogin(t *testing.T) {
 		t.Fatalf("whoami %s", w.raw)
 	}
 	// Tokens expire as legacy ones do, and refresh at the token endpoint.
-	hs.Clock.Advance(5 * time.Minute)
+	hs.Clock().Advance(5 * time.Minute)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, at, nil), true)
 	r := form(t, hs, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}})
 	r.wantStatus(t, 200)
@@ -305,7 +305,7 @@ func TestOAuthCodeExchangeErrors(t *testing.T) {
 
 	// An expired code.
 	code := codeFor(t, hs, client, "DEVICEBBBB")
-	hs.Clock.Advance(2*time.Minute + time.Second)
+	hs.Clock().Advance(2*time.Minute + time.Second)
 	exchange(t, hs, client, code).wantOAuthError(t, 400, "invalid_grant")
 
 	// A code used twice: the second use fails and ends what the first gave.
@@ -340,12 +340,12 @@ func TestOAuthDeviceGrant(t *testing.T) {
 		}
 		poll().wantOAuthError(t, 400, "authorization_pending")
 		poll().wantOAuthError(t, 400, "slow_down")
-		hs.Clock.Advance(10 * time.Second)
+		hs.Clock().Advance(10 * time.Second)
 		poll().wantOAuthError(t, 400, "authorization_pending")
 
 		confirm := verifyPage(t, hs, url.Values{"user_code": {d.str(t, "user_code")}, "username": {"alice"}, "password": {"pw"}})
 		confirmDevice(t, hs, confirm, "approve").wantPage(t, 200, "Device connected")
-		hs.Clock.Advance(15 * time.Second)
+		hs.Clock().Advance(15 * time.Second)
 		poll().wantStatus(t, 200)
 		poll().wantOAuthError(t, 400, "invalid_grant") // used up
 	})
@@ -353,7 +353,7 @@ func TestOAuthDeviceGrant(t *testing.T) {
 		hs := mock.Start(t, mock.WithOAuth(), mock.WithVirtualClock(epoch))
 		client := register(t, hs, nil)
 		d := form(t, hs, "/oauth2/device_authorization", url.Values{"client_id": {client}, "scope": {"urn:matrix:client:api:* urn:matrix:client:device:TVDEVICE01"}})
-		hs.Clock.Advance(11 * time.Minute)
+		hs.Clock().Advance(11 * time.Minute)
 		form(t, hs, "/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}}).wantOAuthError(t, 400, "expired_token")
 	})
 }

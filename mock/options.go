@@ -319,7 +319,7 @@ func WithClock(clk *clock.Clock) Option {
 }
 
 // WithVirtualClock makes the server's clock stand still at start until the
-// test moves it with Server.Clock.Advance or Set.
+// test moves it with Server.Clock().Advance or Set.
 func WithVirtualClock(start time.Time) Option {
 	return func(c *config) { c.world.Virtual, c.world.Start = true, start }
 }

@@ -45,7 +45,7 @@ func (w *World) SaveState(path string) error {
 	cur := w.current.Load()
 	f := stateFile{
 		Format: stateFormat, Version: stateVersion, SavedAt: time.Now().UTC(),
-		Clock: w.Clock.Now(), Virtual: w.Clock.IsVirtual(), Store: cur.Store.Snapshot(),
+		Clock: w.clock.Now(), Virtual: w.clock.IsVirtual(), Store: cur.Store.Snapshot(),
 	}
 	if cur.OAuth != nil {
 		f.OAuthClients, f.OAuthGrants = cur.OAuth.Saved()
@@ -136,8 +136,8 @@ func (w *World) LoadState(path string) error {
 	if cur.OAuth != nil {
 		cur.OAuth.Restore(f.OAuthClients, f.OAuthGrants)
 	}
-	if f.Virtual && w.Clock.IsVirtual() {
-		w.Clock.Set(f.Clock)
+	if f.Virtual && w.clock.IsVirtual() {
+		w.clock.Set(f.Clock)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestProtocolErrors(t *testing.T) {
 			if after := hs.Users(); len(after) != len(before) {
 				t.Errorf("users changed from %v to %v", before, after)
 			}
-			last := hs.Journal.Entries(journal.Filter{})
+			last := hs.Journal().Entries(journal.Filter{})
 			if e := last[len(last)-1]; e.Status != tt.status || e.Errcode != tt.errcode || e.Method != tt.method {
 				t.Errorf("journal entry %+v, want status %d errcode %s", e, tt.status, tt.errcode)
 			}

@@ -197,7 +197,7 @@ func TestSyncVirtualClock(t *testing.T) {
 		since := syncOnce(t, hs, token, "").str(t, "next_batch")
 		done := syncInBackground(hs, token, "timeout=60000&since="+since)
 		time.Sleep(headStart)
-		hs.Clock.Advance(6 * time.Minute)
+		hs.Clock().Advance(6 * time.Minute)
 		var polled answer
 		select {
 		case polled = <-done:

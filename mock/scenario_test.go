@@ -38,8 +38,8 @@ users:
   - id: "@bob:example.org"
     password: builder
 `)))
-	if !hs.Clock.IsVirtual() || !hs.Clock.Now().Equal(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)) {
-		t.Fatalf("clock %v virtual %v", hs.Clock.Now(), hs.Clock.IsVirtual())
+	if !hs.Clock().IsVirtual() || !hs.Clock().Now().Equal(time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Fatalf("clock %v virtual %v", hs.Clock().Now(), hs.Clock().IsVirtual())
 	}
 	if got := strings.Join(hs.Users(), " "); got != "@alice:example.org @bob:example.org" {
 		t.Fatalf("users %s", got)
@@ -52,10 +52,10 @@ users:
 	if a.body["display_name"] != "Alice's phone" {
 		t.Fatalf("device %s", a.raw)
 	}
-	hs.Clock.Advance(10 * time.Second)
+	hs.Clock().Advance(10 * time.Second)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "alice-laptop", nil), true)
 	call(t, hs, "GET", whoami, "alice-phone", nil).wantStatus(t, 200)
-	hs.Clock.Advance(50 * time.Second) // the refreshable token lives access_lifetime
+	hs.Clock().Advance(50 * time.Second) // the refreshable token lives access_lifetime
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "alice-phone", nil), true)
 	refresh(t, hs, "alice-phone-r").wantStatus(t, 200)
 	login(t, hs, "bob", "builder", nil)
@@ -106,9 +106,9 @@ rules:
 	}
 	call(t, hs, "GET", "/_matrix/client/v3/devices", at, nil).wantStatus(t, 200)
 
-	hs.Clock.Advance(10 * time.Minute)
+	hs.Clock().Advance(10 * time.Minute)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, at, nil), true)
-	if n := hs.Journal.Count(journal.Filter{Operation: "refresh", Errcode: "M_LIMIT_EXCEEDED", Status: 429}); n != 1 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "refresh", Errcode: "M_LIMIT_EXCEEDED", Status: 429}); n != 1 {
 		t.Fatalf("journal counts %d rate-limited refreshes, want 1", n)
 	}
 	// Logging in again on the device lifts the soft logout.
@@ -139,7 +139,7 @@ rules:
 	}
 	// Dropped requests are journaled with status 0.
 	var statuses []int
-	for _, e := range hs.Journal.Entries(journal.Filter{Operation: "getTokenOwner"}) {
+	for _, e := range hs.Journal().Entries(journal.Filter{Operation: "getTokenOwner"}) {
 		statuses = append(statuses, e.Status)
 	}
 	if fmt.Sprint(statuses) != "[200 0 200 0]" {
@@ -156,7 +156,7 @@ users: [{id: alice, password: pw}]
 	call(t, hs, "GET", "/_matrix/client/v3/nope", "", nil).wantError(t, 400, "M_UNRECOGNIZED")
 	call(t, hs, "DELETE", "/_matrix/client/v3/login", "", nil).wantError(t, 400, "M_UNRECOGNIZED")
 	a := login(t, hs, "alice", "pw", map[string]any{"refresh_token": true})
-	hs.Clock.Advance(time.Minute)
+	hs.Clock().Advance(time.Minute)
 	refresh(t, hs, a.str(t, "refresh_token")).wantError(t, 403, "M_FORBIDDEN")
 	wantUnknownToken(t, refresh(t, hs, "garbage"), false) // unknown tokens stay 401
 }

@@ -8,8 +8,8 @@
 //	hs := mock.Start(t, mock.WithUser("alice", "wonderland"), mock.WithVirtualClock(start))
 //	client := mautrix.NewClient(hs.URL, "", "") // or any Matrix client
 //	...
-//	hs.Clock.Advance(6 * time.Minute) // the access token has now expired
-//	if n := hs.Journal.Count(journal.Filter{Operation: "refresh"}); n != 1 { ... }
+//	hs.Clock().Advance(6 * time.Minute) // the access token has now expired
+//	if n := hs.Journal().Count(journal.Filter{Operation: "refresh"}); n != 1 { ... }
 //
 // Outside tests, New builds one and Handler, Serve or ListenAndServe run it;
 // cmd/mockserver is the command-line program.
@@ -31,9 +31,10 @@
 // the build.
 //
 // This package is the public API only: it owns the Server, its options and
-// the Go and control APIs, and reaches the state only through
-// mock/internal/world. The request path and the handlers are in
-// mock/internal/api, the authorization server in mock/internal/oauth, the
+// the Go API, and reaches the state only through mock/internal/world. The
+// request path and the handlers are in mock/internal/api, the control
+// API's HTTP layer in mock/internal/control (handed the Go API through
+// controlapi.go), the authorization server in mock/internal/oauth, the
 // control page and the timeline file in mock/internal/ui (fed by ui.go,
 // which also hooks each world's state, rules and clock into its journal). Behaviour follows the Matrix spec and the RFCs; where the spec
 // leaves a choice, Synapse's is the default and the others are options.
@@ -95,7 +96,7 @@ func New(opts ...Option) (*Server, error) {
 	if err := s.worlds.init(cfg); err != nil {
 		return nil, err
 	}
-	s.World = &World{Clock: cfg.clock, Journal: journal.New(cfg.journalCapacity), server: s}
+	s.World = &World{clock: cfg.clock, journal: journal.New(cfg.journalCapacity), server: s}
 	if err := s.World.start(cfg.world); err != nil {
 		return nil, err
 	}

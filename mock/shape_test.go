@@ -21,7 +21,7 @@ rules:
 	if got := hs.Devices("alice"); len(got) != 1 {
 		t.Fatalf("before the rule: %d devices, want 1", len(got))
 	}
-	hs.Clock.Advance(10 * time.Minute)
+	hs.Clock().Advance(10 * time.Minute)
 	if got := hs.Devices("alice"); len(got) != 0 {
 		t.Fatalf("after the rule came due: devices %v, want none", got)
 	}

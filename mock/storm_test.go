@@ -185,7 +185,7 @@ func TestStormRefreshSameToken(t *testing.T) {
 	})
 	access, refreshTokens := tokensOf(t, answers)
 	wantOneChain(t, hs, "STORMPHONE", "BYSTANDER", "STORMPHONE")
-	if n := hs.Journal.Count(journal.Filter{Operation: "refresh", Status: 200}); n != stormSize {
+	if n := hs.Journal().Count(journal.Filter{Operation: "refresh", Status: 200}); n != stormSize {
 		t.Fatalf("journal counts %d successful refreshes, want %d", n, stormSize)
 	}
 
@@ -236,7 +236,7 @@ func TestStormLoginSameDevice(t *testing.T) {
 	}
 	access, refreshTokens := tokensOf(t, answers)
 	wantOneChain(t, hs, "STORMDEVICE", "BYSTANDER", "STORMDEVICE")
-	if n := hs.Journal.Count(journal.Filter{Operation: "login", Status: 200}); n != stormSize {
+	if n := hs.Journal().Count(journal.Filter{Operation: "login", Status: 200}); n != stormSize {
 		t.Fatalf("journal counts %d successful logins, want %d", n, stormSize)
 	}
 
@@ -299,7 +299,7 @@ func TestStormDeleteDevice(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d deletions of the same device succeeded, want 1", won)
 	}
-	if n := hs.Journal.Count(journal.Filter{Operation: "deleteDevice", Status: 404}); n != stormSize-1 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "deleteDevice", Status: 404}); n != stormSize-1 {
 		t.Fatalf("journal counts %d deletions answered 404, want %d", n, stormSize-1)
 	}
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "storm-victim-at", nil), false)

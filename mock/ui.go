@@ -73,11 +73,11 @@ func (w *World) writeTimelineOnFailure(t testing.TB) {
 // uiModel takes the snapshot of the world the control page and the
 // timeline show.
 func (w *World) uiModel() ui.Model {
-	events := w.Journal.Events()
+	events := w.journal.Events()
 	histories := ui.Histories(events)
 	m := ui.Model{
-		Now: w.Clock.Now(), Virtual: w.Clock.IsVirtual(), Scenario: w.uiScenario(),
-		Entries: w.Journal.Entries(journal.Filter{}), Events: events, Dropped: w.Journal.Dropped(),
+		Now: w.clock.Now(), Virtual: w.clock.IsVirtual(), Scenario: w.uiScenario(),
+		Entries: w.journal.Entries(journal.Filter{}), Events: events, Dropped: w.journal.Dropped(),
 	}
 	for _, user := range w.Users() {
 		sessions := map[string]SessionInfo{}
@@ -108,27 +108,24 @@ func (w *World) uiScenario() ui.Scenario {
 	return out
 }
 
-// uiBackend is a world as the control page sees it.
-type uiBackend struct{ w *World }
+func (b worldBackend) Model() ui.Model { return b.uiModel() }
 
-func (b uiBackend) Model() ui.Model { return b.w.uiModel() }
-
-func (b uiBackend) Act(action, user, device string) error {
+func (b worldBackend) Act(action, user, device string) error {
 	do := deviceActions[action]
 	if do == nil {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	return do(b.w, user, device) // due time rules first, as every Go API call
+	return do(b.World, user, device) // due time rules first, as every Go API call
 }
 
-func (b uiBackend) AdvanceClock(d time.Duration) {
-	b.w.Clock.Advance(d)
-	b.w.state() // the rules due now apply at once
+func (b worldBackend) AdvanceClock(d time.Duration) {
+	b.clock.Advance(d)
+	b.state() // the rules due now apply at once
 }
 
-func (b uiBackend) SetClock(t time.Time) {
-	b.w.Clock.Set(t)
-	b.w.state() // the rules due now apply at once
+func (b worldBackend) SetClock(t time.Time) {
+	b.clock.Set(t)
+	b.state() // the rules due now apply at once
 }
 
 // pageCSRF is the CSRF scheme of the server's other pages (package csrf),
@@ -153,7 +150,7 @@ func (c pageCSRF) Valid(r *http.Request) bool { return c.key.Valid(r) }
 // file: of the default world at /_mock/ui, of another at {control_url}/ui
 // (ServeWorld).
 func (s *Server) newControlPage() *ui.Handler {
-	return ui.NewHandler(ui.Config{Backend: uiBackend{s.World}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s, csrf.NewKey()}})
+	return ui.NewHandler(ui.Config{Backend: worldBackend{s.World}, ControlToken: s.cfg.controlToken, CSRF: pageCSRF{s, csrf.NewKey()}})
 }
 
 // changeRecorder turns the state's token changes into journal events. A
@@ -218,10 +215,10 @@ func (w *World) recordFired(f scenario.Fired) {
 	if name == "" {
 		name = fmt.Sprintf("rule %d", f.Index+1)
 	}
-	w.Journal.Record(journal.Event{Time: w.Clock.Now(), Kind: journal.RuleFired, Rule: name})
+	w.journal.Record(journal.Event{Time: w.clock.Now(), Kind: journal.RuleFired, Rule: name})
 }
 
 // recordClockMove is the world's clock's OnMove.
 func (w *World) recordClockMove(from, to time.Time) {
-	w.Journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
+	w.journal.Record(journal.Event{Time: to, Kind: journal.ClockMoved, From: from})
 }

@@ -39,13 +39,13 @@ func TestJournalEvents(t *testing.T) {
 	call(t, hs, "GET", whoami, "at", nil).wantStatus(t, 200) // the rule fires on this one
 	wantUnknownToken(t, call(t, hs, "GET", whoami, "at", nil), true)
 	at := refresh(t, hs, "rt").str(t, "access_token")
-	hs.Clock.Advance(time.Minute)
+	hs.Clock().Advance(time.Minute)
 	control(t, hs, "POST", "/_mock/users/alice/devices/PHONE/expire", nil).wantStatus(t, 200)
 	control(t, hs, "POST", "/_mock/users/alice/devices/PHONE/hard_logout", nil).wantStatus(t, 200)
 	wantUnknownToken(t, call(t, hs, "GET", whoami, at, nil), false)
 
 	var got []string
-	for _, ev := range hs.Journal.Events() {
+	for _, ev := range hs.Journal().Events() {
 		line := fmt.Sprintf("%d %s", ev.Seq, ev.Kind)
 		switch ev.Kind {
 		case journal.TokenIssued, journal.TokenRefreshed:
@@ -71,7 +71,7 @@ func TestJournalEvents(t *testing.T) {
 	wantLines(t, "events", got, want)
 
 	var entries []string
-	for _, e := range hs.Journal.Entries(journal.Filter{}) {
+	for _, e := range hs.Journal().Entries(journal.Filter{}) {
 		entries = append(entries, fmt.Sprintf("%d %s %d soft=%v by=%s/%s token=%s/%s", e.Seq, e.Operation, e.Status, e.SoftLogout, e.UserID, e.DeviceID, e.TokenUserID, e.TokenDeviceID))
 	}
 	wantEntries := []string{
@@ -86,7 +86,7 @@ func TestJournalEvents(t *testing.T) {
 	if err := hs.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	if evs := hs.Journal.Events(); len(evs) != 1 || evs[0].Kind != journal.TokenIssued || evs[0].Seq != 1 {
+	if evs := hs.Journal().Events(); len(evs) != 1 || evs[0].Kind != journal.TokenIssued || evs[0].Seq != 1 {
 		t.Errorf("after Reset the journal has %+v, want the scenario's device's login alone", evs)
 	}
 }

@@ -31,16 +31,9 @@ type World struct {
 	// such as "http://127.0.0.1:39421/_worlds/s1/k2j4h6m8q0"; set for the
 	// worlds of a server run by Start (the default world's is the server's
 	// URL).
-	URL string
-	// Clock is the time every expiry decision in the world reads. Move it
-	// to make tokens expire: Advance and Set work on the real clock too.
-	// Do not replace it: the state keeps reading the clock it was built
-	// with.
-	Clock *clock.Clock
-	// Journal records every request the world answered, bounded; see
-	// package journal. Do not replace it either.
-	Journal *journal.Journal
-
+	URL      string
+	clock    *clock.Clock
+	journal  *journal.Journal
 	server   *Server
 	prefix   string // the path its URLs sit under; "" at the root
 	current  atomic.Pointer[world.World]
@@ -56,7 +49,7 @@ func (w *World) newWorld(set world.Settings) (*world.World, *changeRecorder, err
 	set.OAuthSettings.PathPrefix = w.prefix
 	changes := &changeRecorder{}
 	set.Store.OnChange = changes.record
-	cur, err := world.New(set, w.Clock, w.server.cfg.logger)
+	cur, err := world.New(set, w.clock, w.server.cfg.logger)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mock: %w", err)
 	}
@@ -74,17 +67,26 @@ func (w *World) start(set world.Settings) error {
 		return err
 	}
 	w.current.Store(cur)
-	changes.start(w.Journal)
-	w.Clock.OnMove(w.recordClockMove)
+	changes.start(w.journal)
+	w.clock.OnMove(w.recordClockMove)
 	// A long-poll's timeout runs on the clock: a move wakes the waiters of
 	// the world's state then current, so that those whose time is up answer.
-	w.Clock.OnMove(func(_, _ time.Time) { w.current.Load().Rooms.ClockMoved() })
+	w.clock.OnMove(func(_, _ time.Time) { w.current.Load().Rooms.ClockMoved() })
 	return nil
 }
 
+// Clock returns the clock every expiry decision in the world reads, the
+// one it was built with. Move it to make tokens expire: Advance and Set
+// work on the real clock too.
+func (w *World) Clock() *clock.Clock { return w.clock }
+
+// Journal returns the world's journal: every request the world answered,
+// bounded, and its state events; see package journal.
+func (w *World) Journal() *journal.Journal { return w.journal }
+
 // target is what the request pipeline needs of the world.
 func (w *World) target() api.Target {
-	return api.Target{World: w.current.Load(), Journal: w.Journal, Prefix: w.prefix}
+	return api.Target{World: w.current.Load(), Journal: w.journal, Prefix: w.prefix}
 }
 
 // touch records that the world is in use now, which keeps it from being
@@ -118,8 +120,8 @@ func (w *World) Reset() error {
 		return err
 	}
 	w.current.Store(cur)
-	w.Journal.Reset()
-	changes.start(w.Journal)
+	w.journal.Reset()
+	changes.start(w.journal)
 	return nil
 }
 
@@ -136,7 +138,7 @@ func (w *World) LoadScenario(name string, data []byte) error {
 		return err
 	}
 	w.current.Store(cur)
-	w.Journal.Reset()
-	changes.start(w.Journal)
+	w.journal.Reset()
+	changes.start(w.journal)
 	return nil
 }

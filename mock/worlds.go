@@ -13,6 +13,7 @@ import (
 
 	"github.com/mxauth/mxauth/clock"
 	"github.com/mxauth/mxauth/mock/internal/api"
+	"github.com/mxauth/mxauth/mock/internal/control"
 	"github.com/mxauth/mxauth/mock/journal"
 )
 
@@ -45,7 +46,7 @@ const (
 // Errors of the worlds' Go API, for errors.Is.
 var (
 	// ErrTooManyWorlds: the server holds WithMaxWorlds worlds already.
-	ErrTooManyWorlds = errors.New("mock: the server holds as many worlds as it may (WithMaxWorlds)")
+	ErrTooManyWorlds = control.ErrTooManyWorlds
 	// ErrNoSuchWorld: no world has that ID: it was dropped, expired when
 	// idle, or never existed. The default world cannot be dropped either.
 	ErrNoSuchWorld = errors.New("mock: no such world")
@@ -123,7 +124,7 @@ func (s *Server) newWorldNamed(name string, opts ...Option) (*World, error) {
 		return nil, cfg.err
 	}
 	clk := cmp.Or(cfg.clock, clock.Real())
-	w := &World{Name: name, Clock: clk, Journal: journal.New(s.cfg.journalCapacity), server: s}
+	w := &World{Name: name, clock: clk, journal: journal.New(s.cfg.journalCapacity), server: s}
 	s.worlds.sweep()
 	s.worlds.mu.Lock()
 	defer s.worlds.mu.Unlock()

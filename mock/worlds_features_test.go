@@ -35,7 +35,7 @@ func TestWorldJournalEvents(t *testing.T) {
 	call(t, hs, "GET", prefix+whoami, "at", nil).wantStatus(t, 200)
 	call(t, hs, "GET", prefix+whoami, "at", nil).wantStatus(t, 200) // the rule fires
 	wantUnknownToken(t, call(t, hs, "GET", prefix+whoami, "at", nil), true)
-	w.Clock.Advance(time.Minute)
+	w.Clock().Advance(time.Minute)
 
 	kinds := func(evs []journal.Event) []string {
 		var out []string
@@ -44,13 +44,13 @@ func TestWorldJournalEvents(t *testing.T) {
 		}
 		return out
 	}
-	wantLines(t, "the world's events", kinds(w.Journal.Events()),
+	wantLines(t, "the world's events", kinds(w.Journal().Events()),
 		[]string{"token_issued", "rule_fired", "token_ended", "clock_moved"})
-	wantLines(t, "the default world's events", kinds(hs.Journal.Events()), []string{"token_issued"})
+	wantLines(t, "the default world's events", kinds(hs.Journal().Events()), []string{"token_issued"})
 	if err := w.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	wantLines(t, "the world's events after Reset", kinds(w.Journal.Events()), []string{"token_issued"})
+	wantLines(t, "the world's events after Reset", kinds(w.Journal().Events()), []string{"token_issued"})
 }
 
 // TestWorldControlPage: a world's control page is at its control_url/ui:
@@ -90,11 +90,11 @@ func TestWorldControlPage(t *testing.T) {
 	if resp, _ := fetch(t, c, "POST", w.URL+"/_mock/ui/clock", advance, nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("advance: %d", resp.StatusCode)
 	}
-	if got := w.Clock.Now().Sub(epoch); got != 3*time.Minute {
+	if got := w.Clock().Now().Sub(epoch); got != 3*time.Minute {
 		t.Errorf("the world's clock moved %v, want 3m", got)
 	}
-	if !hs.Clock.Now().Equal(epoch) {
-		t.Errorf("the default world's clock moved to %v", hs.Clock.Now())
+	if !hs.Clock().Now().Equal(epoch) {
+		t.Errorf("the default world's clock moved to %v", hs.Clock().Now())
 	}
 	if resp, file := fetch(t, c, "GET", w.URL+"/_mock/journal/timeline.html", nil, nil); resp.StatusCode != 200 || !strings.Contains(file, "PHONE") || strings.Contains(file, "DESKTOP") {
 		t.Errorf("the world's timeline: %d, want the world's PHONE alone", resp.StatusCode)
@@ -164,7 +164,7 @@ func TestWorldDeviceVerificationPage(t *testing.T) {
 	ticket, _, _ := strings.Cut(rest, `"`)
 	postPage(t, w.URL+"/oauth2/device", url.Values{"csrf": {csrf}, "confirmation": {ticket}, "action": {"approve"}}, cookie).
 		wantPage(t, http.StatusOK, "Device connected")
-	w.Clock.Advance(10 * time.Second)
+	w.Clock().Advance(10 * time.Second)
 	tok := form(t, hs, prefix+"/oauth2/token", url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {d.str(t, "device_code")}, "client_id": {client}})
 	call(t, hs, "GET", prefix+whoami, tok.str(t, "access_token"), nil).wantStatus(t, http.StatusOK)
 }

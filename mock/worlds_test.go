@@ -347,10 +347,10 @@ func TestWorldOAuthUnderItsPrefix(t *testing.T) {
 	}).str(t, "access_token")
 	call(t, hs, "GET", prefix+"/_matrix/client/v3/account/whoami", at, nil).wantStatus(t, 200)
 	call(t, hs, "GET", "/_matrix/client/v3/account/whoami", at, nil).wantError(t, 401, "M_UNKNOWN_TOKEN")
-	if n := w.Journal.Count(journal.Filter{Operation: "requestOAuthToken", Status: 200}); n != 1 {
+	if n := w.Journal().Count(journal.Filter{Operation: "requestOAuthToken", Status: 200}); n != 1 {
 		t.Fatalf("the world's journal has %d token requests, want 1", n)
 	}
-	if n := hs.Journal.Count(journal.Filter{}); n != 2 {
+	if n := hs.Journal().Count(journal.Filter{}); n != 2 {
 		t.Fatalf("the default world's journal has %d entries, want its 2", n)
 	}
 }

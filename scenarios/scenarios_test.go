@@ -1,7 +1,7 @@
 // The tests of the scenario library: each scenario runs twice, in-process
 // with mock.Start and as the mockserver binary with -scenario, and a real
 // client (mautrix-go) goes through it while the test asserts what the
-// client saw. Time moves only through the mock's virtual clock: hs.Clock in
+// client saw. Time moves only through the mock's virtual clock: hs.Clock() in
 // process, the control API for the binary.
 package scenarios_test
 
@@ -79,7 +79,7 @@ func (srv server) load(t *testing.T, name string, data []byte) {
 func eachWay(t *testing.T, file string, test func(t *testing.T, srv server)) {
 	t.Run("mock.Start", func(t *testing.T) {
 		hs := mock.Start(t, mock.WithScenario(file))
-		test(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock.Advance(d) }})
+		test(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock().Advance(d) }})
 	})
 	t.Run("mockserver", func(t *testing.T) {
 		test(t, startBinary(t, file))
@@ -640,7 +640,7 @@ func TestRefreshAnswerLost(t *testing.T) {
 	}
 	t.Run("strict/mock.Start", func(t *testing.T) {
 		hs := mock.Start(t, mock.WithScenario(file), mock.WithRefreshReplay(scenario.Strict))
-		strict(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock.Advance(d) }})
+		strict(t, server{url: hs.URL, advance: func(_ *testing.T, d time.Duration) { hs.Clock().Advance(d) }})
 	})
 	t.Run("strict/mockserver", func(t *testing.T) {
 		srv := startBinary(t, file)

@@ -93,7 +93,7 @@ func TestShortLivedTokens(t *testing.T) {
 	f := newFixture(t, nil, mock.WithAccessTokenLifetime(10*time.Second))
 	for i := range 5 { // at 0, 3, 6, 9 and 12 s: the token of 0 s lasts until 10 s
 		if i > 0 {
-			f.hs.Clock.Advance(3 * time.Second)
+			f.hs.Clock().Advance(3 * time.Second)
 		}
 		f.mustWhoami(t)
 	}
@@ -272,7 +272,7 @@ func TestRateLimitOnTheVirtualClock(t *testing.T) {
 	f = newFixture(t, func(c *session.Config) {
 		c.Sleep = func(_ context.Context, d time.Duration) error {
 			waits = append(waits, d)
-			f.hs.Clock.Advance(d)
+			f.hs.Clock().Advance(d)
 			return nil
 		}
 	}, mock.WithScenarioData("limited.yaml", []byte(`
@@ -283,12 +283,12 @@ rules:
     then: {respond: {status: 429, body: {errcode: M_LIMIT_EXCEEDED, error: slow down, retry_after_ms: 500}}}
     times: 2
 `)))
-	start := f.hs.Clock.Now()
+	start := f.hs.Clock().Now()
 	f.mustWhoami(t)
 	if fmt.Sprint(waits) != "[500ms 500ms]" {
 		t.Fatalf("waits %v, want two of 500ms", waits)
 	}
-	if got := f.hs.Clock.Now().Sub(start); got != time.Second {
+	if got := f.hs.Clock().Now().Sub(start); got != time.Second {
 		t.Fatalf("the virtual clock moved %v, want 1s", got)
 	}
 	if got := f.count(journal.Filter{Operation: "getTokenOwner"}); got != 3 {

@@ -24,7 +24,7 @@ import (
 func TestOAuthAgainstMock(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch), mock.WithOAuth(), mock.WithOAuthAutoApprove("alice"))
 	evs := &events{}
-	cfg := session.Config{HomeserverURL: hs.URL, Now: hs.Clock.Now, OnChange: evs.record}
+	cfg := session.Config{HomeserverURL: hs.URL, Now: hs.Clock().Now, OnChange: evs.record}
 
 	meta, err := session.DiscoverOAuth(t.Context(), cfg)
 	if err != nil {
@@ -73,7 +73,7 @@ func TestOAuthAgainstMock(t *testing.T) {
 	if creds.UserID != "@alice:localhost" || creds.DeviceID != data.DeviceID || creds.RefreshToken == "" || !creds.ExpiresAt.Equal(epoch.Add(5*time.Minute)) {
 		t.Fatalf("credentials %+v", creds)
 	}
-	codeExchanges := hs.Journal.Count(journal.Filter{Path: "/oauth2/token"})
+	codeExchanges := hs.Journal().Count(journal.Filter{Path: "/oauth2/token"})
 	if codeExchanges != 1 {
 		t.Fatalf("%d token requests for the login, want 1", codeExchanges)
 	}
@@ -102,7 +102,7 @@ func TestOAuthAgainstMock(t *testing.T) {
 	}
 
 	// 50 requests across the expiry: one refresh at the token endpoint.
-	hs.Clock.Advance(5 * time.Minute)
+	hs.Clock().Advance(5 * time.Minute)
 	const n = 50
 	errs := make(chan error, n)
 	start := make(chan struct{})
@@ -121,10 +121,10 @@ func TestOAuthAgainstMock(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if got := hs.Journal.Count(journal.Filter{Path: "/oauth2/token"}) - codeExchanges; got != 1 {
+	if got := hs.Journal().Count(journal.Filter{Path: "/oauth2/token"}) - codeExchanges; got != 1 {
 		t.Fatalf("%d refreshes at the token endpoint, want 1", got)
 	}
-	if got := hs.Journal.Count(journal.Filter{Path: "/oauth2/token", Status: 200}); got != 2 {
+	if got := hs.Journal().Count(journal.Filter{Path: "/oauth2/token", Status: 200}); got != 2 {
 		t.Fatalf("%d successful token requests, want 2", got)
 	}
 	refreshed := s.Credentials()
@@ -148,7 +148,7 @@ func TestOAuthAgainstMock(t *testing.T) {
 	if err := s.Logout(t.Context()); err != nil {
 		t.Fatalf("Logout: %v", err)
 	}
-	if got := hs.Journal.Count(journal.Filter{Path: "/oauth2/revoke", Status: 200}); got != 1 {
+	if got := hs.Journal().Count(journal.Filter{Path: "/oauth2/revoke", Status: 200}); got != 1 {
 		t.Fatalf("%d revocations, want 1", got)
 	}
 	if err := whoami(t.Context()); !errors.Is(err, session.ErrLoggedOut) {
@@ -175,7 +175,7 @@ func TestOAuthAgainstMock(t *testing.T) {
 // TestOAuthAgainstMockErrors: what the mock refuses comes back typed.
 func TestOAuthAgainstMockErrors(t *testing.T) {
 	hs := mock.Start(t, mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch), mock.WithOAuth(), mock.WithOAuthAutoApprove("alice"))
-	cfg := session.Config{HomeserverURL: hs.URL, Now: hs.Clock.Now}
+	cfg := session.Config{HomeserverURL: hs.URL, Now: hs.Clock().Now}
 	meta, err := session.DiscoverOAuth(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -876,7 +876,7 @@ func TestOAuthNotOnLegacyMock(t *testing.T) {
 	if _, err := session.DiscoverOAuth(t.Context(), session.Config{HomeserverURL: hs.URL}); !errors.Is(err, session.ErrOAuthNotSupported) {
 		t.Fatalf("DiscoverOAuth: %v", err)
 	}
-	if got := hs.Journal.Count(journal.Filter{Errcode: "M_UNRECOGNIZED"}); got != 2 {
+	if got := hs.Journal().Count(journal.Filter{Errcode: "M_UNRECOGNIZED"}); got != 2 {
 		t.Fatalf("%d requests answered M_UNRECOGNIZED, want 2 (stable, then unstable)", got)
 	}
 }

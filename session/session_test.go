@@ -63,7 +63,7 @@ func newFixture(t *testing.T, edit func(*session.Config), opts ...mock.Option) *
 	t.Helper()
 	hs := mock.Start(t, append([]mock.Option{mock.WithUser("alice", "pw"), mock.WithVirtualClock(epoch)}, opts...)...)
 	f := &fixture{hs: hs, events: &events{}}
-	f.cfg = session.Config{HomeserverURL: hs.URL, Now: hs.Clock.Now, OnChange: f.events.record}
+	f.cfg = session.Config{HomeserverURL: hs.URL, Now: hs.Clock().Now, OnChange: f.events.record}
 	f.cfg.Relogin = func(ctx context.Context, deviceID string) (session.Credentials, error) {
 		f.mu.Lock()
 		f.relogins = append(f.relogins, deviceID)
@@ -107,7 +107,7 @@ func (f *fixture) mustWhoami(t *testing.T) {
 	}
 }
 
-func (f *fixture) count(flt journal.Filter) int { return f.hs.Journal.Count(flt) }
+func (f *fixture) count(flt journal.Filter) int { return f.hs.Journal().Count(flt) }
 
 // TestConcurrentExpiry: 50 goroutines call whoami across an expiry; one
 // refresh serves them all, whether the session refreshes when the server
@@ -124,7 +124,7 @@ func TestConcurrentExpiry(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, func(c *session.Config) { c.RefreshSkew = tt.skew })
 			f.mustWhoami(t)
-			f.hs.Clock.Advance(5 * time.Minute)
+			f.hs.Clock().Advance(5 * time.Minute)
 			const n = 50
 			errs := make(chan error, n)
 			start := make(chan struct{})
@@ -169,10 +169,10 @@ rules:
   - when: {request: {operation: refresh}, nth: 1}
     then: {respond: {status: 429, body: {errcode: M_LIMIT_EXCEEDED, error: slow down, retry_after_ms: 20}}}
 `)))
-	f.hs.Clock.Advance(5 * time.Minute)
+	f.hs.Clock().Advance(5 * time.Minute)
 	f.mustWhoami(t)
 	var statuses []int
-	for _, e := range f.hs.Journal.Entries(journal.Filter{Operation: "refresh"}) {
+	for _, e := range f.hs.Journal().Entries(journal.Filter{Operation: "refresh"}) {
 		statuses = append(statuses, e.Status)
 	}
 	if fmt.Sprint(statuses) != "[429 200]" {
@@ -228,7 +228,7 @@ rules:
 func TestStaleRefreshToken(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.RefreshSkew = -1 })
 	stale := f.cfg
-	f.hs.Clock.Advance(5 * time.Minute)
+	f.hs.Clock().Advance(5 * time.Minute)
 	f.mustWhoami(t) // refreshes, and uses the new pair
 	evs := f.events.list()
 	if len(evs) != 1 || evs[0].Kind != session.Refreshed || evs[0].Credentials != f.s.Credentials() {
@@ -247,7 +247,7 @@ func TestStaleRefreshToken(t *testing.T) {
 	}
 
 	// One from the stale credentials must log in again.
-	f.hs.Clock.Advance(5 * time.Minute) // the stale access token has long expired
+	f.hs.Clock().Advance(5 * time.Minute) // the stale access token has long expired
 	s, err = session.New(stale)
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +364,7 @@ func TestEventsInOrder(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.RefreshSkew = -1 })
 	var used []string
 	for range 2 {
-		f.hs.Clock.Advance(5 * time.Minute)
+		f.hs.Clock().Advance(5 * time.Minute)
 		f.mustWhoami(t)
 		used = append(used, f.s.Credentials().AccessToken)
 	}
@@ -402,7 +402,7 @@ func TestEventsInOrder(t *testing.T) {
 // expired token, is sent again with the same body.
 func TestBodyReplayedAfterRefresh(t *testing.T) {
 	f := newFixture(t, func(c *session.Config) { c.RefreshSkew = -1 })
-	f.hs.Clock.Advance(5 * time.Minute)
+	f.hs.Clock().Advance(5 * time.Minute)
 	name := "Alice's phone"
 	if err := f.api.UpdateDevice(t.Context(), "PHONE", clientserver.UpdateDeviceRequest{DisplayName: &name}); err != nil {
 		t.Fatalf("rename: %v", err)

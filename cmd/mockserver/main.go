@@ -277,8 +277,8 @@ type readiness struct {
 // cannot move.
 func logReady(logger *slog.Logger, srv *mock.Server, r readiness) {
 	clockMode := "real"
-	if srv.Clock.IsVirtual() {
-		clockMode = "virtual at " + srv.Clock.Now().UTC().Format(time.RFC3339)
+	if srv.Clock().IsVirtual() {
+		clockMode = "virtual at " + srv.Clock().Now().UTC().Format(time.RFC3339)
 	}
 	attrs := []any{"url", r.url, "server_name", srv.ServerName(), "users", strings.Join(srv.Users(), ","),
 		"scenario", r.scenario, "clock", clockMode, "server_id", srv.ServerID()}
@@ -295,7 +295,7 @@ func logReady(logger *slog.Logger, srv *mock.Server, r readiness) {
 		attrs = append(attrs, "state", "new, saved to "+r.stateFile)
 	}
 	logger.Info("mock homeserver ready", attrs...)
-	if srv.Clock.IsVirtual() && !r.control {
+	if srv.Clock().IsVirtual() && !r.control {
 		logger.Warn("the clock is virtual and nothing can move it: tokens will not expire and time rules will not fire; " +
 			"for the real clock give the scenario clock: {mode: real}, or run with -control and move the clock with POST /_mock/clock/advance")
 	}

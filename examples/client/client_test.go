@@ -46,7 +46,7 @@ func start(t *testing.T) (*mock.Server, client.Options, *memoryStore, *int) {
 		User:          "alice",
 		Password:      func(context.Context) (string, error) { prompts++; return "wonderland", nil },
 		Store:         store,
-		Now:           hs.Clock.Now,
+		Now:           hs.Clock().Now,
 	}, store, &prompts
 }
 
@@ -57,7 +57,7 @@ func TestSurvivesExpiryAndKeepsTheRotatedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := store.Load()
-	hs.Clock.Advance(time.Hour) // the access token has expired
+	hs.Clock().Advance(time.Hour) // the access token has expired
 	if err := c.Rename(t.Context(), "Alice's laptop"); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestSurvivesExpiryAndKeepsTheRotatedToken(t *testing.T) {
 	if saved.RefreshToken == first.RefreshToken || store.saves != 2 {
 		t.Fatalf("the rotated refresh token was not saved: %d saves", store.saves)
 	}
-	if n := hs.Journal.Count(journal.Filter{Operation: "refresh", Status: 200}); n != 1 || *prompts != 1 {
+	if n := hs.Journal().Count(journal.Filter{Operation: "refresh", Status: 200}); n != 1 || *prompts != 1 {
 		t.Fatalf("%d refreshes and %d password prompts, want 1 and 1", n, *prompts)
 	}
 

@@ -182,7 +182,7 @@ func TestTimelineFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantWhoami(t, hs, session.AccessToken, "PHONE")
-	hs.Clock.Advance(6 * time.Minute)
+	hs.Clock().Advance(6 * time.Minute)
 	callJSON(t, "GET", hs.URL+"/_matrix/client/v3/account/whoami", session.AccessToken, nil)
 	path := filepath.Join(t.ArtifactDir(), "timeline.html")
 	if err := hs.WriteTimeline(path); err != nil {

@@ -64,7 +64,7 @@ func TestFullLegacyFlow(t *testing.T) {
 	wantUnknownToken(t, err, false)
 
 	// The access token expires on the virtual clock; a refresh recovers.
-	hs.Clock.Advance(5 * time.Minute)
+	hs.Clock().Advance(5 * time.Minute)
 	_, err = cli.Whoami(ctx)
 	wantUnknownToken(t, err, true)
 	r = mustRefresh(t, cli, r.RefreshToken)

@@ -214,7 +214,7 @@ func mockDeviceIDs(hs *mock.Server) []id.DeviceID {
 }
 
 // count returns how many journal entries match f.
-func count(hs *mock.Server, f journal.Filter) int { return hs.Journal.Count(f) }
+func count(hs *mock.Server, f journal.Filter) int { return hs.Journal().Count(f) }
 
 // uiaChallenge sends req to method url without auth through the client's
 // generic request method and decodes the 401 challenge into the library's

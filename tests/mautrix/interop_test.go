@@ -14,7 +14,7 @@
 // logout on the same device, delete devices through m.login.password UIA,
 // log out, notice a hard logout, discover the server, and do all this from
 // many goroutines at once. No test sleeps: time moves only through
-// hs.Clock.
+// hs.Clock().
 //
 // Where mautrix v0.26.0 has no method (POST /refresh) or drops what is needed
 // (the body of a UIA 401 from DeleteDevice), the test goes through the
@@ -249,7 +249,7 @@ func TestWhoamiAndDevices(t *testing.T) {
 
 	whoami(t, cli, dev)
 
-	hs.Clock.Advance(time.Minute) // the next request is seen a minute later
+	hs.Clock().Advance(time.Minute) // the next request is seen a minute later
 	list, err := cli.GetDevicesInfo(ctx)
 	if err != nil {
 		t.Fatalf("GetDevicesInfo: %v", err)
@@ -343,10 +343,10 @@ func TestExpiry(t *testing.T) {
 	cli, resp := login(t, hs, "", true)
 	dev := resp.DeviceID
 
-	hs.Clock.Advance(5*time.Minute - time.Millisecond)
+	hs.Clock().Advance(5*time.Minute - time.Millisecond)
 	whoami(t, cli, dev) // one millisecond left
 
-	hs.Clock.Advance(time.Millisecond)
+	hs.Clock().Advance(time.Millisecond)
 	_, err := cli.Whoami(t.Context())
 	wantUnknownToken(t, err, true)
 	_, err = cli.GetDevicesInfo(t.Context())
@@ -357,9 +357,9 @@ func TestExpiry(t *testing.T) {
 	whoami(t, cli, dev)
 
 	// The new token's lifetime counts from the refresh.
-	hs.Clock.Advance(5*time.Minute - time.Millisecond)
+	hs.Clock().Advance(5*time.Minute - time.Millisecond)
 	whoami(t, cli, dev)
-	hs.Clock.Advance(time.Millisecond)
+	hs.Clock().Advance(time.Millisecond)
 	_, err = cli.Whoami(t.Context())
 	wantUnknownToken(t, err, true)
 
@@ -379,7 +379,7 @@ func TestExpiry(t *testing.T) {
 	// The refresh token itself lives 24h: then only a new login helps. The
 	// access token's failure says soft_logout true, the refresh token's
 	// false; logging in again on the same device recovers it.
-	hs.Clock.Advance(24 * time.Hour)
+	hs.Clock().Advance(24 * time.Hour)
 	_, err = cli.Whoami(t.Context())
 	wantUnknownToken(t, err, true)
 	_, err = refresh(t, cli, fresh.RefreshToken)
@@ -391,7 +391,7 @@ func TestExpiry(t *testing.T) {
 
 	// A token from a login without refresh_token never expires (by default).
 	plain, p := login(t, hs, "", false)
-	hs.Clock.Advance(365 * 24 * time.Hour)
+	hs.Clock().Advance(365 * 24 * time.Hour)
 	whoami(t, plain, p.DeviceID)
 }
 

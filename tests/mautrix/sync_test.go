@@ -144,7 +144,7 @@ func TestSyncLife(t *testing.T) {
 
 	// The access token expires while alice's loop waits: her loop ends on
 	// the next sync with soft_logout true.
-	hs.Clock.Advance(6 * time.Minute)
+	hs.Clock().Advance(6 * time.Minute)
 	wantUnknownToken(t, aliceSync.ended(t), true)
 	if _, err := bobCli.SendText(ctx, created.RoomID, "while you were out"); err != nil {
 		t.Fatal(err)

@@ -166,10 +166,10 @@ func TestSixteenWorldsAtOnce(t *testing.T) {
 	if n := len(hs.Worlds()); n != suites {
 		t.Errorf("%d worlds, want %d", n, suites)
 	}
-	if now := hs.Clock.Now(); !now.Equal(epoch) {
+	if now := hs.Clock().Now(); !now.Equal(epoch) {
 		t.Errorf("the default world's clock moved to %v", now)
 	}
-	if n := hs.Journal.Count(journal.Filter{}); n != 0 {
+	if n := hs.Journal().Count(journal.Filter{}); n != 0 {
 		t.Errorf("the default world's journal has %d entries", n)
 	}
 }
@@ -208,7 +208,7 @@ func TestTwoWorldsWithMautrix(t *testing.T) {
 						return err
 					}
 				}
-				w.Clock.Advance(advance[i])
+				w.Clock().Advance(advance[i])
 				_, err = cli.Whoami(context.Background())
 				if i == 0 {
 					return unknownToken(err, true)
@@ -224,14 +224,14 @@ func TestTwoWorldsWithMautrix(t *testing.T) {
 		}
 	}
 	for i, w := range worlds {
-		if n := w.Journal.Count(journal.Filter{Operation: "getTokenOwner", Status: 200}); n != 10+i {
+		if n := w.Journal().Count(journal.Filter{Operation: "getTokenOwner", Status: 200}); n != 10+i {
 			t.Fatalf("world %d journal: %d successful whoamis, want %d", i, n, 10+i)
 		}
 		if got := w.Users(); len(got) != 1 || got[0] != string(aliceID) {
 			t.Fatalf("world %d users: %v", i, got)
 		}
 	}
-	if n := hs.Journal.Count(journal.Filter{}); n != 0 {
+	if n := hs.Journal().Count(journal.Filter{}); n != 0 {
 		t.Fatalf("the default world saw %d requests", n)
 	}
 
