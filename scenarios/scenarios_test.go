@@ -682,8 +682,11 @@ func TestExpiryMidSync(t *testing.T) {
 		}()
 		time.Sleep(50 * time.Millisecond) // the poll waits
 		srv.advance(t, 2*time.Minute)
+		// The poll waiting at the move ends with an empty answer (it was
+		// authenticated when it began); on a loaded machine it may begin
+		// only after the move, and then meets the expired token at once.
 		if err := <-polled; err != nil {
-			t.Fatalf("the long-poll the clock move ended: %v, want an empty answer", err)
+			wantUnknownToken(t, err, true)
 		}
 		_, err = cli.SyncRequest(ctx, 30000, first.NextBatch, "", false, "")
 		wantUnknownToken(t, err, true)
