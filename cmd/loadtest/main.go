@@ -144,7 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.conns = append(o.conns, n)
 	}
 	var err error
-	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
+	if o.endpoints, err = baseline.ParseEndpoints(*eps, baseline.Endpoints); err != nil {
 		return o, fmt.Errorf("-endpoints: %w", err)
 	}
 	return o, nil
