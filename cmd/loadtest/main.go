@@ -15,7 +15,8 @@
 //	-rounds N        slices each cell's duration is cut into (default 5)
 //	-conns LIST      concurrency levels, comma-separated (default 1,2,16)
 //	-endpoints LIST  endpoints, comma-separated, from versions, whoami,
-//	                 login, refresh, oauth-refresh (default all five)
+//	                 login, refresh, oauth-refresh (default all five; sync
+//	                 and send are measured by bench/outside only)
 //	-sessions N      live sessions created in each server before measuring,
 //	                 besides the workers' own (default 10000)
 //	-json            print JSON instead of a Markdown table
