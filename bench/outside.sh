@@ -7,7 +7,7 @@
 # (see `go doc ./bench/outside`); the Markdown report goes to standard
 # output, progress to standard error.
 #
-#   bench/outside.sh                      # the whole table, about 8 minutes
+#   bench/outside.sh                      # the whole table, about 11 minutes
 #   bench/outside.sh -o /tmp/table.md     # also keep the report in a file
 #
 # Exit codes: those of bench/outside (0 every run clean, 1 a run had errors

@@ -44,13 +44,15 @@ const (
 )
 
 // benchTarget is a server a benchmark measures: its handler, a way to give
-// benchUser a session on a device without going through HTTP, and a way to
+// benchUser a session on a device without going through HTTP, a way to
 // give benchUser an OAuth 2.0 session on a device: a registered client and
-// the refresh token the token endpoint rotates.
+// the refresh token the token endpoint rotates, and a room benchUser may
+// send messages to.
 type benchTarget struct {
 	handler    http.Handler
 	login      func(device string, withRefresh bool) (access, refresh string)
 	oauthLogin func(device string) (clientID, refresh string)
+	room       func() string
 }
 
 // benchTargets returns the mock, with benchUser, and the baseline, with the
@@ -75,6 +77,13 @@ func benchTargets() []struct {
 					return s.AccessToken, s.RefreshToken
 				},
 				oauthLogin: func(device string) (string, string) { return benchOAuthSession(tb, hs.Handler(), device) },
+				room: func() string {
+					room, err := hs.CreateRoom(benchUser, mock.CreateRoomRequest{})
+					if err != nil {
+						tb.Fatal(err)
+					}
+					return room
+				},
 			}
 		}},
 		{"baseline", func(testing.TB) benchTarget {
@@ -89,6 +98,7 @@ func benchTargets() []struct {
 					_, refresh := base.Login(user, device, true)
 					return base.AddClient(), refresh
 				},
+				room: func() string { return "!anyroom:" + benchServer }, // the baseline takes any
 			}
 		}},
 	}
@@ -393,7 +403,7 @@ func benchRefreshToken(answer []byte) string {
 // TestBenchBaselineAnswersAlike checks the premise of the benchmarks: to
 // each measured request, the baseline answers with the mock's status and
 // headers, and a JSON object with the same fields holding the same values,
-// the random tokens excepted.
+// the random tokens, event IDs and /sync's stream position excepted.
 func TestBenchBaselineAnswersAlike(t *testing.T) {
 	var got [2]map[string]*httptest.ResponseRecorder // by endpoint, for the mock and the baseline
 	for i, tt := range benchTargets() {
@@ -401,8 +411,19 @@ func TestBenchBaselineAnswersAlike(t *testing.T) {
 		access, _ := target.login("ALIKE", false)
 		_, refresh := target.login("ALIKEREFRESH", true)
 		clientID, oauthRefresh := target.oauthLogin("ALIKEOAUTHREFRESH")
+		sendPath := "/_matrix/client/v3/rooms/" + url.PathEscape(target.room()) + "/send/m.room.message/alike1"
+		first := httptest.NewRecorder()
+		target.handler.ServeHTTP(first, newBenchRequest(t, http.MethodGet, "/_matrix/client/v3/sync?timeout=0", access).next(nil))
+		var initial struct {
+			NextBatch string `json:"next_batch"`
+		}
+		if err := json.Unmarshal(first.Body.Bytes(), &initial); err != nil || initial.NextBatch == "" {
+			t.Fatalf("%s: initial sync %d %s", tt.name, first.Code, first.Body)
+		}
 		got[i] = make(map[string]*httptest.ResponseRecorder)
 		for name, req := range map[string]*http.Request{
+			"sync":     newBenchRequest(t, http.MethodGet, "/_matrix/client/v3/sync?timeout=0&since="+url.QueryEscape(initial.NextBatch), access).next(nil),
+			"send":     newBenchRequest(t, http.MethodPut, sendPath, access).next([]byte(`{"msgtype":"m.text","body":"alike"}`)),
 			"versions": newBenchRequest(t, http.MethodGet, benchVersionsPath, "").next(nil),
 			"whoami":   newBenchRequest(t, http.MethodGet, benchWhoamiPath, access).next(nil),
 			"login":    newBenchRequest(t, http.MethodPost, benchLoginPath, "").next(benchLoginBody(t)),
@@ -415,7 +436,8 @@ func TestBenchBaselineAnswersAlike(t *testing.T) {
 			got[i][name] = rec
 		}
 	}
-	tokens := []string{"access_token", "refresh_token"}
+	// Random on both, or stream positions each server counts its own way.
+	tokens := []string{"access_token", "refresh_token", "event_id", "next_batch"}
 	for _, name := range slices.Sorted(maps.Keys(got[0])) {
 		m, base := got[0][name], got[1][name]
 		if m.Code != http.StatusOK || base.Code != m.Code {

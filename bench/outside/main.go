@@ -26,7 +26,8 @@
 //	-warmup D         an unmeasured run of each server before each cell (default 1s; 0: none)
 //	-rounds N         measured runs of each server in each cell (default 3)
 //	-conns LIST       connection counts (default 1,2,16,64)
-//	-endpoints LIST   from versions, whoami, login, refresh, oauth-refresh (default all)
+//	-endpoints LIST   from versions, whoami, login, refresh, oauth-refresh, sync,
+//	                  send (default all)
 //	-log-cost LIST    endpoints whose cost of the request log is measured too: the
 //	                  mock with -log-level info (to a file) against -log-level warn,
 //	                  at 2 and 16 connections (default whoami,login; "none": skip)
@@ -58,6 +59,14 @@
 // give OAuth sessions at /_yardstick/oauth-session. How the rotating
 // refresh tokens are followed is described in lua/requests.lua.
 //
+// sync is GET /_matrix/client/v3/sync?since=TOKEN&timeout=0, TOKEN the
+// next_batch of a sync sent just before the run: an empty answer at once.
+// send is PUT /_matrix/client/v3/rooms/ROOM/send/m.room.message/TXN with
+// a fresh transaction ID a request (lua/requests.lua); on the mock ROOM is
+// a room the bench user creates over HTTP when the mock starts, and every
+// message sent stays in it for the rest of the measurement; the
+// yardsticks keep no rooms and take any room ID.
+//
 // Exit codes: 0 every run answered as expected; 1 some run had errors (the
 // report is still written) or a server failed; 2 bad flags.
 package main
@@ -70,6 +79,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,6 +110,10 @@ const (
 	mockLog = "mock+log" // the mock with its request log on
 	mockCmp = "compared" // the -compare binary
 )
+
+// allEndpoints are the endpoints measured: the sign-in ones, then those
+// of a signed-in client.
+var allEndpoints = slices.Concat(baseline.Endpoints, baseline.RoomEndpoints)
 
 // sideConns are the connection counts of the side tables' cells: the
 // log's cost and the comparison with another binary.
@@ -137,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "an unmeasured run of each server before each cell (0: none)")
 	flags.IntVar(&o.rounds, "rounds", 3, "measured runs of each server in each cell")
 	conns := flags.String("conns", "1,2,16,64", "connection counts, comma-separated")
-	eps := flags.String("endpoints", strings.Join(baseline.Endpoints, ","), "endpoints, comma-separated")
+	eps := flags.String("endpoints", strings.Join(allEndpoints, ","), "endpoints, comma-separated")
 	logCost := flags.String("log-cost", "whoami,login", `endpoints whose request log cost is measured, comma-separated ("none": skip)`)
 	flags.StringVar(&o.compare, "compare", "", "measure this other mockserver `binary` in turns with the mock")
 	compareEps := flags.String("compare-endpoints", "whoami", "endpoints of the -compare cells, comma-separated")
@@ -179,7 +193,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, serveKind string, e
 		if list.value == "none" {
 			continue
 		}
-		if *list.into, err = baseline.ParseEndpoints(list.value); err != nil {
+		if *list.into, err = baseline.ParseEndpoints(list.value, allEndpoints); err != nil {
 			return o, "", fmt.Errorf("-%s: %w", list.flag, err)
 		}
 	}

@@ -43,7 +43,7 @@ func TestBadFlags(t *testing.T) {
 	}{
 		{nil, "-mockserver is required"},
 		{[]string{"-mockserver", "m", "-conns", "0"}, `-conns: "0" is not a number from 1 to 256`},
-		{[]string{"-mockserver", "m", "-endpoints", "sync"}, `-endpoints: unknown endpoint "sync"`},
+		{[]string{"-mockserver", "m", "-endpoints", "sync,keys"}, `-endpoints: unknown endpoint "keys"`},
 		{[]string{"-mockserver", "m", "-log-cost", "whoami,x"}, `-log-cost: unknown endpoint "x"`},
 		{[]string{"-mockserver", "m", "-compare", "m2", "-compare-endpoints", "y"}, `-compare-endpoints: unknown endpoint "y"`},
 		{[]string{"-mockserver", "m", "-duration", "100ms"}, "-duration must be at least 1s"},
@@ -92,7 +92,7 @@ func TestBaselineYardstick(t *testing.T) {
 	if err := checkLoopback(u); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{name: base, url: u}
+	s := &server{name: base, url: u, room: yardstickRoom}
 	ctx := context.Background()
 	if _, err := session.PasswordLogin(ctx, s.sessionConfig(), benchUser, benchPassword, "TESTDEVICE"); err != nil {
 		t.Fatalf("login: %v", err)
@@ -112,8 +112,50 @@ func TestBaselineYardstick(t *testing.T) {
 			t.Errorf("refresh grant %d: %s, want %d", i+1, resp.Status, want)
 		}
 	}
+	for _, ep := range []string{"sync", "send"} {
+		checkPrepared(t, s, ep)
+	}
 	if code := stop(); code != exitOK {
 		t.Errorf("exit %d after cancel, want 0", code)
+	}
+}
+
+// checkPrepared prepares a run of endpoint on s, as the measurement does,
+// and sends the run's request once, as wrk would: it must be answered 200.
+func checkPrepared(t *testing.T, s *server, endpoint string) {
+	t.Helper()
+	spec, err := s.prepare(context.Background(), endpoint, 1, t.TempDir())
+	if err != nil {
+		t.Fatalf("prepare %s: %v", endpoint, err)
+	}
+	method, path, header := http.MethodGet, spec.path, http.Header{}
+	switch endpoint {
+	case "sync":
+		if !strings.Contains(path, "since=") || !strings.Contains(path, "timeout=0") || len(spec.wrkArgs) != 2 {
+			t.Fatalf("sync run: path %q, wrk flags %q", path, spec.wrkArgs)
+		}
+		name, value, _ := strings.Cut(spec.wrkArgs[1], ": ")
+		header.Set(name, value)
+	case "send":
+		if len(spec.scriptArgs) != 4 || spec.scriptArgs[0] != "send" || spec.scriptArgs[2] != path {
+			t.Fatalf("send run: path %q, script arguments %q", path, spec.scriptArgs)
+		}
+		method, path = http.MethodPut, path+"txn1"
+		header.Set("Authorization", "Bearer "+spec.scriptArgs[1])
+	}
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(`{"msgtype":"m.text","body":"hi"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("%s %s: %s %s", method, path, resp.Status, body)
 	}
 }
 
@@ -140,13 +182,16 @@ func TestCeilingYardstick(t *testing.T) {
 	}
 }
 
-// TestSmoke measures the OAuth refresh grant at two connections for a
-// second a server, as bench/outside.sh does, and against a second mock
-// binary (-compare, the same build here) at 2 and 16, with the binaries built and
-// run as processes of their own: the setup of every server, and the token
-// rotation of lua/requests.lua (plain refresh shares it). No errors means
+// TestSmoke measures the OAuth refresh grant, /sync with nothing new and
+// the message send at two connections for a second a server, as
+// bench/outside.sh does, and the OAuth refresh grant against a second mock
+// binary (-compare, the same build here) at 2 and 16, with the binaries
+// built and run as processes of their own: the setup of every server (for
+// send, the mock's room), and the token rotation and the transaction IDs of
+// lua/requests.lua (plain refresh shares the rotation). No errors means
 // that every request carried a refresh token the server took: each was
-// valid, and none was sent twice. It needs wrk (skipped without it, and
+// valid, and none was sent twice; and that every sync and send was
+// answered 200. It needs wrk (skipped without it, and
 // with -short) and takes a few seconds.
 func TestSmoke(t *testing.T) {
 	wrk, err := exec.LookPath("wrk")
@@ -163,7 +208,7 @@ func TestSmoke(t *testing.T) {
 	}
 	report := filepath.Join(dir, "report.md")
 	cmd := exec.Command(filepath.Join(dir, "outside"), "-mockserver", filepath.Join(dir, "mockserver"), "-wrk", wrk,
-		"-duration", "1s", "-warmup", "0", "-rounds", "1", "-conns", "2", "-endpoints", "oauth-refresh", "-log-cost", "none",
+		"-duration", "1s", "-warmup", "0", "-rounds", "1", "-conns", "2", "-endpoints", "oauth-refresh,sync,send", "-log-cost", "none",
 		"-compare", filepath.Join(dir, "mockserver"), "-compare-endpoints", "oauth-refresh", "-o", report)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -174,8 +219,10 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if row := rowOf(string(text), "oauth-refresh"); row == nil || row[len(row)-1] != "0" {
-		t.Errorf("row %q, want one ending in 0 errors; report:\n%s", row, text)
+	for _, ep := range []string{"oauth-refresh", "sync", "send"} {
+		if row := rowOf(string(text), ep); row == nil || row[len(row)-1] != "0" {
+			t.Errorf("%s: row %q, want one ending in 0 errors; report:\n%s", ep, row, text)
+		}
 	}
 	// The comparison's table: the only cell at 16 connections, clean.
 	if !strings.Contains(string(text), "| oauth-refresh | 16 |") || !strings.Contains(string(text), "compared / mock CPU | errors |") {

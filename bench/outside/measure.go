@@ -143,16 +143,16 @@ func (m *measurer) run(c *cell, name string, d time.Duration) (runResult, error)
 		return runResult{}, fmt.Errorf("%s has ended; its log is in %s", name, m.dir)
 	default:
 	}
-	wrkArgs, scriptArgs, err := s.prepare(m.ctx, c.endpoint, c.conns, m.dir)
+	spec, err := s.prepare(m.ctx, c.endpoint, c.conns, m.dir)
 	if err != nil {
 		return runResult{}, fmt.Errorf("%s, %s: %w", name, c.endpoint, err)
 	}
 	script := m.static
-	if scriptArgs != nil {
+	if spec.scriptArgs != nil {
 		script = m.dynamic
 	}
 	cpuBefore, cpuKnown := s.cpuTime()
-	r, err := runWrk(m.ctx, m.opts.wrk, s.url+endpointPaths[c.endpoint], c.conns, d, wrkArgs, script, scriptArgs)
+	r, err := runWrk(m.ctx, m.opts.wrk, s.url+spec.path, c.conns, d, spec.wrkArgs, script, spec.scriptArgs)
 	if err != nil {
 		return runResult{}, fmt.Errorf("%s, %s at %d connections: %w", name, c.endpoint, c.conns, err)
 	}

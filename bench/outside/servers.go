@@ -27,7 +27,10 @@ type server struct {
 	// oauthClient is the mock's OAuth 2.0 client, registered once; nil on
 	// the yardsticks.
 	oauthClient *session.OAuthClient
-	exited      chan struct{} // closed once the process has ended
+	// room is the room of the send benchmark: on the mock one the bench
+	// user created, on the yardsticks, which take any, yardstickRoom.
+	room   string
+	exited chan struct{} // closed once the process has ended
 }
 
 // startServer runs argv with its standard error in logFile, waits for the
@@ -149,15 +152,23 @@ func startServers(ctx context.Context, mockserver, compare, dir string, logged b
 			return nil, err
 		}
 		servers[name] = s
+		s.room = yardstickRoom
 		if name == mockSrv || name == mockLog || name == mockCmp {
 			if s.oauthClient, err = registerClient(ctx, s.url); err != nil {
 				stopServers(servers)
 				return nil, fmt.Errorf("%s: OAuth client registration: %w", name, err)
 			}
+			if s.room, err = s.createRoom(ctx); err != nil {
+				stopServers(servers)
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
 		}
 	}
 	return servers, nil
 }
+
+// yardstickRoom is the room ID the send benchmark uses on the yardsticks.
+const yardstickRoom = "!yardstick:" + serverName
 
 // stopServers stops every server.
 func stopServers(servers map[string]*server) {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -38,23 +42,48 @@ func registerClient(ctx context.Context, url string) (*session.OAuthClient, erro
 	})
 }
 
-// prepare makes what a run of endpoint with conns connections needs on s,
-// and returns the arguments that give it to wrk: for whoami, an access
-// token in a header; for refresh and oauth-refresh, a file in dir with two
-// fresh sessions a connection, which lua/requests.lua reads (it says why
-// two).
-func (s *server) prepare(ctx context.Context, endpoint string, conns int, dir string) (wrkArgs, scriptArgs []string, err error) {
+// runSpec is what wrk needs for one run: the path (and query) of the URL
+// it loads, its own flags, and the arguments of lua/requests.lua (nil: the
+// run needs only report.lua).
+type runSpec struct {
+	path                string
+	wrkArgs, scriptArgs []string
+}
+
+// prepare makes what a run of endpoint with conns connections needs on s:
+// for whoami and sync, an access token in a header (for sync, and the
+// current since token in the query, from an initial sync); for send, an
+// access token and a run ID that lua/requests.lua puts in the transaction
+// IDs; for refresh and oauth-refresh, a file in dir with two fresh
+// sessions a connection, which lua/requests.lua reads (it says why two).
+func (s *server) prepare(ctx context.Context, endpoint string, conns int, dir string) (runSpec, error) {
+	spec := runSpec{path: endpointPaths[endpoint]}
 	switch endpoint {
 	case "versions":
-		return nil, nil, nil
-	case "whoami":
-		creds, err := session.PasswordLogin(ctx, s.sessionConfig(), benchUser, benchPassword, "WRKWHOAMI")
+		return spec, nil
+	case "whoami", "sync", "send":
+		creds, err := session.PasswordLogin(ctx, s.sessionConfig(), benchUser, benchPassword, "WRK"+strings.ToUpper(endpoint))
 		if err != nil {
-			return nil, nil, fmt.Errorf("login for whoami: %w", err)
+			return spec, fmt.Errorf("login for %s: %w", endpoint, err)
 		}
-		return []string{"-H", "Authorization: Bearer " + creds.AccessToken}, nil, nil
+		switch endpoint {
+		case "whoami":
+			spec.wrkArgs = []string{"-H", "Authorization: Bearer " + creds.AccessToken}
+		case "sync":
+			since, err := s.syncToken(ctx, creds.AccessToken)
+			if err != nil {
+				return spec, err
+			}
+			spec.path += "?" + url.Values{"since": {since}, "timeout": {"0"}}.Encode()
+			spec.wrkArgs = []string{"-H", "Authorization: Bearer " + creds.AccessToken}
+		case "send":
+			spec.path = sendPath(s.room)
+			spec.scriptArgs = []string{"send", creds.AccessToken, spec.path, randomString()}
+		}
+		return spec, nil
 	case "login":
-		return nil, []string{"login", strconv.Itoa(conns), benchUser, benchPassword}, nil
+		spec.scriptArgs = []string{"login", strconv.Itoa(conns), benchUser, benchPassword}
+		return spec, nil
 	}
 	var lines []string
 	mode := "refresh"
@@ -68,11 +97,14 @@ func (s *server) prepare(ctx context.Context, endpoint string, conns int, dir st
 		if mode == "refresh" {
 			creds, err := session.PasswordLogin(ctx, s.sessionConfig(), benchUser, benchPassword, device)
 			if err != nil {
-				return nil, nil, fmt.Errorf("login for refresh: %w", err)
+				return spec, fmt.Errorf("login for refresh: %w", err)
 			}
 			refresh = creds.RefreshToken
-		} else if clientID, refresh, err = s.oauthSession(ctx, device); err != nil {
-			return nil, nil, fmt.Errorf("OAuth session: %w", err)
+		} else {
+			var err error
+			if clientID, refresh, err = s.oauthSession(ctx, device); err != nil {
+				return spec, fmt.Errorf("OAuth session: %w", err)
+			}
 		}
 		if mode == "oauth" {
 			lines[0] = clientID
@@ -81,9 +113,85 @@ func (s *server) prepare(ctx context.Context, endpoint string, conns int, dir st
 	}
 	file := fmt.Sprintf("%s/%s-%s-%d.tokens", dir, strings.ReplaceAll(s.name, "+", "-"), mode, conns)
 	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		return nil, nil, err
+		return spec, err
 	}
-	return nil, []string{mode, file}, nil
+	spec.scriptArgs = []string{mode, file}
+	return spec, nil
+}
+
+// sendPath is the path of a message send into room, without the
+// transaction ID that ends it.
+func sendPath(room string) string {
+	return "/_matrix/client/v3/rooms/" + url.PathEscape(room) + "/send/m.room.message/"
+}
+
+// syncToken sends the initial /sync of the sync benchmark, at once
+// (timeout=0), and returns its next_batch: a since token after which
+// nothing is new.
+func (s *server) syncToken(ctx context.Context, accessToken string) (string, error) {
+	var out struct {
+		NextBatch string `json:"next_batch"`
+	}
+	if err := s.call(ctx, http.MethodGet, endpointPaths["sync"]+"?timeout=0", accessToken, nil, &out); err != nil {
+		return "", fmt.Errorf("initial sync: %w", err)
+	}
+	if out.NextBatch == "" {
+		return "", errors.New("initial sync: no next_batch")
+	}
+	return out.NextBatch, nil
+}
+
+// createRoom has the bench user create a room on s, over HTTP as a client
+// would, and returns its ID: the room of the send benchmark on the mock.
+func (s *server) createRoom(ctx context.Context) (string, error) {
+	creds, err := session.PasswordLogin(ctx, s.sessionConfig(), benchUser, benchPassword, "WRKROOM")
+	if err != nil {
+		return "", fmt.Errorf("login to create a room: %w", err)
+	}
+	var out struct {
+		RoomID string `json:"room_id"`
+	}
+	if err := s.call(ctx, http.MethodPost, "/_matrix/client/v3/createRoom", creds.AccessToken, map[string]string{"name": "bench/outside"}, &out); err != nil {
+		return "", fmt.Errorf("createRoom: %w", err)
+	}
+	if out.RoomID == "" {
+		return "", errors.New("createRoom: no room_id")
+	}
+	return out.RoomID, nil
+}
+
+// call sends a setup request with accessToken and a JSON body (nil: none)
+// and decodes the 200 answer into out.
+func (s *server) call(ctx context.Context, method, path, accessToken string, body, out any) error {
+	var reader io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		reader = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, reader)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := setupClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, raw)
+	}
+	return json.Unmarshal(raw, out)
 }
 
 // oauthSession gives the bench user an OAuth 2.0 session on device and

@@ -23,8 +23,10 @@ var (
 	requestsLua string
 )
 
-// endpointPaths are the measured endpoints' paths.
+// endpointPaths are the measured endpoints' paths, but send's, which
+// names its room (sendPath).
 var endpointPaths = map[string]string{
+	"sync":          "/_matrix/client/v3/sync",
 	"versions":      "/_matrix/client/versions",
 	"whoami":        "/_matrix/client/v3/account/whoami",
 	"login":         "/_matrix/client/v3/login",

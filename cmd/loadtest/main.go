@@ -15,7 +15,8 @@
 //	-rounds N        slices each cell's duration is cut into (default 5)
 //	-conns LIST      concurrency levels, comma-separated (default 1,2,16)
 //	-endpoints LIST  endpoints, comma-separated, from versions, whoami,
-//	                 login, refresh, oauth-refresh (default all five)
+//	                 login, refresh, oauth-refresh (default all five; sync
+//	                 and send are measured by bench/outside only)
 //	-sessions N      live sessions created in each server before measuring,
 //	                 besides the workers' own (default 10000)
 //	-json            print JSON instead of a Markdown table
@@ -144,7 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.conns = append(o.conns, n)
 	}
 	var err error
-	if o.endpoints, err = baseline.ParseEndpoints(*eps); err != nil {
+	if o.endpoints, err = baseline.ParseEndpoints(*eps, baseline.Endpoints); err != nil {
 		return o, fmt.Errorf("-endpoints: %w", err)
 	}
 	return o, nil

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,13 +21,15 @@ import (
 
 // Server is the yardstick the mock is measured against: a bare net/http
 // server that gives the same answers on the wire (status, headers and JSON
-// body) to the five measured requests, with the least work that gets them
-// right. Tokens are random like the mock's, a login on a device ends its
+// body) to the measured requests (Endpoints and RoomEndpoints), with the
+// least work that gets them right. Tokens are random like the mock's, a login on a device ends its
 // previous tokens, a refresh rotates (at /refresh, and at the OAuth 2.0
 // token endpoint for a known client), and access tokens expire; there is
 // no router beyond http.ServeMux, no request journal, no user-interactive
 // auth, no scenario rules, and no OAuth 2.0 endpoint but the token
-// endpoint's refresh grant.
+// endpoint's refresh grant. Rooms are not kept: a message is accepted into
+// any room ID, a transaction ID seen before on the device gets its first
+// event ID back, and /sync never has anything new.
 type Server struct {
 	serverName string
 	baseURL    string // for the well_known part of the login answer
@@ -38,7 +41,15 @@ type Server struct {
 	access    map[string]baselineAccess // by access token
 	refresh   map[string]baselineDevice // by refresh token
 	devices   map[baselineDevice]*baselinePair
-	clients   map[string]bool // registered OAuth 2.0 client IDs
+	clients   map[string]bool        // registered OAuth 2.0 client IDs
+	sent      map[transaction]string // event IDs, by the transaction that sent them
+}
+
+// transaction is a message send as the spec scopes its transaction ID: to
+// the device that sent it.
+type transaction struct {
+	baselineDevice
+	txnID string
 }
 
 // baselineDevice names a device: its user and device ID.
@@ -68,6 +79,7 @@ func New(serverName, baseURL string, versions []string) *Server {
 		refresh:    make(map[string]baselineDevice),
 		devices:    make(map[baselineDevice]*baselinePair),
 		clients:    make(map[string]bool),
+		sent:       make(map[transaction]string),
 	}
 }
 
@@ -132,11 +144,19 @@ func newToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
-// Handler returns the HTTP handler of the five measured endpoints.
+// The paths of the room endpoints, as http.ServeMux patterns.
+const (
+	syncPattern = "GET /_matrix/client/v3/sync"
+	sendPattern = "PUT /_matrix/client/v3/rooms/{roomID}/send/{eventType}/{txnID}"
+)
+
+// Handler returns the HTTP handler of the measured endpoints.
 func (b *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_matrix/client/versions", b.serveVersions)
 	mux.HandleFunc("GET /_matrix/client/v3/account/whoami", b.serveWhoami)
+	mux.HandleFunc(syncPattern, b.serveSync)
+	mux.HandleFunc(sendPattern, b.serveSend)
 	mux.HandleFunc("POST /_matrix/client/v3/login", b.serveLogin)
 	mux.HandleFunc("POST /_matrix/client/v3/refresh", b.serveRefresh)
 	mux.HandleFunc("POST /oauth2/token", b.serveOAuthToken)
@@ -174,6 +194,31 @@ type (
 		RefreshToken string `json:"refresh_token"`
 		TokenType    string `json:"token_type"`
 	}
+	sendAnswer struct {
+		EventID string `json:"event_id"`
+	}
+	// syncAnswer is a /sync answer with nothing in it, as the mock gives
+	// one: every section present and empty.
+	syncAnswer struct {
+		NextBatch string `json:"next_batch"`
+		Rooms     struct {
+			Join   map[string]struct{} `json:"join"`
+			Invite map[string]struct{} `json:"invite"`
+			Leave  map[string]struct{} `json:"leave"`
+		} `json:"rooms"`
+		AccountData eventList `json:"account_data"`
+		Presence    eventList `json:"presence"`
+		ToDevice    eventList `json:"to_device"`
+		DeviceLists struct {
+			Changed []string `json:"changed"`
+			Left    []string `json:"left"`
+		} `json:"device_lists"`
+		OneTimeKeysCount map[string]int `json:"device_one_time_keys_count"`
+		FallbackKeyTypes []string       `json:"device_unused_fallback_key_types"`
+	}
+	eventList struct {
+		Events []struct{} `json:"events"`
+	}
 	matrixError struct {
 		Errcode string `json:"errcode"`
 		Error   string `json:"error"`
@@ -189,19 +234,89 @@ func (b *Server) serveVersions(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (b *Server) serveWhoami(w http.ResponseWriter, r *http.Request) {
+	if d, ok := b.authenticate(w, r); ok {
+		writeBaselineJSON(w, http.StatusOK, whoamiAnswer{d.user, d.device, false})
+	}
+}
+
+// emptySync returns a /sync answer with nothing new since nextBatch.
+func emptySync(nextBatch string) syncAnswer {
+	a := syncAnswer{NextBatch: nextBatch}
+	a.Rooms.Join, a.Rooms.Invite, a.Rooms.Leave = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
+	a.AccountData.Events, a.Presence.Events, a.ToDevice.Events = []struct{}{}, []struct{}{}, []struct{}{}
+	a.DeviceLists.Changed, a.DeviceLists.Left = []string{}, []string{}
+	a.OneTimeKeysCount = map[string]int{"signed_curve25519": 0}
+	a.FallbackKeyTypes = []string{}
+	return a
+}
+
+// syncPosition is the baseline's only stream position: nothing ever
+// happens on it that /sync would report.
+const syncPosition = "s0_k0"
+
+// authenticate returns the device the request's access token belongs to,
+// or sends the error answer and returns ok false.
+func (b *Server) authenticate(w http.ResponseWriter, r *http.Request) (device baselineDevice, ok bool) {
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		writeBaselineError(w, http.StatusUnauthorized, "M_MISSING_TOKEN")
-		return
+		return device, false
 	}
 	b.mu.RLock()
 	a, ok := b.access[token]
 	b.mu.RUnlock()
 	if !ok || !a.expires.IsZero() && !time.Now().Before(a.expires) {
 		writeBaselineError(w, http.StatusUnauthorized, "M_UNKNOWN_TOKEN")
+		return device, false
+	}
+	return a.baselineDevice, true
+}
+
+// serveSync answers /sync at once with nothing new, whatever since is; it
+// reads the timeout as the mock does, refusing one that is not a number.
+func (b *Server) serveSync(w http.ResponseWriter, r *http.Request) {
+	if _, ok := b.authenticate(w, r); !ok {
 		return
 	}
-	writeBaselineJSON(w, http.StatusOK, whoamiAnswer{a.user, a.device, false})
+	if t := r.URL.Query().Get("timeout"); t != "" {
+		if _, err := strconv.ParseInt(t, 10, 64); err != nil {
+			writeBaselineError(w, http.StatusBadRequest, "M_INVALID_PARAM")
+			return
+		}
+	}
+	writeBaselineJSON(w, http.StatusOK, emptySync(syncPosition))
+}
+
+// serveSend takes a message event into any room and answers with its
+// event ID; the same transaction ID on the same device gets the same one.
+func (b *Server) serveSend(w http.ResponseWriter, r *http.Request) {
+	device, ok := b.authenticate(w, r)
+	if !ok {
+		return
+	}
+	var content map[string]any
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&content); err != nil {
+		writeBaselineError(w, http.StatusBadRequest, "M_NOT_JSON")
+		return
+	}
+	txn := transaction{device, r.PathValue("txnID")}
+	eventID := newEventID()
+	b.mu.Lock()
+	if first, seen := b.sent[txn]; seen {
+		eventID = first
+	} else {
+		b.sent[txn] = eventID
+	}
+	b.mu.Unlock()
+	writeBaselineJSON(w, http.StatusOK, sendAnswer{eventID})
+}
+
+// newEventID returns "$" and 144 random bits in base64url: an event ID as
+// long as the mock's.
+func newEventID() string {
+	var raw [18]byte
+	_, _ = rand.Read(raw[:])
+	return "$" + base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 // baselineWellKnown is the well_known part of a login answer.

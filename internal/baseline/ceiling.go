@@ -9,11 +9,12 @@ import (
 )
 
 // Ceiling returns the upper yardstick: a bare net/http handler that
-// answers the five measured requests with fixed bytes, shaped as the
-// Server's answers (status, headers, the same JSON fields, tokens of the
-// same length) but computed once, here. It looks at nothing but what it
-// must to answer at all: whoami checks for a "Bearer " prefix, and the
-// POST endpoints read their bodies to the end. No state, no token is
+// answers the measured requests (Endpoints and RoomEndpoints) with fixed
+// bytes, shaped as the Server's answers (status, headers, the same JSON
+// fields, tokens of the same length) but computed once, here. It looks at
+// nothing but what it must to answer at all: whoami, /sync and the message
+// send check for a "Bearer " prefix, and every endpoint reads the request
+// body to the end. No state, no token is
 // checked or issued, so it measures what net/http and the loopback cost
 // on their own: the physical limit of this stack, which no homeserver
 // can beat. user is the full user ID its answers name.
@@ -26,15 +27,9 @@ func Ceiling(serverName, user, baseURL string, versions []string) http.Handler {
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /_matrix/client/versions", newFixed(http.StatusOK, versionsAnswer{versions, refreshTokenFeature}))
-	whoami := newFixed(http.StatusOK, whoamiAnswer{user, device, false})
-	missing := newFixed(http.StatusUnauthorized, matrixError{"M_MISSING_TOKEN", "refused"})
-	mux.HandleFunc("GET /_matrix/client/v3/account/whoami", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-			whoami.ServeHTTP(w, r)
-			return
-		}
-		missing.ServeHTTP(w, r)
-	})
+	mux.Handle("GET /_matrix/client/v3/account/whoami", bearerOnly(newFixed(http.StatusOK, whoamiAnswer{user, device, false})))
+	mux.Handle(syncPattern, bearerOnly(newFixed(http.StatusOK, emptySync(syncPosition))))
+	mux.Handle(sendPattern, bearerOnly(newFixed(http.StatusOK, sendAnswer{newEventID()})))
 	mux.Handle("POST /_matrix/client/v3/login", newFixed(http.StatusOK, loginAnswer{
 		UserID: user, AccessToken: access, DeviceID: device, RefreshToken: refresh,
 		ExpiresInMs: lifetime.Milliseconds(), HomeServer: serverName, WellKnown: wellKnown,
@@ -44,6 +39,19 @@ func Ceiling(serverName, user, baseURL string, versions []string) http.Handler {
 	oauth.header["Cache-Control"] = []string{"no-store"}
 	mux.Handle("POST /oauth2/token", oauth)
 	return mux
+}
+
+// bearerOnly passes requests with an Authorization header of the Bearer
+// scheme to answer, and refuses the others as without a token.
+func bearerOnly(answer http.Handler) http.Handler {
+	missing := newFixed(http.StatusUnauthorized, matrixError{"M_MISSING_TOKEN", "refused"})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			answer.ServeHTTP(w, r)
+			return
+		}
+		missing.ServeHTTP(w, r)
+	})
 }
 
 // fixed is an answer encoded once and sent as it is.

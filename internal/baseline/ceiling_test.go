@@ -37,6 +37,20 @@ func TestCeilingAnswersAlike(t *testing.T) {
 		"whoami without a token": func() *http.Request {
 			return httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/account/whoami", nil)
 		},
+		"sync": func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/sync?since=s0_k0&timeout=0", nil)
+			r.Header.Set("Authorization", "Bearer "+access)
+			return r
+		},
+		"sync without a token": func() *http.Request {
+			return httptest.NewRequest(http.MethodGet, "/_matrix/client/v3/sync?timeout=0", nil)
+		},
+		"send": func() *http.Request {
+			r := httptest.NewRequest(http.MethodPut, "/_matrix/client/v3/rooms/%21any%3Alocalhost/send/m.room.message/txn1",
+				strings.NewReader(`{"msgtype":"m.text","body":"hello"}`))
+			r.Header.Set("Authorization", "Bearer "+access)
+			return r
+		},
 		"login": func() *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/_matrix/client/v3/login", strings.NewReader(loginBody))
 		},
@@ -68,7 +82,7 @@ func TestCeilingAnswersAlike(t *testing.T) {
 }
 
 // shape decodes a JSON object and replaces what may differ between the
-// two: tokens by their lengths; the device ID is dropped.
+// two: tokens and event IDs by their lengths; the device ID is dropped.
 func shape(t *testing.T, body []byte) map[string]any {
 	t.Helper()
 	var v map[string]any
@@ -77,9 +91,38 @@ func shape(t *testing.T, body []byte) map[string]any {
 	}
 	delete(v, "device_id")
 	for k, x := range v {
-		if s, ok := x.(string); ok && strings.HasSuffix(k, "_token") {
+		if s, ok := x.(string); ok && (strings.HasSuffix(k, "_token") || k == "event_id") {
 			v[k] = len(s)
 		}
 	}
 	return v
+}
+
+// TestServerSend checks the baseline's message send: a transaction ID sent
+// again on the same device gets the same event ID, a new one a new event
+// ID, and a body that is not JSON is refused.
+func TestServerSend(t *testing.T) {
+	base := New("localhost", "", nil)
+	access, _ := base.Login(base.AddUser("bench", "pw"), "SEND", false)
+	send := func(txn, body string) (int, string) {
+		r := httptest.NewRequest(http.MethodPut, "/_matrix/client/v3/rooms/%21r%3Alocalhost/send/m.room.message/"+txn, strings.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+access)
+		w := httptest.NewRecorder()
+		base.Handler().ServeHTTP(w, r)
+		var answer struct {
+			EventID string `json:"event_id"`
+			Errcode string `json:"errcode"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &answer)
+		return w.Code, answer.EventID + answer.Errcode
+	}
+	code1, first := send("t1", `{"body":"a"}`)
+	code2, again := send("t1", `{"body":"a"}`)
+	code3, other := send("t2", `{"body":"b"}`)
+	if code1 != 200 || code2 != 200 || code3 != 200 || first == "" || again != first || other == first {
+		t.Errorf("sends: %d %q, again %d %q, new transaction %d %q", code1, first, code2, again, code3, other)
+	}
+	if code, errcode := send("t3", "not json"); code != http.StatusBadRequest || errcode != "M_NOT_JSON" {
+		t.Errorf("not JSON: %d %q, want 400 M_NOT_JSON", code, errcode)
+	}
 }

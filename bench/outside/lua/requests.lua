@@ -1,7 +1,14 @@
--- The POST requests of bench/outside, built here because each one differs:
+-- The requests of bench/outside that are built here because each one differs:
 --   wrk -s SCRIPT URL -- login N          a password login on device WRKLOGIN1..N in turn
 --   wrk -s SCRIPT URL -- refresh FILE     POST /refresh, one refresh token a request
 --   wrk -s SCRIPT URL -- oauth FILE       the refresh grant at /oauth2/token
+--   wrk -s SCRIPT URL -- send TOKEN PATH RUN
+--                                         a message PUT to PATH followed by a fresh
+--                                         transaction ID, with access token TOKEN
+--
+-- A send's transaction ID is RUN (unique to the run), the number of the wrk
+-- thread and a count of that thread's requests: never the same twice, so
+-- every request is a new message, not the replay of an earlier one.
 --
 -- Refresh tokens rotate: each is good for one request. FILE holds two per
 -- connection (for oauth, the client ID first, on a line of its own; every
@@ -17,13 +24,27 @@
 -- with any.
 
 local mode, client
+local sendPath, sendRun, sendHeaders, sent = nil, nil, nil, 0
+local sendBody = '{"msgtype":"m.text","body":"bench/outside"}'
 local queue, first, last = {}, 1, 0
 local logins, n = {}, 0
 local json = { ["Content-Type"] = "application/json" }
 local form = { ["Content-Type"] = "application/x-www-form-urlencoded" }
 
+-- setup runs once for each wrk thread, before init: it numbers them.
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+
 function init(args)
   mode = args[1]
+  if mode == "send" then
+    sendHeaders = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. args[2] }
+    sendPath, sendRun = args[3], args[4] .. "-" .. thread_number .. "-"
+    return
+  end
   if mode == "login" then
     for i = 1, tonumber(args[2]) do
       logins[i] = wrk.format("POST", nil, json, string.format(
@@ -43,6 +64,10 @@ function init(args)
 end
 
 function request()
+  if mode == "send" then
+    sent = sent + 1
+    return wrk.format("PUT", sendPath .. sendRun .. sent, sendHeaders, sendBody)
+  end
   if mode == "login" then
     n = n % #logins + 1
     return logins[n]
@@ -61,7 +86,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if mode ~= "login" and status == 200 then
+  if (mode == "refresh" or mode == "oauth") and status == 200 then
     local token = body:match('"refresh_token":"([^"]+)"')
     if token then
       last = last + 1
