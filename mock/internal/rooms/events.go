@@ -67,6 +67,9 @@ type event struct {
 	// member is the membership of an m.room.member event (a redaction
 	// keeps it).
 	member string
+	// levels is the content of an m.room.power_levels event, decoded once
+	// (again after a redaction) rather than at every check.
+	levels *powerLevels
 }
 
 // isState reports whether the event is a state event.

@@ -55,11 +55,21 @@ func levelOr(p *int, def int) int {
 // powers returns the room's m.room.power_levels content (every room this
 // store creates has one).
 func (r *room) powers() powerLevels {
-	var pl powerLevels
-	if e := r.state[stateKeyOf{"m.room.power_levels", ""}]; e != nil {
-		_ = json.Unmarshal(e.content, &pl)
+	if e := r.state[stateKeyOf{"m.room.power_levels", ""}]; e != nil && e.levels != nil {
+		return *e.levels
 	}
-	return pl
+	return powerLevels{}
+}
+
+// decodeLevels sets e.levels from the content of an m.room.power_levels
+// event; other events keep none.
+func (e *event) decodeLevels() {
+	if e.typ != "m.room.power_levels" || !e.isState() {
+		return
+	}
+	var pl powerLevels
+	_ = json.Unmarshal(e.content, &pl)
+	e.levels = &pl
 }
 
 // userLevel returns a user's power level.
@@ -193,6 +203,7 @@ func (s *Store) appendEvent(r *room, d draft) *event {
 	}
 	r.timeline = append(r.timeline, e)
 	s.w.events[e.id] = e
+	e.decodeLevels()
 	if e.isState() {
 		k := stateKeyOf{e.typ, *e.stateKey}
 		e.replaced = r.state[k]

@@ -156,6 +156,7 @@ func (s *Store) Redact(userID, roomID, eventID, reason string, tx Send) (string,
 	if target.redactedBy == nil {
 		target.redactedBy = e
 		target.content = redactedContent(target.typ, target.content)
+		target.decodeLevels()
 		for user := range r.unread {
 			s.recountUnread(r, user)
 		}
