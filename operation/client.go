@@ -140,8 +140,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 	if err != nil {
 		return err
 	}
+	return WriteEncodedJSON(w, status, append(body, '\n'))
+}
+
+// WriteEncodedJSON sends a JSON answer already encoded, as WriteJSON sends
+// one: for a server that encodes an answer once and sends it many times.
+func WriteEncodedJSON(w http.ResponseWriter, status int, body []byte) error {
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
-	_, err = w.Write(append(body, '\n'))
+	_, err := w.Write(body)
 	return err
 }

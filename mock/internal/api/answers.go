@@ -8,39 +8,13 @@ import (
 
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/state"
+	"github.com/mxauth/mxauth/operation"
 )
 
 // The hand-written answers below send what the generated Visit methods
-// send, byte for byte, with fewer allocations: the values the bodies'
-// pointers point to live in the same struct, and writeAnswer encodes
-// without the generated json.Encoder and bytes.Buffer. They are the
-// generated response types' fast form, kept here until the generator
-// emits it (see the report of issue 17).
-
-// jsonContentType is the Content-Type of JSON answers, set by its canonical
-// key without the allocation of Header.Set. Its capacity is its length, so
-// that a Header.Add appends to a copy.
-var jsonContentType = []string{"application/json"}
-
-// writeAnswer sends a success answer as the generated Visit methods do,
-// byte for byte: status, Content-Type application/json, and v encoded as
-// json.Encoder encodes it, with a newline. It encodes with json.Marshal,
-// which saves the Encoder and the growing Buffer those methods allocate.
-func writeAnswer(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return writeEncoded(w, status, append(body, '\n'))
-}
-
-// writeEncoded sends an encoded JSON answer.
-func writeEncoded(w http.ResponseWriter, status int, body []byte) error {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	_, err := w.Write(body)
-	return err
-}
+// send, byte for byte and through the same writer (operation.WriteJSON),
+// with fewer allocations: the values the generated bodies' pointers point
+// to live in the same struct as the answer.
 
 // encodedVersions is the answer to GET /versions, the generated
 // GetVersions200JSONResponse encoded once per world, with the newline the
@@ -48,7 +22,7 @@ func writeEncoded(w http.ResponseWriter, status int, body []byte) error {
 type encodedVersions []byte
 
 func (a encodedVersions) VisitGetVersionsResponse(w http.ResponseWriter) error {
-	return writeEncoded(w, http.StatusOK, a)
+	return operation.WriteEncodedJSON(w, http.StatusOK, a)
 }
 
 // issuedTokens holds what a login's or a refresh's answer points to for
@@ -86,7 +60,7 @@ type loginAnswer struct {
 func (a *loginAnswer) VisitLoginResponse(w http.ResponseWriter) error {
 	wellKnown := a.body.WellKnown
 	if wellKnown == nil {
-		return writeAnswer(w, http.StatusOK, &a.body)
+		return operation.WriteJSON(w, http.StatusOK, &a.body)
 	}
 	encodedWellKnown, err := discoveryJSON(wellKnown)
 	if err != nil {
@@ -100,7 +74,7 @@ func (a *loginAnswer) VisitLoginResponse(w http.ResponseWriter) error {
 	}
 	body = append(body[:len(body)-1], `,"well_known":`...) // in place of the closing brace
 	body = append(append(body, encodedWellKnown...), "}\n"...)
-	return writeEncoded(w, http.StatusOK, body)
+	return operation.WriteEncodedJSON(w, http.StatusOK, body)
 }
 
 // encodedDiscovery is a well_known answer for one base URL, encoded.
@@ -141,7 +115,7 @@ type tokenOwnerAnswer struct {
 }
 
 func (a *tokenOwnerAnswer) VisitGetTokenOwnerResponse(w http.ResponseWriter) error {
-	return writeAnswer(w, http.StatusOK, &a.body)
+	return operation.WriteJSON(w, http.StatusOK, &a.body)
 }
 
 // refreshAnswer is a refresh's answer, the generated
@@ -152,5 +126,66 @@ type refreshAnswer struct {
 }
 
 func (a *refreshAnswer) VisitRefreshResponse(w http.ResponseWriter) error {
-	return writeAnswer(w, http.StatusOK, &a.body)
+	return operation.WriteJSON(w, http.StatusOK, &a.body)
 }
+
+// jsonAnswer is an answer encoded from a value as is, sent as the generated
+// Visit methods send theirs: the rooms package's values, which marshal to
+// the spec's shapes; keys and signed objects as stored; or an answer the
+// spec gives no type for (the UIA challenge of a cross-signing key
+// replacement).
+type jsonAnswer struct {
+	status int
+	body   any
+}
+
+func (a jsonAnswer) write(w http.ResponseWriter) error {
+	return operation.WriteJSON(w, a.status, a.body)
+}
+
+func (a jsonAnswer) VisitCreateRoomResponse(w http.ResponseWriter) error       { return a.write(w) }
+func (a jsonAnswer) VisitJoinRoomResponse(w http.ResponseWriter) error         { return a.write(w) }
+func (a jsonAnswer) VisitJoinRoomByIDResponse(w http.ResponseWriter) error     { return a.write(w) }
+func (a jsonAnswer) VisitInviteUserResponse(w http.ResponseWriter) error       { return a.write(w) }
+func (a jsonAnswer) VisitLeaveRoomResponse(w http.ResponseWriter) error        { return a.write(w) }
+func (a jsonAnswer) VisitForgetRoomResponse(w http.ResponseWriter) error       { return a.write(w) }
+func (a jsonAnswer) VisitKickResponse(w http.ResponseWriter) error             { return a.write(w) }
+func (a jsonAnswer) VisitBanResponse(w http.ResponseWriter) error              { return a.write(w) }
+func (a jsonAnswer) VisitUnbanResponse(w http.ResponseWriter) error            { return a.write(w) }
+func (a jsonAnswer) VisitGetJoinedRoomsResponse(w http.ResponseWriter) error   { return a.write(w) }
+func (a jsonAnswer) VisitGetMembersByRoomResponse(w http.ResponseWriter) error { return a.write(w) }
+func (a jsonAnswer) VisitGetJoinedMembersByRoomResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGetRoomStateResponse(w http.ResponseWriter) error        { return a.write(w) }
+func (a jsonAnswer) VisitGetRoomStateWithKeyResponse(w http.ResponseWriter) error { return a.write(w) }
+func (a jsonAnswer) VisitSetRoomStateWithKeyResponse(w http.ResponseWriter) error { return a.write(w) }
+func (a jsonAnswer) VisitSendMessageResponse(w http.ResponseWriter) error         { return a.write(w) }
+func (a jsonAnswer) VisitRedactEventResponse(w http.ResponseWriter) error         { return a.write(w) }
+func (a jsonAnswer) VisitGetRoomEventsResponse(w http.ResponseWriter) error       { return a.write(w) }
+func (a jsonAnswer) VisitGetEventContextResponse(w http.ResponseWriter) error     { return a.write(w) }
+func (a jsonAnswer) VisitGetOneRoomEventResponse(w http.ResponseWriter) error     { return a.write(w) }
+func (a jsonAnswer) VisitGetLocalAliasesResponse(w http.ResponseWriter) error     { return a.write(w) }
+func (a jsonAnswer) VisitSetRoomAliasResponse(w http.ResponseWriter) error        { return a.write(w) }
+func (a jsonAnswer) VisitGetRoomIDByAliasResponse(w http.ResponseWriter) error    { return a.write(w) }
+func (a jsonAnswer) VisitDeleteRoomAliasResponse(w http.ResponseWriter) error     { return a.write(w) }
+func (a jsonAnswer) VisitGetRoomVisibilityOnDirectoryResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitSetRoomVisibilityOnDirectoryResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGetPublicRoomsResponse(w http.ResponseWriter) error   { return a.write(w) }
+func (a jsonAnswer) VisitQueryPublicRoomsResponse(w http.ResponseWriter) error { return a.write(w) }
+func (a jsonAnswer) VisitQueryKeysResponse(w http.ResponseWriter) error        { return a.write(w) }
+func (a jsonAnswer) VisitClaimKeysResponse(w http.ResponseWriter) error        { return a.write(w) }
+func (a jsonAnswer) VisitUploadCrossSigningKeysResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitUploadCrossSigningSignaturesResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGetRoomKeysVersionCurrentResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGetRoomKeysVersionResponse(w http.ResponseWriter) error { return a.write(w) }

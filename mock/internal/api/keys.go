@@ -311,26 +311,3 @@ var keysErrors = []storeError{
 	{keys.ErrNoBackup, http.StatusNotFound, "M_NOT_FOUND"},
 	{keys.ErrNoSignature, http.StatusBadRequest, "M_INVALID_SIGNATURE"},
 }
-
-// jsonAnswer is an answer encoded from a value as is: keys and signed
-// objects as stored, or an answer the spec gives no type for (the UIA
-// challenge of a cross-signing key replacement).
-type jsonAnswer struct {
-	status int
-	body   any
-}
-
-func (a jsonAnswer) write(w http.ResponseWriter) error { return writeAnswer(w, a.status, a.body) }
-
-func (a jsonAnswer) VisitQueryKeysResponse(w http.ResponseWriter) error { return a.write(w) }
-func (a jsonAnswer) VisitClaimKeysResponse(w http.ResponseWriter) error { return a.write(w) }
-func (a jsonAnswer) VisitUploadCrossSigningKeysResponse(w http.ResponseWriter) error {
-	return a.write(w)
-}
-func (a jsonAnswer) VisitUploadCrossSigningSignaturesResponse(w http.ResponseWriter) error {
-	return a.write(w)
-}
-func (a jsonAnswer) VisitGetRoomKeysVersionCurrentResponse(w http.ResponseWriter) error {
-	return a.write(w)
-}
-func (a jsonAnswer) VisitGetRoomKeysVersionResponse(w http.ResponseWriter) error { return a.write(w) }

@@ -17,50 +17,8 @@ import (
 // package does the work; these handlers decode, call it with the caller,
 // and answer what it returns.
 
-// roomsAnswer is a 200 answer of the rooms and directory operations: the
-// rooms package's values, which marshal to the spec's shapes, sent as the
-// generated Visit methods send theirs.
-type roomsAnswer struct{ body any }
-
-func (a roomsAnswer) visit(w http.ResponseWriter) error { return writeAnswer(w, http.StatusOK, a.body) }
-
-func (a roomsAnswer) VisitCreateRoomResponse(w http.ResponseWriter) error       { return a.visit(w) }
-func (a roomsAnswer) VisitJoinRoomResponse(w http.ResponseWriter) error         { return a.visit(w) }
-func (a roomsAnswer) VisitJoinRoomByIDResponse(w http.ResponseWriter) error     { return a.visit(w) }
-func (a roomsAnswer) VisitInviteUserResponse(w http.ResponseWriter) error       { return a.visit(w) }
-func (a roomsAnswer) VisitLeaveRoomResponse(w http.ResponseWriter) error        { return a.visit(w) }
-func (a roomsAnswer) VisitForgetRoomResponse(w http.ResponseWriter) error       { return a.visit(w) }
-func (a roomsAnswer) VisitKickResponse(w http.ResponseWriter) error             { return a.visit(w) }
-func (a roomsAnswer) VisitBanResponse(w http.ResponseWriter) error              { return a.visit(w) }
-func (a roomsAnswer) VisitUnbanResponse(w http.ResponseWriter) error            { return a.visit(w) }
-func (a roomsAnswer) VisitGetJoinedRoomsResponse(w http.ResponseWriter) error   { return a.visit(w) }
-func (a roomsAnswer) VisitGetMembersByRoomResponse(w http.ResponseWriter) error { return a.visit(w) }
-func (a roomsAnswer) VisitGetJoinedMembersByRoomResponse(w http.ResponseWriter) error {
-	return a.visit(w)
-}
-func (a roomsAnswer) VisitGetRoomStateResponse(w http.ResponseWriter) error        { return a.visit(w) }
-func (a roomsAnswer) VisitGetRoomStateWithKeyResponse(w http.ResponseWriter) error { return a.visit(w) }
-func (a roomsAnswer) VisitSetRoomStateWithKeyResponse(w http.ResponseWriter) error { return a.visit(w) }
-func (a roomsAnswer) VisitSendMessageResponse(w http.ResponseWriter) error         { return a.visit(w) }
-func (a roomsAnswer) VisitRedactEventResponse(w http.ResponseWriter) error         { return a.visit(w) }
-func (a roomsAnswer) VisitGetRoomEventsResponse(w http.ResponseWriter) error       { return a.visit(w) }
-func (a roomsAnswer) VisitGetEventContextResponse(w http.ResponseWriter) error     { return a.visit(w) }
-func (a roomsAnswer) VisitGetOneRoomEventResponse(w http.ResponseWriter) error     { return a.visit(w) }
-func (a roomsAnswer) VisitGetLocalAliasesResponse(w http.ResponseWriter) error     { return a.visit(w) }
-func (a roomsAnswer) VisitSetRoomAliasResponse(w http.ResponseWriter) error        { return a.visit(w) }
-func (a roomsAnswer) VisitGetRoomIDByAliasResponse(w http.ResponseWriter) error    { return a.visit(w) }
-func (a roomsAnswer) VisitDeleteRoomAliasResponse(w http.ResponseWriter) error     { return a.visit(w) }
-func (a roomsAnswer) VisitGetRoomVisibilityOnDirectoryResponse(w http.ResponseWriter) error {
-	return a.visit(w)
-}
-func (a roomsAnswer) VisitSetRoomVisibilityOnDirectoryResponse(w http.ResponseWriter) error {
-	return a.visit(w)
-}
-func (a roomsAnswer) VisitGetPublicRoomsResponse(w http.ResponseWriter) error   { return a.visit(w) }
-func (a roomsAnswer) VisitQueryPublicRoomsResponse(w http.ResponseWriter) error { return a.visit(w) }
-
 // empty is the {} answer of the operations that return nothing.
-var empty = roomsAnswer{struct{}{}}
+var empty = jsonAnswer{http.StatusOK, struct{}{}}
 
 type roomIDBody struct {
 	RoomID string `json:"room_id"`
@@ -71,17 +29,17 @@ type eventIDBody struct {
 }
 
 // eventAnswer answers an event ID, or the error that stopped the event.
-func eventAnswer(id string, err error) (roomsAnswer, error) {
+func eventAnswer(id string, err error) (jsonAnswer, error) {
 	if err != nil {
-		return roomsAnswer{}, err
+		return jsonAnswer{}, err
 	}
-	return roomsAnswer{eventIDBody{id}}, nil
+	return jsonAnswer{http.StatusOK, eventIDBody{id}}, nil
 }
 
 // roomsDone answers {} or the error.
-func roomsDone(err error) (roomsAnswer, error) {
+func roomsDone(err error) (jsonAnswer, error) {
 	if err != nil {
-		return roomsAnswer{}, err
+		return jsonAnswer{}, err
 	}
 	return empty, nil
 }
@@ -112,17 +70,17 @@ func (Handlers) CreateRoom(ctx context.Context, req clientserver.CreateRoomReque
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{roomIDBody{id}}, nil
+	return jsonAnswer{http.StatusOK, roomIDBody{id}}, nil
 }
 
 // join joins the caller to a room given by ID or alias.
-func join(ctx context.Context, roomIDOrAlias string) (roomsAnswer, error) {
+func join(ctx context.Context, roomIDOrAlias string) (jsonAnswer, error) {
 	x := From(ctx)
 	id, err := x.World.Rooms.JoinRoom(x.Principal.UserID, roomIDOrAlias)
 	if err != nil {
-		return roomsAnswer{}, err
+		return jsonAnswer{}, err
 	}
-	return roomsAnswer{roomIDBody{id}}, nil
+	return jsonAnswer{http.StatusOK, roomIDBody{id}}, nil
 }
 
 func (Handlers) JoinRoom(ctx context.Context, req clientserver.JoinRoomRequestObject) (clientserver.JoinRoomResponseObject, error) {
@@ -135,9 +93,9 @@ func (Handlers) JoinRoomByID(ctx context.Context, req clientserver.JoinRoomByIDR
 
 // membership applies a membership change the caller makes to another
 // user: invite, kick, ban or unban.
-func membership(ctx context.Context, change func(userID, roomID, target, reason string) error, roomID, target string, reason *string) (roomsAnswer, error) {
+func membership(ctx context.Context, change func(userID, roomID, target, reason string) error, roomID, target string, reason *string) (jsonAnswer, error) {
 	if target == "" {
-		return roomsAnswer{}, MissingParam("user_id")
+		return jsonAnswer{}, MissingParam("user_id")
 	}
 	return roomsDone(change(From(ctx).Principal.UserID, roomID, target, deref(reason)))
 }
@@ -174,7 +132,7 @@ func (Handlers) ForgetRoom(ctx context.Context, req clientserver.ForgetRoomReque
 
 func (Handlers) GetJoinedRooms(ctx context.Context, _ clientserver.GetJoinedRoomsRequestObject) (clientserver.GetJoinedRoomsResponseObject, error) {
 	x := From(ctx)
-	return roomsAnswer{struct {
+	return jsonAnswer{http.StatusOK, struct {
 		JoinedRooms []string `json:"joined_rooms"`
 	}{orEmpty(x.World.Rooms.JoinedRooms(x.Principal.UserID))}}, nil
 }
@@ -187,7 +145,7 @@ func (Handlers) GetMembersByRoom(ctx context.Context, req clientserver.GetMember
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{struct {
+	return jsonAnswer{http.StatusOK, struct {
 		Chunk []rooms.Event `json:"chunk"`
 	}{orEmpty(events)}}, nil
 }
@@ -198,7 +156,7 @@ func (Handlers) GetJoinedMembersByRoom(ctx context.Context, req clientserver.Get
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{struct {
+	return jsonAnswer{http.StatusOK, struct {
 		Joined map[string]rooms.JoinedMember `json:"joined"`
 	}{joined}}, nil
 }
@@ -209,7 +167,7 @@ func (Handlers) GetRoomState(ctx context.Context, req clientserver.GetRoomStateR
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{orEmpty(events)}, nil
+	return jsonAnswer{http.StatusOK, orEmpty(events)}, nil
 }
 
 func (Handlers) GetRoomStateWithKey(ctx context.Context, req clientserver.GetRoomStateWithKeyRequestObject) (clientserver.GetRoomStateWithKeyResponseObject, error) {
@@ -219,9 +177,9 @@ func (Handlers) GetRoomStateWithKey(ctx context.Context, req clientserver.GetRoo
 		return nil, err
 	}
 	if deref(req.Params.Format) == "event" {
-		return roomsAnswer{ev}, nil
+		return jsonAnswer{http.StatusOK, ev}, nil
 	}
-	return roomsAnswer{ev.Content}, nil
+	return jsonAnswer{http.StatusOK, ev.Content}, nil
 }
 
 func (Handlers) SetRoomStateWithKey(ctx context.Context, req clientserver.SetRoomStateWithKeyRequestObject) (clientserver.SetRoomStateWithKeyResponseObject, error) {
@@ -265,7 +223,7 @@ func (Handlers) GetRoomEvents(ctx context.Context, req clientserver.GetRoomEvent
 		return nil, err
 	}
 	page.Chunk = orEmpty(page.Chunk)
-	return roomsAnswer{page}, nil
+	return jsonAnswer{http.StatusOK, page}, nil
 }
 
 // defaultContextLimit is the number of events around the one asked for
@@ -283,7 +241,7 @@ func (Handlers) GetEventContext(ctx context.Context, req clientserver.GetEventCo
 		return nil, err
 	}
 	c.EventsBefore, c.EventsAfter, c.State = orEmpty(c.EventsBefore), orEmpty(c.EventsAfter), orEmpty(c.State)
-	return roomsAnswer{c}, nil
+	return jsonAnswer{http.StatusOK, c}, nil
 }
 
 func (Handlers) GetOneRoomEvent(ctx context.Context, req clientserver.GetOneRoomEventRequestObject) (clientserver.GetOneRoomEventResponseObject, error) {
@@ -292,7 +250,7 @@ func (Handlers) GetOneRoomEvent(ctx context.Context, req clientserver.GetOneRoom
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{ev}, nil
+	return jsonAnswer{http.StatusOK, ev}, nil
 }
 
 func (Handlers) GetLocalAliases(ctx context.Context, req clientserver.GetLocalAliasesRequestObject) (clientserver.GetLocalAliasesResponseObject, error) {
@@ -301,7 +259,7 @@ func (Handlers) GetLocalAliases(ctx context.Context, req clientserver.GetLocalAl
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{struct {
+	return jsonAnswer{http.StatusOK, struct {
 		Aliases []string `json:"aliases"`
 	}{orEmpty(aliases)}}, nil
 }
@@ -325,7 +283,7 @@ func (Handlers) GetRoomIDByAlias(ctx context.Context, req clientserver.GetRoomID
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{struct {
+	return jsonAnswer{http.StatusOK, struct {
 		RoomID  string   `json:"room_id"`
 		Servers []string `json:"servers"`
 	}{roomID, orEmpty(servers)}}, nil
@@ -345,7 +303,7 @@ func (Handlers) GetRoomVisibilityOnDirectory(ctx context.Context, req clientserv
 	if err != nil {
 		return nil, err
 	}
-	return roomsAnswer{visibilityBody{v}}, nil
+	return jsonAnswer{http.StatusOK, visibilityBody{v}}, nil
 }
 
 func (Handlers) SetRoomVisibilityOnDirectory(ctx context.Context, req clientserver.SetRoomVisibilityOnDirectoryRequestObject) (clientserver.SetRoomVisibilityOnDirectoryResponseObject, error) {
@@ -358,13 +316,13 @@ func (Handlers) SetRoomVisibilityOnDirectory(ctx context.Context, req clientserv
 }
 
 // publicRooms answers a page of the room directory.
-func publicRooms(ctx context.Context, limit *int, since, search string) (roomsAnswer, error) {
+func publicRooms(ctx context.Context, limit *int, since, search string) (jsonAnswer, error) {
 	page, err := From(ctx).World.Rooms.PublicRooms(max(deref(limit), 0), since, search)
 	if err != nil {
-		return roomsAnswer{}, err
+		return jsonAnswer{}, err
 	}
 	page.Chunk = orEmpty(page.Chunk)
-	return roomsAnswer{page}, nil
+	return jsonAnswer{http.StatusOK, page}, nil
 }
 
 func (Handlers) GetPublicRooms(ctx context.Context, req clientserver.GetPublicRoomsRequestObject) (clientserver.GetPublicRoomsResponseObject, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/mxauth/mxauth/gen/clientserver"
 	"github.com/mxauth/mxauth/mock/internal/keys"
 	"github.com/mxauth/mxauth/mock/internal/rooms"
+	"github.com/mxauth/mxauth/operation"
 )
 
 // GET /sync: the rooms package's part of the answer (rooms, account data,
@@ -43,7 +44,7 @@ type deviceLists struct {
 }
 
 func (a *syncAnswer) VisitSyncResponse(w http.ResponseWriter) error {
-	return writeAnswer(w, http.StatusOK, a)
+	return operation.WriteJSON(w, http.StatusOK, a)
 }
 
 // syncToken is "s<rooms position>_k<keys position>": the rooms package
